@@ -1,0 +1,1 @@
+"""Postroom config API: health, items and accounts over HTTP (FastAPI)."""

@@ -1,0 +1,19 @@
+"""API settings (`POSTROOM_*`)."""
+
+from postroom_shared.settings import CommonSettings
+from pydantic import Field, SecretStr, field_validator
+
+__all__ = ["ApiSettings"]
+
+
+class ApiSettings(CommonSettings):
+    api_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    admin_api_key: SecretStr = Field(description="Bearer key with the admin scope.")
+
+    @field_validator("admin_api_key")
+    @classmethod
+    def _strong(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 24:
+            raise ValueError("POSTROOM_ADMIN_API_KEY must be at least 24 characters long")
+        return value

@@ -1,0 +1,14 @@
+"""`postroom-converter`: run the converter service (settings from POSTROOM_* variables)."""
+
+from postroom_shared.runtime import run_service
+
+from postroom_converter.app import register
+from postroom_converter.settings import ConverterSettings
+
+
+def main() -> None:
+    run_service("converter", ConverterSettings, register)
+
+
+if __name__ == "__main__":
+    main()

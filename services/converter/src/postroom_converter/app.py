@@ -1,0 +1,55 @@
+"""Wiring: the converter's subscriber and its outbox relay, registered on a broker."""
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.rabbit import RabbitBroker
+from postroom_shared.contracts import MailReceivedV1
+from postroom_shared.logs import get_logger
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.messaging import relay_outbox
+from postroom_shared.store import Store
+from postroom_shared.topology import EVENTS, consumer_queue
+
+from postroom_converter.service import Converter
+from postroom_converter.settings import ConverterSettings
+
+__all__ = ["register"]
+
+log = get_logger(__name__)
+
+
+async def _relay_forever(converter: Converter, interval_s: float) -> None:
+    while True:
+        try:
+            count = await relay_outbox(converter.broker, converter.store)
+            if count:
+                log.info("outbox relayed leftover events", count=count)
+        except Exception as exc:
+            log.warning("outbox relay failed", error=repr(exc))
+        await asyncio.sleep(interval_s)
+
+
+def register(
+    broker: RabbitBroker, store: Store, settings: ConverterSettings
+) -> list[Coroutine[Any, Any, None]]:
+    """Subscribe the converter to `mail.received.v1`; returns its background loops."""
+    converter = Converter(
+        store=store,
+        broker=broker,
+        signer=MessageIdSigner(settings.secret_key.get_secret_value(), domain=""),
+    )
+
+    @broker.subscriber(
+        consumer_queue("converter", "mail.received.v1"),
+        EVENTS,
+        ack_policy=AckPolicy.NACK_ON_ERROR,  # requeue; the quorum delivery limit then DLQs it
+        title="converter.mail.received.v1",
+        description="Turns each received mail into an item or a thread message.",
+    )
+    async def on_mail_received(event: MailReceivedV1) -> None:
+        await converter.handle(event)
+
+    return [_relay_forever(converter, settings.outbox_relay_interval_s)]

@@ -1,0 +1,1 @@
+"""Pure decisions of the converter: parsing, classification, threading and mapping."""

@@ -1,0 +1,185 @@
+"""The converter's one use case: apply a received mail to the store, then announce it.
+
+Order of effects, chosen so any crash point is safe on redelivery:
+1. if the mail key was already applied, only re-publish leftover events (idempotency);
+2. parse, classify and decide the thread (pure);
+3. one store write: the new item (or the appended message) together with its outbox event;
+4. publish the event (confirmed), then clear it from the outbox.
+The broker message is acked only after all of this returned (the subscriber's ack policy).
+"""
+
+from dataclasses import dataclass
+
+from faststream.rabbit import RabbitBroker
+from postroom_shared.contracts import (
+    ItemCreatedV1,
+    ItemRefV1,
+    ItemUpdatedV1,
+    MailIgnoredV1,
+    MailReceivedV1,
+    deterministic_event_id,
+)
+from postroom_shared.errors import PermanentError
+from postroom_shared.logs import bind, get_logger
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.mail.tokens import find_token
+from postroom_shared.messaging import publish_event, relay_outbox, to_outbox
+from postroom_shared.models import EmailAccount, Item
+from postroom_shared.store import Store
+
+from postroom_converter.domain.classify import classify
+from postroom_converter.domain.mapping import (
+    message_ref,
+    new_item,
+    participants_of,
+    thread_message,
+)
+from postroom_converter.domain.parse import ParsedMail, parse_mail
+from postroom_converter.domain.threading import Candidates, decide_thread
+
+__all__ = ["Converter"]
+
+LOOP_HEADER = "x-postroom-loop"
+SOURCE = "converter"
+log = get_logger(__name__)
+
+
+def item_ref(item: Item) -> ItemRefV1:
+    return ItemRefV1(
+        item_id=item.id,
+        item_type=item.item_type.value,
+        number=item.number,
+        token=item.token,
+        project=item.project,
+        title=item.title,
+        status=item.status,
+        account_id=item.account_id,
+    )
+
+
+@dataclass
+class Converter:
+    store: Store
+    broker: RabbitBroker
+    signer: MessageIdSigner
+
+    async def handle(self, event: MailReceivedV1) -> str:
+        """Apply one received mail; returns what happened, for logs and tests."""
+        with bind(mail_key=event.mail_key, correlation_id=event.correlation_id):
+            outcome = await self._handle(event)
+            log.info("mail converted", outcome=outcome)
+            return outcome
+
+    async def _handle(self, event: MailReceivedV1) -> str:
+        if await self.store.item_for_mail(event.mail_key) is not None:
+            await relay_outbox(self.broker, self.store)
+            return "duplicate: already applied"
+        account = await self.store.get_account(event.account_id)
+        if account is None:
+            return await self._ignore(event, f"unknown account {event.account_id}")
+        raw = await self._raw(event)
+        try:
+            mail = parse_mail(raw)
+        except PermanentError as exc:
+            return await self._ignore(event, f"unparseable: {exc}")
+        blob_ref = event.blob_ref or await self.store.put_blob(raw)
+        classification = classify(
+            mail,
+            is_our_message_id=lambda mid: self.signer.verify(mid) is not None,
+            loop_header=LOOP_HEADER,
+        )
+        decision = decide_thread(
+            mail.sender.address if mail.sender else None, await self._candidates(account, mail)
+        )
+        message = message_ref(mail, event.mail_key, classification)
+        if decision.item is None:
+            number = await self.store.next_item_number(account.item_type)
+            item = new_item(account, mail, number=number, mail_key=event.mail_key)
+            out: ItemCreatedV1 | ItemUpdatedV1 = ItemCreatedV1(
+                event_id=deterministic_event_id(event.mail_key, "item.created.v1"),
+                source=SOURCE,
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+                item=item_ref(item),
+                message=message,
+            )
+            thread = thread_message(
+                item_id=item.id,
+                account=account,
+                mail=mail,
+                mail_key=event.mail_key,
+                kind=classification.kind,
+                blob_ref=blob_ref,
+            )
+            applied = await self.store.insert_item(item, thread, [to_outbox(out)])
+            outcome = f"created {item.token} ({decision.reason})"
+        else:
+            item = decision.item
+            out = ItemUpdatedV1(
+                event_id=deterministic_event_id(event.mail_key, "item.updated.v1"),
+                source=SOURCE,
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+                item=item_ref(item),
+                changes=("message_appended",),
+                threaded_by=decision.reason,
+                message=message,
+            )
+            thread = thread_message(
+                item_id=item.id,
+                account=account,
+                mail=mail,
+                mail_key=event.mail_key,
+                kind=classification.kind,
+                blob_ref=blob_ref,
+            )
+            applied = await self.store.append_message(
+                item.id,
+                thread,
+                [to_outbox(out)],
+                add_participants=participants_of(mail, account),
+            )
+            outcome = f"threaded onto {item.token} ({decision.reason})"
+        if not applied:
+            outcome = "duplicate: applied concurrently"
+        await relay_outbox(self.broker, self.store)
+        return outcome
+
+    async def _raw(self, event: MailReceivedV1) -> bytes:
+        if event.raw_inline is not None:
+            return event.raw_inline
+        if event.blob_ref is None:
+            raise PermanentError("mail.received.v1 carries neither raw_inline nor blob_ref")
+        return await self.store.get_blob(event.blob_ref)
+
+    async def _candidates(self, account: EmailAccount, mail: ParsedMail) -> Candidates:
+        referenced = [*mail.in_reply_to, *reversed(mail.references)]
+        signed = None
+        for mid in referenced:
+            item_id = self.signer.verify(mid)
+            if item_id is not None:
+                item = await self.store.get_item(item_id)
+                if item is not None and item.item_type is account.item_type:
+                    signed = item
+                    break
+        number = find_token(mail.subject, account.item_type)
+        by_token = (
+            await self.store.find_item_by_number(account.item_type, number) if number else None
+        )
+        by_reference = await self.store.find_item_by_message_ids(account.id, referenced)
+        return Candidates(signed=signed, by_token=by_token, by_reference=by_reference)
+
+    async def _ignore(self, event: MailReceivedV1, reason: str) -> str:
+        await publish_event(
+            self.broker,
+            MailIgnoredV1(
+                event_id=deterministic_event_id(event.mail_key, "mail.ignored.v1"),
+                source=SOURCE,
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+                account_id=event.account_id,
+                mail_key=event.mail_key,
+                reason=reason,
+            ),
+        )
+        return f"ignored: {reason}"

@@ -1,0 +1,1 @@
+"""Postroom fetcher: reads support mailboxes and publishes every mail exactly once in effect."""

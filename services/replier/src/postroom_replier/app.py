@@ -1,0 +1,52 @@
+"""Wiring: the replier's subscribers, registered on a broker."""
+
+from collections.abc import Coroutine
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.rabbit import RabbitBroker
+from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import Store
+from postroom_shared.topology import EVENTS, consumer_queue
+
+from postroom_replier.service import Replier
+from postroom_replier.settings import ReplierSettings
+
+__all__ = ["register"]
+
+
+def register(
+    broker: RabbitBroker, store: Store, settings: ReplierSettings
+) -> list[Coroutine[Any, Any, None]]:
+    secret = settings.secret_key.get_secret_value()
+    replier = Replier(
+        store=store,
+        broker=broker,
+        signer=MessageIdSigner(secret, domain="postroom.invalid"),
+        secrets=SecretBox(secret),
+        settings=settings,
+    )
+
+    @broker.subscriber(
+        consumer_queue("replier", "item.created.v1"),
+        EVENTS,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="replier.item.created.v1",
+        description="Auto-replies to the first mail of a new item.",
+    )
+    async def on_item_created(event: ItemCreatedV1) -> None:
+        await replier.handle(event)
+
+    @broker.subscriber(
+        consumer_queue("replier", "item.updated.v1"),
+        EVENTS,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="replier.item.updated.v1",
+        description="Decides on auto-replies to follow-up mail (silent by default).",
+    )
+    async def on_item_updated(event: ItemUpdatedV1) -> None:
+        await replier.handle(event)
+
+    return []

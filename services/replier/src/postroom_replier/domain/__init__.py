@@ -1,0 +1,1 @@
+"""Pure decisions of the replier: whom to answer (loop rules) and what to send (composition)."""

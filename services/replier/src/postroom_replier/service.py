@@ -1,0 +1,196 @@
+"""The replier's use case: for each item event, send the auto-replies the loop rules allow.
+
+Idempotency: the ledger is keyed by (item, "auto_reply:<mail key>", recipient). It is checked
+before sending and written right after. A crash between the SMTP answer and the ledger write
+makes a redelivery send once more, with the SAME Message-ID (it is derived from the event and
+recipient), so receiving clients that dedupe by Message-ID show one mail; this is the only
+at-least-once window, documented in docs/architecture.md.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from faststream.rabbit import RabbitBroker
+from postroom_shared.contracts import (
+    ItemCreatedV1,
+    ItemUpdatedV1,
+    ReplyFailedV1,
+    ReplySentV1,
+    ReplySuppressedV1,
+    deterministic_event_id,
+)
+from postroom_shared.errors import PermanentError
+from postroom_shared.logs import bind, get_logger
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.messaging import publish_event
+from postroom_shared.models import EmailAccount, LedgerEntry, Party, ThreadMessage, utcnow
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import Store
+
+from postroom_replier.adapters.smtp import SmtpTarget, send_message
+from postroom_replier.domain.compose import compose_auto_reply
+from postroom_replier.domain.loop_rules import plan_auto_reply
+from postroom_replier.settings import ReplierSettings
+
+__all__ = ["Replier"]
+
+SOURCE = "replier"
+log = get_logger(__name__)
+
+
+@dataclass
+class Replier:
+    store: Store
+    broker: RabbitBroker
+    signer: MessageIdSigner
+    secrets: SecretBox
+    settings: ReplierSettings
+
+    async def handle(self, event: ItemCreatedV1 | ItemUpdatedV1) -> None:
+        with bind(
+            mail_key=event.message.mail_key,
+            correlation_id=event.correlation_id,
+            item=event.item.token,
+        ):
+            account = await self.store.get_account(event.item.account_id)
+            if account is None:
+                log.warning("item event for an unknown account", account=event.item.account_id)
+                return
+            kind: Literal["created", "updated"] = (
+                "created" if isinstance(event, ItemCreatedV1) else "updated"
+            )
+            own = {a.address.lower() for a in await self.store.list_accounts()}
+            plan = plan_auto_reply(
+                account=account, event=kind, message=event.message, own_addresses=own
+            )
+            for recipient, why in plan.suppressed:
+                await self._suppressed(event, recipient, why)
+            for recipient in plan.recipients:
+                await self._auto_reply(event, account, recipient)
+
+    async def _suppressed(
+        self, event: ItemCreatedV1 | ItemUpdatedV1, recipient: str | None, why: str
+    ) -> None:
+        log.info("auto-reply suppressed", recipient=recipient, why=why)
+        await publish_event(
+            self.broker,
+            ReplySuppressedV1(
+                event_id=deterministic_event_id(str(event.event_id), "suppressed", recipient or ""),
+                source=SOURCE,
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+                item_id=event.item.item_id,
+                reason="auto_reply",
+                recipient=recipient,
+                why=why,
+            ),
+        )
+
+    async def _auto_reply(
+        self, event: ItemCreatedV1 | ItemUpdatedV1, account: EmailAccount, recipient: str
+    ) -> None:
+        item = event.item
+        reason = f"auto_reply:{event.message.mail_key}"
+        nonce = hashlib.sha256(f"{event.event_id}\x1f{recipient}".encode()).hexdigest()[:24]
+        message_id = self.signer.make(
+            item.item_id, nonce, domain=account.address.rsplit("@", 1)[-1]
+        )
+        entry = await self.store.get_ledger(item.item_id, reason, recipient)
+        response = "already sent (ledger)"
+        if entry is None:
+            mail = compose_auto_reply(
+                account=account,
+                item=item,
+                inbound=event.message,
+                recipient=recipient,
+                message_id=message_id,
+                instance=self.settings.instance,
+            )
+            try:
+                response = await send_message(mail, await self._smtp_target())
+            except PermanentError as exc:
+                await self._failed(event, recipient, str(exc))
+                return
+            await self.store.put_ledger(
+                LedgerEntry(
+                    item_id=item.item_id, reason=reason, recipient=recipient, message_id=message_id
+                )
+            )
+            subject = str(mail["Subject"])
+            log.info("auto-reply sent", recipient=recipient, message_id=message_id)
+        else:
+            subject = ""
+        await self.store.append_message(
+            item.item_id,
+            ThreadMessage(
+                key=f"out:{message_id}",
+                item_id=item.item_id,
+                account_id=account.id,
+                direction="out",
+                message_id=message_id,
+                in_reply_to=[event.message.message_id] if event.message.message_id else [],
+                subject=subject,
+                sender=Party(address=account.address, name=account.name),
+                to=[Party(address=recipient)],
+                kind="auto_reply",
+                created_at=utcnow(),
+            ),
+            [],
+            add_participants=[],
+        )
+        await publish_event(
+            self.broker,
+            ReplySentV1(
+                event_id=deterministic_event_id(str(event.event_id), "sent", recipient),
+                source=SOURCE,
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+                item_id=item.item_id,
+                reason="auto_reply",
+                recipient=recipient,
+                message_id=message_id,
+                smtp_response=response,
+            ),
+        )
+
+    async def _failed(
+        self, event: ItemCreatedV1 | ItemUpdatedV1, recipient: str, error: str
+    ) -> None:
+        log.warning("auto-reply failed permanently", recipient=recipient, error=error)
+        await publish_event(
+            self.broker,
+            ReplyFailedV1(
+                event_id=deterministic_event_id(str(event.event_id), "failed", recipient),
+                source=SOURCE,
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+                item_id=event.item.item_id,
+                reason="auto_reply",
+                recipient=recipient,
+                error=error,
+            ),
+        )
+
+    async def _smtp_target(self) -> SmtpTarget:
+        stored = await self.store.get_smtp_settings()
+        s = self.settings
+        if stored is None:
+            return SmtpTarget(
+                host=s.smtp_host,
+                port=s.smtp_port,
+                security=s.smtp_security,
+                verify_tls=s.smtp_verify_tls,
+                username=s.smtp_username,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                timeout_s=s.smtp_timeout_s,
+            )
+        return SmtpTarget(
+            host=stored.host,
+            port=stored.port,
+            security=stored.security,
+            verify_tls=stored.verify_tls,
+            username=stored.username,
+            password=self.secrets.decrypt(stored.password_enc) if stored.password_enc else None,
+            timeout_s=s.smtp_timeout_s,
+        )

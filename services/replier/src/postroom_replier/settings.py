@@ -1,0 +1,18 @@
+"""Replier settings (`POSTROOM_*`), including the built-in default SMTP relay (SPEC F1)."""
+
+from postroom_shared.models import Security
+from postroom_shared.settings import CommonSettings
+from pydantic import Field, SecretStr
+
+__all__ = ["ReplierSettings"]
+
+
+class ReplierSettings(CommonSettings):
+    prefetch: int = Field(default=8, ge=1, le=256)
+    smtp_host: str = Field(default="127.0.0.1", description="Default relay host (F1 built-in).")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_security: Security = Security.STARTTLS
+    smtp_verify_tls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = Field(default=30.0, gt=0)

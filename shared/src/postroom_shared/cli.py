@@ -1,0 +1,100 @@
+"""`postroom`: small admin commands that work directly on the store.
+
+postroom seed-demo     configure the demo support account (used by `make run`)
+postroom health NAME   exit 0 when service NAME has a fresh ready heartbeat (container checks)
+"""
+
+import argparse
+import asyncio
+import sys
+
+from postroom_shared.health import fresh_services
+from postroom_shared.models import (
+    AfterRead,
+    AutoReplySettings,
+    EmailAccount,
+    ItemType,
+    MailboxSettings,
+    Security,
+)
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.settings import CommonSettings
+from postroom_shared.store import open_store
+
+__all__ = ["main"]
+
+DEMO_ACCOUNT_ID = "acc_demo_support"
+
+
+async def _seed_demo(args: argparse.Namespace) -> int:
+    settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
+    box = SecretBox(settings.secret_key.get_secret_value())
+    store = await open_store(settings.store_url)
+    try:
+        existing = await store.get_account(DEMO_ACCOUNT_ID)
+        account = EmailAccount(
+            id=DEMO_ACCOUNT_ID,
+            name=args.name,
+            address=args.address,
+            mailbox=MailboxSettings(
+                host=args.imap_host,
+                port=args.imap_port,
+                security=Security(args.security),
+                verify_tls=not args.no_verify_tls,
+                username=args.address,
+                password_enc=box.encrypt(args.password),
+                folder="INBOX",
+            ),
+            after_read=AfterRead.DELETE,
+            poll_interval_s=args.poll_interval,
+            item_type=ItemType.INCIDENT,
+            project=args.project,
+            auto_reply=AutoReplySettings(enabled=True, send_to_cc=False, first_mail_only=True),
+        )
+        if existing is not None:
+            account.created_at = existing.created_at
+        await store.put_account(account)
+    finally:
+        await store.close()
+    print(f"demo account {args.name!r} reads {args.address} at {args.imap_host}:{args.imap_port}")
+    return 0
+
+
+async def _health(args: argparse.Namespace) -> int:
+    settings = CommonSettings()  # type: ignore[call-arg]
+    store = await open_store(settings.store_url)
+    try:
+        beat = (await fresh_services(store)).get(args.service)
+    finally:
+        await store.close()
+    if beat is None or not beat.ready:
+        print(f"{args.service}: {beat.detail if beat else 'no fresh heartbeat'}", file=sys.stderr)
+        return 1
+    print(f"{args.service}: ready ({beat.instance})")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="postroom", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    seed = sub.add_parser("seed-demo", help="configure the demo support account")
+    seed.add_argument("--name", default="Demo support")
+    seed.add_argument("--address", default="support@example.test")
+    seed.add_argument("--password", default="support")
+    seed.add_argument("--imap-host", default="127.0.0.1")
+    seed.add_argument("--imap-port", type=int, default=1143)
+    seed.add_argument("--security", choices=[s.value for s in Security], default="none")
+    seed.add_argument("--no-verify-tls", action="store_true")
+    seed.add_argument("--project", default="Support")
+    seed.add_argument("--poll-interval", type=float, default=2.0)
+    health = sub.add_parser("health", help="is a service ready? (exit 0/1)")
+    health.add_argument("service", choices=["fetcher", "converter", "replier"])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    command = {"seed-demo": _seed_demo, "health": _health}[args.command]
+    sys.exit(asyncio.run(command(args)))

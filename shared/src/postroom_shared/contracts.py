@@ -1,0 +1,208 @@
+"""Versioned event contracts: the only shapes that travel between services.
+
+Rules (DESIGN.md §2): events are frozen pydantic models named after what happened, with the
+version in both the class name and the `type` literal. Within a version we only ever add
+optional fields, and readers ignore fields they do not know (`extra="ignore"`), so producers
+and consumers can be upgraded independently. `tests/contract/` snapshots each JSON schema so
+that a breaking edit fails loudly.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "EVENT_NAMESPACE",
+    "AddressV1",
+    "ClassificationV1",
+    "Event",
+    "EventEnvelope",
+    "ItemCreatedV1",
+    "ItemRefV1",
+    "ItemUpdatedV1",
+    "MailIgnoredV1",
+    "MailKind",
+    "MailReceivedV1",
+    "MessageRefV1",
+    "ReplyFailedV1",
+    "ReplySentV1",
+    "ReplySuppressedV1",
+    "deterministic_event_id",
+]
+
+EVENT_NAMESPACE = uuid.UUID("6f1d2a8e-53b1-4b7c-9a57-0c1f5e2f7d10")
+
+
+MailKind = Literal["normal", "auto_reply", "out_of_office", "bounce", "list", "own_loop"]
+
+
+def deterministic_event_id(*parts: str) -> uuid.UUID:
+    """Same inputs, same id: a redelivered message must produce the event it produced before."""
+    return uuid.uuid5(EVENT_NAMESPACE, "\x1f".join(parts))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class EventEnvelope(_Frozen):
+    """Fields every event carries."""
+
+    event_id: uuid.UUID = Field(description="Unique id; consumers dedupe on it.")
+    occurred_at: AwareDatetime = Field(default_factory=_now, description="When it happened (UTC).")
+    source: str = Field(description="Service that published it.", examples=["converter"])
+    correlation_id: str = Field(
+        description="The mail key this flow started from, carried through every event.",
+        examples=["acc_1f2e/INBOX/1795550152/42"],
+    )
+    causation_id: uuid.UUID | None = Field(
+        default=None, description="event_id of the event that caused this one."
+    )
+
+
+class AddressV1(_Frozen):
+    """One mailbox: address plus display name."""
+
+    address: str = Field(examples=["customer@example.test"])
+    name: str = Field(default="", examples=["Casey Customer"])
+
+
+class ClassificationV1(_Frozen):
+    """What kind of mail this is, for loop safety."""
+
+    kind: MailKind = Field(
+        description="normal mail gets auto-replies; every other kind never does."
+    )
+    auto_submitted: bool = Field(description="True when any automatic-mail signal was found.")
+    reasons: tuple[str, ...] = Field(
+        default=(),
+        description="Which headers or patterns led to the kind.",
+        examples=[["Auto-Submitted: auto-replied"]],
+    )
+
+
+class MessageRefV1(_Frozen):
+    """The inbound mail an item event is about: what a replier needs to answer it."""
+
+    mail_key: str = Field(description="Stable identity of the fetched mail.")
+    message_id: str = Field(description="Message-ID header with angle brackets, or ''.")
+    references: tuple[str, ...] = Field(default=(), description="References header ids.")
+    subject: str = Field(default="")
+    sender: AddressV1 | None = Field(description="From address (or null when unusable).")
+    reply_to: tuple[AddressV1, ...] = Field(default=())
+    to: tuple[AddressV1, ...] = Field(default=())
+    cc: tuple[AddressV1, ...] = Field(default=())
+    return_path_null: bool = Field(default=False, description="Envelope sender was <>.")
+    classification: ClassificationV1
+
+
+class ItemRefV1(_Frozen):
+    """The item an event is about."""
+
+    item_id: str = Field(examples=["it_3f9a0c1d2e4b5a69"])
+    item_type: Literal["incident", "user_story", "defect"]
+    number: int = Field(ge=1, examples=[1])
+    token: str = Field(examples=["INC-1"], description="Subject token without brackets.")
+    project: str = Field(examples=["Support"])
+    title: str
+    status: str = Field(examples=["new"])
+    account_id: str
+
+
+class MailReceivedV1(EventEnvelope):
+    """A mail was fetched from a mailbox (or pushed) and is ready for conversion."""
+
+    type: Literal["mail.received.v1"] = "mail.received.v1"
+    account_id: str
+    mail_key: str = Field(description="(account, folder, UIDVALIDITY, UID) joined by '/'.")
+    folder: str = Field(default="INBOX")
+    uidvalidity: int | None = None
+    uid: int | None = None
+    size: int = Field(ge=0, description="Size of the raw mail in bytes.")
+    sha256: str = Field(description="Hex sha256 of the raw mail.")
+    raw_inline: bytes | None = Field(
+        default=None, description="The raw mail when small (base64 in JSON); else use blob_ref."
+    )
+    blob_ref: str | None = Field(default=None, description="Blob store reference of the raw mail.")
+    fetched_at: AwareDatetime = Field(default_factory=_now)
+
+
+class ItemCreatedV1(EventEnvelope):
+    """A new item was created from a mail."""
+
+    type: Literal["item.created.v1"] = "item.created.v1"
+    item: ItemRefV1
+    message: MessageRefV1
+
+
+class ItemUpdatedV1(EventEnvelope):
+    """An existing item changed because of a mail."""
+
+    type: Literal["item.updated.v1"] = "item.updated.v1"
+    item: ItemRefV1
+    changes: tuple[Literal["message_appended", "status", "workflow_step"], ...] = Field(
+        examples=[["message_appended"]]
+    )
+    threaded_by: str = Field(
+        description="Why the mail was put on this item.",
+        examples=["signed Message-ID in In-Reply-To", "subject token [INC-1] from a participant"],
+    )
+    message: MessageRefV1
+
+
+class MailIgnoredV1(EventEnvelope):
+    """A fetched mail was deliberately not turned into anything."""
+
+    type: Literal["mail.ignored.v1"] = "mail.ignored.v1"
+    account_id: str
+    mail_key: str
+    reason: str
+
+
+class ReplySentV1(EventEnvelope):
+    """Postroom sent an automatic mail."""
+
+    type: Literal["reply.sent.v1"] = "reply.sent.v1"
+    item_id: str
+    reason: Literal["auto_reply", "notification"]
+    recipient: str
+    message_id: str
+    smtp_response: str = ""
+
+
+class ReplySuppressedV1(EventEnvelope):
+    """Postroom decided not to send an automatic mail, and why."""
+
+    type: Literal["reply.suppressed.v1"] = "reply.suppressed.v1"
+    item_id: str
+    reason: Literal["auto_reply", "notification"]
+    recipient: str | None
+    why: str = Field(examples=["sender is an auto-responder (Auto-Submitted: auto-replied)"])
+
+
+class ReplyFailedV1(EventEnvelope):
+    """An automatic mail could not be sent and will not be retried."""
+
+    type: Literal["reply.failed.v1"] = "reply.failed.v1"
+    item_id: str
+    reason: Literal["auto_reply", "notification"]
+    recipient: str
+    error: str = Field(description="The SMTP server's answer or the local error.")
+
+
+Event = Annotated[
+    MailReceivedV1
+    | ItemCreatedV1
+    | ItemUpdatedV1
+    | MailIgnoredV1
+    | ReplySentV1
+    | ReplyFailedV1
+    | ReplySuppressedV1,
+    Field(discriminator="type"),
+]

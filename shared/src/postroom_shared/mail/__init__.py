@@ -1,0 +1,1 @@
+"""Pure mail helpers that both the converter (reading) and the replier (writing) need."""

@@ -1,0 +1,186 @@
+"""The stored shapes: email accounts, SMTP settings, items and their thread messages.
+
+These are what the store ports read and write and what the API shows. Secrets are kept here
+only in encrypted form (`*_enc`, see `secretbox`); nothing in this module ever holds a clear
+password.
+"""
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = [
+    "TOKEN_PREFIXES",
+    "AfterRead",
+    "AutoReplySettings",
+    "Checkpoint",
+    "EmailAccount",
+    "Item",
+    "ItemType",
+    "LedgerEntry",
+    "MailboxSettings",
+    "Party",
+    "Security",
+    "ServiceHeartbeat",
+    "SmtpSettings",
+    "ThreadMessage",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ItemType(StrEnum):
+    INCIDENT = "incident"
+    USER_STORY = "user_story"
+    DEFECT = "defect"
+
+
+TOKEN_PREFIXES: dict[ItemType, str] = {
+    ItemType.INCIDENT: "INC",
+    ItemType.USER_STORY: "US",
+    ItemType.DEFECT: "DEF",
+}
+
+
+class Security(StrEnum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class AfterRead(StrEnum):
+    DELETE = "delete"
+    MARK_READ = "mark_read"
+    LEAVE_UNREAD = "leave_unread"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class MailboxSettings(_Model):
+    """Where and how the fetcher reads an account's mailbox."""
+
+    host: str
+    port: int = Field(ge=1, le=65535)
+    security: Security = Security.TLS
+    verify_tls: bool = True
+    username: str
+    password_enc: str | None = Field(default=None, description="Encrypted; never returned.")
+    folder: str = "INBOX"
+
+
+class AutoReplySettings(_Model):
+    enabled: bool = True
+    send_to_cc: bool = False
+    first_mail_only: bool = True
+
+
+class EmailAccount(_Model):
+    """One support mailbox and what its mail turns into (SPEC F2, F3, F5)."""
+
+    id: str
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(description="The account's own address; From of its auto-replies.")
+    provider: Literal["imap"] = "imap"
+    active: bool = True
+    mailbox: MailboxSettings
+    after_read: AfterRead = AfterRead.DELETE
+    poll_interval_s: float = Field(default=60.0, ge=1.0, le=86_400.0)
+    item_type: ItemType = ItemType.INCIDENT
+    project: str = Field(min_length=1)
+    creator: str | None = None
+    auto_reply: AutoReplySettings = Field(default_factory=AutoReplySettings)
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class SmtpSettings(_Model):
+    """The outbound server all automatic mail goes through (SPEC F1)."""
+
+    host: str
+    port: int = Field(ge=1, le=65535)
+    security: Security = Security.STARTTLS
+    verify_tls: bool = True
+    username: str | None = None
+    password_enc: str | None = None
+
+
+class Party(_Model):
+    address: str
+    name: str = ""
+
+
+class Item(_Model):
+    """A work item created from mail."""
+
+    id: str
+    item_type: ItemType
+    number: int = Field(ge=1)
+    project: str
+    account_id: str
+    title: str
+    description: str = ""
+    status: str = "new"
+    requester: Party | None = None
+    participants: list[str] = Field(
+        default_factory=list, description="Lower-cased addresses allowed to thread by token."
+    )
+    message_count: int = 0
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+    @property
+    def token(self) -> str:
+        return f"{TOKEN_PREFIXES[self.item_type]}-{self.number}"
+
+
+class ThreadMessage(_Model):
+    """One inbound or outbound mail on an item's thread."""
+
+    key: str = Field(description="Mail key (inbound) or 'out:<event id>' (outbound).")
+    item_id: str
+    account_id: str
+    direction: Literal["in", "out"]
+    message_id: str = ""
+    in_reply_to: list[str] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    subject: str = ""
+    sender: Party | None = None
+    to: list[Party] = Field(default_factory=list)
+    cc: list[Party] = Field(default_factory=list)
+    date: AwareDatetime | None = None
+    text: str = ""
+    kind: str = "normal"
+    blob_ref: str | None = None
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class Checkpoint(_Model):
+    account_id: str
+    folder: str
+    uidvalidity: int
+    last_uid: int
+
+
+class LedgerEntry(_Model):
+    """Proof that an automatic mail was sent, keyed by (item, reason, recipient)."""
+
+    item_id: str
+    reason: str
+    recipient: str
+    message_id: str
+    sent_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class ServiceHeartbeat(_Model):
+    service: str
+    instance: str
+    ready: bool
+    detail: str = ""
+    seen_at: AwareDatetime = Field(default_factory=utcnow)

@@ -1,0 +1,109 @@
+"""The life of a service process: connect, declare, serve, beat, stop cleanly.
+
+Each service's `__main__` hands `serve` its name, settings and a `setup` function that
+registers subscribers on the broker and returns the background loops it needs. `serve` owns
+everything else: logging, the store, retrying the broker until it is up, the topology, the
+heartbeat, and an orderly stop on SIGTERM/SIGINT (in-flight messages finish, then the store
+closes).
+"""
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from faststream.rabbit import RabbitBroker
+from faststream.rabbit.schemas import Channel
+
+from postroom_shared.health import heartbeat_loop
+from postroom_shared.logs import configure_logging, get_logger
+from postroom_shared.settings import CommonSettings
+from postroom_shared.store import Store, open_store
+from postroom_shared.topology import declare_topology
+
+__all__ = ["Setup", "connect_with_retry", "make_broker", "run_service", "serve"]
+
+Background = list[Coroutine[Any, Any, None]]
+Setup = Callable[[RabbitBroker, Store], Awaitable[Background]]
+
+log = get_logger(__name__)
+
+
+def make_broker(settings: CommonSettings, *, prefetch: int = 8) -> RabbitBroker:
+    """A broker with publisher confirms and a bounded prefetch; it does not connect yet."""
+    return RabbitBroker(
+        settings.broker_url,
+        default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True),
+        graceful_timeout=30.0,
+        logger=None,
+    )
+
+
+async def connect_with_retry(broker: RabbitBroker, deadline_s: float = 120.0) -> None:
+    """Connect, retrying with backoff while RabbitMQ is not up yet (it starts slowly)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    delay = 0.5
+    while True:
+        try:
+            await broker.connect()
+            return
+        except (OSError, ConnectionError) as exc:
+            if loop.time() > end:
+                raise
+            log.warning("broker not reachable yet, retrying", error=repr(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+async def serve(service: str, settings: CommonSettings, setup: Setup, *, prefetch: int = 8) -> None:
+    """Run `service` until SIGTERM or SIGINT."""
+    configure_logging(service, settings.log_level)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    store = await open_store(settings.store_url)
+    broker = make_broker(settings, prefetch=prefetch)
+    background = await setup(broker, store)
+    await connect_with_retry(broker)
+    await declare_topology(broker)
+    await broker.start()
+
+    async def readiness() -> str | None:
+        if not await broker.ping(timeout=2.0):
+            return "broker connection down"
+        await store.ping()
+        return None
+
+    tasks = [
+        asyncio.create_task(
+            heartbeat_loop(store, service, settings.heartbeat_interval_s, readiness)
+        ),
+        *(asyncio.create_task(coro) for coro in background),
+    ]
+    log.info("service started", store=settings.store_url.split(":", 1)[0])
+    try:
+        await stop.wait()
+    finally:
+        log.info("service stopping")
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await broker.stop()
+        await store.close()
+        log.info("service stopped")
+
+
+def run_service[S: CommonSettings](
+    service: str, settings_type: type[S], register: Callable[[RabbitBroker, Store, S], Background]
+) -> None:
+    """The body of every service's `main()`: read settings, then `serve` until stopped."""
+    settings = settings_type()  # type: ignore[call-arg]  # values come from the environment
+
+    async def setup(broker: RabbitBroker, store: Store) -> Background:
+        return register(broker, store, settings)
+
+    prefetch = getattr(settings, "prefetch", 8)
+    asyncio.run(serve(service, settings, setup, prefetch=int(prefetch)))

@@ -1,0 +1,55 @@
+"""Settings shared by every service, read from `POSTROOM_*` environment variables.
+
+Only the `__main__` of a service builds a settings object; library code receives values.
+Secrets are `SecretStr` so they never end up in a log line or a repr.
+"""
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CommonSettings"]
+
+
+class CommonSettings(BaseSettings):
+    """What every Postroom process needs: where the store and broker are, and the secret key."""
+
+    model_config = SettingsConfigDict(env_prefix="POSTROOM_", extra="ignore", frozen=True)
+
+    store_url: Annotated[
+        str,
+        Field(
+            description="sqlite:////abs/path/postroom.db (embedded) or mongodb://host/db",
+            examples=["sqlite:////var/lib/postroom/postroom.db", "mongodb://mongo:27017/postroom"],
+        ),
+    ]
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ AMQP URL.",
+    )
+    secret_key: SecretStr = Field(
+        description="At least 32 characters; derives the key that encrypts stored secrets and"
+        " signs Postroom's own Message-IDs. Changing it invalidates both.",
+    )
+    instance: str = Field(
+        default="postroom",
+        pattern=r"^[A-Za-z0-9._-]{1,64}$",
+        description="Name of this installation, written into the X-Postroom-Loop header.",
+    )
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    heartbeat_interval_s: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("POSTROOM_SECRET_KEY must be at least 32 characters long")
+        return value
+
+    @field_validator("store_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "mongodb://", "mongodb+srv://")):
+            raise ValueError("POSTROOM_STORE_URL must start with sqlite:/// or mongodb://")
+        return value

@@ -1,0 +1,9 @@
+"""Storage behind narrow ports, with an SQLite and a MongoDB adapter (DESIGN.md §3).
+
+`open_store(url)` picks the adapter from the URL scheme; nothing connects before it is awaited.
+"""
+
+from postroom_shared.store.factory import open_store
+from postroom_shared.store.ports import OutboxEvent, Store
+
+__all__ = ["OutboxEvent", "Store", "open_store"]

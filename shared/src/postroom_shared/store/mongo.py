@@ -1,0 +1,275 @@
+"""The production store: MongoDB through PyMongo's async API, GridFS for blobs.
+
+Designed for single-document atomicity (DESIGN.md §3), because no multi-document transaction is
+needed and the MongoDB-compatible test server mishandles conflicting ones:
+- item numbers come from one counter document per item type (`$inc`, upsert, AFTER);
+- a mail is applied to an item once: the item document lists the mail keys applied to it, and
+  the update that appends a message carries `applied: {$ne: key}` in its filter;
+- events ride in the item document's `outbox` array, written by the same update that changes
+  the item, published afterwards and `$pull`ed (a relay re-publishes leftovers after a crash).
+The thread message documents are written first, keyed by the mail key, so a crash between the
+two writes leaves only an orphan message that the retry adopts.
+"""
+
+import contextlib
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from gridfs import AsyncGridFSBucket
+from gridfs.errors import NoFile
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from pymongo.uri_parser import parse_uri
+
+from postroom_shared.models import (
+    Checkpoint,
+    EmailAccount,
+    Item,
+    ItemType,
+    LedgerEntry,
+    ServiceHeartbeat,
+    SmtpSettings,
+    ThreadMessage,
+)
+from postroom_shared.store.ports import OutboxEvent
+
+__all__ = ["MongoStore"]
+
+Doc = dict[str, Any]
+
+
+def _item_from(doc: Doc | None) -> Item | None:
+    return Item.model_validate(doc) if doc else None
+
+
+def _to_doc(model: Any, **extra: Any) -> Doc:
+    doc: Doc = model.model_dump()
+    doc.update(extra)
+    return doc
+
+
+class MongoStore:
+    """`Store` on a MongoDB database (name from the URL path, default `postroom`)."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._dbname = parse_uri(url).get("database") or "postroom"
+        self._client: AsyncMongoClient[Doc] | None = None
+
+    @property
+    def _db(self) -> AsyncDatabase[Doc]:
+        if self._client is None:
+            raise RuntimeError("store is not connected")
+        return self._client[self._dbname]
+
+    # lifecycle -----------------------------------------------------------------------------
+    async def connect(self) -> None:
+        self._client = AsyncMongoClient(self._url, tz_aware=True, serverSelectionTimeoutMS=10_000)
+        db = self._db
+        await db.accounts.create_index("name", unique=True)
+        await db.items.create_index([("item_type", ASCENDING), ("number", ASCENDING)], unique=True)
+        await db.items.create_index("applied")
+        await db.items.create_index([("created_at", DESCENDING)])
+        await db.messages.create_index([("account_id", ASCENDING), ("message_id", ASCENDING)])
+        await db.messages.create_index([("item_id", ASCENDING), ("created_at", ASCENDING)])
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    async def ping(self) -> None:
+        await self._db.command("ping")
+
+    # configuration -------------------------------------------------------------------------
+    async def put_account(self, account: EmailAccount) -> None:
+        try:
+            await self._db.accounts.replace_one(
+                {"_id": account.id}, _to_doc(account, _id=account.id), upsert=True
+            )
+        except DuplicateKeyError as exc:
+            raise ValueError(f"an account named {account.name!r} already exists") from exc
+
+    async def get_account(self, account_id: str) -> EmailAccount | None:
+        doc = await self._db.accounts.find_one({"_id": account_id})
+        return EmailAccount.model_validate(doc) if doc else None
+
+    async def list_accounts(self, *, active_only: bool = False) -> list[EmailAccount]:
+        query: Doc = {"active": True} if active_only else {}
+        cursor = self._db.accounts.find(query).sort("name", ASCENDING)
+        return [EmailAccount.model_validate(doc) async for doc in cursor]
+
+    async def get_smtp_settings(self) -> SmtpSettings | None:
+        doc = await self._db.settings.find_one({"_id": "smtp"})
+        return SmtpSettings.model_validate(doc) if doc else None
+
+    async def put_smtp_settings(self, settings: SmtpSettings) -> None:
+        await self._db.settings.replace_one(
+            {"_id": "smtp"}, _to_doc(settings, _id="smtp"), upsert=True
+        )
+
+    # checkpoints ---------------------------------------------------------------------------
+    async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None:
+        doc = await self._db.checkpoints.find_one({"_id": f"{account_id}\x1f{folder}"})
+        return Checkpoint.model_validate(doc) if doc else None
+
+    async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
+        key = f"{checkpoint.account_id}\x1f{checkpoint.folder}"
+        await self._db.checkpoints.replace_one(
+            {"_id": key}, _to_doc(checkpoint, _id=key), upsert=True
+        )
+
+    # blobs ---------------------------------------------------------------------------------
+    async def put_blob(self, data: bytes) -> str:
+        ref = f"sha256:{hashlib.sha256(data).hexdigest()}"
+        bucket = AsyncGridFSBucket(self._db, bucket_name="blobs")
+        if await self._db["blobs.files"].find_one({"filename": ref}, {"_id": 1}) is None:
+            await bucket.upload_from_stream(ref, data)
+        return ref
+
+    async def get_blob(self, ref: str) -> bytes:
+        bucket = AsyncGridFSBucket(self._db, bucket_name="blobs")
+        try:
+            stream = await bucket.open_download_stream_by_name(ref)
+        except NoFile:
+            raise KeyError(ref) from None
+        return await stream.read()
+
+    # items ---------------------------------------------------------------------------------
+    async def next_item_number(self, item_type: ItemType) -> int:
+        doc = await self._db.counters.find_one_and_update(
+            {"_id": f"item:{item_type.value}"},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None
+        return int(doc["value"])
+
+    async def item_for_mail(self, mail_key: str) -> Item | None:
+        return _item_from(await self._db.items.find_one({"applied": mail_key}, {"outbox": 0}))
+
+    async def _insert_message(self, message: ThreadMessage) -> None:
+        # A duplicate was written by an earlier attempt: adopt it.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db.messages.insert_one(_to_doc(message, _id=message.key))
+
+    @staticmethod
+    def _outbox(events: list[OutboxEvent]) -> list[Doc]:
+        return [event.model_dump() for event in events]
+
+    async def insert_item(
+        self, item: Item, message: ThreadMessage, events: list[OutboxEvent]
+    ) -> bool:
+        if await self.item_for_mail(message.key) is not None:
+            return False
+        await self._insert_message(message)
+        doc = _to_doc(item, _id=item.id, applied=[message.key], outbox=self._outbox(events))
+        try:
+            await self._db.items.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def append_message(
+        self,
+        item_id: str,
+        message: ThreadMessage,
+        events: list[OutboxEvent],
+        *,
+        add_participants: list[str],
+        count: bool = True,
+    ) -> bool:
+        if await self._db.items.find_one({"_id": item_id}, {"_id": 1}) is None:
+            raise KeyError(item_id)
+        await self._insert_message(message)
+        update: Doc = {
+            "$addToSet": {"applied": message.key},
+            "$set": {"updated_at": message.created_at},
+            "$inc": {"message_count": 1 if count else 0},
+        }
+        if add_participants:
+            update["$addToSet"]["participants"] = {"$each": add_participants}
+        if events:
+            update["$push"] = {"outbox": {"$each": self._outbox(events)}}
+        result = await self._db.items.update_one(
+            {"_id": item_id, "applied": {"$ne": message.key}}, update
+        )
+        return result.modified_count == 1
+
+    async def get_item(self, item_id: str) -> Item | None:
+        return _item_from(await self._db.items.find_one({"_id": item_id}))
+
+    async def find_item_by_number(self, item_type: ItemType, number: int) -> Item | None:
+        return _item_from(
+            await self._db.items.find_one({"item_type": item_type.value, "number": number})
+        )
+
+    async def find_item_by_message_ids(
+        self, account_id: str, message_ids: list[str]
+    ) -> Item | None:
+        ids = [mid for mid in message_ids if mid][:100]
+        if not ids:
+            return None
+        cursor = (
+            self._db.messages.find({"account_id": account_id, "message_id": {"$in": ids}})
+            .sort("created_at", DESCENDING)
+            .limit(1)
+        )
+        async for doc in cursor:
+            return await self.get_item(str(doc["item_id"]))
+        return None
+
+    async def list_items(self, *, limit: int = 100) -> list[Item]:
+        cursor = (
+            self._db.items.find({}, {"outbox": 0, "applied": 0})
+            .sort([("created_at", DESCENDING), ("number", DESCENDING)])
+            .limit(limit)
+        )
+        return [Item.model_validate(doc) async for doc in cursor]
+
+    async def list_messages(self, item_id: str) -> list[ThreadMessage]:
+        cursor = self._db.messages.find({"item_id": item_id}).sort(
+            [("created_at", ASCENDING), ("_id", ASCENDING)]
+        )
+        return [ThreadMessage.model_validate(doc) async for doc in cursor]
+
+    # outbox --------------------------------------------------------------------------------
+    async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]:
+        cursor = self._db.items.find({"outbox.0": {"$exists": True}}, {"outbox": 1}).limit(limit)
+        events: list[OutboxEvent] = []
+        async for doc in cursor:
+            events.extend(OutboxEvent.model_validate(entry) for entry in doc["outbox"])
+        return events[:limit]
+
+    async def mark_published(self, event_id: str) -> None:
+        await self._db.items.update_one(
+            {"outbox.event_id": event_id}, {"$pull": {"outbox": {"event_id": event_id}}}
+        )
+
+    # ledger --------------------------------------------------------------------------------
+    @staticmethod
+    def _ledger_id(item_id: str, reason: str, recipient: str) -> str:
+        return "\x1f".join((item_id, reason, recipient))
+
+    async def get_ledger(self, item_id: str, reason: str, recipient: str) -> LedgerEntry | None:
+        doc = await self._db.ledger.find_one({"_id": self._ledger_id(item_id, reason, recipient)})
+        return LedgerEntry.model_validate(doc) if doc else None
+
+    async def put_ledger(self, entry: LedgerEntry) -> None:
+        key = self._ledger_id(entry.item_id, entry.reason, entry.recipient)
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db.ledger.insert_one(_to_doc(entry, _id=key))
+
+    # health --------------------------------------------------------------------------------
+    async def heartbeat(self, beat: ServiceHeartbeat) -> None:
+        key = f"{beat.service}\x1f{beat.instance}"
+        doc = beat.model_dump()
+        doc["_id"] = key
+        await self._db.heartbeats.replace_one({"_id": key}, doc, upsert=True)
+
+    async def heartbeats(self, *, since: datetime) -> list[ServiceHeartbeat]:
+        cursor = self._db.heartbeats.find({"seen_at": {"$gte": since}})
+        return [ServiceHeartbeat.model_validate(doc) async for doc in cursor]

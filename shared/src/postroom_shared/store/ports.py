@@ -1,0 +1,117 @@
+"""The storage ports: every method is one business operation, not a query builder.
+
+Both adapters (`sqlite.py`, `mongo.py`) implement `Store` and pass the same contract tests in
+`tests/contract/`. Writes that must not happen twice take the idempotency key with them
+(a mail key, an event id, a ledger key), so a redelivered message is harmless.
+"""
+
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from postroom_shared.models import (
+    Checkpoint,
+    EmailAccount,
+    Item,
+    ItemType,
+    LedgerEntry,
+    ServiceHeartbeat,
+    SmtpSettings,
+    ThreadMessage,
+)
+
+__all__ = ["OutboxEvent", "Store"]
+
+
+class OutboxEvent(BaseModel):
+    """An event written with the change that caused it and published afterwards."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    routing_key: str
+    body: str  # the event's JSON, exactly as it will be published
+
+
+class Store(Protocol):
+    """Everything the services persist."""
+
+    # lifecycle
+    async def connect(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached."""
+        ...
+
+    # configuration
+    async def put_account(self, account: EmailAccount) -> None:
+        """Insert or replace by id; names are unique (ValueError on a clash)."""
+        ...
+
+    async def get_account(self, account_id: str) -> EmailAccount | None: ...
+    async def list_accounts(self, *, active_only: bool = False) -> list[EmailAccount]: ...
+    async def get_smtp_settings(self) -> SmtpSettings | None: ...
+    async def put_smtp_settings(self, settings: SmtpSettings) -> None: ...
+
+    # mailbox checkpoints
+    async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None: ...
+    async def set_checkpoint(self, checkpoint: Checkpoint) -> None: ...
+
+    # blobs (raw mail, attachments), addressed by sha256
+    async def put_blob(self, data: bytes) -> str:
+        """Store bytes, return their reference; storing the same bytes twice is a no-op."""
+        ...
+
+    async def get_blob(self, ref: str) -> bytes:
+        """The bytes for `ref`; KeyError when unknown."""
+        ...
+
+    # items and threads
+    async def next_item_number(self, item_type: ItemType) -> int:
+        """Allocate the next number of `item_type` (gaps possible after crashes, never reuse)."""
+        ...
+
+    async def item_for_mail(self, mail_key: str) -> Item | None:
+        """The item this mail was already applied to, if any (the idempotency check)."""
+        ...
+
+    async def insert_item(
+        self, item: Item, message: ThreadMessage, events: list[OutboxEvent]
+    ) -> bool:
+        """Create `item` with its first message and outbox events; False if the mail was
+        already applied (nothing changes then)."""
+        ...
+
+    async def append_message(
+        self,
+        item_id: str,
+        message: ThreadMessage,
+        events: list[OutboxEvent],
+        *,
+        add_participants: list[str],
+        count: bool = True,
+    ) -> bool:
+        """Append a message to an item's thread once per message key, with its outbox events;
+        False if already appended."""
+        ...
+
+    async def get_item(self, item_id: str) -> Item | None: ...
+    async def find_item_by_number(self, item_type: ItemType, number: int) -> Item | None: ...
+    async def find_item_by_message_ids(
+        self, account_id: str, message_ids: list[str]
+    ) -> Item | None: ...
+    async def list_items(self, *, limit: int = 100) -> list[Item]: ...
+    async def list_messages(self, item_id: str) -> list[ThreadMessage]: ...
+
+    # transactional outbox
+    async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]: ...
+    async def mark_published(self, event_id: str) -> None: ...
+
+    # reply ledger (replier idempotency)
+    async def get_ledger(self, item_id: str, reason: str, recipient: str) -> LedgerEntry | None: ...
+    async def put_ledger(self, entry: LedgerEntry) -> None: ...
+
+    # service health
+    async def heartbeat(self, beat: ServiceHeartbeat) -> None: ...
+    async def heartbeats(self, *, since: datetime) -> list[ServiceHeartbeat]: ...

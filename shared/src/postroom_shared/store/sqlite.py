@@ -1,0 +1,371 @@
+"""The embedded store: one SQLite database in WAL mode shared by the services of one machine.
+
+Every call runs on one dedicated thread per process (sqlite3 connections are not for sharing
+across threads, and the event loop must not block on disk). Writes that must be atomic run as
+short `BEGIN IMMEDIATE` transactions; `busy_timeout` lets the four processes take turns.
+Documents are stored as JSON next to the few columns that are looked up.
+"""
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from postroom_shared.models import (
+    Checkpoint,
+    EmailAccount,
+    Item,
+    ItemType,
+    LedgerEntry,
+    ServiceHeartbeat,
+    SmtpSettings,
+    ThreadMessage,
+)
+from postroom_shared.store.blobs_fs import FileBlobs
+from postroom_shared.store.ports import OutboxEvent
+
+__all__ = ["SqliteStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+    active INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (account_id TEXT NOT NULL, folder TEXT NOT NULL,
+    doc TEXT NOT NULL, PRIMARY KEY (account_id, folder));
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS items (id TEXT PRIMARY KEY, item_type TEXT NOT NULL,
+    number INTEGER NOT NULL, created_at TEXT NOT NULL, doc TEXT NOT NULL,
+    UNIQUE (item_type, number));
+CREATE INDEX IF NOT EXISTS items_created ON items (created_at DESC);
+CREATE TABLE IF NOT EXISTS messages (key TEXT PRIMARY KEY, item_id TEXT NOT NULL,
+    account_id TEXT NOT NULL, message_id TEXT NOT NULL, created_at TEXT NOT NULL,
+    doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS messages_item ON messages (item_id, created_at);
+CREATE INDEX IF NOT EXISTS messages_mid ON messages (account_id, message_id);
+CREATE TABLE IF NOT EXISTS outbox (event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
+    routing_key TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger (item_id TEXT NOT NULL, reason TEXT NOT NULL,
+    recipient TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (item_id, reason, recipient));
+CREATE TABLE IF NOT EXISTS heartbeats (service TEXT NOT NULL, instance TEXT NOT NULL,
+    seen_at TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (service, instance));
+"""
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+class SqliteStore:
+    """`Store` on one SQLite file plus a blob directory beside it."""
+
+    def __init__(self, path: str) -> None:
+        self._path = Path(path)
+        self._blobs = FileBlobs(self._path.parent / "blobs")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._db: sqlite3.Connection | None = None
+
+    async def _run[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn)
+
+    def _call[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        if self._db is None:
+            raise RuntimeError("store is not connected")
+        return fn(self._db)
+
+    @staticmethod
+    def _tx[T](db: sqlite3.Connection, body: Callable[[], T]) -> T:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = body()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    # lifecycle -----------------------------------------------------------------------------
+    async def connect(self) -> None:
+        def open_db() -> None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self._path, timeout=30.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.executescript(_SCHEMA)
+            self._db = db
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, open_db)
+
+    async def close(self) -> None:
+        def close_db() -> None:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, close_db)
+        self._executor.shutdown(wait=True)
+
+    async def ping(self) -> None:
+        await self._run(lambda db: db.execute("SELECT 1").fetchone())
+
+    # configuration -------------------------------------------------------------------------
+    async def put_account(self, account: EmailAccount) -> None:
+        def put(db: sqlite3.Connection) -> None:
+            try:
+                db.execute(
+                    "INSERT INTO accounts (id, name, active, doc) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET name=excluded.name,"
+                    " active=excluded.active, doc=excluded.doc",
+                    (account.id, account.name, int(account.active), account.model_dump_json()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise ValueError(f"an account named {account.name!r} already exists") from exc
+
+        await self._run(put)
+
+    async def get_account(self, account_id: str) -> EmailAccount | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT doc FROM accounts WHERE id=?", (account_id,)).fetchone()
+        )
+        return EmailAccount.model_validate_json(row[0]) if row else None
+
+    async def list_accounts(self, *, active_only: bool = False) -> list[EmailAccount]:
+        sql = (
+            "SELECT doc FROM accounts WHERE active=1 ORDER BY name"
+            if active_only
+            else "SELECT doc FROM accounts ORDER BY name"
+        )
+        rows = await self._run(lambda db: db.execute(sql).fetchall())
+        return [EmailAccount.model_validate_json(row[0]) for row in rows]
+
+    async def get_smtp_settings(self) -> SmtpSettings | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT doc FROM settings WHERE id='smtp'").fetchone()
+        )
+        return SmtpSettings.model_validate_json(row[0]) if row else None
+
+    async def put_smtp_settings(self, settings: SmtpSettings) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO settings (id, doc) VALUES ('smtp', ?)"
+                " ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
+                (settings.model_dump_json(),),
+            )
+        )
+
+    # checkpoints ---------------------------------------------------------------------------
+    async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM checkpoints WHERE account_id=? AND folder=?", (account_id, folder)
+            ).fetchone()
+        )
+        return Checkpoint.model_validate_json(row[0]) if row else None
+
+    async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO checkpoints (account_id, folder, doc) VALUES (?, ?, ?)"
+                " ON CONFLICT(account_id, folder) DO UPDATE SET doc=excluded.doc",
+                (checkpoint.account_id, checkpoint.folder, checkpoint.model_dump_json()),
+            )
+        )
+
+    # blobs ---------------------------------------------------------------------------------
+    async def put_blob(self, data: bytes) -> str:
+        return await asyncio.to_thread(self._blobs.put, data)
+
+    async def get_blob(self, ref: str) -> bytes:
+        return await asyncio.to_thread(self._blobs.get, ref)
+
+    # items ---------------------------------------------------------------------------------
+    async def next_item_number(self, item_type: ItemType) -> int:
+        def bump(db: sqlite3.Connection) -> int:
+            row = db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, 1)"
+                " ON CONFLICT(name) DO UPDATE SET value=value+1 RETURNING value",
+                (f"item:{item_type.value}",),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._run(bump)
+
+    async def item_for_mail(self, mail_key: str) -> Item | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT i.doc FROM messages m JOIN items i ON i.id = m.item_id WHERE m.key=?",
+                (mail_key,),
+            ).fetchone()
+        )
+        return Item.model_validate_json(row[0]) if row else None
+
+    @staticmethod
+    def _insert_message(db: sqlite3.Connection, message: ThreadMessage) -> bool:
+        cur = db.execute(
+            "INSERT INTO messages (key, item_id, account_id, message_id, created_at, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+            (
+                message.key,
+                message.item_id,
+                message.account_id,
+                message.message_id,
+                _iso(message.created_at),
+                message.model_dump_json(),
+            ),
+        )
+        return cur.rowcount == 1
+
+    @staticmethod
+    def _insert_events(db: sqlite3.Connection, events: list[OutboxEvent]) -> None:
+        for event in events:
+            db.execute(
+                "INSERT INTO outbox (event_id, seq, routing_key, body) VALUES"
+                " (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), ?, ?)"
+                " ON CONFLICT(event_id) DO NOTHING",
+                (event.event_id, event.routing_key, event.body),
+            )
+
+    async def insert_item(
+        self, item: Item, message: ThreadMessage, events: list[OutboxEvent]
+    ) -> bool:
+        def body(db: sqlite3.Connection) -> bool:
+            if not self._insert_message(db, message):
+                return False
+            db.execute(
+                "INSERT INTO items (id, item_type, number, created_at, doc) VALUES (?, ?, ?, ?, ?)",
+                (
+                    item.id,
+                    item.item_type.value,
+                    item.number,
+                    _iso(item.created_at),
+                    item.model_dump_json(),
+                ),
+            )
+            self._insert_events(db, events)
+            return True
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    async def append_message(
+        self,
+        item_id: str,
+        message: ThreadMessage,
+        events: list[OutboxEvent],
+        *,
+        add_participants: list[str],
+        count: bool = True,
+    ) -> bool:
+        def body(db: sqlite3.Connection) -> bool:
+            row = db.execute("SELECT doc FROM items WHERE id=?", (item_id,)).fetchone()
+            if row is None:
+                raise KeyError(item_id)
+            if not self._insert_message(db, message):
+                return False
+            item = Item.model_validate_json(row[0])
+            for address in add_participants:
+                if address not in item.participants:
+                    item.participants.append(address)
+            item.message_count += 1 if count else 0
+            item.updated_at = message.created_at
+            db.execute("UPDATE items SET doc=? WHERE id=?", (item.model_dump_json(), item_id))
+            self._insert_events(db, events)
+            return True
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    async def _one_item(self, sql: str, args: tuple[Any, ...]) -> Item | None:
+        row = await self._run(lambda db: db.execute(sql, args).fetchone())
+        return Item.model_validate_json(row[0]) if row else None
+
+    async def get_item(self, item_id: str) -> Item | None:
+        return await self._one_item("SELECT doc FROM items WHERE id=?", (item_id,))
+
+    async def find_item_by_number(self, item_type: ItemType, number: int) -> Item | None:
+        return await self._one_item(
+            "SELECT doc FROM items WHERE item_type=? AND number=?", (item_type.value, number)
+        )
+
+    async def find_item_by_message_ids(
+        self, account_id: str, message_ids: list[str]
+    ) -> Item | None:
+        ids = [mid for mid in message_ids if mid][:100]
+        if not ids:
+            return None
+        marks = ",".join("?" * len(ids))
+        # Only '?' placeholders are interpolated; the values are bound parameters.
+        sql = (
+            "SELECT i.doc FROM messages m JOIN items i ON i.id = m.item_id"  # noqa: S608
+            f" WHERE m.account_id=? AND m.message_id IN ({marks})"
+            " ORDER BY m.created_at DESC LIMIT 1"
+        )
+        return await self._one_item(sql, (account_id, *ids))
+
+    async def list_items(self, *, limit: int = 100) -> list[Item]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM items ORDER BY created_at DESC, number DESC LIMIT ?", (limit,)
+            ).fetchall()
+        )
+        return [Item.model_validate_json(row[0]) for row in rows]
+
+    async def list_messages(self, item_id: str) -> list[ThreadMessage]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM messages WHERE item_id=? ORDER BY created_at, key", (item_id,)
+            ).fetchall()
+        )
+        return [ThreadMessage.model_validate_json(row[0]) for row in rows]
+
+    # outbox --------------------------------------------------------------------------------
+    async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT event_id, routing_key, body FROM outbox ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        )
+        return [OutboxEvent(event_id=r[0], routing_key=r[1], body=r[2]) for r in rows]
+
+    async def mark_published(self, event_id: str) -> None:
+        await self._run(lambda db: db.execute("DELETE FROM outbox WHERE event_id=?", (event_id,)))
+
+    # ledger --------------------------------------------------------------------------------
+    async def get_ledger(self, item_id: str, reason: str, recipient: str) -> LedgerEntry | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM ledger WHERE item_id=? AND reason=? AND recipient=?",
+                (item_id, reason, recipient),
+            ).fetchone()
+        )
+        return LedgerEntry.model_validate_json(row[0]) if row else None
+
+    async def put_ledger(self, entry: LedgerEntry) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO ledger (item_id, reason, recipient, doc) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (entry.item_id, entry.reason, entry.recipient, entry.model_dump_json()),
+            )
+        )
+
+    # health --------------------------------------------------------------------------------
+    async def heartbeat(self, beat: ServiceHeartbeat) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO heartbeats (service, instance, seen_at, doc) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(service, instance) DO UPDATE SET seen_at=excluded.seen_at,"
+                " doc=excluded.doc",
+                (beat.service, beat.instance, _iso(beat.seen_at), beat.model_dump_json()),
+            )
+        )
+
+    async def heartbeats(self, *, since: datetime) -> list[ServiceHeartbeat]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM heartbeats WHERE seen_at >= ?", (_iso(since),)
+            ).fetchall()
+        )
+        return [ServiceHeartbeat.model_validate_json(row[0]) for row in rows]
