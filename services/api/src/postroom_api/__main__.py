@@ -1,10 +1,10 @@
 """`postroom-api`: serve the HTTP API with uvicorn (settings from POSTROOM_* variables)."""
 
 import uvicorn
-from postroom_shared.logs import configure_logging
 
 from postroom_api.app import create_app
 from postroom_api.settings import ApiSettings
+from postroom_shared.logs import configure_logging
 
 
 def main() -> None:

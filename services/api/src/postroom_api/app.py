@@ -5,12 +5,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from postroom_shared.runtime import connect_with_retry, make_broker
-from postroom_shared.store import open_store
 
 from postroom_api.auth import digest
 from postroom_api.routes import accounts, health, items
 from postroom_api.settings import ApiSettings
+from postroom_shared.runtime import connect_with_retry, make_broker
+from postroom_shared.store import open_store
 
 __all__ = ["create_app"]
 

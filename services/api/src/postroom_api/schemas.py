@@ -1,5 +1,7 @@
 """What the API returns: views of stored models without secrets or internals."""
 
+from pydantic import AwareDatetime, BaseModel
+
 from postroom_shared.models import (
     AfterRead,
     AutoReplySettings,
@@ -10,7 +12,6 @@ from postroom_shared.models import (
     Security,
     ThreadMessage,
 )
-from pydantic import AwareDatetime, BaseModel
 
 __all__ = ["AccountView", "ItemDetail", "ItemSummary", "MessageView"]
 

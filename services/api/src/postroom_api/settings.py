@@ -1,7 +1,8 @@
 """API settings (`POSTROOM_*`)."""
 
-from postroom_shared.settings import CommonSettings
 from pydantic import Field, SecretStr, field_validator
+
+from postroom_shared.settings import CommonSettings
 
 __all__ = ["ApiSettings"]
 

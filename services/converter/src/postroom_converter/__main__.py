@@ -1,9 +1,8 @@
 """`postroom-converter`: run the converter service (settings from POSTROOM_* variables)."""
 
-from postroom_shared.runtime import run_service
-
 from postroom_converter.app import register
 from postroom_converter.settings import ConverterSettings
+from postroom_shared.runtime import run_service
 
 
 def main() -> None:

@@ -6,15 +6,15 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
+
+from postroom_converter.service import Converter
+from postroom_converter.settings import ConverterSettings
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.logs import get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.messaging import relay_outbox
 from postroom_shared.store import Store
 from postroom_shared.topology import EVENTS, consumer_queue
-
-from postroom_converter.service import Converter
-from postroom_converter.settings import ConverterSettings
 
 __all__ = ["register"]
 

@@ -11,6 +11,16 @@ The broker message is acked only after all of this returned (the subscriber's ac
 from dataclasses import dataclass
 
 from faststream.rabbit import RabbitBroker
+
+from postroom_converter.domain.classify import classify
+from postroom_converter.domain.mapping import (
+    message_ref,
+    new_item,
+    participants_of,
+    thread_message,
+)
+from postroom_converter.domain.parse import ParsedMail, parse_mail
+from postroom_converter.domain.threading import Candidates, decide_thread
 from postroom_shared.contracts import (
     ItemCreatedV1,
     ItemRefV1,
@@ -26,16 +36,6 @@ from postroom_shared.mail.tokens import find_token
 from postroom_shared.messaging import publish_event, relay_outbox, to_outbox
 from postroom_shared.models import EmailAccount, Item
 from postroom_shared.store import Store
-
-from postroom_converter.domain.classify import classify
-from postroom_converter.domain.mapping import (
-    message_ref,
-    new_item,
-    participants_of,
-    thread_message,
-)
-from postroom_converter.domain.parse import ParsedMail, parse_mail
-from postroom_converter.domain.threading import Candidates, decide_thread
 
 __all__ = ["Converter"]
 

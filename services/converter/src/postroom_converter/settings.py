@@ -1,7 +1,8 @@
 """Converter settings (`POSTROOM_*`)."""
 
-from postroom_shared.settings import CommonSettings
 from pydantic import Field
+
+from postroom_shared.settings import CommonSettings
 
 __all__ = ["ConverterSettings"]
 

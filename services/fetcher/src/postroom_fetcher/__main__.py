@@ -1,9 +1,8 @@
 """`postroom-fetcher`: run the fetcher service (settings from POSTROOM_* variables)."""
 
-from postroom_shared.runtime import run_service
-
 from postroom_fetcher.app import register
 from postroom_fetcher.settings import FetcherSettings
+from postroom_shared.runtime import run_service
 
 
 def main() -> None:

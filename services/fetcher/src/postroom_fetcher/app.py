@@ -4,11 +4,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from faststream.rabbit import RabbitBroker
-from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store
 
 from postroom_fetcher.service import Fetcher
 from postroom_fetcher.settings import FetcherSettings
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import Store
 
 __all__ = ["register"]
 

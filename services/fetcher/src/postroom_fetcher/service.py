@@ -12,6 +12,9 @@ import random
 from dataclasses import dataclass, field
 
 from faststream.rabbit import RabbitBroker
+
+from postroom_fetcher.adapters.imap import FetchedMail, ImapMailbox
+from postroom_fetcher.settings import FetcherSettings
 from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
 from postroom_shared.errors import PermanentError
 from postroom_shared.logs import bind, get_logger
@@ -19,9 +22,6 @@ from postroom_shared.messaging import publish_event
 from postroom_shared.models import Checkpoint, EmailAccount
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
-
-from postroom_fetcher.adapters.imap import FetchedMail, ImapMailbox
-from postroom_fetcher.settings import FetcherSettings
 
 __all__ = ["Fetcher", "mail_key"]
 

@@ -1,9 +1,8 @@
 """`postroom-replier`: run the replier service (settings from POSTROOM_* variables)."""
 
-from postroom_shared.runtime import run_service
-
 from postroom_replier.app import register
 from postroom_replier.settings import ReplierSettings
+from postroom_shared.runtime import run_service
 
 
 def main() -> None:

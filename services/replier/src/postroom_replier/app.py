@@ -5,14 +5,14 @@ from typing import Any
 
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
+
+from postroom_replier.service import Replier
+from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 from postroom_shared.topology import EVENTS, consumer_queue
-
-from postroom_replier.service import Replier
-from postroom_replier.settings import ReplierSettings
 
 __all__ = ["register"]
 

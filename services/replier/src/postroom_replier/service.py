@@ -12,6 +12,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from faststream.rabbit import RabbitBroker
+
+from postroom_replier.adapters.smtp import SmtpTarget, send_message
+from postroom_replier.domain.compose import compose_auto_reply
+from postroom_replier.domain.loop_rules import plan_auto_reply
+from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import (
     ItemCreatedV1,
     ItemUpdatedV1,
@@ -27,11 +32,6 @@ from postroom_shared.messaging import publish_event
 from postroom_shared.models import EmailAccount, LedgerEntry, Party, ThreadMessage, utcnow
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
-
-from postroom_replier.adapters.smtp import SmtpTarget, send_message
-from postroom_replier.domain.compose import compose_auto_reply
-from postroom_replier.domain.loop_rules import plan_auto_reply
-from postroom_replier.settings import ReplierSettings
 
 __all__ = ["Replier"]
 

@@ -1,8 +1,9 @@
 """Replier settings (`POSTROOM_*`), including the built-in default SMTP relay (SPEC F1)."""
 
+from pydantic import Field, SecretStr
+
 from postroom_shared.models import Security
 from postroom_shared.settings import CommonSettings
-from pydantic import Field, SecretStr
 
 __all__ = ["ReplierSettings"]
 

@@ -1,10 +1,10 @@
 """Email accounts (read side; the full admin surface grows in the config-API issue)."""
 
 from fastapi import APIRouter, Request
-from postroom_shared.store import Store
 
 from postroom_api.auth import RequireAdmin
 from postroom_api.schemas import AccountView
+from postroom_shared.store import Store
 
 __all__ = ["router"]
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
 from faststream.rabbit import RabbitBroker
+
 from postroom_shared.health import fresh_services
 from postroom_shared.store import Store
 

@@ -3,10 +3,10 @@
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from postroom_shared.store import Store
 
 from postroom_api.auth import RequireAdmin
 from postroom_api.schemas import ItemDetail, ItemSummary, MessageView
+from postroom_shared.store import Store
 
 __all__ = ["router"]
 

@@ -7,9 +7,8 @@ processing log can say exactly why Postroom stayed silent.
 import re
 from collections.abc import Callable
 
-from postroom_shared.contracts import ClassificationV1, MailKind
-
 from postroom_converter.domain.parse import ParsedMail
+from postroom_shared.contracts import ClassificationV1, MailKind
 
 __all__ = ["classify"]
 

@@ -3,11 +3,10 @@ subject → title, body → description, sender → requester)."""
 
 import hashlib
 
+from postroom_converter.domain.parse import Address, ParsedMail
 from postroom_shared.contracts import AddressV1, ClassificationV1, MessageRefV1
 from postroom_shared.mail.headers import clean_header_value
 from postroom_shared.models import EmailAccount, Item, Party, ThreadMessage, utcnow
-
-from postroom_converter.domain.parse import Address, ParsedMail
 
 __all__ = ["item_id_for", "message_ref", "new_item", "participants_of", "thread_message"]
 

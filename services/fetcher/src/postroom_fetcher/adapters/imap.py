@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
+
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import AfterRead, MailboxSettings, Security
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 
 import aiosmtplib
+
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import Security
 

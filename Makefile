@@ -1,0 +1,30 @@
+# Postroom: the commands a newcomer needs. Everything installs what it is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help run start stop test lint fmt sync
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+run:  ## install what is missing and run Postroom in the foreground (Ctrl-C stops everything)
+	@deploy/local/run.sh
+
+start:  ## like run, but in the background
+	@deploy/local/run.sh --background
+
+stop:  ## stop a stack started by run/start
+	@deploy/local/run.sh --stop
+
+test:  ## install and start the servers the tests need, then lint and run the whole suite
+	@deploy/local/test.sh
+
+lint:  ## ruff + mypy --strict
+	@deploy/local/bootstrap.sh >/dev/null
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy shared/src services/fetcher/src services/converter/src services/replier/src services/api/src tests
+
+fmt:  ## format and autofix
+	.venv/bin/ruff format .
+	.venv/bin/ruff check --fix .

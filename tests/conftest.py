@@ -1,0 +1,81 @@
+"""Test harness: real servers, started here, never mocks of them.
+
+- `mongo_url`: a MongoDB-compatible server. `POSTROOM_TEST_MONGODB_URL` wins (a real MongoDB);
+  otherwise the mongoeco wire server (memory engine) is started for the session.
+- `stack`: RabbitMQ, Postfix and Dovecot on ports of their own (tests/stack_env.py), started
+  once per session through the same deploy/local/stack.sh that `make run` uses.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.stack_env import REPO, StackEnv, session_stack_env
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_tcp(port: int, timeout_s: float = 30.0) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
+
+
+@pytest.fixture(scope="session")
+def mongo_url() -> Iterator[str]:
+    external = os.environ.get("POSTROOM_TEST_MONGODB_URL")
+    if external:
+        yield external
+        return
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "deploy/local/mongoeco_server.py"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_tcp(port)
+        yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def mongo_db_url(mongo_url: str) -> str:
+    """`mongo_url` with a fresh database name, so tests never see each other's data."""
+    base, _, query = mongo_url.partition("?")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    return f"{base.rstrip('/')}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEnv]:
+    env = session_stack_env(tmp_path_factory.mktemp("stack"))
+    script = REPO / "deploy/local/stack.sh"
+    subprocess.run([script, "start"], env=env.environ(), check=True)
+    try:
+        yield env
+    finally:
+        subprocess.run([script, "stop"], env=env.environ(), check=False)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'db' / 'postroom.db'}"

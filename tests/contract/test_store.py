@@ -1,0 +1,202 @@
+"""One contract, two adapters: every store test runs on SQLite and on MongoDB.
+
+MongoDB is the mongoeco wire server unless POSTROOM_TEST_MONGODB_URL names a real one.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from postroom_shared.models import (
+    Checkpoint,
+    EmailAccount,
+    Item,
+    ItemType,
+    LedgerEntry,
+    MailboxSettings,
+    Party,
+    ServiceHeartbeat,
+    SmtpSettings,
+    ThreadMessage,
+    utcnow,
+)
+from postroom_shared.store import OutboxEvent, Store, open_store
+
+
+@pytest.fixture(params=["sqlite", "mongodb"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "mongo_db_url")
+    opened = await open_store(url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def _account(account_id: str = "acc1", name: str = "Support", active: bool = True) -> EmailAccount:
+    return EmailAccount(
+        id=account_id,
+        name=name,
+        address=f"{account_id}@example.test",
+        project="Support",
+        active=active,
+        mailbox=MailboxSettings(host="127.0.0.1", port=143, username="u", password_enc="v1:x"),
+    )
+
+
+def _item(key: str, number: int, participants: list[str] | None = None) -> Item:
+    return Item(
+        id=f"it_{key}",
+        item_type=ItemType.INCIDENT,
+        number=number,
+        project="Support",
+        account_id="acc1",
+        title=f"title {key}",
+        participants=participants or [],
+        requester=Party(address="cust@x.test"),
+        message_count=1,
+    )
+
+
+def _msg(key: str, item_id: str, message_id: str = "") -> ThreadMessage:
+    return ThreadMessage(
+        key=key,
+        item_id=item_id,
+        account_id="acc1",
+        direction="in",
+        message_id=message_id or f"<{key}@x.test>",
+        subject="s",
+        text="t",
+    )
+
+
+def _event(event_id: str) -> OutboxEvent:
+    return OutboxEvent(event_id=event_id, routing_key="item.created.v1", body='{"x": 1}')
+
+
+async def test_accounts(store: Store) -> None:
+    await store.put_account(_account("a1", "One"))
+    await store.put_account(_account("a2", "Two", active=False))
+    assert [a.id for a in await store.list_accounts()] == ["a1", "a2"]
+    assert [a.id for a in await store.list_accounts(active_only=True)] == ["a1"]
+    renamed = _account("a1", "Uno")
+    await store.put_account(renamed)
+    got = await store.get_account("a1")
+    assert got is not None and got.name == "Uno" and got.mailbox.password_enc == "v1:x"
+    with pytest.raises(ValueError, match="already exists"):
+        await store.put_account(_account("a3", "Two"))
+    assert await store.get_account("nope") is None
+
+
+async def test_smtp_settings_and_checkpoints(store: Store) -> None:
+    assert await store.get_smtp_settings() is None
+    await store.put_smtp_settings(SmtpSettings(host="smtp.x.test", port=587))
+    smtp = await store.get_smtp_settings()
+    assert smtp is not None and smtp.host == "smtp.x.test"
+    assert await store.get_checkpoint("a1", "INBOX") is None
+    await store.set_checkpoint(
+        Checkpoint(account_id="a1", folder="INBOX", uidvalidity=7, last_uid=3)
+    )
+    await store.set_checkpoint(
+        Checkpoint(account_id="a1", folder="INBOX", uidvalidity=7, last_uid=9)
+    )
+    checkpoint = await store.get_checkpoint("a1", "INBOX")
+    assert checkpoint is not None and (checkpoint.uidvalidity, checkpoint.last_uid) == (7, 9)
+
+
+async def test_blobs(store: Store) -> None:
+    data = b"x" * 300_000
+    ref = await store.put_blob(data)
+    assert ref == await store.put_blob(data)
+    assert await store.get_blob(ref) == data
+    with pytest.raises(KeyError):
+        await store.get_blob("sha256:" + "0" * 64)
+
+
+async def test_item_numbers_are_unique_under_concurrency(store: Store) -> None:
+    numbers = await asyncio.gather(*(store.next_item_number(ItemType.INCIDENT) for _ in range(20)))
+    assert sorted(numbers) == list(range(1, 21))
+    assert await store.next_item_number(ItemType.DEFECT) == 1
+
+
+async def test_insert_item_is_idempotent_per_mail(store: Store) -> None:
+    item = _item("a", 1, ["cust@x.test"])
+    assert await store.insert_item(item, _msg("k1", item.id), [_event("e1")])
+    assert not await store.insert_item(item, _msg("k1", item.id), [_event("e1")])
+    applied = await store.item_for_mail("k1")
+    assert applied is not None and applied.id == item.id
+    assert await store.item_for_mail("k2") is None
+    found = await store.find_item_by_number(ItemType.INCIDENT, 1)
+    assert found is not None and found.participants == ["cust@x.test"]
+    assert [e.event_id for e in await store.pending_events()] == ["e1"]
+    assert len(await store.list_messages(item.id)) == 1
+
+
+async def test_append_message_once_per_key(store: Store) -> None:
+    item = _item("a", 1)
+    await store.insert_item(item, _msg("k1", item.id), [])
+    assert await store.append_message(
+        item.id,
+        _msg("k2", item.id, "<reply@x.test>"),
+        [_event("e2")],
+        add_participants=["pal@x.test"],
+    )
+    assert not await store.append_message(
+        item.id,
+        _msg("k2", item.id, "<reply@x.test>"),
+        [_event("e2")],
+        add_participants=["pal@x.test"],
+    )
+    got = await store.get_item(item.id)
+    assert got is not None and got.message_count == 2 and got.participants == ["pal@x.test"]
+    assert got.updated_at >= got.created_at
+    applied = await store.item_for_mail("k2")
+    assert applied is not None and applied.id == item.id
+    by_ref = await store.find_item_by_message_ids("acc1", ["<unknown@x>", "<reply@x.test>"])
+    assert by_ref is not None and by_ref.id == item.id
+    assert await store.find_item_by_message_ids("other", ["<reply@x.test>"]) is None
+    assert await store.find_item_by_message_ids("acc1", []) is None
+    assert [m.key for m in await store.list_messages(item.id)] == ["k1", "k2"]
+    with pytest.raises(KeyError):
+        await store.append_message("it_missing", _msg("k3", "it_missing"), [], add_participants=[])
+
+
+async def test_outbox_is_drained_by_mark_published(store: Store) -> None:
+    await store.insert_item(_item("a", 1), _msg("k1", "it_a"), [_event("e1"), _event("e2")])
+    await store.insert_item(_item("b", 2), _msg("k2", "it_b"), [_event("e3")])
+    assert {e.event_id for e in await store.pending_events()} == {"e1", "e2", "e3"}
+    await store.mark_published("e2")
+    await store.mark_published("e2")
+    assert {e.event_id for e in await store.pending_events()} == {"e1", "e3"}
+    pending = await store.pending_events(limit=1)
+    assert len(pending) == 1 and pending[0].body == '{"x": 1}'
+
+
+async def test_list_items_newest_first(store: Store) -> None:
+    for n in range(1, 4):
+        await store.insert_item(_item(str(n), n), _msg(f"k{n}", f"it_{n}"), [])
+    assert [i.number for i in await store.list_items()] == [3, 2, 1]
+    assert [i.number for i in await store.list_items(limit=2)] == [3, 2]
+
+
+async def test_ledger(store: Store) -> None:
+    assert await store.get_ledger("it_1", "auto_reply:k", "c@x") is None
+    entry = LedgerEntry(item_id="it_1", reason="auto_reply:k", recipient="c@x", message_id="<m>")
+    await store.put_ledger(entry)
+    await store.put_ledger(entry)
+    got = await store.get_ledger("it_1", "auto_reply:k", "c@x")
+    assert got is not None and got.message_id == "<m>"
+
+
+async def test_heartbeats(store: Store) -> None:
+    old = ServiceHeartbeat(
+        service="fetcher", instance="a", ready=True, seen_at=utcnow() - timedelta(minutes=5)
+    )
+    await store.heartbeat(old)
+    await store.heartbeat(
+        ServiceHeartbeat(service="converter", instance="b", ready=False, detail="broker down")
+    )
+    beats = await store.heartbeats(since=utcnow() - timedelta(seconds=30))
+    assert [(b.service, b.ready, b.detail) for b in beats] == [("converter", False, "broker down")]
