@@ -7,9 +7,11 @@
 """
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -66,14 +68,18 @@ def mongo_db_url(mongo_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEnv]:
-    env = session_stack_env(tmp_path_factory.mktemp("stack"))
+def stack() -> Iterator[StackEnv]:
+    # Short path: Dovecot's and Postfix's unix sockets live under it (108-byte limit).
+    state = Path(tempfile.mkdtemp(prefix="pr-test-", dir="/tmp"))
+    state.chmod(0o755)  # Dovecot's vmail user must reach the mail below it
+    env = session_stack_env(state)
     script = REPO / "deploy/local/stack.sh"
     subprocess.run([script, "start"], env=env.environ(), check=True)
     try:
         yield env
     finally:
         subprocess.run([script, "stop"], env=env.environ(), check=False)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture

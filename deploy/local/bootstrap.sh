@@ -10,7 +10,7 @@ is_py313() { [ -n "$1" ] && "$1" -c 'import sys; sys.exit(sys.version_info[:2] !
 
 find_python() {
   local c root
-  for c in "${POSTROOM_PYTHON:-}" "$(command -v python3.13 2>/dev/null || true)" /usr/bin/python3.13 \
+  for c in "${POSTROOM_BASE_PYTHON:-}" "$(command -v python3.13 2>/dev/null || true)" /usr/bin/python3.13 \
            /usr/local/bin/python3.13 /usr/bin/python3; do
     if is_py313 "$c"; then echo "$c"; return 0; fi
   done
@@ -24,8 +24,8 @@ find_python() {
 }
 
 PY=$(find_python) || {
-  echo "bootstrap: no Python 3.13 found (tried POSTROOM_PYTHON, python3.13 on PATH, /usr/bin/python3," >&2
-  echo "  pyenv versions). Install Python 3.13 or set POSTROOM_PYTHON=/path/to/python3.13." >&2
+  echo "bootstrap: no Python 3.13 found (tried POSTROOM_BASE_PYTHON, python3.13 on PATH, /usr/bin/python3," >&2
+  echo "  pyenv versions). Install Python 3.13 or set POSTROOM_BASE_PYTHON=/path/to/python3.13." >&2
   exit 1
 }
 echo "bootstrap: Python 3.13 at $PY" >&2

@@ -69,7 +69,8 @@ expected_comm() {
     dovecot) printf 'dovecot' ;;
     postfix) printf 'master' ;;
     mongoeco) printf 'python' ;;
-    rabbitmq-launcher) printf 'rabbitmq-server' ;;
+    # the launcher script execs erl, which becomes beam.smp: any of the three is ours
+    rabbitmq-launcher) printf 'rabbitmq-server|erl|beam.smp' ;;
   esac
 }
 
@@ -218,11 +219,16 @@ pid_of() { # component -> recorded main PID (empty if none)
   return 0
 }
 running() { # component: its recorded PID is alive and is the expected program
-  local pid comm
+  local pid comm c
   pid=$(pid_of "$1")
   [[ -n $pid ]] && alive "$pid" || return 1
   comm=$(ps -o comm= -p "$pid" 2>/dev/null) || return 1
-  [[ $comm == "$(expected_comm "$1")"* ]]
+  local want
+  IFS='|' read -ra want <<< "$(expected_comm "$1")"
+  for c in "${want[@]}"; do
+    [[ $comm == "$c"* ]] && return 0
+  done
+  return 1
 }
 
 # wait_gone SECONDS PID...: wait until none of the PIDs is alive; returns 1 on timeout

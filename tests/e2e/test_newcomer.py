@@ -10,9 +10,11 @@ import email
 import imaplib
 import os
 import re
+import shutil
 import signal
 import smtplib
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +68,11 @@ def _start(env: StackEnv, extra: dict[str, str]) -> RunningStack:
     deadline = time.monotonic() + 300
     while not any("Press Ctrl-C" in line for line in output):
         if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=120)
+            if proc.stdout is not None:
+                proc.stdout.close()
             pytest.fail("run.sh did not come up:\n" + "\n".join(output[-60:]))
         time.sleep(0.2)
     key_line = next(line for line in output if "Admin API key" in line)
@@ -94,6 +101,8 @@ def _ctrl_c(stack: RunningStack) -> dict[str, int]:
     started = _pids(stack.env.state_dir)
     os.killpg(stack.proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
     stack.proc.wait(timeout=120)
+    if stack.proc.stdout is not None:
+        stack.proc.stdout.close()
     return started
 
 
@@ -129,9 +138,12 @@ def _send(env: StackEnv, msg: EmailMessage) -> None:
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
-def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningStack]:
+def running(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
     mongo = request.param == "mongodb"
-    env = e2e_stack_env(tmp_path / "state", index=1 if mongo else 0, with_mongo=mongo)
+    # Short path: Dovecot's and Postfix's unix sockets live under it (108-byte limit).
+    state = Path(tempfile.mkdtemp(prefix="pr-e2e-", dir="/tmp"))
+    state.chmod(0o755)  # Dovecot's vmail user must reach the mail below it
+    env = e2e_stack_env(state, index=1 if mongo else 0, with_mongo=mongo)
     extra = (
         {
             "POSTROOM_STORE_URL": f"mongodb://127.0.0.1:{env.mongo_port}/postroom?directConnection=true"
@@ -152,6 +164,7 @@ def running(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningS
     finally:
         if not stopped:
             _ctrl_c(stack)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_mail_becomes_item_gets_auto_reply_and_reply_threads(running: RunningStack) -> None:
