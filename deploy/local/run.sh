@@ -32,14 +32,14 @@ pid_of() { [ -f "$PIDS/$1" ] && cat "$PIDS/$1"; }
 export POSTROOM_AMQP_PORT POSTROOM_SMTP_PORT POSTROOM_IMAP_PORT POSTROOM_POP3_PORT POSTROOM_API_PORT
 
 stop_services() {
-  local name pid i
+  local name pid
   for name in api fetcher replier converter; do
     pid=$(pid_of "$name") || continue
-    alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
+    if alive "$pid"; then kill -TERM "$pid" 2>/dev/null || true; fi
   done
   for name in api fetcher replier converter; do
     pid=$(pid_of "$name") || continue
-    for i in $(seq 1 200); do alive "$pid" || break; sleep 0.1; done
+    for _ in $(seq 1 200); do alive "$pid" || break; sleep 0.1; done
     if alive "$pid"; then echo "run: $name ($pid) did not stop in 20 s, killing it" >&2; kill -KILL "$pid" || true; fi
     rm -f "$PIDS/$name"
   done
@@ -73,8 +73,25 @@ if [ "$MODE" = stop ]; then
   exit 0
 fi
 
+secret_file() { # name -> prints a secret kept under $STATE (created once, mode 600)
+  local f=$STATE/$1
+  if [ ! -s "$f" ]; then
+    mkdir -p "$STATE"
+    (umask 077; head -c 48 /dev/urandom | base64 | tr -d '/+=\n' | head -c 43 > "$f")
+  fi
+  cat "$f"
+}
+# Demo mode: keys not given in the environment are generated once and kept under $STATE.
+GENERATED_KEY=""
+if [ -z "${POSTROOM_ADMIN_API_KEY:-}" ]; then
+  POSTROOM_ADMIN_API_KEY=$(secret_file admin-api-key); GENERATED_KEY=1
+fi
+: "${POSTROOM_SECRET_KEY:=$(secret_file secret-key)}"
+export POSTROOM_ADMIN_API_KEY POSTROOM_SECRET_KEY
+
 if [ -z "${POSTROOM_NO_DOCKER:-}" ] && command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
   echo "run: a Docker engine answers: using docker compose (set POSTROOM_NO_DOCKER=1 to avoid)"
+  echo "run: admin API key: $POSTROOM_ADMIN_API_KEY${GENERATED_KEY:+ (generated, kept in $STATE/admin-api-key)}"
   cd "$REPO"
   if [ "$MODE" = background ]; then exec docker compose up --build --detach --wait; fi
   exec docker compose up --build
@@ -87,22 +104,12 @@ if any_service_alive; then
 fi
 
 mkdir -p "$STATE" "$PIDS" "$LOGS" "$STATE/data"
-UV=$("$HERE/bootstrap.sh" | tail -n 1)
+"$HERE/bootstrap.sh" > /dev/null
 "$HERE/stack.sh" install
 "$HERE/stack.sh" start
 
-secret_file() { # name -> prints a secret kept under $STATE (created once, mode 600)
-  local f=$STATE/$1
-  if [ ! -s "$f" ]; then (umask 077; "$REPO/.venv/bin/python" -c 'import secrets; print(secrets.token_urlsafe(32))' > "$f"); fi
-  cat "$f"
-}
-GENERATED_KEY=""
-if [ -z "${POSTROOM_ADMIN_API_KEY:-}" ]; then
-  POSTROOM_ADMIN_API_KEY=$(secret_file admin-api-key); GENERATED_KEY=1
-fi
-: "${POSTROOM_SECRET_KEY:=$(secret_file secret-key)}"
 : "${POSTROOM_STORE_URL:=sqlite:///$STATE/data/postroom.db}"
-export POSTROOM_ADMIN_API_KEY POSTROOM_SECRET_KEY POSTROOM_STORE_URL
+export POSTROOM_STORE_URL
 export POSTROOM_BROKER_URL=${POSTROOM_BROKER_URL:-amqp://guest:guest@127.0.0.1:$POSTROOM_AMQP_PORT/}
 # The replier's built-in relay is the demo Postfix (loopback, no TLS needed).
 export POSTROOM_SMTP_HOST=${POSTROOM_SMTP_HOST:-127.0.0.1} POSTROOM_SMTP_PORT POSTROOM_SMTP_SECURITY=${POSTROOM_SMTP_SECURITY:-none}

@@ -1,20 +1,32 @@
 #!/usr/bin/env bash
 # Postroom local stack: RabbitMQ, Dovecot, Postfix (and optionally a mongoeco wire server)
 # run as self-contained instances under one state directory, without systemd or Docker.
+# Also the entrypoint of the mail server container (deploy/docker/mailserver.Dockerfile).
 #
-# usage: deploy/local/stack.sh install|start|stop|status|wait
+# usage: deploy/local/stack.sh install|start|stop|status|wait|foreground
 #
-#   install  install the Debian packages (skipped when already installed) and the vmail user
-#   start    write the configs and start every server; idempotent (exits 0 if already running)
-#   stop     stop everything this state directory started, by PID; idempotent
-#   status   print each component's state; exit 0 if all are running, else 3
-#   wait     wait until every port of the running stack answers (POSTROOM_WAIT_TIMEOUT, 120 s)
+#   install     install the Debian packages (skipped when already installed) and the vmail user
+#   start       write the configs and start every server; idempotent (exits 0 if already running)
+#   stop        stop everything this state directory started, by PID; idempotent
+#   status      print each component's state; exit 0 if all are running, else 3
+#   wait        wait until every port of the running stack answers (POSTROOM_WAIT_TIMEOUT, 120 s)
+#   foreground  start, then stay in the foreground (e.g. as PID 1 of a container) until SIGTERM
+#               or SIGINT, then stop and exit 0; if a server dies meanwhile, print which one and
+#               its last log lines, stop the others and exit 1
 #
 # Environment (all optional):
 #   POSTROOM_STATE_DIR        <repo>/.state/local  (the stack writes only under $POSTROOM_STATE_DIR/stack)
+#   POSTROOM_STACK_COMPONENTS all       all:  RabbitMQ, Dovecot, Postfix (+ mongoeco, see below)
+#                                       mail: only Dovecot and Postfix (no RabbitMQ, epmd, mongoeco;
+#                                             `install` installs only the mail packages)
+#   POSTROOM_LISTEN           127.0.0.1 IPv4 address Postfix smtpd and Dovecot's IMAP/IMAPS/POP3/
+#                             POP3S/ManageSieve listeners bind (0.0.0.0: all; in the container).
+#                             Any other value than 127.0.0.1 also admits 10.0.0.0/8, 172.16.0.0/12
+#                             and 192.168.0.0/16 to Postfix's mynetworks (relaying without auth,
+#                             e.g. from other containers); RabbitMQ and mongoeco stay on 127.0.0.1
 #   POSTROOM_AMQP_PORT        5672      POSTROOM_AMQP_DIST_PORT  25672
 #   POSTROOM_RABBIT_NODENAME  rabbit@localhost
-#   POSTROOM_SMTP_PORT        2525      (Postfix smtpd on 127.0.0.1)
+#   POSTROOM_SMTP_PORT        2525      (Postfix smtpd on $POSTROOM_LISTEN)
 #   POSTROOM_IMAP_PORT        1143      POSTROOM_IMAPS_PORT      1993
 #   POSTROOM_POP3_PORT        1110      POSTROOM_POP3S_PORT      1995
 #   POSTROOM_SIEVE_PORT       14190     (ManageSieve)
@@ -37,8 +49,12 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$SCRIPT_DIR/../.." && pwd)
 PROG="stack.sh"
 COMPONENTS_ALL=(rabbitmq dovecot postfix mongoeco)
-APT_PACKAGES=(rabbitmq-server dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve
-  dovecot-managesieved postfix openssl procps)
+MAIL_APT_PACKAGES=(dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved
+  postfix openssl procps)
+APT_PACKAGES=(rabbitmq-server "${MAIL_APT_PACKAGES[@]}")
+# the private ranges Docker networks use: admitted to Postfix's mynetworks unless POSTROOM_LISTEN
+# is 127.0.0.1
+PRIVATE_NETWORKS="10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"
 
 # ----------------------------------------------------------------------------------------------
 # small helpers

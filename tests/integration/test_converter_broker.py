@@ -1,0 +1,193 @@
+"""The converter on a real broker: idempotent under redelivery and crashes, poison to the DLQ."""
+
+import asyncio
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+
+import pytest
+from aio_pika import ExchangeType, Message, connect_robust
+from aio_pika.abc import AbstractChannel, AbstractQueue
+from faststream.rabbit import RabbitBroker
+from pydantic import SecretStr
+
+from postroom_converter.app import register
+from postroom_converter.service import Converter
+from postroom_converter.settings import ConverterSettings
+from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.models import EmailAccount, MailboxSettings
+from postroom_shared.runtime import make_broker
+from postroom_shared.store import Store, open_store
+from postroom_shared.topology import DELIVERY_LIMIT, EVENTS, declare_topology
+from tests.stack_env import StackEnv
+
+pytestmark = pytest.mark.stack
+SECRET = "c" * 40
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    opened = await open_store(sqlite_url)
+    await opened.put_account(
+        EmailAccount(
+            id="acc1",
+            name="Support",
+            address="support@example.test",
+            project="Support",
+            mailbox=MailboxSettings(host="h", port=1, username="support@example.test"),
+        )
+    )
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture
+async def channel(stack: StackEnv) -> AsyncIterator[AbstractChannel]:
+    conn = await connect_robust(stack.amqp_url)
+    yield await conn.channel()
+    await conn.close()
+
+
+async def _tap(channel: AbstractChannel, routing_key: str) -> AbstractQueue:
+    exchange = await channel.declare_exchange(EVENTS.name, ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue(exclusive=True)
+    await queue.bind(exchange, routing_key=routing_key)
+    return queue
+
+
+async def _drain(queue: AbstractQueue, wait_s: float = 2.0) -> list[bytes]:
+    bodies = []
+    while (message := await queue.get(timeout=wait_s, fail=False)) is not None:
+        await message.ack()
+        bodies.append(message.body)
+    return bodies
+
+
+def _event(n: int = 1) -> MailReceivedV1:
+    mail = EmailMessage()
+    mail["From"] = "Casey <customer@example.test>"
+    mail["To"] = "support@example.test"
+    mail["Subject"] = "Printer"
+    mail["Message-ID"] = f"<{uuid.uuid4().hex}@example.test>"
+    mail.set_content("on fire")
+    raw = mail.as_bytes()
+    key = f"acc1/INBOX/7/{n}"
+    return MailReceivedV1(
+        event_id=deterministic_event_id(key, "mail.received.v1"),
+        source="test",
+        correlation_id=key,
+        account_id="acc1",
+        mail_key=key,
+        uidvalidity=7,
+        uid=n,
+        size=len(raw),
+        sha256="0" * 64,
+        raw_inline=raw,
+    )
+
+
+async def _connected(stack: StackEnv) -> RabbitBroker:
+    settings = ConverterSettings(
+        store_url="sqlite:///unused", broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
+    )
+    broker = make_broker(settings)
+    await broker.connect()
+    await declare_topology(broker)
+    return broker
+
+
+async def test_redelivery_gives_one_item_and_one_event(
+    stack: StackEnv, store: Store, channel: AbstractChannel
+) -> None:
+    tap = await _tap(channel, "item.#")
+    broker = await _connected(stack)
+    try:
+        converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+        event = _event()
+        assert (await converter.handle(event)).startswith("created INC-1")
+        assert (await converter.handle(event)).startswith("duplicate")
+        bodies = await _drain(tap)
+        assert len(bodies) == 1
+        assert str(deterministic_event_id(event.mail_key, "item.created.v1")).encode() in bodies[0]
+        assert len(await store.list_items()) == 1
+    finally:
+        await broker.stop()
+
+
+async def test_crash_between_store_write_and_publish_loses_nothing(
+    stack: StackEnv, store: Store, channel: AbstractChannel
+) -> None:
+    tap = await _tap(channel, "item.created.v1")
+    event = _event(2)
+    # First attempt: the store write succeeds, the publish fails (no broker connection).
+    offline = Converter(
+        store=store, broker=RabbitBroker(stack.amqp_url), signer=MessageIdSigner(SECRET, "")
+    )
+    with pytest.raises(Exception):  # noqa: B017,PT011 - whatever the client raises when offline
+        await offline.handle(event)
+    assert len(await store.pending_events()) == 1
+    # Redelivery: nothing is applied twice, the pending event goes out exactly once.
+    broker = await _connected(stack)
+    try:
+        online = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+        assert (await online.handle(event)).startswith("duplicate")
+        assert len(await _drain(tap)) == 1
+        assert await store.pending_events() == []
+        assert len(await store.list_items()) == 1
+    finally:
+        await broker.stop()
+
+
+async def test_poison_message_ends_in_the_dead_letter_queue(
+    stack: StackEnv, store: Store, sqlite_url: str, channel: AbstractChannel
+) -> None:
+    settings = ConverterSettings(
+        store_url=sqlite_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
+    )
+    broker = make_broker(settings)
+    for loop in register(broker, store, settings):
+        loop.close()  # the outbox relay loop is not under test here
+    await broker.connect()
+    await declare_topology(broker)
+    dlq = await channel.declare_queue("converter.mail.received.v1.dlq", passive=True)
+    await dlq.purge()
+    await (await channel.declare_queue("converter.mail.received.v1", passive=True)).purge()
+    await broker.start()
+    try:
+        marker = uuid.uuid4().hex.encode()
+        exchange = await channel.get_exchange(EVENTS.name)
+        await exchange.publish(Message(b"not json " + marker), routing_key="mail.received.v1")
+
+        async def dead_lettered() -> bytes:
+            while (message := await dlq.get(timeout=5, fail=False)) is None:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            await message.ack()
+            return message.body
+
+        body = await asyncio.wait_for(dead_lettered(), timeout=30)
+        assert marker in body
+    finally:
+        await broker.stop()
+
+
+def test_queues_are_durable_quorum_with_dead_letter_paths(stack: StackEnv) -> None:
+    env_file = stack.state_dir / "stack" / "rabbitmq" / "env.sh"
+    listing = subprocess.run(
+        ["bash", "-c", f". {env_file} && rabbitmqctl -q list_queues name type durable arguments"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows = {line.split("\t")[0]: line for line in listing.splitlines() if "\t" in line}
+    for name in (
+        "converter.mail.received.v1",
+        "replier.item.created.v1",
+        "replier.item.updated.v1",
+    ):
+        assert name in rows, listing
+        assert "\tquorum\ttrue\t" in rows[name]
+        assert "postroom.dlx" in rows[name] and "x-delivery-limit" in rows[name]
+        assert str(DELIVERY_LIMIT) in rows[name]
+        assert f"{name}.dlq" in rows and "\tquorum\ttrue\t" in rows[f"{name}.dlq"]
