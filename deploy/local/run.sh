@@ -63,6 +63,17 @@ any_service_alive() {
   return 1
 }
 
+all_services_alive() { # when -> 1 (after showing its log) if a service has exited
+  local name
+  for name in "${SERVICES[@]}"; do
+    if ! alive "$(pid_of "$name")"; then
+      echo "run: $name exited $1; last lines of $LOGS/$name.log:" >&2
+      tail -n 20 "$LOGS/$name.log" >&2
+      return 1
+    fi
+  done
+}
+
 if [ "$MODE" = stop ]; then
   if [ -f "$STATE/run.pid" ] && alive "$(cat "$STATE/run.pid")"; then
     sup=$(cat "$STATE/run.pid"); kill -TERM "$sup"
@@ -132,13 +143,7 @@ ready=""
 for _ in $(seq 1 120); do
   code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$POSTROOM_API_PORT/healthz" || true)
   if [ "$code" = 200 ]; then ready=1; break; fi
-  for name in "${SERVICES[@]}"; do
-    if ! alive "$(pid_of "$name")"; then
-      echo "run: $name exited during start; last lines of $LOGS/$name.log:" >&2
-      tail -n 20 "$LOGS/$name.log" >&2
-      stop_all; exit 1
-    fi
-  done
+  all_services_alive "during start" || { stop_all; exit 1; }
   sleep 0.5
 done
 if [ -z "$ready" ]; then
@@ -167,12 +172,6 @@ if [ "$MODE" = background ]; then
 fi
 echo "Press Ctrl-C to stop everything."
 while true; do
-  for name in "${SERVICES[@]}"; do
-    if ! alive "$(pid_of "$name")"; then
-      echo "run: $name exited unexpectedly; last lines of $LOGS/$name.log:" >&2
-      tail -n 20 "$LOGS/$name.log" >&2
-      stop_all; exit 1
-    fi
-  done
+  all_services_alive "unexpectedly" || { stop_all; exit 1; }
   sleep 1 & wait $! || true
 done

@@ -90,7 +90,7 @@ expected_comm() {
   esac
 }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 
 log_tail() { # file [lines]
   local f=$1 n=${2:-20}
@@ -160,12 +160,49 @@ load_settings() {
   PYTHON=${POSTROOM_PYTHON:-$REPO_DIR/.venv/bin/python}
   START_TIMEOUT=${POSTROOM_START_TIMEOUT:-120}
   WAIT_TIMEOUT=${POSTROOM_WAIT_TIMEOUT:-120}
+  COMPONENTS=${POSTROOM_STACK_COMPONENTS:-all}
+  LISTEN=${POSTROOM_LISTEN:-127.0.0.1}
   # a short tag that tells this state directory's instances apart in logs and process titles
   TAG=$(printf '%s' "$STATE_DIR" | cksum | cut -d' ' -f1)
 }
 
 SAVED_VARS=(AMQP_PORT AMQP_DIST_PORT RABBIT_NODENAME SMTP_PORT IMAP_PORT IMAPS_PORT POP3_PORT
-  POP3S_PORT SIEVE_PORT MAIL_DOMAIN MAIL_USERS OAUTH_URL WITH_MONGO MONGO_PORT PYTHON)
+  POP3S_PORT SIEVE_PORT MAIL_DOMAIN MAIL_USERS OAUTH_URL WITH_MONGO MONGO_PORT PYTHON
+  COMPONENTS LISTEN)
+
+# POSTROOM_STACK_COMPONENTS and POSTROOM_LISTEN, checked for every command (they decide what
+# stop/status/wait look at when no stack.env is saved)
+validate_mode() {
+  [[ $COMPONENTS == all || $COMPONENTS == mail ]] ||
+    die "POSTROOM_STACK_COMPONENTS must be 'all' (RabbitMQ, Dovecot, Postfix) or 'mail' (Dovecot and Postfix only), got '$COMPONENTS'"
+  local ok=0 o
+  if [[ $LISTEN =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]]; then
+    ok=1
+    for o in "${BASH_REMATCH[@]:1}"; do
+      [[ $o =~ ^(0|[1-9][0-9]*)$ ]] && (( o <= 255 )) || ok=0
+    done
+  fi
+  (( ok )) ||
+    die "POSTROOM_LISTEN must be an IPv4 address such as 127.0.0.1 (the default) or 0.0.0.0 (all interfaces), got '$LISTEN'"
+}
+
+# has_component NAME: NAME is part of the configured component set
+has_component() { enabled_components | grep -qxF -- "$1"; }
+with_rabbitmq() { [[ $COMPONENTS == all ]]; }
+
+# the address Postfix and Dovecot listen on, and the one to probe them at (0.0.0.0 via loopback)
+component_listen() {
+  case $1 in
+    dovecot | postfix) printf '%s' "$LISTEN" ;;
+    *) printf '127.0.0.1' ;;
+  esac
+}
+component_host() {
+  local a
+  a=$(component_listen "$1")
+  [[ $a == 0.0.0.0 ]] && a=127.0.0.1
+  printf '%s' "$a"
+}
 
 validate_settings() {
   local v
@@ -174,14 +211,20 @@ validate_settings() {
     [[ ${!v} =~ ^[0-9]+$ ]] || die "POSTROOM_$v must be a number, got '${!v}'"
   done
   [[ $WITH_MONGO == 0 || $WITH_MONGO == 1 ]] || die "POSTROOM_WITH_MONGO must be 0 or 1"
-  local p ports=("$AMQP_PORT" "$SMTP_PORT" "$IMAP_PORT" "$IMAPS_PORT" "$POP3_PORT" "$POP3S_PORT" "$SIEVE_PORT")
-  [[ $WITH_MONGO == 1 ]] && ports+=("$MONGO_PORT")
-  for p in "${ports[@]}"; do
-    if (( p >= AMQP_DIST_PORT && p <= AMQP_DIST_PORT + 10 )); then
-      die "port $p lies in $AMQP_DIST_PORT-$(( AMQP_DIST_PORT + 10 )), which RabbitMQ's node and CLI tools use (POSTROOM_AMQP_DIST_PORT and the 10 ports above it)"
-    fi
-  done
-  [[ $RABBIT_NODENAME == *@* ]] || die "POSTROOM_RABBIT_NODENAME must look like name@host"
+  validate_mode
+  if ! with_rabbitmq && [[ $WITH_MONGO == 1 ]]; then
+    die "POSTROOM_WITH_MONGO=1 needs POSTROOM_STACK_COMPONENTS=all (mail runs only Dovecot and Postfix)"
+  fi
+  if with_rabbitmq; then
+    local p ports=("$AMQP_PORT" "$SMTP_PORT" "$IMAP_PORT" "$IMAPS_PORT" "$POP3_PORT" "$POP3S_PORT" "$SIEVE_PORT")
+    [[ $WITH_MONGO == 1 ]] && ports+=("$MONGO_PORT")
+    for p in "${ports[@]}"; do
+      if (( p >= AMQP_DIST_PORT && p <= AMQP_DIST_PORT + 10 )); then
+        die "port $p lies in $AMQP_DIST_PORT-$(( AMQP_DIST_PORT + 10 )), which RabbitMQ's node and CLI tools use (POSTROOM_AMQP_DIST_PORT and the 10 ports above it)"
+      fi
+    done
+    [[ $RABBIT_NODENAME == *@* ]] || die "POSTROOM_RABBIT_NODENAME must look like name@host"
+  fi
   [[ $MAIL_DOMAIN =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] ||
     die "POSTROOM_MAIL_DOMAIN must be a lower-case domain name, got '$MAIL_DOMAIN'"
   # Dovecot and Postfix create unix sockets under the state dir (longest: dovecot/run/ + 24 chars)
@@ -204,13 +247,22 @@ save_settings() {
   } > "$SETTINGS_FILE"
 }
 load_saved_settings() {
-  # shellcheck source=/dev/null
-  [[ -f $SETTINGS_FILE ]] && . "$SETTINGS_FILE"
+  if [[ -f $SETTINGS_FILE ]]; then
+    # a stack.env written before these two settings existed belongs to a full loopback stack
+    COMPONENTS=all
+    LISTEN=127.0.0.1
+    # shellcheck source=/dev/null
+    . "$SETTINGS_FILE"
+  fi
   return 0
 }
 
 enabled_components() {
   local c
+  if [[ $COMPONENTS == mail ]]; then
+    printf 'dovecot\npostfix\n'
+    return 0
+  fi
   for c in rabbitmq dovecot postfix; do printf '%s\n' "$c"; done
   [[ $WITH_MONGO == 1 ]] && printf 'mongoeco\n'
   return 0
@@ -263,24 +315,27 @@ wait_gone() {
 # ----------------------------------------------------------------------------------------------
 # readiness
 # ----------------------------------------------------------------------------------------------
-# wait_port COMPONENT PORT PID LOG...: wait until 127.0.0.1:PORT accepts; fail early if PID dies
+# wait_port COMPONENT PORT PID LOG...: wait until the component's address (127.0.0.1, or
+# POSTROOM_LISTEN for Dovecot and Postfix) accepts on PORT; fail early if PID dies
 wait_port() {
-  local name=$1 port=$2 pid=$3
+  local name=$1 port=$2 pid=$3 host
   shift 3
+  host=$(component_host "$name")
   local end=$(( $(now_us) + START_TIMEOUT * 1000000 ))
-  until port_open "$port"; do
+  until port_open "$port" "$host"; do
     if [[ -n $pid ]] && ! alive "$pid"; then
       fail_component "$name" "process $pid exited before port $port was listening" "$@"
     fi
     (( $(now_us) < end )) ||
-      fail_component "$name" "port 127.0.0.1:$port not listening after ${START_TIMEOUT}s" "$@"
+      fail_component "$name" "port $host:$port not listening after ${START_TIMEOUT}s" "$@"
     sleep 0.05
   done
 }
 
-check_port_free() { # port description
-  if port_open "$1"; then
-    die "port 127.0.0.1:$1 ($2) is already in use by another program; pick another with the POSTROOM_*_PORT variables (see: ss -ltnp 'sport = :$1')"
+check_port_free() { # port description [host]
+  local host=${3:-127.0.0.1}
+  if port_open "$1" "$host"; then
+    die "port $host:$1 ($2) is already in use by another program; pick another with the POSTROOM_*_PORT variables (see: ss -ltnp 'sport = :$1')"
   fi
 }
 
@@ -296,13 +351,19 @@ ensure_vmail_user() {
   fi
 }
 
+# the Debian packages the configured component set needs
+needed_packages() {
+  if with_rabbitmq; then printf '%s\n' "${APT_PACKAGES[@]}"; else printf '%s\n' "${MAIL_APT_PACKAGES[@]}"; fi
+}
+
 do_install() {
   [[ $(id -u) == 0 ]] || die "install must run as root"
-  local t0 missing=() p
+  local t0 missing=() p pkgs
   t0=$(now_us)
-  for p in "${APT_PACKAGES[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+  mapfile -t pkgs < <(needed_packages)
+  for p in "${pkgs[@]}"; do pkg_installed "$p" || missing+=("$p"); done
   if (( ${#missing[@]} == 0 )); then
-    say "packages: all installed, apt skipped (${APT_PACKAGES[*]})"
+    say "packages: all installed, apt skipped (${pkgs[*]})"
   else
     say "packages: installing ${missing[*]}"
     # never let package scripts start system-wide services: keep (or add) a deny-all policy-rc.d
@@ -326,18 +387,24 @@ do_install() {
     if (( added_policy )); then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
   fi
   ensure_vmail_user
-  say "dovecot $(dovecot --version | cut -d' ' -f1), postfix $(postconf -dh mail_version 2>/dev/null)," \
-    "rabbitmq-server $(dpkg-query -W -f='${Version}' rabbitmq-server)"
+  if with_rabbitmq; then
+    say "dovecot $(dovecot --version | cut -d' ' -f1), postfix $(postconf -dh mail_version 2>/dev/null)," \
+      "rabbitmq-server $(dpkg-query -W -f='${Version}' rabbitmq-server)"
+  else
+    say "dovecot $(dovecot --version | cut -d' ' -f1), postfix $(postconf -dh mail_version 2>/dev/null)"
+  fi
   say "TIMING install: $(since "$t0")"
 }
 
 check_prerequisites() {
   [[ $(id -u) == 0 ]] || die "the stack must run as root (Postfix's master and Dovecot need it)"
   local p missing=()
-  for p in "${APT_PACKAGES[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+  while read -r p; do pkg_installed "$p" || missing+=("$p"); done < <(needed_packages)
   (( ${#missing[@]} == 0 )) || die "missing packages: ${missing[*]}; run: $0 install"
   id vmail >/dev/null 2>&1 || die "system user vmail is missing; run: $0 install"
-  [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || die "/usr/lib/rabbitmq/bin/rabbitmq-server not found"
+  if with_rabbitmq; then
+    [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || die "/usr/lib/rabbitmq/bin/rabbitmq-server not found"
+  fi
   if [[ $WITH_MONGO == 1 ]]; then
     [[ -x $PYTHON ]] || die "POSTROOM_WITH_MONGO=1 but $PYTHON does not exist; set POSTROOM_PYTHON or create the venv"
   fi
@@ -521,7 +588,7 @@ instance_name = postroom-dovecot-$TAG
 log_path = $DC/log/dovecot.log
 info_log_path = $DC/log/dovecot.log
 protocols = imap pop3 lmtp sieve
-listen = 127.0.0.1
+listen = $LISTEN
 hostname = mail.$MAIL_DOMAIN
 postmaster_address = postmaster@$MAIL_DOMAIN
 ssl = yes
@@ -580,22 +647,22 @@ userdb {
 
 service imap-login {
   inet_listener imap {
-    address = 127.0.0.1
+    address = $LISTEN
     port = $IMAP_PORT
   }
   inet_listener imaps {
-    address = 127.0.0.1
+    address = $LISTEN
     port = $IMAPS_PORT
     ssl = yes
   }
 }
 service pop3-login {
   inet_listener pop3 {
-    address = 127.0.0.1
+    address = $LISTEN
     port = $POP3_PORT
   }
   inet_listener pop3s {
-    address = 127.0.0.1
+    address = $LISTEN
     port = $POP3S_PORT
     ssl = yes
   }
@@ -608,7 +675,7 @@ service lmtp {
 }
 service managesieve-login {
   inet_listener sieve {
-    address = 127.0.0.1
+    address = $LISTEN
     port = $SIEVE_PORT
   }
 }
@@ -633,7 +700,7 @@ lmtp_save_to_detail_mailbox = yes
 recipient_delimiter = +
 
 # Sieve vacation/redirect mail goes back through this stack's Postfix
-submission_host = 127.0.0.1:$SMTP_PORT
+submission_host = $(component_host postfix):$SMTP_PORT
 plugin {
   sieve = file:~/sieve;active=~/.dovecot.sieve
   sieve_vacation_min_period = 0
@@ -653,7 +720,7 @@ instance_name = postroom-dovecot-$TAG
 log_path = $DC/log/dovecot.log
 info_log_path = $DC/log/dovecot.log
 protocols = imap pop3 lmtp sieve
-listen = 127.0.0.1
+listen = $LISTEN
 hostname = mail.$MAIL_DOMAIN
 postmaster_address = postmaster@$MAIL_DOMAIN
 ssl = yes
@@ -719,22 +786,22 @@ oauth2 {
 
 service imap-login {
   inet_listener imap {
-    listen = 127.0.0.1
+    listen = $LISTEN
     port = $IMAP_PORT
   }
   inet_listener imaps {
-    listen = 127.0.0.1
+    listen = $LISTEN
     port = $IMAPS_PORT
     ssl = yes
   }
 }
 service pop3-login {
   inet_listener pop3 {
-    listen = 127.0.0.1
+    listen = $LISTEN
     port = $POP3_PORT
   }
   inet_listener pop3s {
-    listen = 127.0.0.1
+    listen = $LISTEN
     port = $POP3S_PORT
     ssl = yes
   }
@@ -747,7 +814,7 @@ service lmtp {
 }
 service managesieve-login {
   inet_listener sieve {
-    listen = 127.0.0.1
+    listen = $LISTEN
     port = $SIEVE_PORT
   }
 }
@@ -773,7 +840,7 @@ lmtp_save_to_detail_mailbox = yes
 recipient_delimiter = +
 
 # Sieve vacation/redirect mail goes back through this stack's Postfix
-submission_host = 127.0.0.1:$SMTP_PORT
+submission_host = $(component_host postfix):$SMTP_PORT
 sieve_script personal {
   driver = file
   path = ~/sieve
@@ -822,6 +889,19 @@ write_postfix_config() {
   mkdir -p "$PF"/{etc,spool,data,log}
   chown postfix:postfix "$PF/data"
   local dom_re=${MAIL_DOMAIN//./\\.}
+  # POSTROOM_LISTEN: 127.0.0.1 keeps the loopback-only defaults; any other address also admits
+  # the private ranges of Docker networks to mynetworks (other containers submit without auth;
+  # reject_unauth_destination still refuses everybody else relaying)
+  local inet_interfaces=$LISTEN smtpd_service="$LISTEN:$SMTP_PORT" mynetworks="127.0.0.0/8"
+  if [[ $LISTEN == 0.0.0.0 ]]; then
+    inet_interfaces=all
+    smtpd_service=$SMTP_PORT
+  fi
+  if [[ $LISTEN != 127.0.0.1 ]]; then
+    mynetworks+=" $PRIVATE_NETWORKS"
+    # a specific address: Dovecot's Sieve submissions come from it
+    [[ $LISTEN == 0.0.0.0 || $LISTEN == 127.* ]] || mynetworks+=" $LISTEN/32"
+  fi
   put_file "$PF/etc/main.cf" <<EOF
 # generated by stack.sh: regenerated at every start
 compatibility_level = 3.6
@@ -837,9 +917,9 @@ setgid_group = postdrop
 myhostname = smtp.$MAIL_DOMAIN
 mydomain = $MAIL_DOMAIN
 myorigin = \$mydomain
-inet_interfaces = 127.0.0.1
+inet_interfaces = $inet_interfaces
 inet_protocols = ipv4
-mynetworks = 127.0.0.0/8
+mynetworks = $mynetworks
 mydestination =
 local_recipient_maps =
 local_transport = error:local delivery is disabled
@@ -880,7 +960,7 @@ EOF
   put_file "$PF/etc/master.cf" <<EOF
 # generated by stack.sh
 # service type  private unpriv  chroot  wakeup  maxproc command + args
-127.0.0.1:$SMTP_PORT inet n  -       n       -       -       smtpd
+$smtpd_service inet n  -       n       -       -       smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr

@@ -8,7 +8,8 @@ from postroom_converter.domain.classify import classify
 from postroom_converter.domain.mapping import item_id_for, new_item, participants_of
 from postroom_converter.domain.parse import MAX_MAIL_BYTES, MailTooLarge, parse_mail
 from postroom_converter.domain.threading import Candidates, decide_thread
-from postroom_shared.models import EmailAccount, Item, ItemType, MailboxSettings
+from postroom_shared.models import Item, ItemType
+from tests import factories
 
 MAIL = Path(__file__).parent.parent / "fixtures" / "mail"
 
@@ -81,13 +82,7 @@ def test_header_fields_are_extracted() -> None:
     assert mail.text == "Der Drucker brennt."
 
 
-ACCOUNT = EmailAccount(
-    id="acc1",
-    name="Support",
-    address="support@example.test",
-    project="Support",
-    mailbox=MailboxSettings(host="h", port=143, username="support@example.test"),
-)
+ACCOUNT = factories.account()
 
 
 def _item(participants: list[str]) -> Item:

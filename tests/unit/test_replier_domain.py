@@ -5,15 +5,10 @@ from email import message_from_bytes, policy
 from postroom_replier.domain.compose import compose_auto_reply
 from postroom_replier.domain.loop_rules import plan_auto_reply
 from postroom_shared.contracts import AddressV1, ClassificationV1, ItemRefV1, MessageRefV1
-from postroom_shared.models import AutoReplySettings, EmailAccount, MailboxSettings
+from postroom_shared.models import AutoReplySettings
+from tests import factories
 
-ACCOUNT = EmailAccount(
-    id="acc1",
-    name="Support",
-    address="support@example.test",
-    project="Support",
-    mailbox=MailboxSettings(host="h", port=143, username="support@example.test"),
-)
+ACCOUNT = factories.account()
 NORMAL = ClassificationV1(kind="normal", auto_submitted=False)
 ITEM = ItemRefV1(
     item_id="it_1",

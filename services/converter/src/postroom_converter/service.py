@@ -92,51 +92,46 @@ class Converter:
             mail.sender.address if mail.sender else None, await self._candidates(account, mail)
         )
         message = message_ref(mail, event.mail_key, classification)
+        created = decision.item is None
         if decision.item is None:
             number = await self.store.next_item_number(account.item_type)
             item = new_item(account, mail, number=number, mail_key=event.mail_key)
-            out: ItemCreatedV1 | ItemUpdatedV1 = ItemCreatedV1(
-                event_id=deterministic_event_id(event.mail_key, "item.created.v1"),
-                source=SOURCE,
-                correlation_id=event.correlation_id,
-                causation_id=event.event_id,
-                item=item_ref(item),
-                message=message,
-            )
-            thread = thread_message(
-                item_id=item.id,
-                account=account,
-                mail=mail,
-                mail_key=event.mail_key,
-                kind=classification.kind,
-                blob_ref=blob_ref,
+        else:
+            item = decision.item
+        thread = thread_message(
+            item_id=item.id,
+            account=account,
+            mail=mail,
+            mail_key=event.mail_key,
+            kind=classification.kind,
+            blob_ref=blob_ref,
+        )
+        envelope: dict[str, object] = {
+            "source": SOURCE,
+            "correlation_id": event.correlation_id,
+            "causation_id": event.event_id,
+            "item": item_ref(item),
+            "message": message,
+        }
+        if created:
+            out = ItemCreatedV1.model_validate(
+                {**envelope, "event_id": deterministic_event_id(event.mail_key, "item.created.v1")}
             )
             applied = await self.store.insert_item(item, thread, [to_outbox(out)])
             outcome = f"created {item.token} ({decision.reason})"
         else:
-            item = decision.item
-            out = ItemUpdatedV1(
-                event_id=deterministic_event_id(event.mail_key, "item.updated.v1"),
-                source=SOURCE,
-                correlation_id=event.correlation_id,
-                causation_id=event.event_id,
-                item=item_ref(item),
-                changes=("message_appended",),
-                threaded_by=decision.reason,
-                message=message,
-            )
-            thread = thread_message(
-                item_id=item.id,
-                account=account,
-                mail=mail,
-                mail_key=event.mail_key,
-                kind=classification.kind,
-                blob_ref=blob_ref,
+            update = ItemUpdatedV1.model_validate(
+                {
+                    **envelope,
+                    "event_id": deterministic_event_id(event.mail_key, "item.updated.v1"),
+                    "changes": ("message_appended",),
+                    "threaded_by": decision.reason,
+                }
             )
             applied = await self.store.append_message(
                 item.id,
                 thread,
-                [to_outbox(out)],
+                [to_outbox(update)],
                 add_participants=participants_of(mail, account),
             )
             outcome = f"threaded onto {item.token} ({decision.reason})"

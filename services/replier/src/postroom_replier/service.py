@@ -73,19 +73,7 @@ class Replier:
         self, event: ItemCreatedV1 | ItemUpdatedV1, recipient: str | None, why: str
     ) -> None:
         log.info("auto-reply suppressed", recipient=recipient, why=why)
-        await publish_event(
-            self.broker,
-            ReplySuppressedV1(
-                event_id=deterministic_event_id(str(event.event_id), "suppressed", recipient or ""),
-                source=SOURCE,
-                correlation_id=event.correlation_id,
-                causation_id=event.event_id,
-                item_id=event.item.item_id,
-                reason="auto_reply",
-                recipient=recipient,
-                why=why,
-            ),
-        )
+        await self._announce(ReplySuppressedV1, event, "suppressed", recipient, why=why)
 
     async def _auto_reply(
         self, event: ItemCreatedV1 | ItemUpdatedV1, account: EmailAccount, recipient: str
@@ -139,36 +127,40 @@ class Replier:
             [],
             add_participants=[],
         )
-        await publish_event(
-            self.broker,
-            ReplySentV1(
-                event_id=deterministic_event_id(str(event.event_id), "sent", recipient),
-                source=SOURCE,
-                correlation_id=event.correlation_id,
-                causation_id=event.event_id,
-                item_id=item.item_id,
-                reason="auto_reply",
-                recipient=recipient,
-                message_id=message_id,
-                smtp_response=response,
-            ),
+        await self._announce(
+            ReplySentV1, event, "sent", recipient, message_id=message_id, smtp_response=response
         )
 
     async def _failed(
         self, event: ItemCreatedV1 | ItemUpdatedV1, recipient: str, error: str
     ) -> None:
         log.warning("auto-reply failed permanently", recipient=recipient, error=error)
+        await self._announce(ReplyFailedV1, event, "failed", recipient, error=error)
+
+    async def _announce(
+        self,
+        event_type: type[ReplySentV1 | ReplySuppressedV1 | ReplyFailedV1],
+        cause: ItemCreatedV1 | ItemUpdatedV1,
+        outcome: str,
+        recipient: str | None,
+        **fields: object,
+    ) -> None:
+        """Publish what happened to one auto-reply, with an id a redelivery reproduces."""
         await publish_event(
             self.broker,
-            ReplyFailedV1(
-                event_id=deterministic_event_id(str(event.event_id), "failed", recipient),
-                source=SOURCE,
-                correlation_id=event.correlation_id,
-                causation_id=event.event_id,
-                item_id=event.item.item_id,
-                reason="auto_reply",
-                recipient=recipient,
-                error=error,
+            event_type.model_validate(
+                {
+                    "event_id": deterministic_event_id(
+                        str(cause.event_id), outcome, recipient or ""
+                    ),
+                    "source": SOURCE,
+                    "correlation_id": cause.correlation_id,
+                    "causation_id": cause.event_id,
+                    "item_id": cause.item.item_id,
+                    "reason": "auto_reply",
+                    "recipient": recipient,
+                    **fields,
+                }
             ),
         )
 
