@@ -9,5 +9,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY deploy/local/stack.sh /opt/postroom/deploy/local/stack.sh
 ENV POSTROOM_STATE_DIR=/var/lib/postroom POSTROOM_STACK_COMPONENTS=mail POSTROOM_LISTEN=0.0.0.0
+# the packages are in place (apt is skipped): this creates the vmail user that owns the mailboxes
+RUN /opt/postroom/deploy/local/stack.sh install
 EXPOSE 2525 1143 1110
 CMD ["/opt/postroom/deploy/local/stack.sh", "foreground"]

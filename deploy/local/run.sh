@@ -100,7 +100,15 @@ fi
 : "${POSTROOM_SECRET_KEY:=$(secret_file secret-key)}"
 export POSTROOM_ADMIN_API_KEY POSTROOM_SECRET_KEY
 
-if [ -z "${POSTROOM_NO_DOCKER:-}" ] && command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+docker_ready() {
+  [ -z "${POSTROOM_NO_DOCKER:-}" ] && command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 || return 1
+  if ! docker compose version >/dev/null 2>&1; then
+    echo "run: a Docker engine answers but 'docker compose' is missing; using the local stack" >&2
+    return 1
+  fi
+}
+
+if docker_ready; then
   echo "run: a Docker engine answers: using docker compose (set POSTROOM_NO_DOCKER=1 to avoid)"
   echo "run: admin API key: $POSTROOM_ADMIN_API_KEY${GENERATED_KEY:+ (generated, kept in $STATE/admin-api-key)}"
   cd "$REPO"
