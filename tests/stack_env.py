@@ -1,4 +1,8 @@
-"""Ports and environment of the servers the tests start, kept apart from a `make run` stack."""
+"""Ports and environment of the servers the tests start, kept apart from a `make run` stack.
+
+Each stack gets a block of 1,000 ports below the kernel's ephemeral range (32768+), so no
+outgoing connection can be holding one of them when a server starts.
+"""
 
 import os
 from dataclasses import dataclass
@@ -10,19 +14,21 @@ REPO = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class StackEnv:
     state_dir: Path
-    amqp_port: int
-    amqp_dist_port: int
+    base: int
     node: str
-    smtp_port: int
-    imap_port: int
-    imaps_port: int
-    pop3_port: int
-    pop3s_port: int
-    sieve_port: int
-    api_port: int
-    mongo_port: int
     users: str = "support customer alice bob"
     with_mongo: bool = False
+
+    amqp_port = property(lambda self: self.base + 672)
+    amqp_dist_port = property(lambda self: self.base + 673)  # rabbitmqctl takes the next ten
+    smtp_port = property(lambda self: self.base + 525)
+    imap_port = property(lambda self: self.base + 143)
+    imaps_port = property(lambda self: self.base + 993)
+    pop3_port = property(lambda self: self.base + 110)
+    pop3s_port = property(lambda self: self.base + 995)
+    sieve_port = property(lambda self: self.base + 190)
+    api_port = property(lambda self: self.base + 80)
+    mongo_port = property(lambda self: self.base + 17)
 
     def environ(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -59,38 +65,15 @@ class StackEnv:
 
 
 def session_stack_env(state_dir: Path) -> StackEnv:
-    """The session stack used by integration tests (ports 3xxxx)."""
-    return StackEnv(
-        state_dir=state_dir,
-        amqp_port=35672,
-        amqp_dist_port=35673,
-        node="rabbit-test@localhost",
-        smtp_port=32525,
-        imap_port=31143,
-        imaps_port=31993,
-        pop3_port=31110,
-        pop3s_port=31995,
-        sieve_port=34190,
-        api_port=38080,
-        mongo_port=37017,
-    )
+    """The session stack used by integration tests (ports 20xxx)."""
+    return StackEnv(state_dir=state_dir, base=20000, node="rabbit-test@localhost")
 
 
 def e2e_stack_env(state_dir: Path, *, index: int, with_mongo: bool) -> StackEnv:
-    """A whole `make run` stack for one e2e run (ports 4xxxx/5xxxx, one block per index)."""
-    base = 40000 + 10000 * index
+    """A whole `make run` stack for one e2e run (ports 21xxx, 22xxx, ...)."""
     return StackEnv(
         state_dir=state_dir,
-        amqp_port=base + 5672,
-        amqp_dist_port=base + 5673,
+        base=21000 + 1000 * index,
         node=f"rabbit-e2e{index}@localhost",
-        smtp_port=base + 2525,
-        imap_port=base + 1143,
-        imaps_port=base + 1993,
-        pop3_port=base + 1110,
-        pop3s_port=base + 1995,
-        sieve_port=base + 4190,
-        api_port=base + 8080,
-        mongo_port=base + 7017,
         with_mongo=with_mongo,
     )
