@@ -42,6 +42,26 @@ def _mail(n: int, size: int = 100) -> bytes:
     return msg.as_bytes()
 
 
+def _alice(
+    stack: StackEnv, password: str, folder: str = "INBOX", after_read: AfterRead = AfterRead.DELETE
+) -> EmailAccount:
+    return EmailAccount(
+        id=f"acc_{folder}_{password}",
+        name=f"{folder} {password}",
+        address="alice@example.test",
+        project="Support",
+        after_read=after_read,
+        mailbox=MailboxSettings(
+            host="127.0.0.1",
+            port=stack.imap_port,
+            security=Security.NONE,
+            username="alice@example.test",
+            password_enc=SecretBox(SECRET).encrypt(password),
+            folder=folder,
+        ),
+    )
+
+
 @pytest.fixture
 async def store(sqlite_url: str) -> AsyncIterator[Store]:
     opened = await open_store(sqlite_url)
@@ -59,21 +79,7 @@ async def test_poll_publishes_each_mail_once_then_applies_after_read(
         for n in range(3):
             imap.append(folder, _mail(n, size=400_000 if n == 2 else 100))
     box = SecretBox(SECRET)
-    account = EmailAccount(
-        id=f"acc_{folder}",
-        name=folder,
-        address="alice@example.test",
-        project="Support",
-        after_read=after_read,
-        mailbox=MailboxSettings(
-            host="127.0.0.1",
-            port=stack.imap_port,
-            security=Security.NONE,
-            username="alice@example.test",
-            password_enc=box.encrypt("alice"),
-            folder=folder,
-        ),
-    )
+    account = _alice(stack, "alice", folder=folder, after_read=after_read)
     await store.put_account(account)
     settings = FetcherSettings(
         store_url=sqlite_url,
@@ -126,19 +132,7 @@ async def test_wrong_password_is_a_clear_permanent_error(
     stack: StackEnv, store: Store, sqlite_url: str
 ) -> None:
     box = SecretBox(SECRET)
-    account = EmailAccount(
-        id="acc_bad",
-        name="bad",
-        address="alice@example.test",
-        project="Support",
-        mailbox=MailboxSettings(
-            host="127.0.0.1",
-            port=stack.imap_port,
-            security=Security.NONE,
-            username="alice@example.test",
-            password_enc=box.encrypt("nope"),
-        ),
-    )
+    account = _alice(stack, "nope")
     settings = FetcherSettings(
         store_url=sqlite_url,
         broker_url=stack.amqp_url,
