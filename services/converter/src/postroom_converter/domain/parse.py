@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 
+from postroom_converter.domain.reply_text import extract_reply
 from postroom_shared.errors import PermanentError
 
-__all__ = ["MAX_MAIL_BYTES", "Address", "MailTooLarge", "ParsedMail", "parse_mail"]
+__all__ = ["MAX_MAIL_BYTES", "Address", "Attachment", "MailTooLarge", "ParsedMail", "parse_mail"]
 
 MAX_MAIL_BYTES = 25 * 1024 * 1024
 _MSGID_RE = re.compile(r"<[^<>\s]{1,900}>")
@@ -35,6 +36,16 @@ class Address:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    content_id: str
+    inline: bool
+
+
+@dataclass(frozen=True)
 class ParsedMail:
     message_id: str
     in_reply_to: tuple[str, ...]
@@ -51,6 +62,10 @@ class ParsedMail:
     content_type: str = "text/plain"
     report_type: str = ""
     defects: tuple[str, ...] = ()
+    html: str | None = None  # sanitised
+    attachments: tuple[Attachment, ...] = ()
+    reply_text: str = ""
+    tree: EmailMessage | None = field(default=None, repr=False, compare=False)
 
     def header(self, name: str) -> str:
         """First value of header `name` (case-insensitive), or ''."""
@@ -130,6 +145,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     senders = _addresses(list(headers.get("from", ())))
     return_path = first("return-path")
     mids = ids("message-id")
+    text = _body_text(msg, defects)
     return ParsedMail(
         message_id=mids[0] if mids else "",
         in_reply_to=ids("in-reply-to"),
@@ -140,10 +156,12 @@ def parse_mail(raw: bytes) -> ParsedMail:
         to=_addresses(list(headers.get("to", ()))),
         cc=_addresses(list(headers.get("cc", ()))),
         date=_date(first("date")),
-        text=_body_text(msg, defects),
+        text=text,
         return_path_null=return_path.replace(" ", "") == "<>",
         headers=headers,
         content_type=msg.get_content_type(),
         report_type=str(msg.get_param("report-type", "") or "").lower(),
         defects=tuple(defects),
+        reply_text=extract_reply(text),
+        tree=msg,
     )
