@@ -17,6 +17,8 @@ from postroom_shared.models import (
     LedgerEntry,
     MailboxSettings,
     Party,
+    ProcessingLogEntry,
+    QuarantineEntry,
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
@@ -200,3 +202,58 @@ async def test_heartbeats(store: Store) -> None:
     )
     beats = await store.heartbeats(since=utcnow() - timedelta(seconds=30))
     assert [(b.service, b.ready, b.detail) for b in beats] == [("converter", False, "broker down")]
+
+
+async def test_quarantine(store: Store) -> None:
+    entry = QuarantineEntry(
+        id="q1",
+        account_id="acc1",
+        mail_key="k1",
+        reason="too deep",
+        blob_ref="sha256:" + "1" * 64,
+        event="{}",
+    )
+    await store.put_quarantine(entry)
+    await store.put_quarantine(entry.model_copy(update={"reason": "still too deep"}))
+    got = await store.get_quarantine("q1")
+    assert got is not None
+    assert (got.attempts, got.reason, got.mail_key) == (2, "still too deep", "k1")
+    # the first sighting is kept (MongoDB stores milliseconds)
+    assert abs(got.created_at - entry.created_at) < timedelta(milliseconds=1)
+    await store.put_quarantine(entry.model_copy(update={"id": "q2", "mail_key": "k2"}))
+    assert {e.id for e in await store.list_quarantine()} == {"q1", "q2"}
+    assert await store.delete_quarantine("q1")
+    assert not await store.delete_quarantine("q1")
+    assert await store.get_quarantine("q1") is None
+
+
+async def test_processing_log(store: Store) -> None:
+    now = utcnow()
+    for n, (account, key) in enumerate([("a1", "k1"), ("a1", "k2"), ("a2", "k3")]):
+        await store.put_log(
+            ProcessingLogEntry(
+                id=f"{key}:converter",
+                mail_key=key,
+                account_id=account,
+                stage="converter",
+                action="created",
+                reason=f"r{n}",
+                at=now + timedelta(seconds=n),
+            )
+        )
+    await store.put_log(
+        ProcessingLogEntry(
+            id="k1:converter",
+            mail_key="k1",
+            account_id="a1",
+            stage="converter",
+            action="ignored",
+            reason="second write is ignored",
+        )
+    )
+    assert [e.mail_key for e in await store.list_log()] == ["k3", "k2", "k1"]
+    assert [e.mail_key for e in await store.list_log(account_id="a1")] == ["k2", "k1"]
+    only = await store.list_log(mail_key="k1")
+    assert [(e.action, e.reason) for e in only] == [("created", "r0")]
+    assert len(await store.list_log(limit=1)) == 1
+    assert await store.list_log(account_id='{"$ne": null}') == []

@@ -1,6 +1,7 @@
 """The converter on a real broker: idempotent under redelivery and crashes, poison to the DLQ."""
 
 import asyncio
+import hashlib
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
 from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.models import EmailAccount, MailboxSettings
+from postroom_shared.models import EmailAccount, MailboxSettings, QuarantineEntry
 from postroom_shared.runtime import make_broker
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import DELIVERY_LIMIT, EVENTS, declare_topology
@@ -191,3 +192,52 @@ def test_queues_are_durable_quorum_with_dead_letter_paths(stack: StackEnv) -> No
         assert "postroom.dlx" in rows[name] and "x-delivery-limit" in rows[name]
         assert str(DELIVERY_LIMIT) in rows[name]
         assert f"{name}.dlq" in rows and "\tquorum\ttrue\t" in rows[f"{name}.dlq"]
+
+
+async def test_failing_mail_is_quarantined_not_dead_lettered_and_can_be_reprocessed(
+    stack: StackEnv, store: Store, sqlite_url: str, channel: AbstractChannel
+) -> None:
+    settings = ConverterSettings(
+        store_url=sqlite_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
+    )
+    broker = make_broker(settings)
+    for loop in register(broker, store, settings):
+        loop.close()
+    await broker.connect()
+    await declare_topology(broker)
+    dlq = await channel.declare_queue("converter.mail.received.v1.dlq", passive=True)
+    await dlq.purge()
+    await (await channel.declare_queue("converter.mail.received.v1", passive=True)).purge()
+    quarantined_tap = await _tap(channel, "mail.quarantined.v1")
+    # The raw mail is referenced by a blob the store does not have (yet): every attempt fails.
+    inline = _event(9)
+    raw = inline.raw_inline or b""
+    missing = f"sha256:{hashlib.sha256(raw).hexdigest()}"
+    event = inline.model_copy(update={"raw_inline": None, "blob_ref": missing})
+    await broker.start()
+    try:
+        await broker.publish(event, exchange=EVENTS, routing_key="mail.received.v1", persist=True)
+
+        async def quarantined() -> QuarantineEntry:
+            while not (entries := await store.list_quarantine()):  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            return entries[0]
+
+        entry = await asyncio.wait_for(quarantined(), timeout=30)
+        assert entry.mail_key == event.mail_key and "KeyError" in entry.reason
+        assert len(await _drain(quarantined_tap)) == 1
+        assert await dlq.get(timeout=2, fail=False) is None, "quarantined mail must not be DLQ'd"
+        log = await store.list_log(mail_key=event.mail_key)
+        assert [e.action for e in log] == ["quarantined"]
+
+        # The cause is fixed (the blob arrives); reprocessing creates the item.
+        assert await store.put_blob(raw) == missing
+        converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+        assert (await converter.reprocess(entry.id)).startswith("created INC-")
+        assert await store.list_quarantine() == []
+        assert {e.action for e in await store.list_log(mail_key=event.mail_key)} == {
+            "quarantined",
+            "created",
+        }
+    finally:
+        await broker.stop()

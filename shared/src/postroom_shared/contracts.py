@@ -24,6 +24,7 @@ __all__ = [
     "ItemUpdatedV1",
     "MailIgnoredV1",
     "MailKind",
+    "MailQuarantinedV1",
     "MailReceivedV1",
     "MessageRefV1",
     "ReplyFailedV1",
@@ -165,6 +166,16 @@ class MailIgnoredV1(EventEnvelope):
     reason: str
 
 
+class MailQuarantinedV1(EventEnvelope):
+    """A mail could not be processed; its raw bytes wait in the quarantine for a human."""
+
+    type: Literal["mail.quarantined.v1"] = "mail.quarantined.v1"
+    account_id: str
+    mail_key: str
+    quarantine_id: str = Field(description="Id to inspect, reprocess or discard it by.")
+    reason: str = Field(examples=["MIME nesting deeper than 100 levels"])
+
+
 class ReplySentV1(EventEnvelope):
     """Postroom sent an automatic mail."""
 
@@ -201,6 +212,7 @@ Event = Annotated[
     | ItemCreatedV1
     | ItemUpdatedV1
     | MailIgnoredV1
+    | MailQuarantinedV1
     | ReplySentV1
     | ReplyFailedV1
     | ReplySuppressedV1,

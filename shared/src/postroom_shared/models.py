@@ -22,6 +22,8 @@ __all__ = [
     "LedgerEntry",
     "MailboxSettings",
     "Party",
+    "ProcessingLogEntry",
+    "QuarantineEntry",
     "Security",
     "ServiceHeartbeat",
     "SmtpSettings",
@@ -184,3 +186,32 @@ class ServiceHeartbeat(_Model):
     ready: bool
     detail: str = ""
     seen_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class QuarantineEntry(_Model):
+    """A mail that could not be processed, kept with its raw bytes until reprocessed or dropped."""
+
+    id: str
+    account_id: str
+    mail_key: str
+    reason: str
+    blob_ref: str = Field(description="The raw mail in the blob store.")
+    event: str = Field(description="The mail.received.v1 event (JSON) to reprocess it with.")
+    attempts: int = 1
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class ProcessingLogEntry(_Model):
+    """What happened to one mail at one stage, and why (SPEC F8 processing log)."""
+
+    id: str
+    mail_key: str
+    account_id: str
+    stage: Literal["converter", "replier"]
+    action: str = Field(
+        examples=["created", "threaded", "ignored", "quarantined", "auto_reply_sent"]
+    )
+    reason: str
+    item_id: str | None = None
+    item_token: str | None = None
+    at: AwareDatetime = Field(default_factory=utcnow)

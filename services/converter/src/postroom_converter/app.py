@@ -5,7 +5,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from faststream import AckPolicy
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitMessage
 
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
@@ -14,7 +14,7 @@ from postroom_shared.logs import get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.messaging import relay_outbox
 from postroom_shared.store import Store
-from postroom_shared.topology import EVENTS, consumer_queue
+from postroom_shared.topology import DELIVERY_LIMIT, EVENTS, consumer_queue
 
 __all__ = ["register"]
 
@@ -49,7 +49,10 @@ def register(
         title="converter.mail.received.v1",
         description="Turns each received mail into an item or a thread message.",
     )
-    async def on_mail_received(event: MailReceivedV1) -> None:
-        await converter.handle(event)
+    async def on_mail_received(event: MailReceivedV1, message: RabbitMessage) -> None:
+        # Quorum queues count deliveries; the last one quarantines instead of dead-lettering.
+        headers = message.raw_message.headers or {}
+        deliveries = int(str(headers.get("x-delivery-count", 0) or 0))
+        await converter.handle(event, final_attempt=deliveries >= DELIVERY_LIMIT - 1)
 
     return [_relay_forever(converter, settings.outbox_relay_interval_s)]

@@ -8,6 +8,7 @@ Order of effects, chosen so any crash point is safe on redelivery:
 The broker message is acked only after all of this returned (the subscriber's ack policy).
 """
 
+import hashlib
 from dataclasses import dataclass
 
 from faststream.rabbit import RabbitBroker
@@ -26,15 +27,16 @@ from postroom_shared.contracts import (
     ItemRefV1,
     ItemUpdatedV1,
     MailIgnoredV1,
+    MailQuarantinedV1,
     MailReceivedV1,
     deterministic_event_id,
 )
-from postroom_shared.errors import PermanentError
+from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.mail.tokens import find_token
 from postroom_shared.messaging import publish_event, relay_outbox, to_outbox
-from postroom_shared.models import EmailAccount, Item
+from postroom_shared.models import EmailAccount, Item, ProcessingLogEntry, QuarantineEntry
 from postroom_shared.store import Store
 
 __all__ = ["Converter"]
@@ -63,12 +65,35 @@ class Converter:
     broker: RabbitBroker
     signer: MessageIdSigner
 
-    async def handle(self, event: MailReceivedV1) -> str:
-        """Apply one received mail; returns what happened, for logs and tests."""
+    async def handle(self, event: MailReceivedV1, *, final_attempt: bool = False) -> str:
+        """Apply one received mail; returns what happened, for logs and tests.
+
+        A failure that is not transient is raised (so the broker redelivers) until the
+        `final_attempt`, where the mail goes to the quarantine instead of the dead-letter
+        queue: there a human sees the reason and can reprocess it.
+        """
         with bind(mail_key=event.mail_key, correlation_id=event.correlation_id):
-            outcome = await self._handle(event)
+            try:
+                outcome = await self._handle(event)
+            except TransientError:
+                raise
+            except Exception as exc:
+                if not final_attempt:
+                    log.warning("conversion failed, will retry", error=repr(exc))
+                    raise
+                outcome = await self._quarantine(event, f"failed repeatedly: {exc!r}")
             log.info("mail converted", outcome=outcome)
             return outcome
+
+    async def reprocess(self, quarantine_id: str) -> str:
+        """Run a quarantined mail through the converter again; it leaves the quarantine
+        unless it is quarantined again."""
+        entry = await self.store.get_quarantine(quarantine_id)
+        if entry is None:
+            raise KeyError(quarantine_id)
+        event = MailReceivedV1.model_validate_json(entry.event)
+        await self.store.delete_quarantine(quarantine_id)
+        return await self.handle(event, final_attempt=True)
 
     async def _handle(self, event: MailReceivedV1) -> str:
         if await self.store.item_for_mail(event.mail_key) is not None:
@@ -78,11 +103,11 @@ class Converter:
         if account is None:
             return await self._ignore(event, f"unknown account {event.account_id}")
         raw = await self._raw(event)
+        blob_ref = event.blob_ref or await self.store.put_blob(raw)
         try:
             mail = parse_mail(raw)
-        except PermanentError as exc:
-            return await self._ignore(event, f"unparseable: {exc}")
-        blob_ref = event.blob_ref or await self.store.put_blob(raw)
+        except PermanentError as exc:  # over a size or structure cap
+            return await self._quarantine(event, str(exc), blob_ref=blob_ref)
         classification = classify(
             mail,
             is_our_message_id=lambda mid: self.signer.verify(mid) is not None,
@@ -137,8 +162,63 @@ class Converter:
             outcome = f"threaded onto {item.token} ({decision.reason})"
         if not applied:
             outcome = "duplicate: applied concurrently"
+        else:
+            await self._log(event, "created" if created else "threaded", decision.reason, item=item)
         await relay_outbox(self.broker, self.store)
         return outcome
+
+    async def _log(
+        self, event: MailReceivedV1, action: str, reason: str, *, item: Item | None = None
+    ) -> None:
+        await self.store.put_log(
+            ProcessingLogEntry(
+                id=f"{event.mail_key}:converter:{action}",
+                mail_key=event.mail_key,
+                account_id=event.account_id,
+                stage="converter",
+                action=action,
+                reason=reason,
+                item_id=item.id if item else None,
+                item_token=item.token if item else None,
+            )
+        )
+
+    async def _quarantine(
+        self, event: MailReceivedV1, reason: str, *, blob_ref: str | None = None
+    ) -> str:
+        if blob_ref is None and event.raw_inline is not None:
+            blob_ref = await self.store.put_blob(event.raw_inline)
+        blob_ref = blob_ref or event.blob_ref or ""
+        quarantine_id = "q_" + hashlib.sha256(event.mail_key.encode()).hexdigest()[:20]
+        await self.store.put_quarantine(
+            QuarantineEntry(
+                id=quarantine_id,
+                account_id=event.account_id,
+                mail_key=event.mail_key,
+                reason=reason,
+                blob_ref=blob_ref,
+                # the raw bytes live in the blob store; the event keeps only the reference
+                event=event.model_copy(
+                    update={"raw_inline": None, "blob_ref": blob_ref}
+                ).model_dump_json(),
+            )
+        )
+        await self._log(event, "quarantined", reason)
+        await publish_event(
+            self.broker,
+            MailQuarantinedV1(
+                event_id=deterministic_event_id(event.mail_key, "mail.quarantined.v1", reason),
+                source=SOURCE,
+                correlation_id=event.correlation_id,
+                causation_id=event.event_id,
+                account_id=event.account_id,
+                mail_key=event.mail_key,
+                quarantine_id=quarantine_id,
+                reason=reason,
+            ),
+        )
+        log.warning("mail quarantined", reason=reason, quarantine_id=quarantine_id)
+        return f"quarantined: {reason}"
 
     async def _raw(self, event: MailReceivedV1) -> bytes:
         if event.raw_inline is not None:
@@ -165,6 +245,7 @@ class Converter:
         return Candidates(signed=signed, by_token=by_token, by_reference=by_reference)
 
     async def _ignore(self, event: MailReceivedV1, reason: str) -> str:
+        await self._log(event, "ignored", reason)
         await publish_event(
             self.broker,
             MailIgnoredV1(

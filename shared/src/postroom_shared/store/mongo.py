@@ -29,6 +29,8 @@ from postroom_shared.models import (
     Item,
     ItemType,
     LedgerEntry,
+    ProcessingLogEntry,
+    QuarantineEntry,
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
@@ -74,6 +76,8 @@ class MongoStore:
         await db.items.create_index([("created_at", DESCENDING)])
         await db.messages.create_index([("account_id", ASCENDING), ("message_id", ASCENDING)])
         await db.messages.create_index([("item_id", ASCENDING), ("created_at", ASCENDING)])
+        await db.processing_log.create_index([("at", DESCENDING)])
+        await db.processing_log.create_index("mail_key")
 
     async def close(self) -> None:
         if self._client is not None:
@@ -262,6 +266,52 @@ class MongoStore:
         key = self._ledger_id(entry.item_id, entry.reason, entry.recipient)
         with contextlib.suppress(DuplicateKeyError):
             await self._db.ledger.insert_one(_to_doc(entry, _id=key))
+
+    # quarantine and processing log --------------------------------------------------------
+    async def put_quarantine(self, entry: QuarantineEntry) -> None:
+        doc = _to_doc(entry, _id=entry.id)
+        fresh = {k: v for k, v in doc.items() if k not in {"attempts", "created_at"}}
+        await self._db.quarantine.update_one(
+            {"_id": entry.id},
+            {
+                "$set": fresh,
+                "$inc": {"attempts": 1},
+                "$setOnInsert": {"created_at": entry.created_at},
+            },
+            upsert=True,
+        )
+
+    async def get_quarantine(self, entry_id: str) -> QuarantineEntry | None:
+        doc = await self._db.quarantine.find_one({"_id": entry_id})
+        return QuarantineEntry.model_validate(doc) if doc else None
+
+    async def list_quarantine(self, *, limit: int = 100) -> list[QuarantineEntry]:
+        cursor = self._db.quarantine.find({}).sort("created_at", DESCENDING).limit(limit)
+        return [QuarantineEntry.model_validate(doc) async for doc in cursor]
+
+    async def delete_quarantine(self, entry_id: str) -> bool:
+        result = await self._db.quarantine.delete_one({"_id": entry_id})
+        return result.deleted_count == 1
+
+    async def put_log(self, entry: ProcessingLogEntry) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db.processing_log.insert_one(_to_doc(entry, _id=entry.id))
+
+    async def list_log(
+        self, *, account_id: str | None = None, mail_key: str | None = None, limit: int = 100
+    ) -> list[ProcessingLogEntry]:
+        # Only fixed field names with plain string values: no client JSON reaches the query.
+        query: Doc = {}
+        if account_id is not None:
+            query["account_id"] = str(account_id)
+        if mail_key is not None:
+            query["mail_key"] = str(mail_key)
+        cursor = (
+            self._db.processing_log.find(query)
+            .sort([("at", DESCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [ProcessingLogEntry.model_validate(doc) async for doc in cursor]
 
     # health --------------------------------------------------------------------------------
     async def heartbeat(self, beat: ServiceHeartbeat) -> None:

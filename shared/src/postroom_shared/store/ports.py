@@ -16,6 +16,8 @@ from postroom_shared.models import (
     Item,
     ItemType,
     LedgerEntry,
+    ProcessingLogEntry,
+    QuarantineEntry,
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
@@ -111,6 +113,24 @@ class Store(Protocol):
     # reply ledger (replier idempotency)
     async def get_ledger(self, item_id: str, reason: str, recipient: str) -> LedgerEntry | None: ...
     async def put_ledger(self, entry: LedgerEntry) -> None: ...
+
+    # quarantine (poison mail) and processing log
+    async def put_quarantine(self, entry: QuarantineEntry) -> None:
+        """Insert, or count one more attempt for an entry with the same id."""
+        ...
+
+    async def get_quarantine(self, entry_id: str) -> QuarantineEntry | None: ...
+    async def list_quarantine(self, *, limit: int = 100) -> list[QuarantineEntry]: ...
+    async def delete_quarantine(self, entry_id: str) -> bool: ...
+    async def put_log(self, entry: ProcessingLogEntry) -> None:
+        """Record a processing step; the same id twice keeps the first record."""
+        ...
+
+    async def list_log(
+        self, *, account_id: str | None = None, mail_key: str | None = None, limit: int = 100
+    ) -> list[ProcessingLogEntry]:
+        """Newest first."""
+        ...
 
     # service health
     async def heartbeat(self, beat: ServiceHeartbeat) -> None: ...

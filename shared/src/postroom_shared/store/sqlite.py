@@ -20,6 +20,8 @@ from postroom_shared.models import (
     Item,
     ItemType,
     LedgerEntry,
+    ProcessingLogEntry,
+    QuarantineEntry,
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
@@ -49,6 +51,12 @@ CREATE TABLE IF NOT EXISTS outbox (event_id TEXT PRIMARY KEY, seq INTEGER NOT NU
     routing_key TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (item_id TEXT NOT NULL, reason TEXT NOT NULL,
     recipient TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (item_id, reason, recipient));
+CREATE TABLE IF NOT EXISTS quarantine (id TEXT PRIMARY KEY, created_at TEXT NOT NULL,
+    doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS processing_log (id TEXT PRIMARY KEY, account_id TEXT NOT NULL,
+    mail_key TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS processing_log_at ON processing_log (at DESC);
+CREATE INDEX IF NOT EXISTS processing_log_mail ON processing_log (mail_key);
 CREATE TABLE IF NOT EXISTS heartbeats (service TEXT NOT NULL, instance TEXT NOT NULL,
     seen_at TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (service, instance));
 """
@@ -350,6 +358,72 @@ class SqliteStore:
                 (entry.item_id, entry.reason, entry.recipient, entry.model_dump_json()),
             )
         )
+
+    # quarantine and processing log --------------------------------------------------------
+    async def put_quarantine(self, entry: QuarantineEntry) -> None:
+        def put(db: sqlite3.Connection) -> None:
+            row = db.execute("SELECT doc FROM quarantine WHERE id=?", (entry.id,)).fetchone()
+            doc = entry
+            if row is not None:
+                old = QuarantineEntry.model_validate_json(row[0])
+                doc = entry.model_copy(
+                    update={"attempts": old.attempts + 1, "created_at": old.created_at}
+                )
+            db.execute(
+                "INSERT INTO quarantine (id, created_at, doc) VALUES (?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
+                (doc.id, _iso(doc.created_at), doc.model_dump_json()),
+            )
+
+        await self._run(lambda db: self._tx(db, lambda: put(db)))
+
+    async def get_quarantine(self, entry_id: str) -> QuarantineEntry | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT doc FROM quarantine WHERE id=?", (entry_id,)).fetchone()
+        )
+        return QuarantineEntry.model_validate_json(row[0]) if row else None
+
+    async def list_quarantine(self, *, limit: int = 100) -> list[QuarantineEntry]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM quarantine ORDER BY created_at DESC LIMIT ?", (limit,)
+            ).fetchall()
+        )
+        return [QuarantineEntry.model_validate_json(row[0]) for row in rows]
+
+    async def delete_quarantine(self, entry_id: str) -> bool:
+        cur = await self._run(
+            lambda db: db.execute("DELETE FROM quarantine WHERE id=?", (entry_id,))
+        )
+        return cur.rowcount == 1
+
+    async def put_log(self, entry: ProcessingLogEntry) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO processing_log (id, account_id, mail_key, at, doc)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+                (
+                    entry.id,
+                    entry.account_id,
+                    entry.mail_key,
+                    _iso(entry.at),
+                    entry.model_dump_json(),
+                ),
+            )
+        )
+
+    async def list_log(
+        self, *, account_id: str | None = None, mail_key: str | None = None, limit: int = 100
+    ) -> list[ProcessingLogEntry]:
+        # Fixed statement; a NULL parameter disables its filter.
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM processing_log WHERE (?1 IS NULL OR account_id = ?1)"
+                " AND (?2 IS NULL OR mail_key = ?2) ORDER BY at DESC, id LIMIT ?3",
+                (account_id, mail_key, limit),
+            ).fetchall()
+        )
+        return [ProcessingLogEntry.model_validate_json(row[0]) for row in rows]
 
     # health --------------------------------------------------------------------------------
     async def heartbeat(self, beat: ServiceHeartbeat) -> None:
