@@ -6,6 +6,7 @@ postroom health NAME   exit 0 when service NAME has a fresh ready heartbeat (con
 
 import argparse
 import asyncio
+import importlib
 import sys
 
 from postroom_shared.health import fresh_services
@@ -91,10 +92,25 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--poll-interval", type=float, default=2.0)
     health = sub.add_parser("health", help="is a service ready? (exit 0/1)")
     health.add_argument("service", choices=["fetcher", "converter", "replier"])
+    parse = sub.add_parser("parse", help="print what the converter reads from a mail, as JSON")
+    parse.add_argument("file", help="a mail file (RFC 5322 / .eml), or - for stdin")
     return parser
+
+
+def _parse(args: argparse.Namespace) -> int:
+    # The converter owns parsing; shared must not import it, so it is looked up at run time.
+    try:
+        describe = importlib.import_module("postroom_converter.describe")
+    except ImportError:
+        print("postroom parse needs the postroom-converter package", file=sys.stderr)
+        return 69  # EX_UNAVAILABLE
+    result: int = describe.main(args.file)
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command == "parse":
+        sys.exit(_parse(args))
     command = {"seed-demo": _seed_demo, "health": _health}[args.command]
     sys.exit(asyncio.run(command(args)))
