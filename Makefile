@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run start stop test lint fmt sync
+.PHONY: help run start stop test lint fmt sync bench-converter
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,3 +28,7 @@ lint:  ## ruff + mypy --strict
 fmt:  ## format and autofix
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+bench-converter:  ## converter parse+classify+map throughput and peak memory (store excluded)
+	@deploy/local/bootstrap.sh >/dev/null
+	.venv/bin/python bench/bench_converter.py
