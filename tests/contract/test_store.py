@@ -22,9 +22,11 @@ from postroom_shared.models import (
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
+    Workflow,
+    WorkflowStep,
     utcnow,
 )
-from postroom_shared.store import OutboxEvent, Store, open_store
+from postroom_shared.store import ItemChanges, OutboxEvent, Store, open_store
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
@@ -257,3 +259,45 @@ async def test_processing_log(store: Store) -> None:
     assert [(e.action, e.reason) for e in only] == [("created", "r0")]
     assert len(await store.list_log(limit=1)) == 1
     assert await store.list_log(account_id='{"$ne": null}') == []
+
+
+async def test_append_applies_item_changes_once(store: Store) -> None:
+    item = _item("a", 1)
+    await store.insert_item(item, _msg("k1", item.id), [])
+    changes = ItemChanges(status="open", workflow_step="Triage", bounced=("x@y.test",))
+    assert await store.append_message(
+        item.id, _msg("k2", item.id), [], add_participants=[], changes=changes
+    )
+    assert not await store.append_message(
+        item.id, _msg("k2", item.id), [], add_participants=[], changes=ItemChanges(status="closed")
+    )
+    got = await store.get_item(item.id)
+    assert got is not None
+    assert (got.status, got.workflow_step, got.bounced) == ("open", "Triage", ["x@y.test"])
+    await store.append_message(
+        item.id,
+        _msg("k3", item.id),
+        [],
+        add_participants=[],
+        changes=ItemChanges(bounced=("x@y.test", "z@y.test")),
+    )
+    got = await store.get_item(item.id)
+    assert got is not None and got.bounced == ["x@y.test", "z@y.test"] and got.status == "open"
+
+
+async def test_workflows(store: Store) -> None:
+    assert await store.get_workflow("wf") is None
+    flow = Workflow(
+        id="wf",
+        name="Help desk",
+        steps=[
+            WorkflowStep(name="New"),
+            WorkflowStep(name="Closed", on_new_email="Reopened"),
+            WorkflowStep(name="Reopened"),
+        ],
+    )
+    await store.put_workflow(flow)
+    got = await store.get_workflow("wf")
+    assert got == flow
+    assert got.next_step_on_email("Closed") == "Reopened"
+    assert got.next_step_on_email("New") is None

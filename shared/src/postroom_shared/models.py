@@ -24,10 +24,13 @@ __all__ = [
     "Party",
     "ProcessingLogEntry",
     "QuarantineEntry",
+    "ReplyActions",
     "Security",
     "ServiceHeartbeat",
     "SmtpSettings",
     "ThreadMessage",
+    "Workflow",
+    "WorkflowStep",
     "utcnow",
 ]
 
@@ -83,6 +86,39 @@ class AutoReplySettings(_Model):
     first_mail_only: bool = True
 
 
+class ReplyActions(_Model):
+    """What a new mail on an existing item does to it (SPEC F4). Out-of-office replies and
+    bounces never trigger these."""
+
+    change_status_to: str | None = Field(
+        default=None, max_length=100, description="Set the item's status, e.g. 'open'."
+    )
+    move_workflow_step: bool = Field(
+        default=False,
+        description="Move the item to the step its current workflow step names for"
+        " 'new email on an existing item'.",
+    )
+
+
+class WorkflowStep(_Model):
+    name: str = Field(min_length=1, max_length=100)
+    on_new_email: str | None = Field(
+        default=None, description="Step an item moves to when a new email comes in for it."
+    )
+
+
+class Workflow(_Model):
+    id: str
+    name: str = Field(min_length=1, max_length=200)
+    steps: list[WorkflowStep] = Field(min_length=1)
+
+    def next_step_on_email(self, current: str | None) -> str | None:
+        for step in self.steps:
+            if step.name == current:
+                return step.on_new_email
+        return None
+
+
 class EmailAccount(_Model):
     """One support mailbox and what its mail turns into (SPEC F2, F3, F5)."""
 
@@ -98,6 +134,10 @@ class EmailAccount(_Model):
     project: str = Field(min_length=1)
     creator: str | None = None
     auto_reply: AutoReplySettings = Field(default_factory=AutoReplySettings)
+    on_reply: ReplyActions = Field(default_factory=ReplyActions)
+    workflow_id: str | None = Field(
+        default=None, description="Workflow of new items; they start in its first step."
+    )
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
@@ -134,6 +174,11 @@ class Item(_Model):
         default_factory=list, description="Lower-cased addresses allowed to thread by token."
     )
     message_count: int = 0
+    workflow_id: str | None = None
+    workflow_step: str | None = None
+    bounced: list[str] = Field(
+        default_factory=list, description="Recipients whose copy of this item's mail bounced."
+    )
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from faststream.rabbit import RabbitBroker
 
+from postroom_converter.domain.bounce import parse_bounce
 from postroom_converter.domain.classify import classify
+from postroom_converter.domain.effects import reply_changes, starting_step
 from postroom_converter.domain.mapping import (
     message_ref,
     new_item,
@@ -21,8 +23,10 @@ from postroom_converter.domain.mapping import (
     thread_message,
 )
 from postroom_converter.domain.parse import ParsedMail, parse_mail
+from postroom_converter.domain.returned import returned_message_ids
 from postroom_converter.domain.threading import Candidates, decide_thread
 from postroom_shared.contracts import (
+    ClassificationV1,
     ItemCreatedV1,
     ItemRefV1,
     ItemUpdatedV1,
@@ -37,7 +41,7 @@ from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.mail.tokens import find_token
 from postroom_shared.messaging import publish_event, relay_outbox, to_outbox
 from postroom_shared.models import EmailAccount, Item, ProcessingLogEntry, QuarantineEntry
-from postroom_shared.store import Store
+from postroom_shared.store import ItemChanges, Store
 
 __all__ = ["Converter"]
 
@@ -46,7 +50,16 @@ SOURCE = "converter"
 log = get_logger(__name__)
 
 
-def item_ref(item: Item) -> ItemRefV1:
+# Automatic mail is threaded when it belongs to an item, but never opens one.
+_NEVER_NEW_ITEMS = frozenset({"auto_reply", "out_of_office", "bounce"})
+
+
+def _why(classification: ClassificationV1) -> str:
+    return "; ".join(classification.reasons) or classification.kind
+
+
+def item_ref(item: Item, changes: ItemChanges | None = None) -> ItemRefV1:
+    """The item as events show it, after `changes` (the state subscribers will find)."""
     return ItemRefV1(
         item_id=item.id,
         item_type=item.item_type.value,
@@ -54,7 +67,7 @@ def item_ref(item: Item) -> ItemRefV1:
         token=item.token,
         project=item.project,
         title=item.title,
-        status=item.status,
+        status=(changes.status if changes else None) or item.status,
         account_id=item.account_id,
     )
 
@@ -114,13 +127,24 @@ class Converter:
             loop_header=LOOP_HEADER,
         )
         decision = decide_thread(
-            mail.sender.address if mail.sender else None, await self._candidates(account, mail)
+            mail.sender.address if mail.sender else None,
+            await self._candidates(account, mail, bounce=classification.kind == "bounce"),
+        )
+        if classification.kind == "own_loop":
+            return await self._ignore(event, "our own mail came back: " + _why(classification))
+        if decision.item is None and classification.kind in _NEVER_NEW_ITEMS:
+            reason = f"{classification.kind} mail that belongs to no item: {_why(classification)}"
+            return await self._ignore(event, reason)
+        workflow = (
+            await self.store.get_workflow(account.workflow_id) if account.workflow_id else None
         )
         message = message_ref(mail, event.mail_key, classification)
         created = decision.item is None
         if decision.item is None:
             number = await self.store.next_item_number(account.item_type)
             item = new_item(account, mail, number=number, mail_key=event.mail_key)
+            item.workflow_id = workflow.id if workflow else None
+            item.workflow_step = starting_step(workflow)
         else:
             item = decision.item
         thread = thread_message(
@@ -145,11 +169,23 @@ class Converter:
             applied = await self.store.insert_item(item, thread, [to_outbox(out)])
             outcome = f"created {item.token} ({decision.reason})"
         else:
+            bounce = parse_bounce(mail.tree) if classification.kind == "bounce" else None
+            changes = reply_changes(
+                account=account,
+                item=item,
+                workflow=workflow,
+                kind=classification.kind,
+                bounced=tuple(r.address for r in bounce.recipients) if bounce else (),
+            )
+            what: list[str] = ["message_appended"]
+            what += ["status"] if changes.status else []
+            what += ["workflow_step"] if changes.workflow_step else []
             update = ItemUpdatedV1.model_validate(
                 {
                     **envelope,
+                    "item": item_ref(item, changes),
                     "event_id": deterministic_event_id(event.mail_key, "item.updated.v1"),
-                    "changes": ("message_appended",),
+                    "changes": tuple(what),
                     "threaded_by": decision.reason,
                 }
             )
@@ -157,7 +193,10 @@ class Converter:
                 item.id,
                 thread,
                 [to_outbox(update)],
-                add_participants=participants_of(mail, account),
+                add_participants=participants_of(mail, account)
+                if classification.kind == "normal"
+                else [],
+                changes=changes,
             )
             outcome = f"threaded onto {item.token} ({decision.reason})"
         if not applied:
@@ -227,8 +266,12 @@ class Converter:
             raise PermanentError("mail.received.v1 carries neither raw_inline nor blob_ref")
         return await self.store.get_blob(event.blob_ref)
 
-    async def _candidates(self, account: EmailAccount, mail: ParsedMail) -> Candidates:
+    async def _candidates(
+        self, account: EmailAccount, mail: ParsedMail, *, bounce: bool
+    ) -> Candidates:
         referenced = [*mail.in_reply_to, *reversed(mail.references)]
+        if bounce:  # a bounce belongs to the item whose mail it returns
+            referenced = [*returned_message_ids(mail.tree), *referenced]
         signed = None
         for mid in referenced:
             item_id = self.signer.verify(mid)

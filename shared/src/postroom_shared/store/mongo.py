@@ -34,8 +34,9 @@ from postroom_shared.models import (
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
+    Workflow,
 )
-from postroom_shared.store.ports import OutboxEvent
+from postroom_shared.store.ports import ItemChanges, OutboxEvent
 
 __all__ = ["MongoStore"]
 
@@ -114,6 +115,15 @@ class MongoStore:
             {"_id": "smtp"}, _to_doc(settings, _id="smtp"), upsert=True
         )
 
+    async def put_workflow(self, workflow: Workflow) -> None:
+        await self._db.workflows.replace_one(
+            {"_id": workflow.id}, _to_doc(workflow, _id=workflow.id), upsert=True
+        )
+
+    async def get_workflow(self, workflow_id: str) -> Workflow | None:
+        doc = await self._db.workflows.find_one({"_id": workflow_id})
+        return Workflow.model_validate(doc) if doc else None
+
     # checkpoints ---------------------------------------------------------------------------
     async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None:
         doc = await self._db.checkpoints.find_one({"_id": f"{account_id}\x1f{folder}"})
@@ -185,6 +195,7 @@ class MongoStore:
         *,
         add_participants: list[str],
         count: bool = True,
+        changes: ItemChanges | None = None,
     ) -> bool:
         if await self._db.items.find_one({"_id": item_id}, {"_id": 1}) is None:
             raise KeyError(item_id)
@@ -196,6 +207,13 @@ class MongoStore:
         }
         if add_participants:
             update["$addToSet"]["participants"] = {"$each": add_participants}
+        if changes is not None:
+            if changes.status:
+                update["$set"]["status"] = changes.status
+            if changes.workflow_step:
+                update["$set"]["workflow_step"] = changes.workflow_step
+            if changes.bounced:
+                update["$addToSet"]["bounced"] = {"$each": list(changes.bounced)}
         if events:
             update["$push"] = {"outbox": {"$each": self._outbox(events)}}
         result = await self._db.items.update_one(

@@ -21,9 +21,10 @@ from postroom_shared.models import (
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
+    Workflow,
 )
 
-__all__ = ["OutboxEvent", "Store"]
+__all__ = ["ItemChanges", "OutboxEvent", "Store"]
 
 
 class OutboxEvent(BaseModel):
@@ -34,6 +35,16 @@ class OutboxEvent(BaseModel):
     event_id: str
     routing_key: str
     body: str  # the event's JSON, exactly as it will be published
+
+
+class ItemChanges(BaseModel):
+    """Field changes applied together with an appended message (one atomic write)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: str | None = None
+    workflow_step: str | None = None
+    bounced: tuple[str, ...] = ()
 
 
 class Store(Protocol):
@@ -54,6 +65,8 @@ class Store(Protocol):
     async def get_account(self, account_id: str) -> EmailAccount | None: ...
     async def list_accounts(self, *, active_only: bool = False) -> list[EmailAccount]: ...
     async def get_smtp_settings(self) -> SmtpSettings | None: ...
+    async def put_workflow(self, workflow: Workflow) -> None: ...
+    async def get_workflow(self, workflow_id: str) -> Workflow | None: ...
     async def put_smtp_settings(self, settings: SmtpSettings) -> None: ...
 
     # mailbox checkpoints
@@ -93,9 +106,10 @@ class Store(Protocol):
         *,
         add_participants: list[str],
         count: bool = True,
+        changes: ItemChanges | None = None,
     ) -> bool:
-        """Append a message to an item's thread once per message key, with its outbox events;
-        False if already appended."""
+        """Append a message to an item's thread once per message key, with its outbox events
+        and field `changes`; False if already appended (then nothing changes)."""
         ...
 
     async def get_item(self, item_id: str) -> Item | None: ...

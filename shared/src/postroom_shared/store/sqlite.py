@@ -25,9 +25,10 @@ from postroom_shared.models import (
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
+    Workflow,
 )
 from postroom_shared.store.blobs_fs import FileBlobs
-from postroom_shared.store.ports import OutboxEvent
+from postroom_shared.store.ports import ItemChanges, OutboxEvent
 
 __all__ = ["SqliteStore"]
 
@@ -165,6 +166,23 @@ class SqliteStore:
             )
         )
 
+    async def put_workflow(self, workflow: Workflow) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO settings (id, doc) VALUES (?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
+                (f"workflow:{workflow.id}", workflow.model_dump_json()),
+            )
+        )
+
+    async def get_workflow(self, workflow_id: str) -> Workflow | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM settings WHERE id=?", (f"workflow:{workflow_id}",)
+            ).fetchone()
+        )
+        return Workflow.model_validate_json(row[0]) if row else None
+
     # checkpoints ---------------------------------------------------------------------------
     async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None:
         row = await self._run(
@@ -266,6 +284,7 @@ class SqliteStore:
         *,
         add_participants: list[str],
         count: bool = True,
+        changes: ItemChanges | None = None,
     ) -> bool:
         def body(db: sqlite3.Connection) -> bool:
             row = db.execute("SELECT doc FROM items WHERE id=?", (item_id,)).fetchone()
@@ -279,6 +298,10 @@ class SqliteStore:
                     item.participants.append(address)
             item.message_count += 1 if count else 0
             item.updated_at = message.created_at
+            if changes is not None:
+                item.status = changes.status or item.status
+                item.workflow_step = changes.workflow_step or item.workflow_step
+                item.bounced += [a for a in changes.bounced if a not in item.bounced]
             db.execute("UPDATE items SET doc=? WHERE id=?", (item.model_dump_json(), item_id))
             self._insert_events(db, events)
             return True

@@ -1,0 +1,170 @@
+"""Mail on existing items: status and workflow moves, out-of-office and bounces (SPEC F4, F10)."""
+
+import json
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+
+import pytest
+from pydantic import SecretStr
+
+from postroom_converter.service import Converter
+from postroom_converter.settings import ConverterSettings
+from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.models import (
+    EmailAccount,
+    MailboxSettings,
+    Party,
+    ReplyActions,
+    ThreadMessage,
+    Workflow,
+    WorkflowStep,
+)
+from postroom_shared.runtime import make_broker
+from postroom_shared.store import open_store
+from postroom_shared.topology import declare_topology
+from tests.stack_env import StackEnv
+
+pytestmark = pytest.mark.stack
+SECRET = "r" * 40
+SIGNER = MessageIdSigner(SECRET, "example.test")
+
+
+@pytest.fixture
+async def converter(stack: StackEnv, sqlite_url: str) -> AsyncIterator[Converter]:
+    store = await open_store(sqlite_url)
+    await store.put_workflow(
+        Workflow(
+            id="desk",
+            name="Help desk",
+            steps=[
+                WorkflowStep(name="New", on_new_email="Customer replied"),
+                WorkflowStep(name="Customer replied"),
+            ],
+        )
+    )
+    await store.put_account(
+        EmailAccount(
+            id="acc1",
+            name="Support",
+            address="support@example.test",
+            project="Support",
+            workflow_id="desk",
+            on_reply=ReplyActions(change_status_to="open", move_workflow_step=True),
+            mailbox=MailboxSettings(host="h", port=1, username="support@example.test"),
+        )
+    )
+    settings = ConverterSettings(
+        store_url=sqlite_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
+    )
+    broker = make_broker(settings)
+    await broker.connect()
+    await declare_topology(broker)
+    try:
+        yield Converter(store=store, broker=broker, signer=SIGNER)
+    finally:
+        await broker.stop()
+        await store.close()
+
+
+def _received(n: int, msg: EmailMessage) -> MailReceivedV1:
+    return _received_raw(n, msg.as_bytes())
+
+
+def _received_raw(n: int, raw: bytes) -> MailReceivedV1:
+    key = f"acc1/INBOX/3/{n}"
+    return MailReceivedV1(
+        event_id=deterministic_event_id(key, "mail.received.v1"),
+        source="t",
+        correlation_id=key,
+        account_id="acc1",
+        mail_key=key,
+        uidvalidity=3,
+        uid=n,
+        size=len(raw),
+        sha256="0" * 64,
+        raw_inline=raw,
+    )
+
+
+def _mail(subject: str, *, sender: str = "customer@example.org", **headers: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "support@example.test"
+    msg["Subject"] = subject
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    msg.set_content("text")
+    return msg
+
+
+async def test_reply_moves_status_and_step_but_out_of_office_does_not(
+    converter: Converter,
+) -> None:
+    store = converter.store
+    assert (await converter.handle(_received(1, _mail("Printer")))).startswith("created INC-1")
+    item = (await store.list_items())[0]
+    assert (item.status, item.workflow_step) == ("new", "New")
+
+    ooo = _mail("Automatic reply: [INC-1] Printer", Auto_Submitted="auto-replied")
+    assert "threaded onto INC-1" in await converter.handle(_received(2, ooo))
+    item = (await store.list_items())[0]
+    assert (item.status, item.workflow_step, item.message_count) == ("new", "New", 2)
+
+    outcome = await converter.handle(_received(3, _mail("Re: [INC-1] Printer")))
+    assert "threaded onto INC-1" in outcome and "participant" in outcome
+    item = (await store.list_items())[0]
+    assert (item.status, item.workflow_step, item.message_count) == ("open", "Customer replied", 3)
+    pending = [json.loads(e.body) for e in await store.pending_events()]
+    assert pending == []  # all published
+    log = await store.list_log(mail_key="acc1/INBOX/3/3")
+    assert log[0].action == "threaded" and log[0].item_token == "INC-1"
+
+
+async def test_unthreaded_automatic_mail_is_ignored_and_a_stranger_gets_a_new_item(
+    converter: Converter,
+) -> None:
+    outcome = await converter.handle(
+        _received(1, _mail("Out of office", Auto_Submitted="auto-replied"))
+    )
+    assert outcome.startswith("ignored: out_of_office mail that belongs to no item")
+    await converter.handle(_received(2, _mail("Printer")))
+    hijack = await converter.handle(_received(3, _mail("Re: [INC-1]", sender="evil@example.net")))
+    assert hijack.startswith("created INC-2") and "anti-hijack" in hijack
+
+
+async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converter) -> None:
+    store = converter.store
+    await converter.handle(_received(1, _mail("Printer")))
+    item = (await store.list_items())[0]
+    ours = SIGNER.make(item.id, "n1")
+    await store.append_message(
+        item.id,
+        ThreadMessage(
+            key=f"out:{ours}",
+            item_id=item.id,
+            account_id="acc1",
+            direction="out",
+            message_id=ours,
+            sender=Party(address="support@example.test"),
+            to=[Party(address="gone@example.org")],
+        ),
+        [],
+        add_participants=[],
+    )
+    dsn = (
+        "From: MAILER-DAEMON@mx.example.org\r\nTo: support@example.test\r\n"
+        "Subject: Undelivered Mail Returned to Sender\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.example.org\r\n\r\n"
+        "Final-Recipient: rfc822; gone@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+        "--b\r\nContent-Type: message/rfc822\r\n\r\n"
+        f"From: support@example.test\r\nTo: gone@example.org\r\nMessage-ID: {ours}\r\n"
+        "Subject: [INC-1] Printer\r\n\r\nhello\r\n--b--\r\n"
+    ).encode()
+    outcome = await converter.handle(_received_raw(2, dsn))
+    assert "threaded onto INC-1" in outcome, outcome
+    after = await store.get_item(item.id)
+    assert after is not None and after.bounced == ["gone@example.org"] and after.status == "new"
