@@ -17,6 +17,7 @@ from postroom_shared.models import (
     LedgerEntry,
     MailboxSettings,
     Party,
+    Person,
     ProcessingLogEntry,
     QuarantineEntry,
     ServiceHeartbeat,
@@ -301,3 +302,19 @@ async def test_workflows(store: Store) -> None:
     assert got == flow
     assert got.next_step_on_email("Closed") == "Reopened"
     assert got.next_step_on_email("New") is None
+
+
+async def test_people_by_address(store: Store) -> None:
+    alice = Person(id="u1", kind="user", name="Alice", emails=["alice@x.test", "a@x.test"])
+    await store.put_person(alice)
+    found = await store.find_person("A@X.TEST")
+    assert found is not None and found.id == "u1"
+    with pytest.raises(ValueError, match="belongs to another person"):
+        await store.put_person(Person(id="u2", kind="customer", emails=["a@x.test"]))
+    contact = Person(id="c1", kind="contact", name="New", emails=["new@x.test"])
+    assert await store.ensure_contact(contact) == contact
+    again = await store.ensure_contact(contact.model_copy(update={"id": "c2"}))
+    assert again.id == "c1"
+    assert (
+        await store.ensure_contact(Person(id="c3", kind="contact", emails=["a@x.test"]))
+    ).id == "u1"

@@ -5,23 +5,28 @@ only in encrypted form (`*_enc`, see `secretbox`); nothing in this module ever h
 password.
 """
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
+    "DEFAULT_FIELD_MAPPING",
     "TOKEN_PREFIXES",
     "AfterRead",
     "AutoReplySettings",
     "Checkpoint",
     "EmailAccount",
     "Item",
+    "ItemFromMail",
     "ItemType",
     "LedgerEntry",
+    "MailSource",
     "MailboxSettings",
     "Party",
+    "Person",
     "ProcessingLogEntry",
     "QuarantineEntry",
     "ReplyActions",
@@ -119,6 +124,68 @@ class Workflow(_Model):
         return None
 
 
+MailSource = Literal[
+    "subject", "body", "reply_text", "sender", "sender_address", "sender_name",
+    "received_date", "to", "cc", "message_id",
+]  # fmt: skip
+DEFAULT_FIELD_MAPPING: dict[str, MailSource] = {
+    "title": "subject",
+    "description": "body",
+    "requester": "sender",
+    "created_date": "received_date",
+}
+_ITEM_FIELD_RE = r"^(title|description|requester|created_date|fields\.[a-z][a-z0-9_]{0,62})$"
+
+
+class ItemFromMail(_Model):
+    """How an account's mail becomes an item (SPEC F3; the reference's 'Creating items')."""
+
+    field_mapping: dict[str, MailSource] = Field(
+        default_factory=lambda: dict(DEFAULT_FIELD_MAPPING),
+        description="Item field -> mail source. Item fields: title, description, requester,"
+        " created_date, fields.<name> (custom).",
+    )
+    defaults: dict[str, str] = Field(
+        default_factory=dict,
+        description="'Change value to' for new items: status, priority or fields.<name>.",
+    )
+    save_attachments: bool = True
+    add_sender_to_notifications: bool = False
+    map_sender: bool = Field(
+        default=True, description="Relate the sender to a known customer or user by address."
+    )
+    unknown_sender: Literal["create_contact", "anonymous"] = "create_contact"
+    no_separate_notification_for_new: bool = Field(
+        default=True, description="The auto-reply already told the sender; no 'created' mail."
+    )
+
+    @field_validator("field_mapping")
+    @classmethod
+    def _known_targets(cls, value: dict[str, MailSource]) -> dict[str, MailSource]:
+        for target in value:
+            if not re.match(_ITEM_FIELD_RE, target):
+                raise ValueError(f"unknown item field {target!r}")
+        return value
+
+    @field_validator("defaults")
+    @classmethod
+    def _known_defaults(cls, value: dict[str, str]) -> dict[str, str]:
+        for target in value:
+            if not re.match(r"^(status|priority|fields\.[a-z][a-z0-9_]{0,62})$", target):
+                raise ValueError(f"no default can be set for {target!r}")
+        return value
+
+
+class Person(_Model):
+    """A customer, user or contact that mail can be related to by address."""
+
+    id: str
+    kind: Literal["customer", "user", "contact"]
+    name: str = ""
+    emails: list[str] = Field(min_length=1, description="Lower-cased addresses.")
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+
+
 class EmailAccount(_Model):
     """One support mailbox and what its mail turns into (SPEC F2, F3, F5)."""
 
@@ -135,6 +202,7 @@ class EmailAccount(_Model):
     creator: str | None = None
     auto_reply: AutoReplySettings = Field(default_factory=AutoReplySettings)
     on_reply: ReplyActions = Field(default_factory=ReplyActions)
+    items: ItemFromMail = Field(default_factory=ItemFromMail)
     workflow_id: str | None = Field(
         default=None, description="Workflow of new items; they start in its first step."
     )
@@ -179,6 +247,11 @@ class Item(_Model):
     bounced: list[str] = Field(
         default_factory=list, description="Recipients whose copy of this item's mail bounced."
     )
+    priority: str | None = None
+    fields: dict[str, str] = Field(default_factory=dict, description="Custom field values.")
+    requester_id: str | None = Field(default=None, description="Customer/user/contact id.")
+    notify: list[str] = Field(default_factory=list, description="Notification list (addresses).")
+    notify_on_create: bool = True
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 

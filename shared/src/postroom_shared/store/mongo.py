@@ -29,6 +29,7 @@ from postroom_shared.models import (
     Item,
     ItemType,
     LedgerEntry,
+    Person,
     ProcessingLogEntry,
     QuarantineEntry,
     ServiceHeartbeat,
@@ -78,6 +79,7 @@ class MongoStore:
         await db.messages.create_index([("account_id", ASCENDING), ("message_id", ASCENDING)])
         await db.messages.create_index([("item_id", ASCENDING), ("created_at", ASCENDING)])
         await db.processing_log.create_index([("at", DESCENDING)])
+        await db.people.create_index("emails", unique=True)
         await db.processing_log.create_index("mail_key")
 
     async def close(self) -> None:
@@ -123,6 +125,28 @@ class MongoStore:
     async def get_workflow(self, workflow_id: str) -> Workflow | None:
         doc = await self._db.workflows.find_one({"_id": workflow_id})
         return Workflow.model_validate(doc) if doc else None
+
+    async def put_person(self, person: Person) -> None:
+        try:
+            await self._db.people.replace_one(
+                {"_id": person.id}, _to_doc(person, _id=person.id), upsert=True
+            )
+        except DuplicateKeyError as exc:
+            raise ValueError(f"an address of {person.id} belongs to another person") from exc
+
+    async def find_person(self, address: str) -> Person | None:
+        doc = await self._db.people.find_one({"emails": str(address).lower()})
+        return Person.model_validate(doc) if doc else None
+
+    async def ensure_contact(self, person: Person) -> Person:
+        try:
+            await self._db.people.insert_one(_to_doc(person, _id=person.id))
+        except DuplicateKeyError:
+            existing = await self.find_person(person.emails[0])
+            if existing is not None:
+                return existing
+            raise
+        return person
 
     # checkpoints ---------------------------------------------------------------------------
     async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None:

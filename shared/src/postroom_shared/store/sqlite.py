@@ -20,6 +20,7 @@ from postroom_shared.models import (
     Item,
     ItemType,
     LedgerEntry,
+    Person,
     ProcessingLogEntry,
     QuarantineEntry,
     ServiceHeartbeat,
@@ -58,6 +59,8 @@ CREATE TABLE IF NOT EXISTS processing_log (id TEXT PRIMARY KEY, account_id TEXT 
     mail_key TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS processing_log_at ON processing_log (at DESC);
 CREATE INDEX IF NOT EXISTS processing_log_mail ON processing_log (mail_key);
+CREATE TABLE IF NOT EXISTS people (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS person_emails (email TEXT PRIMARY KEY, person_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS heartbeats (service TEXT NOT NULL, instance TEXT NOT NULL,
     seen_at TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (service, instance));
 """
@@ -182,6 +185,47 @@ class SqliteStore:
             ).fetchone()
         )
         return Workflow.model_validate_json(row[0]) if row else None
+
+    @staticmethod
+    def _put_person(db: sqlite3.Connection, person: Person) -> None:
+        db.execute("DELETE FROM person_emails WHERE person_id=?", (person.id,))
+        try:
+            for address in person.emails:
+                db.execute(
+                    "INSERT INTO person_emails (email, person_id) VALUES (?, ?)",
+                    (address, person.id),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise ValueError(f"an address of {person.id} belongs to another person") from exc
+        db.execute(
+            "INSERT INTO people (id, doc) VALUES (?, ?)"
+            " ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
+            (person.id, person.model_dump_json()),
+        )
+
+    async def put_person(self, person: Person) -> None:
+        await self._run(lambda db: self._tx(db, lambda: self._put_person(db, person)))
+
+    @staticmethod
+    def _find_person(db: sqlite3.Connection, address: str) -> Person | None:
+        row = db.execute(
+            "SELECT p.doc FROM person_emails e JOIN people p ON p.id = e.person_id WHERE e.email=?",
+            (address.lower(),),
+        ).fetchone()
+        return Person.model_validate_json(row[0]) if row else None
+
+    async def find_person(self, address: str) -> Person | None:
+        return await self._run(lambda db: self._find_person(db, address))
+
+    async def ensure_contact(self, person: Person) -> Person:
+        def body(db: sqlite3.Connection) -> Person:
+            existing = self._find_person(db, person.emails[0])
+            if existing is not None:
+                return existing
+            self._put_person(db, person)
+            return person
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
 
     # checkpoints ---------------------------------------------------------------------------
     async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None:
