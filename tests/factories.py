@@ -2,6 +2,8 @@
 
 from postroom_shared.models import EmailAccount, MailboxSettings
 
+__all__ = ["EmailAccount", "account"]
+
 
 def account(account_id: str = "acc1", address: str = "support@example.test") -> EmailAccount:
     return EmailAccount(

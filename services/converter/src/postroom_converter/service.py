@@ -17,6 +17,7 @@ from postroom_converter.domain.bounce import parse_bounce
 from postroom_converter.domain.classify import classify
 from postroom_converter.domain.effects import reply_changes, starting_step
 from postroom_converter.domain.mapping import (
+    contact_for,
     message_ref,
     new_item,
     participants_of,
@@ -142,7 +143,13 @@ class Converter:
         created = decision.item is None
         if decision.item is None:
             number = await self.store.next_item_number(account.item_type)
-            item = new_item(account, mail, number=number, mail_key=event.mail_key)
+            item = new_item(
+                account,
+                mail,
+                number=number,
+                mail_key=event.mail_key,
+                requester_id=await self._requester_id(account, mail),
+            )
             item.workflow_id = workflow.id if workflow else None
             item.workflow_step = starting_step(workflow)
         else:
@@ -258,6 +265,16 @@ class Converter:
         )
         log.warning("mail quarantined", reason=reason, quarantine_id=quarantine_id)
         return f"quarantined: {reason}"
+
+    async def _requester_id(self, account: EmailAccount, mail: ParsedMail) -> str | None:
+        """Relate the sender to a customer or user; unknown senders become contacts or stay
+        anonymous, per account (SPEC F3)."""
+        if not account.items.map_sender or mail.sender is None:
+            return None
+        person = await self.store.find_person(mail.sender.address)
+        if person is None and account.items.unknown_sender == "create_contact":
+            person = await self.store.ensure_contact(contact_for(mail.sender))
+        return person.id if person else None
 
     async def _raw(self, event: MailReceivedV1) -> bytes:
         if event.raw_inline is not None:
