@@ -1,15 +1,47 @@
-"""Delivery status notifications: who bounced, and whether for good (RFC 3464).
+"""Delivery status notifications: who bounced, and whether for good.
 
-Foundation version: reads `message/delivery-status` parts. Non-standard bounces from the
-corpus come with the corpus work (issue 3).
+RFC 3464 reports (`message/delivery-status` parts) are read field by field. Non-standard bounces
+(qmail, Exim, old Sendmail, Postfix text, Domino, Exchange 2003, Japanese carriers, Amazon SES
+notifications, ...) are read from the MTA's own text: the recipient addresses it names outside
+the returned original message, with the DSN status (or SMTP reply code) written next to them.
 """
 
 import email
 import email.policy
+import json
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 
-__all__ = ["Bounce", "BouncedRecipient", "parse_bounce"]
+__all__ = ["Bounce", "BouncedRecipient", "notice_text", "parse_bounce"]
+
+_MAX_NOTICE = 64_000
+_ADDR_RE = re.compile(
+    r"(?<![\w=/.+-])[A-Za-z0-9!#$%&*+?^_`{|}~.-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
+_STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+_REPLY_RE = re.compile(r"(?<![\d.])([45]\d\d)(?:[ -]|$)")
+# Lines naming the sender, the original's headers or the SMTP dialogue: not recipients.
+_NOT_RCPT_LINE_RE = re.compile(
+    r"^\s*>*\s*(?:from|return-path|reply-to|sender|message-id|received|x-[\w-]+|references|"
+    r"in-reply-to|envelope-from|mail from|>>> mail from|original-envelope-id|reporting-mta|"
+    r"dkim-signature|list-[\w-]+|errors-to)\s*:|\bmail from\s*:?\s*<|\bhelo\b|\behlo\b",
+    re.IGNORECASE,
+)
+_TEMPORARY_RE = re.compile(
+    r"\b(?:delayed|delay|deferred|still being retried|will (?:be retried|retry|keep trying)|"
+    r"temporar(?:y|ily)|not yet been delivered|transient)\b",
+    re.IGNORECASE,
+)
+# Where an MTA starts quoting the returned message inline.
+_ORIGINAL_RE = re.compile(
+    r"^[ \t|>-]*(?:-+ ?)?(?:this is a copy of (?:your|the) message|below this line is a copy|"
+    r"original message (?:follows|headers)|message text follows|"
+    r"(?:the )?(?:original|returned) message|unsent message below|"
+    r"-+ ?(?:original|returned) message)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SES_RE = re.compile(r"\{\s*\"notificationType\"\s*:", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -24,22 +56,65 @@ class Bounce:
     recipients: tuple[BouncedRecipient, ...]
 
 
+def _decoded(part: Message) -> str:
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset, "replace")
+    except LookupError:
+        return payload.decode("utf-8", "replace")
+
+
+def notice_text(tree: Message | None) -> str:
+    """The text the reporting system wrote: text parts outside any returned message
+    (`message/rfc822`, `text/rfc822-headers`), decoded, capped at 64 KB."""
+    if tree is None:
+        return ""
+    chunks: list[str] = []
+    size = 0
+    stack: list[Message] = [tree]
+    while stack and size < _MAX_NOTICE:
+        part = stack.pop()
+        ctype = part.get_content_type()
+        if ctype in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+            continue
+        if part.is_multipart():
+            payload = part.get_payload()
+            if isinstance(payload, list):
+                stack.extend(reversed([p for p in payload if isinstance(p, Message)]))
+            continue
+        broken = part.get_content_maintype() == "multipart"  # unparsable boundary: text
+        if broken or part.get_content_maintype() == "text" or ctype == "message/delivery-status":
+            text = _decoded(part)
+            if part.get_content_subtype() == "html":
+                text = re.sub(r"<[^>]{0,2000}>", " ", text)
+            chunks.append(text[: _MAX_NOTICE - size])
+            size += len(chunks[-1])
+    return "\n".join(chunks)
+
+
 def _status_groups(part: Message) -> list[Message]:
     payload = part.get_payload()
     if isinstance(payload, list):  # the email package parses each field group as a Message
         return [p for p in payload if isinstance(p, Message)]
     if isinstance(payload, str):
-        parsed = email.message_from_string(
-            payload.replace("\r\n", "\n"), policy=email.policy.compat32
-        )
-        return [parsed]
+        blocks = re.split(r"\n\s*\n", payload.replace("\r\n", "\n"))
+        return [
+            email.message_from_string(b.strip() + "\n", policy=email.policy.compat32)
+            for b in blocks
+        ]
     return []
 
 
-def parse_bounce(tree: EmailMessage | None) -> Bounce | None:
-    """The bounce report inside `tree`, or None when it carries no delivery-status part."""
-    if tree is None:
-        return None
+def _clean_status(value: str) -> str:
+    found = _STATUS_RE.search(value)
+    return ".".join(found.groups()) if found else ""
+
+
+def _dsn_recipients(tree: Message) -> list[BouncedRecipient]:
     recipients: list[BouncedRecipient] = []
     for part in tree.walk():
         if part.get_content_type() != "message/delivery-status":
@@ -49,9 +124,79 @@ def parse_bounce(tree: EmailMessage | None) -> Bounce | None:
             if not rcpt:
                 continue
             address = rcpt.split(";", 1)[-1].strip().strip("<>").lower()
-            status = str(group.get("Status") or "").strip().split(" ", 1)[0]
-            recipients.append(BouncedRecipient(address=address, status=status))
+            status = _clean_status(str(group.get("Status") or ""))
+            if not status:
+                status = _clean_status(str(group.get("Diagnostic-Code") or ""))
+            if address:
+                recipients.append(BouncedRecipient(address=address, status=status))
+    return recipients
+
+
+def _ses_recipients(text: str) -> list[BouncedRecipient] | None:
+    start = _SES_RE.search(text)
+    if not start:
+        return None
+    try:
+        doc, _ = json.JSONDecoder().raw_decode(text[start.start() :])
+    except ValueError:
+        return None
+    if not isinstance(doc, dict):
+        return None
+    found: list[BouncedRecipient] = []
+    bounce = doc.get("bounce")
+    if isinstance(bounce, dict):
+        for r in bounce.get("bouncedRecipients") or []:
+            if isinstance(r, dict) and r.get("emailAddress"):
+                status = _clean_status(str(r.get("status") or r.get("diagnosticCode") or ""))
+                found.append(BouncedRecipient(str(r["emailAddress"]).lower(), status))
+    return found
+
+
+def _text_recipients(text: str, exclude: set[str]) -> list[BouncedRecipient]:
+    original = _ORIGINAL_RE.search(text)
+    lines = (text[: original.start()] if original else text).splitlines()
+    seen: dict[str, int] = {}
+    for number, line in enumerate(lines):
+        if _NOT_RCPT_LINE_RE.search(line):
+            continue
+        for match in _ADDR_RE.finditer(line):
+            address = match.group(0).strip(".").lower()
+            before = line[max(0, match.start() - 1) : match.start()]
+            if address in exclude or address in seen or before in ("=", "/"):
+                continue
+            seen[address] = number
+    found: list[BouncedRecipient] = []
+    for address, number in seen.items():
+        window = "\n".join(lines[number : number + 6])
+        found.append(BouncedRecipient(address=address, status=_clean_status(window)))
+    return found
+
+
+def _addresses_of(tree: Message, name: str) -> set[str]:
+    return {a.lower() for a in _ADDR_RE.findall(" ".join(str(v) for v in tree.get_all(name, [])))}
+
+
+def parse_bounce(tree: EmailMessage | None, *, text: str | None = None) -> Bounce | None:
+    """The bounce report inside `tree`, or None when no bounced recipient can be found.
+
+    `text` is the notice text when the caller already has it (see `notice_text`)."""
+    if tree is None:
+        return None
+    recipients = _dsn_recipients(tree)
+    body = notice_text(tree) if text is None else text
+    if not recipients:
+        ses = _ses_recipients(body)
+        if ses is not None:
+            recipients = ses
+        else:
+            exclude = _addresses_of(tree, "To") | _addresses_of(tree, "From")
+            exclude |= _addresses_of(tree, "Return-Path") | _addresses_of(tree, "Reply-To")
+            recipients = _text_recipients(body, exclude)
     if not recipients:
         return None
-    permanent = any(r.status.startswith("5") for r in recipients)
+    if any(r.status for r in recipients):
+        permanent = any(r.status.startswith("5") for r in recipients)
+    else:
+        codes = _REPLY_RE.findall(body)
+        permanent = not _TEMPORARY_RE.search(body) if not codes else codes[0].startswith("5")
     return Bounce(permanent=permanent, recipients=tuple(recipients))
