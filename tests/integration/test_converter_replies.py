@@ -105,6 +105,9 @@ async def test_reply_moves_status_and_step_but_out_of_office_does_not(
     assert (await converter.handle(_received(1, _mail("Printer")))).startswith("created INC-1")
     item = (await store.list_items())[0]
     assert (item.status, item.workflow_step) == ("new", "New")
+    contact = await store.find_person("customer@example.org")  # unknown sender → contact
+    assert contact is not None and contact.kind == "contact"
+    assert item.requester_id == contact.id
 
     ooo = _mail("Automatic reply: [INC-1] Printer", Auto_Submitted="auto-replied")
     assert "threaded onto INC-1" in await converter.handle(_received(2, ooo))
