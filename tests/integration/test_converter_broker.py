@@ -22,6 +22,7 @@ from postroom_shared.models import EmailAccount, MailboxSettings, QuarantineEntr
 from postroom_shared.runtime import make_broker
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import DELIVERY_LIMIT, EVENTS, declare_topology
+from tests import factories
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -73,20 +74,7 @@ def _event(n: int = 1) -> MailReceivedV1:
     mail["Subject"] = "Printer"
     mail["Message-ID"] = f"<{uuid.uuid4().hex}@example.test>"
     mail.set_content("on fire")
-    raw = mail.as_bytes()
-    key = f"acc1/INBOX/7/{n}"
-    return MailReceivedV1(
-        event_id=deterministic_event_id(key, "mail.received.v1"),
-        source="test",
-        correlation_id=key,
-        account_id="acc1",
-        mail_key=key,
-        uidvalidity=7,
-        uid=n,
-        size=len(raw),
-        sha256="0" * 64,
-        raw_inline=raw,
-    )
+    return factories.mail_received(f"acc1/INBOX/7/{n}", mail.as_bytes())
 
 
 async def _connected(stack: StackEnv) -> RabbitBroker:
@@ -97,6 +85,24 @@ async def _connected(stack: StackEnv) -> RabbitBroker:
     await broker.connect()
     await declare_topology(broker)
     return broker
+
+
+async def _subscribed(
+    stack: StackEnv, store: Store, sqlite_url: str, channel: AbstractChannel
+) -> tuple[RabbitBroker, AbstractQueue]:
+    """A converter subscribed as in production (not started yet), on empty queues; its DLQ."""
+    settings = ConverterSettings(
+        store_url=sqlite_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
+    )
+    broker = make_broker(settings)
+    for loop in register(broker, store, settings):
+        loop.close()  # the outbox relay loop is not under test here
+    await broker.connect()
+    await declare_topology(broker)
+    dlq = await channel.declare_queue("converter.mail.received.v1.dlq", passive=True)
+    await dlq.purge()
+    await (await channel.declare_queue("converter.mail.received.v1", passive=True)).purge()
+    return broker, dlq
 
 
 async def test_redelivery_gives_one_item_and_one_event(
@@ -144,17 +150,7 @@ async def test_crash_between_store_write_and_publish_loses_nothing(
 async def test_poison_message_ends_in_the_dead_letter_queue(
     stack: StackEnv, store: Store, sqlite_url: str, channel: AbstractChannel
 ) -> None:
-    settings = ConverterSettings(
-        store_url=sqlite_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
-    )
-    broker = make_broker(settings)
-    for loop in register(broker, store, settings):
-        loop.close()  # the outbox relay loop is not under test here
-    await broker.connect()
-    await declare_topology(broker)
-    dlq = await channel.declare_queue("converter.mail.received.v1.dlq", passive=True)
-    await dlq.purge()
-    await (await channel.declare_queue("converter.mail.received.v1", passive=True)).purge()
+    broker, dlq = await _subscribed(stack, store, sqlite_url, channel)
     await broker.start()
     try:
         marker = uuid.uuid4().hex.encode()
@@ -197,17 +193,7 @@ def test_queues_are_durable_quorum_with_dead_letter_paths(stack: StackEnv) -> No
 async def test_failing_mail_is_quarantined_not_dead_lettered_and_can_be_reprocessed(
     stack: StackEnv, store: Store, sqlite_url: str, channel: AbstractChannel
 ) -> None:
-    settings = ConverterSettings(
-        store_url=sqlite_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
-    )
-    broker = make_broker(settings)
-    for loop in register(broker, store, settings):
-        loop.close()
-    await broker.connect()
-    await declare_topology(broker)
-    dlq = await channel.declare_queue("converter.mail.received.v1.dlq", passive=True)
-    await dlq.purge()
-    await (await channel.declare_queue("converter.mail.received.v1", passive=True)).purge()
+    broker, dlq = await _subscribed(stack, store, sqlite_url, channel)
     quarantined_tap = await _tap(channel, "mail.quarantined.v1")
     # The raw mail is referenced by a blob the store does not have (yet): every attempt fails.
     inline = _event(9)

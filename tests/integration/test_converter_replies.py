@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
-from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
+from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.models import (
     EmailAccount,
@@ -23,6 +23,7 @@ from postroom_shared.models import (
 from postroom_shared.runtime import make_broker
 from postroom_shared.store import open_store
 from postroom_shared.topology import declare_topology
+from tests import factories
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -72,19 +73,7 @@ def _received(n: int, msg: EmailMessage) -> MailReceivedV1:
 
 
 def _received_raw(n: int, raw: bytes) -> MailReceivedV1:
-    key = f"acc1/INBOX/3/{n}"
-    return MailReceivedV1(
-        event_id=deterministic_event_id(key, "mail.received.v1"),
-        source="t",
-        correlation_id=key,
-        account_id="acc1",
-        mail_key=key,
-        uidvalidity=3,
-        uid=n,
-        size=len(raw),
-        sha256="0" * 64,
-        raw_inline=raw,
-    )
+    return factories.mail_received(f"acc1/INBOX/3/{n}", raw)
 
 
 def _mail(subject: str, *, sender: str = "customer@example.org", **headers: str) -> EmailMessage:
