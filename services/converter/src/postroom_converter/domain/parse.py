@@ -1,48 +1,88 @@
 """Reading a raw mail into the fields the converter needs, without ever raising on bad input.
 
-This is the foundation parser: headers, addresses, the text body and defects. Malformed mail
-still yields a `ParsedMail` (with `defects` saying what was wrong); only mail over the size cap
-is refused, because parsing it could exhaust memory or time.
+Malformed mail still yields a `ParsedMail` (with `defects` saying what was wrong). Only mail over
+a cap is refused: `MailTooLarge` (size) or `MailRejected` (header size, MIME depth, part count),
+each with a reason for the quarantine. Caps and their values live in `limits.py`.
+
+Speed and robustness (DESIGN §7): the tree is parsed with `policy.compat32`, which is several
+times faster than `policy.default` and stores header values raw, so no quadratic header
+parsing happens inside the `email` package. Header values are then decoded here
+(`charsets.decode_header`: RFC 2047, raw 8-bit, unknown charsets), bodies through the charset
+chain in `charsets.py`, HTML through `html.py`, attachments through `attachments.py`.
+Measured (one core, Python 3.13): ~5,800 small text/plain mails/s and ~3,000
+multipart/alternative (text + HTML) mails/s for parse_mail; policy.default alone parses ~1,700/s.
 """
 
 import email
-import email.policy
 import email.utils
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
+from email.policy import Compat32
+from typing import Any
 
+from postroom_converter.domain.attachments import Attachment, attachments_of, is_attachment
+from postroom_converter.domain.charsets import (
+    decode_bytes,
+    decode_header,
+    raw_header_text,
+    to_bytes,
+)
+from postroom_converter.domain.html import html_to_text, sanitise_html
+from postroom_converter.domain.limits import (
+    MAX_DEPTH,
+    MAX_MAIL_BYTES,
+    MAX_PARTS,
+    MailRejected,
+    MailTooLarge,
+    check_raw,
+    defuse_param_headers,
+)
 from postroom_converter.domain.reply_text import extract_reply
-from postroom_shared.errors import PermanentError
 
-__all__ = ["MAX_MAIL_BYTES", "Address", "Attachment", "MailTooLarge", "ParsedMail", "parse_mail"]
+__all__ = [
+    "MAX_MAIL_BYTES",
+    "Address",
+    "Attachment",
+    "MailRejected",
+    "MailTooLarge",
+    "ParsedMail",
+    "parse_mail",
+]
 
-MAX_MAIL_BYTES = 25 * 1024 * 1024
 _MSGID_RE = re.compile(r"<[^<>\s]{1,900}>")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_TAG_RE = re.compile(r"<[^>]*>")
+_WS_RE = re.compile(r"\s+")
+_UTF8_BOM = b"\xef\xbb\xbf"
 _MAX_TEXT = 200_000
+_MAX_HTML = 2_000_000
+_MAX_SUBJECT = 1000
+_MAX_DEFECTS = 100
+_MAX_ADDRESS_HEADER = 64 * 1024  # per address header: more is no real recipient list
 
 
-class MailTooLarge(PermanentError):
-    """The mail is bigger than the converter will parse."""
+_FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
+
+
+class _UnfoldingCompat32(Compat32):
+    """compat32 (fast, raw values) but header values read back unfolded, as RFC 5322 says:
+    otherwise a folded `boundary="simple\r\n boundary"` never matches its delimiter lines."""
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        if "\n" in value:
+            value = _FOLD_RE.sub("", value)
+        return super().header_fetch_parse(name, value)
+
+
+_POLICY = _UnfoldingCompat32()
 
 
 @dataclass(frozen=True)
 class Address:
     address: str
     name: str = ""
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content_type: str
-    size: int
-    sha256: str
-    content_id: str
-    inline: bool
 
 
 @dataclass(frozen=True)
@@ -62,7 +102,7 @@ class ParsedMail:
     content_type: str = "text/plain"
     report_type: str = ""
     defects: tuple[str, ...] = ()
-    html: str | None = None  # sanitised
+    html: str | None = None  # sanitised: allow-listed tags, no remote content
     attachments: tuple[Attachment, ...] = ()
     reply_text: str = ""
     tree: EmailMessage | None = field(default=None, repr=False, compare=False)
@@ -73,67 +113,123 @@ class ParsedMail:
         return values[0] if values else ""
 
 
-def _text(value: object) -> str:
-    return _CONTROL_RE.sub("", str(value)).strip()
+def _text(value: str) -> str:
+    return _CONTROL_RE.sub("", value).strip()
 
 
-def _addresses(values: list[str]) -> tuple[Address, ...]:
+def _addresses(values: tuple[str, ...]) -> tuple[Address, ...]:
+    if not values:
+        return ()
+    cleaned = [_WS_RE.sub(" ", raw_header_text(v)[:_MAX_ADDRESS_HEADER]) for v in values]
+    try:
+        pairs = email.utils.getaddresses(cleaned)
+        if not any("@" in addr for _, addr in pairs):
+            # strict mode drops the whole header for one flaw (even a trailing comma)
+            pairs = email.utils.getaddresses(cleaned, strict=False)
+    except Exception:  # the address parser on hostile input (deeply nested comments)
+        return ()
     found = []
-    for name, addr in email.utils.getaddresses(values):
-        addr = addr.strip()
+    for name, addr in pairs:
+        addr = _CONTROL_RE.sub("", addr).strip()
         if "@" in addr and len(addr) <= 320:
-            found.append(Address(address=addr.lower(), name=_text(name)))
+            display = _WS_RE.sub(" ", _text(decode_header(name))) if name else ""
+            found.append(Address(address=addr.lower(), name=display))
     return tuple(found)
-
-
-def _header_values(msg: Message) -> dict[str, tuple[str, ...]]:
-    values: dict[str, list[str]] = {}
-    for key in msg:
-        lower = key.lower()
-        if lower in values:
-            continue
-        try:
-            values[lower] = [_text(v) for v in msg.get_all(key, [])]
-        except Exception:  # a header the policy cannot decode: keep its raw form
-            values[lower] = [_text(v) for v in msg.get_all(key, failobj=[]) or []]
-    return {k: tuple(v) for k, v in values.items()}
 
 
 def _date(value: str) -> datetime | None:
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except Exception:  # TypeError/ValueError/IndexError/OverflowError on garbage dates
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _body_text(msg: EmailMessage, defects: list[str]) -> str:
+def _all_parts(msg: Message) -> Iterator[Message]:
+    """Every entity, containers and those inside attached messages too; not recursive."""
+    stack: list[Message] = [msg]
+    while stack:
+        part = stack.pop()
+        yield part
+        if part.is_multipart():  # (get_payload() on 8-bit text can raise; on lists it cannot)
+            payload: Any = part.get_payload()
+            stack.extend(p for p in reversed(payload) if isinstance(p, Message))
+
+
+def _leaves(msg: Message) -> Iterator[tuple[Message, int | None]]:
+    """Leaf parts of the mail itself (attached messages are leaves) with the id of the
+    innermost multipart/alternative they belong to."""
+    stack: list[tuple[Message, int | None]] = [(msg, None)]
+    while stack:
+        part, group = stack.pop()
+        if part.get_content_maintype() == "multipart" and part.is_multipart():
+            if part.get_content_subtype() == "alternative":
+                group = id(part)
+            payload: Any = part.get_payload()
+            stack.extend((p, group) for p in reversed(payload) if isinstance(p, Message))
+        else:
+            yield part, group
+
+
+def _decoded_body(part: Message, defects: list[str]) -> str:
     try:
-        part = msg.get_body(preferencelist=("plain", "html"))
+        data: Any = part.get_payload(decode=True)
     except Exception as exc:
-        defects.append(f"body: {exc!r}")
-        part = None
-    if part is None:
-        return ""
+        defects.append(f"body decode: {type(exc).__name__}")
+        data = None
+    if not isinstance(data, bytes):
+        try:
+            raw: Any = part.get_payload()
+        except Exception:  # 8-bit text with a charset the email package chokes on
+            raw = None
+        data = to_bytes(raw) if isinstance(raw, str) else b""
     try:
-        content = part.get_content()
-    except Exception as exc:  # unknown charset, broken transfer encoding
-        defects.append(f"body decode: {exc!r}")
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    text = str(content)
-    if part.get_content_subtype() == "html":
-        text = re.sub(r"\s+\n", "\n", _TAG_RE.sub("", text))
-    return text[:_MAX_TEXT].strip()
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    text, clean = decode_bytes(data, charset)
+    if not clean:
+        defects.append(f"charset fallback: declared {charset or 'none'!s}"[:120])
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _parse_tree(raw: bytes, defects: list[str]) -> EmailMessage:
+    try:
+        msg = email.message_from_bytes(raw, _class=EmailMessage, policy=_POLICY)
+    except RecursionError:  # the depth scan is the guard; this is the safety net
+        raise MailRejected(f"MIME nesting too deep for the parser (cap {MAX_DEPTH})") from None
+    except Exception as exc:  # should not happen: the feed parser records defects instead
+        defects.append(f"unparseable: {type(exc).__name__}")
+        msg = EmailMessage(policy=_POLICY)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def _header_values(msg: Message) -> dict[str, tuple[str, ...]]:
+    values: dict[str, list[str]] = {}
+    for key, value in msg.raw_items():
+        name = _text(raw_header_text(str(key))).lower()
+        values.setdefault(name, []).append(_text(decode_header(str(value))))
+    return {k: tuple(v) for k, v in values.items()}
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
-    """Parse `raw`; raises `MailTooLarge` above `MAX_MAIL_BYTES`, nothing else."""
-    if len(raw) > MAX_MAIL_BYTES:
-        raise MailTooLarge(f"mail is {len(raw)} bytes, the limit is {MAX_MAIL_BYTES}")
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
-    defects = [type(d).__name__ for d in msg.defects]
+    """Parse `raw`; raises `MailTooLarge` or `MailRejected` (both permanent), nothing else."""
+    check_raw(raw)
+    raw, defects = defuse_param_headers(raw)
+    if raw.startswith(_UTF8_BOM):  # some Windows tools save mail with one; no header then
+        raw = raw[len(_UTF8_BOM) :]
+        defects.append("leading UTF-8 byte order mark removed")
+    msg = _parse_tree(raw, defects)
+    for count, part in enumerate(_all_parts(msg), start=1):
+        if count > MAX_PARTS:
+            raise MailRejected(f"more than {MAX_PARTS} MIME parts")
+        defects.extend(type(d).__name__ for d in part.defects)
+
+    raw_headers: dict[str, tuple[str, ...]] = {}
+    for key, value in msg.raw_items():
+        raw_headers.setdefault(str(key).lower(), ())
+        raw_headers[str(key).lower()] += (str(value),)
     headers = _header_values(msg)
 
     def first(name: str) -> str:
@@ -142,26 +238,65 @@ def parse_mail(raw: bytes) -> ParsedMail:
     def ids(name: str) -> tuple[str, ...]:
         return tuple(_MSGID_RE.findall(" ".join(headers.get(name, ()))))
 
-    senders = _addresses(list(headers.get("from", ())))
-    return_path = first("return-path")
+    texts: list[str] = []
+    htmls: list[str] = []
+    attachments: list[Attachment] = []
+    text_groups: set[int] = set()
+    html_groups: set[int] = set()
+    for part, group in _leaves(msg):
+        ctype = part.get_content_type()
+        if ctype.startswith("multipart/"):  # no usable boundary: the email package kept text
+            ctype = "text/plain"
+        try:
+            if is_attachment(part):
+                attachments.extend(attachments_of(part, defects))
+            elif ctype == "text/plain" and (group is None or group not in text_groups):
+                texts.append(_decoded_body(part, defects))
+                if group is not None:
+                    text_groups.add(group)
+            elif ctype == "text/html" and (group is None or group not in html_groups):
+                htmls.append(_decoded_body(part, defects))
+                if group is not None:
+                    html_groups.add(group)
+        except Exception as exc:  # last resort: one undecodable part must not cost the mail
+            defects.append(f"{ctype} part skipped: {type(exc).__name__}: {str(exc)[:100]}")
+
+    source_html = "\n".join(htmls)[:_MAX_HTML]
+    html = None
+    if htmls:
+        html = sanitise_html(source_html, [a.content_id for a in attachments if a.content_id])
+    text = "\n\n".join(t.strip() for t in texts if t.strip())
+    if not text and source_html:
+        text = html_to_text(source_html)
+    text = _CONTROL_RE.sub("", text)[:_MAX_TEXT].strip()
+
+    senders = _addresses(raw_headers.get("from", ()))
     mids = ids("message-id")
-    text = _body_text(msg, defects)
+    try:
+        report_type: Any = msg.get_param("report-type", "")
+    except Exception:
+        report_type = ""
+    if isinstance(report_type, tuple):
+        report_type = report_type[2]
+    unique_defects = tuple(dict.fromkeys(defects))[:_MAX_DEFECTS]
     return ParsedMail(
         message_id=mids[0] if mids else "",
         in_reply_to=ids("in-reply-to"),
         references=ids("references"),
-        subject=first("subject")[:1000],
+        subject=_WS_RE.sub(" ", first("subject")).strip()[:_MAX_SUBJECT],
         sender=senders[0] if senders else None,
-        reply_to=_addresses(list(headers.get("reply-to", ()))),
-        to=_addresses(list(headers.get("to", ()))),
-        cc=_addresses(list(headers.get("cc", ()))),
+        reply_to=_addresses(raw_headers.get("reply-to", ())),
+        to=_addresses(raw_headers.get("to", ())),
+        cc=_addresses(raw_headers.get("cc", ())),
         date=_date(first("date")),
         text=text,
-        return_path_null=return_path.replace(" ", "") == "<>",
+        return_path_null=first("return-path").replace(" ", "") == "<>",
         headers=headers,
         content_type=msg.get_content_type(),
-        report_type=str(msg.get_param("report-type", "") or "").lower(),
-        defects=tuple(defects),
+        report_type=str(report_type or "").lower(),
+        defects=unique_defects,
+        html=html,
+        attachments=tuple(attachments),
         reply_text=extract_reply(text),
         tree=msg,
     )
