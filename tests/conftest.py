@@ -85,3 +85,11 @@ def stack() -> Iterator[StackEnv]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'db' / 'postroom.db'}"
+
+
+@pytest.fixture(params=["sqlite", "mongodb"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn: a fresh SQLite file, or a fresh MongoDB database."""
+    name = "sqlite_url" if request.param == "sqlite" else "mongo_db_url"
+    url: str = request.getfixturevalue(name)
+    return url

@@ -30,10 +30,9 @@ from postroom_shared.models import (
 from postroom_shared.store import ItemChanges, OutboxEvent, Store, open_store
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
-    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "mongo_db_url")
-    opened = await open_store(url)
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = await open_store(store_url)
     try:
         yield opened
     finally:

@@ -30,8 +30,8 @@ SECRET = "c" * 40
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = await open_store(store_url)
     await opened.put_account(
         EmailAccount(
             id="acc1",
@@ -88,11 +88,11 @@ async def _connected(stack: StackEnv) -> RabbitBroker:
 
 
 async def _subscribed(
-    stack: StackEnv, store: Store, sqlite_url: str, channel: AbstractChannel
+    stack: StackEnv, store: Store, store_url: str, channel: AbstractChannel
 ) -> tuple[RabbitBroker, AbstractQueue]:
     """A converter subscribed as in production (not started yet), on empty queues; its DLQ."""
     settings = ConverterSettings(
-        store_url=sqlite_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
+        store_url=store_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
     )
     broker = make_broker(settings)
     for loop in register(broker, store, settings):
@@ -148,9 +148,9 @@ async def test_crash_between_store_write_and_publish_loses_nothing(
 
 
 async def test_poison_message_ends_in_the_dead_letter_queue(
-    stack: StackEnv, store: Store, sqlite_url: str, channel: AbstractChannel
+    stack: StackEnv, store: Store, store_url: str, channel: AbstractChannel
 ) -> None:
-    broker, dlq = await _subscribed(stack, store, sqlite_url, channel)
+    broker, dlq = await _subscribed(stack, store, store_url, channel)
     await broker.start()
     try:
         marker = uuid.uuid4().hex.encode()
@@ -191,9 +191,9 @@ def test_queues_are_durable_quorum_with_dead_letter_paths(stack: StackEnv) -> No
 
 
 async def test_failing_mail_is_quarantined_not_dead_lettered_and_can_be_reprocessed(
-    stack: StackEnv, store: Store, sqlite_url: str, channel: AbstractChannel
+    stack: StackEnv, store: Store, store_url: str, channel: AbstractChannel
 ) -> None:
-    broker, dlq = await _subscribed(stack, store, sqlite_url, channel)
+    broker, dlq = await _subscribed(stack, store, store_url, channel)
     quarantined_tap = await _tap(channel, "mail.quarantined.v1")
     # The raw mail is referenced by a blob the store does not have (yet): every attempt fails.
     inline = _event(9)

@@ -32,8 +32,8 @@ SIGNER = MessageIdSigner(SECRET, "example.test")
 
 
 @pytest.fixture
-async def converter(stack: StackEnv, sqlite_url: str) -> AsyncIterator[Converter]:
-    store = await open_store(sqlite_url)
+async def converter(stack: StackEnv, store_url: str) -> AsyncIterator[Converter]:
+    store = await open_store(store_url)
     await store.put_workflow(
         Workflow(
             id="desk",
@@ -56,7 +56,7 @@ async def converter(stack: StackEnv, sqlite_url: str) -> AsyncIterator[Converter
         )
     )
     settings = ConverterSettings(
-        store_url=sqlite_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
+        store_url=store_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
     )
     broker = make_broker(settings)
     await broker.connect()
