@@ -160,3 +160,38 @@ async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converte
     assert "threaded onto INC-1" in outcome, outcome
     after = await store.get_item(item.id)
     assert after is not None and after.bounced == ["gone@example.org"] and after.status == "new"
+
+
+async def test_attachments_are_saved_and_html_is_sanitised(converter: Converter) -> None:
+    store = converter.store
+    msg = _mail("Screenshot")
+    msg.add_alternative(
+        '<p onclick="x()">See <img src="cid:shot@x"> and <img src="https://tracker.example/p.gif">'
+        "</p><script>alert(1)</script>",
+        subtype="html",
+    )
+    html_part = msg.get_body(preferencelist=("html",))
+    assert isinstance(html_part, EmailMessage)
+    html_part.add_related(b"\x89PNG fake", "image", "png", cid="<shot@x>")
+    msg.add_attachment(
+        b"%PDF-1.4 report", maintype="application", subtype="pdf", filename="Bericht für März.pdf"
+    )
+    await converter.handle(_received(1, msg))
+    item = (await store.list_items())[0]
+    thread = await store.list_messages(item.id)
+    saved = {a.filename: a for a in thread[0].attachments}
+    assert "Bericht für März.pdf" in saved
+    assert await store.get_blob(saved["Bericht für März.pdf"].blob_ref) == b"%PDF-1.4 report"
+    inline = [a for a in thread[0].attachments if a.content_id == "shot@x"]
+    assert inline and inline[0].inline
+    html = thread[0].html or ""
+    assert "cid:shot@x" in html
+    assert "tracker.example" not in html and "<script" not in html and "onclick" not in html
+
+    account = await store.get_account("acc1")
+    assert account is not None
+    account.items.save_attachments = False
+    await store.put_account(account)
+    await converter.handle(_received(2, msg))
+    second = next(i for i in await store.list_items() if i.id != item.id)
+    assert (await store.list_messages(second.id))[0].attachments == []

@@ -33,6 +33,7 @@ __all__ = [
     "Security",
     "ServiceHeartbeat",
     "SmtpSettings",
+    "StoredAttachment",
     "ThreadMessage",
     "Workflow",
     "WorkflowStep",
@@ -260,6 +261,18 @@ class Item(_Model):
         return f"{TOKEN_PREFIXES[self.item_type]}-{self.number}"
 
 
+class StoredAttachment(_Model):
+    """An attachment saved with a thread message; its bytes are in the blob store."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    content_id: str = ""
+    inline: bool = False
+    blob_ref: str
+
+
 class ThreadMessage(_Model):
     """One inbound or outbound mail on an item's thread."""
 
@@ -276,6 +289,9 @@ class ThreadMessage(_Model):
     cc: list[Party] = Field(default_factory=list)
     date: AwareDatetime | None = None
     text: str = ""
+    html: str | None = Field(default=None, description="Sanitised HTML (remote content blocked).")
+    reply_text: str = ""
+    attachments: list[StoredAttachment] = Field(default_factory=list)
     kind: str = "normal"
     blob_ref: str | None = None
     created_at: AwareDatetime = Field(default_factory=utcnow)

@@ -41,7 +41,13 @@ from postroom_shared.logs import bind, get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.mail.tokens import find_token
 from postroom_shared.messaging import publish_event, relay_outbox, to_outbox
-from postroom_shared.models import EmailAccount, Item, ProcessingLogEntry, QuarantineEntry
+from postroom_shared.models import (
+    EmailAccount,
+    Item,
+    ProcessingLogEntry,
+    QuarantineEntry,
+    StoredAttachment,
+)
 from postroom_shared.store import ItemChanges, Store
 
 __all__ = ["Converter"]
@@ -161,6 +167,7 @@ class Converter:
             mail_key=event.mail_key,
             kind=classification.kind,
             blob_ref=blob_ref,
+            attachments=await self._save_attachments(account, mail),
         )
         envelope: dict[str, object] = {
             "source": SOURCE,
@@ -265,6 +272,26 @@ class Converter:
         )
         log.warning("mail quarantined", reason=reason, quarantine_id=quarantine_id)
         return f"quarantined: {reason}"
+
+    async def _save_attachments(
+        self, account: EmailAccount, mail: ParsedMail
+    ) -> list[StoredAttachment]:
+        """Attachments go to the blob store (deduplicated by content) when the account says so;
+        the raw mail keeps them either way."""
+        if not account.items.save_attachments:
+            return []
+        return [
+            StoredAttachment(
+                filename=a.filename,
+                content_type=a.content_type,
+                size=a.size,
+                sha256=a.sha256,
+                content_id=a.content_id,
+                inline=a.inline,
+                blob_ref=await self.store.put_blob(a.data),
+            )
+            for a in mail.attachments
+        ]
 
     async def _requester_id(self, account: EmailAccount, mail: ParsedMail) -> str | None:
         """Relate the sender to a customer or user; unknown senders become contacts or stay

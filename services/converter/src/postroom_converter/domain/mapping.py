@@ -13,6 +13,7 @@ from postroom_shared.models import (
     MailSource,
     Party,
     Person,
+    StoredAttachment,
     ThreadMessage,
     utcnow,
 )
@@ -140,6 +141,7 @@ def thread_message(
     mail_key: str,
     kind: str,
     blob_ref: str | None,
+    attachments: list[StoredAttachment] | None = None,
 ) -> ThreadMessage:
     return ThreadMessage(
         key=mail_key,
@@ -155,6 +157,9 @@ def thread_message(
         cc=[Party(address=a.address, name=a.name) for a in mail.cc],
         date=mail.date,
         text=mail.text[:_MAX_DESCRIPTION],
+        html=mail.html[: _MAX_DESCRIPTION * 5] if mail.html else None,
+        reply_text=mail.reply_text[:_MAX_DESCRIPTION],
+        attachments=attachments or [],
         kind=kind,
         blob_ref=blob_ref,
         created_at=utcnow(),
