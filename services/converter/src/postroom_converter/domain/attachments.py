@@ -219,13 +219,17 @@ def _tnef_attachments(data: bytes, defects: list[str]) -> list[Attachment] | Non
     return found
 
 
-def attachments_of(part: Message, defects: list[str]) -> list[Attachment]:
-    """The attachment(s) a leaf part contributes (a TNEF part may contribute several)."""
+def attachments_of(
+    part: Message, defects: list[str], *, data: bytes | None = None
+) -> list[Attachment]:
+    """The attachment(s) a leaf part contributes (a TNEF part may contribute several);
+    `data` is the decoded body when it was kept out of the parse (see bigparts)."""
     ctype = content_type_of(part)
     name = filename_of(part)
     if ctype in _MESSAGE_TYPES:
         return [_message_attachment(part, name, defects)]
-    data = _payload_bytes(part, defects)
+    if data is None:
+        data = _payload_bytes(part, defects)
     cid = normalise_content_id(str(part.get("content-id", "") or ""))
     disposition = _disposition(part)
     inline = disposition == "inline" or (not disposition and bool(cid))

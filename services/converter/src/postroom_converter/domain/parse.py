@@ -24,6 +24,7 @@ from email.policy import Compat32
 from typing import Any
 
 from postroom_converter.domain.attachments import Attachment, attachments_of, is_attachment
+from postroom_converter.domain.bigparts import hollow
 from postroom_converter.domain.charsets import (
     decode_bytes,
     decode_header,
@@ -220,7 +221,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if raw.startswith(_UTF8_BOM):  # some Windows tools save mail with one; no header then
         raw = raw[len(_UTF8_BOM) :]
         defects.append("leading UTF-8 byte order mark removed")
-    msg = _parse_tree(raw, defects)
+    hollowed = hollow(raw)
+    msg = _parse_tree(hollowed.skeleton, defects)
     for count, part in enumerate(_all_parts(msg), start=1):
         if count > MAX_PARTS:
             raise MailRejected(f"more than {MAX_PARTS} MIME parts")
@@ -249,7 +251,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
             ctype = "text/plain"
         try:
             if is_attachment(part):
-                attachments.extend(attachments_of(part, defects))
+                big = hollowed.data_for(part.get_payload(), raw) if hollowed.spans else None
+                attachments.extend(attachments_of(part, defects, data=big))
             elif ctype == "text/plain" and (group is None or group not in text_groups):
                 texts.append(_decoded_body(part, defects))
                 if group is not None:
