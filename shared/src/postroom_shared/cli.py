@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import importlib
 import sys
+from typing import Any
 
 from postroom_shared.health import fresh_services
 from postroom_shared.models import (
@@ -94,15 +95,36 @@ def _parser() -> argparse.ArgumentParser:
     health.add_argument("service", choices=["fetcher", "converter", "replier"])
     parse = sub.add_parser("parse", help="print what the converter reads from a mail, as JSON")
     parse.add_argument("file", help="a mail file (RFC 5322 / .eml), or - for stdin")
+    quarantine = sub.add_parser("quarantine", help="list, show, reprocess or discard poison mail")
+    quarantine.add_argument("action", choices=["list", "show", "reprocess", "discard"])
+    quarantine.add_argument("id", nargs="?", default="", help="quarantine id (all but list)")
     return parser
 
 
-def _parse(args: argparse.Namespace) -> int:
-    # The converter owns parsing; shared must not import it, so it is looked up at run time.
+def _converter_module(name: str) -> Any:
+    # The converter owns parsing and the quarantine; shared must not import it, so the
+    # module is looked up at run time.
     try:
-        describe = importlib.import_module("postroom_converter.describe")
+        return importlib.import_module(f"postroom_converter.{name}")
     except ImportError:
-        print("postroom parse needs the postroom-converter package", file=sys.stderr)
+        print("this command needs the postroom-converter package", file=sys.stderr)
+        return None
+
+
+async def _quarantine(args: argparse.Namespace) -> int:
+    if args.action != "list" and not args.id:
+        print(f"postroom quarantine {args.action} needs an id", file=sys.stderr)
+        return 2
+    module = _converter_module("quarantine_cli")
+    if module is None:
+        return 69
+    result: int = await module.run(args)
+    return result
+
+
+def _parse(args: argparse.Namespace) -> int:
+    describe = _converter_module("describe")
+    if describe is None:
         return 69  # EX_UNAVAILABLE
     result: int = describe.main(args.file)
     return result
@@ -112,5 +134,5 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "parse":
         sys.exit(_parse(args))
-    command = {"seed-demo": _seed_demo, "health": _health}[args.command]
+    command = {"seed-demo": _seed_demo, "health": _health, "quarantine": _quarantine}[args.command]
     sys.exit(asyncio.run(command(args)))

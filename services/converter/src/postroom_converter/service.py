@@ -112,8 +112,10 @@ class Converter:
         if entry is None:
             raise KeyError(quarantine_id)
         event = MailReceivedV1.model_validate_json(entry.event)
-        await self.store.delete_quarantine(quarantine_id)
-        return await self.handle(event, final_attempt=True)
+        outcome = await self.handle(event, final_attempt=True)
+        if not outcome.startswith("quarantined"):  # else it stays, one attempt more
+            await self.store.delete_quarantine(quarantine_id)
+        return outcome
 
     async def _handle(self, event: MailReceivedV1) -> str:
         if await self.store.item_for_mail(event.mail_key) is not None:

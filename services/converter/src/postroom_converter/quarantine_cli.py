@@ -1,0 +1,70 @@
+"""`postroom quarantine list|show|reprocess|discard`: the quarantine from a shell.
+
+Reprocessing runs the mail through the converter in this process (store and broker from the
+POSTROOM_* settings), exactly as the service would, so the fix of a converter bug or a config
+error can be applied to the mail that suffered from it.
+"""
+
+import argparse
+import json
+import sys
+
+from postroom_converter.service import Converter
+from postroom_converter.settings import ConverterSettings
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.runtime import connect_with_retry, make_broker
+from postroom_shared.store import Store, open_store
+from postroom_shared.topology import declare_topology
+
+__all__ = ["run"]
+
+
+async def _list(store: Store) -> int:
+    for entry in await store.list_quarantine(limit=1000):
+        print(
+            f"{entry.id}\t{entry.created_at:%Y-%m-%d %H:%M}\t{entry.attempts}\t"
+            f"{entry.mail_key}\t{entry.reason}"
+        )
+    return 0
+
+
+async def _show(store: Store, entry_id: str) -> int:
+    entry = await store.get_quarantine(entry_id)
+    if entry is None:
+        print(f"no quarantine entry {entry_id}", file=sys.stderr)
+        return 1
+    print(json.dumps(entry.model_dump(mode="json", exclude={"event"}), indent=2))
+    return 0
+
+
+async def _reprocess(store: Store, settings: ConverterSettings, entry_id: str) -> int:
+    broker = make_broker(settings)
+    await connect_with_retry(broker, deadline_s=30)
+    try:
+        await declare_topology(broker)
+        signer = MessageIdSigner(settings.secret_key.get_secret_value(), "")
+        outcome = await Converter(store=store, broker=broker, signer=signer).reprocess(entry_id)
+    except KeyError:
+        print(f"no quarantine entry {entry_id}", file=sys.stderr)
+        return 1
+    finally:
+        await broker.stop()
+    print(outcome)
+    return 0
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = ConverterSettings()  # type: ignore[call-arg]  # values come from the environment
+    store = await open_store(settings.store_url)
+    try:
+        if args.action == "list":
+            return await _list(store)
+        if args.action == "show":
+            return await _show(store, args.id)
+        if args.action == "reprocess":
+            return await _reprocess(store, settings, args.id)
+        deleted = await store.delete_quarantine(args.id)
+        print("discarded" if deleted else f"no quarantine entry {args.id}")
+        return 0 if deleted else 1
+    finally:
+        await store.close()
