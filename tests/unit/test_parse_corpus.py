@@ -22,8 +22,12 @@ CORPORA = (
     "james-mime4j",
     "mimekit",
     "spamscope-mail-parser",
+    "sisimai",
+    "talon",
+    "email_reply_parser-github",
+    "email_reply_parser-zapier",
 )
-_NOT_MAIL = {".md", ".xml", ".list", ".tnef"}
+_NOT_MAIL = {".md", ".xml", ".list", ".tnef", ".json"}
 _NOT_MAIL_NAMES = {"ARTISTIC-LICENSE.txt", "README.txt"}
 PER_MAIL_SECONDS = 2.0
 
