@@ -20,6 +20,7 @@ from postroom_shared.models import (
     Person,
     ProcessingLogEntry,
     QuarantineEntry,
+    SendRecord,
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
@@ -317,3 +318,24 @@ async def test_people_by_address(store: Store) -> None:
     assert (
         await store.ensure_contact(Person(id="c3", kind="contact", emails=["a@x.test"]))
     ).id == "u1"
+
+
+async def test_send_history(store: Store) -> None:
+    now = utcnow()
+    for minutes, recipient in [
+        (90, "a@x.test"),
+        (30, "a@x.test"),
+        (5, "b@x.test"),
+        (1, "a@x.test"),
+    ]:
+        await store.record_send(
+            SendRecord(
+                recipient=recipient,
+                item_id="it_1",
+                fingerprint="f",
+                at=now - timedelta(minutes=minutes),
+            )
+        )
+    recent = await store.sends_since("a@x.test", now - timedelta(minutes=60))
+    assert [round((now - r.at).total_seconds() / 60) for r in recent] == [30, 1]
+    assert await store.sends_since("c@x.test", now - timedelta(days=7)) == []

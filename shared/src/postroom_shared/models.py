@@ -31,6 +31,7 @@ __all__ = [
     "QuarantineEntry",
     "ReplyActions",
     "Security",
+    "SendRecord",
     "ServiceHeartbeat",
     "SmtpSettings",
     "StoredAttachment",
@@ -312,6 +313,15 @@ class LedgerEntry(_Model):
     recipient: str
     message_id: str
     sent_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class SendRecord(_Model):
+    """One automatic mail sent, for the rate limits and the RFC 3834 once-per-7-days rule."""
+
+    recipient: str
+    item_id: str
+    fingerprint: str = Field(description="sha256 of the subject and body as sent.")
+    at: AwareDatetime = Field(default_factory=utcnow)
 
 
 class ServiceHeartbeat(_Model):

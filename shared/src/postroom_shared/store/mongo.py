@@ -32,6 +32,7 @@ from postroom_shared.models import (
     Person,
     ProcessingLogEntry,
     QuarantineEntry,
+    SendRecord,
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
@@ -80,6 +81,7 @@ class MongoStore:
         await db.messages.create_index([("item_id", ASCENDING), ("created_at", ASCENDING)])
         await db.processing_log.create_index([("at", DESCENDING)])
         await db.people.create_index("emails", unique=True)
+        await db.sends.create_index([("recipient", ASCENDING), ("at", ASCENDING)])
         await db.processing_log.create_index("mail_key")
 
     async def close(self) -> None:
@@ -354,6 +356,16 @@ class MongoStore:
             .limit(limit)
         )
         return [ProcessingLogEntry.model_validate(doc) async for doc in cursor]
+
+    # automatic mail history --------------------------------------------------------------
+    async def record_send(self, record: SendRecord) -> None:
+        await self._db.sends.insert_one(record.model_dump())
+
+    async def sends_since(self, recipient: str, since: datetime) -> list[SendRecord]:
+        cursor = self._db.sends.find({"recipient": str(recipient), "at": {"$gte": since}}).sort(
+            "at", ASCENDING
+        )
+        return [SendRecord.model_validate(doc) async for doc in cursor]
 
     # health --------------------------------------------------------------------------------
     async def heartbeat(self, beat: ServiceHeartbeat) -> None:

@@ -19,6 +19,7 @@ from postroom_shared.models import (
     Person,
     ProcessingLogEntry,
     QuarantineEntry,
+    SendRecord,
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
@@ -154,6 +155,12 @@ class Store(Protocol):
         self, *, account_id: str | None = None, mail_key: str | None = None, limit: int = 100
     ) -> list[ProcessingLogEntry]:
         """Newest first."""
+        ...
+
+    # automatic mail history (rate limits)
+    async def record_send(self, record: SendRecord) -> None: ...
+    async def sends_since(self, recipient: str, since: datetime) -> list[SendRecord]:
+        """Automatic mail sent to `recipient` at or after `since`, oldest first."""
         ...
 
     # service health

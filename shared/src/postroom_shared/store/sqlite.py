@@ -23,6 +23,7 @@ from postroom_shared.models import (
     Person,
     ProcessingLogEntry,
     QuarantineEntry,
+    SendRecord,
     ServiceHeartbeat,
     SmtpSettings,
     ThreadMessage,
@@ -61,6 +62,8 @@ CREATE INDEX IF NOT EXISTS processing_log_at ON processing_log (at DESC);
 CREATE INDEX IF NOT EXISTS processing_log_mail ON processing_log (mail_key);
 CREATE TABLE IF NOT EXISTS people (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS person_emails (email TEXT PRIMARY KEY, person_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sends (recipient TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS sends_recipient_at ON sends (recipient, at);
 CREATE TABLE IF NOT EXISTS heartbeats (service TEXT NOT NULL, instance TEXT NOT NULL,
     seen_at TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (service, instance));
 """
@@ -491,6 +494,24 @@ class SqliteStore:
             ).fetchall()
         )
         return [ProcessingLogEntry.model_validate_json(row[0]) for row in rows]
+
+    # automatic mail history --------------------------------------------------------------
+    async def record_send(self, record: SendRecord) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO sends (recipient, at, doc) VALUES (?, ?, ?)",
+                (record.recipient, _iso(record.at), record.model_dump_json()),
+            )
+        )
+
+    async def sends_since(self, recipient: str, since: datetime) -> list[SendRecord]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM sends WHERE recipient=? AND at >= ? ORDER BY at",
+                (recipient, _iso(since)),
+            ).fetchall()
+        )
+        return [SendRecord.model_validate_json(row[0]) for row in rows]
 
     # health --------------------------------------------------------------------------------
     async def heartbeat(self, beat: ServiceHeartbeat) -> None:
