@@ -3,9 +3,9 @@
 import hashlib
 
 from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
-from postroom_shared.models import EmailAccount, MailboxSettings
+from postroom_shared.models import EmailAccount, MailboxSettings, ThreadMessage
 
-__all__ = ["EmailAccount", "account", "mail_received"]
+__all__ = ["EmailAccount", "account", "mail_received", "thread_message"]
 
 
 def account(account_id: str = "acc1", address: str = "support@example.test") -> EmailAccount:
@@ -34,3 +34,8 @@ def mail_received(mail_key: str, raw: bytes) -> MailReceivedV1:
         sha256=hashlib.sha256(raw).hexdigest(),
         raw_inline=raw,
     )
+
+
+def thread_message(item_id: str, key: str = "in-1") -> ThreadMessage:
+    """A first inbound message for an item created directly in a test."""
+    return ThreadMessage(key=f"{item_id}/{key}", item_id=item_id, account_id="acc1", direction="in")

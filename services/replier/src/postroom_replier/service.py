@@ -16,6 +16,7 @@ from faststream.rabbit import RabbitBroker
 from postroom_replier.adapters.smtp import SmtpTarget, send_message
 from postroom_replier.domain.compose import compose_auto_reply
 from postroom_replier.domain.loop_rules import plan_auto_reply
+from postroom_replier.domain.rate_limits import HISTORY, fingerprint, rate_limit_reason
 from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import (
     ItemCreatedV1,
@@ -29,7 +30,14 @@ from postroom_shared.errors import PermanentError
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.messaging import publish_event
-from postroom_shared.models import EmailAccount, LedgerEntry, Party, ThreadMessage, utcnow
+from postroom_shared.models import (
+    EmailAccount,
+    LedgerEntry,
+    Party,
+    SendRecord,
+    ThreadMessage,
+    utcnow,
+)
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 
@@ -95,6 +103,17 @@ class Replier:
                 message_id=message_id,
                 instance=self.settings.instance,
             )
+            content = fingerprint(str(mail["Subject"]), mail.get_content())
+            limited = rate_limit_reason(
+                now=utcnow(),
+                recipient=recipient,
+                item_id=item.item_id,
+                content=content,
+                history=await self.store.sends_since(recipient, utcnow() - HISTORY),
+            )
+            if limited is not None:
+                await self._suppressed(event, recipient, limited)
+                return
             try:
                 response = await send_message(mail, await self._smtp_target())
             except PermanentError as exc:
@@ -104,6 +123,9 @@ class Replier:
                 LedgerEntry(
                     item_id=item.item_id, reason=reason, recipient=recipient, message_id=message_id
                 )
+            )
+            await self.store.record_send(
+                SendRecord(recipient=recipient, item_id=item.item_id, fingerprint=content)
             )
             subject = str(mail["Subject"])
             log.info("auto-reply sent", recipient=recipient, message_id=message_id)

@@ -1,0 +1,153 @@
+"""The replier on real Postfix, Dovecot and RabbitMQ: sends, records, and stops at the limits."""
+
+import asyncio
+import imaplib
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+
+from postroom_replier.service import Replier
+from postroom_replier.settings import ReplierSettings
+from postroom_shared.contracts import (
+    AddressV1,
+    ClassificationV1,
+    ItemCreatedV1,
+    ItemRefV1,
+    MessageRefV1,
+    deterministic_event_id,
+)
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.models import Item, ItemType, Security
+from postroom_shared.runtime import make_broker
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import open_store
+from postroom_shared.topology import declare_topology
+from tests import factories
+from tests.stack_env import StackEnv
+
+pytestmark = pytest.mark.stack
+SECRET = "p" * 40
+
+
+def _inbox_count(stack: StackEnv, user: str) -> int:
+    with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
+        imap.login(user, user)
+        _, data = imap.select("INBOX", readonly=True)
+        return int(data[0] or 0)
+
+
+@pytest.fixture
+async def replier(stack: StackEnv, store_url: str) -> AsyncIterator[Replier]:
+    store = await open_store(store_url)
+    await store.put_account(factories.account())
+    settings = ReplierSettings(
+        store_url=store_url,
+        broker_url=stack.amqp_url,
+        secret_key=SecretStr(SECRET),
+        smtp_host="127.0.0.1",
+        smtp_port=stack.smtp_port,
+        smtp_security=Security.NONE,
+        instance="test",
+    )
+    broker = make_broker(settings)
+    await broker.connect()
+    await declare_topology(broker)
+    try:
+        yield Replier(
+            store=store,
+            broker=broker,
+            signer=MessageIdSigner(SECRET, "x"),
+            secrets=SecretBox(SECRET),
+            settings=settings,
+        )
+    finally:
+        await broker.stop()
+        await store.close()
+
+
+def _created(item: Item, n: int, sender: str) -> ItemCreatedV1:
+    key = f"acc1/INBOX/5/{n}-{uuid.uuid4().hex[:6]}"
+    return ItemCreatedV1(
+        event_id=deterministic_event_id(key, "item.created.v1"),
+        source="test",
+        correlation_id=key,
+        item=ItemRefV1(
+            item_id=item.id,
+            item_type="incident",
+            number=item.number,
+            token=item.token,
+            project="Support",
+            title="Printer",
+            status="new",
+            account_id="acc1",
+        ),
+        message=MessageRefV1(
+            mail_key=key,
+            message_id=f"<{key.replace('/', '.')}@x.test>",
+            subject=f"Printer {n}",
+            sender=AddressV1(address=sender),
+            classification=ClassificationV1(kind="normal", auto_submitted=False),
+        ),
+    )
+
+
+async def test_per_item_limit_stops_the_eleventh_reply(stack: StackEnv, replier: Replier) -> None:
+    item = Item(
+        id=f"it_{uuid.uuid4().hex[:10]}",
+        item_type=ItemType.INCIDENT,
+        number=1,
+        project="Support",
+        account_id="acc1",
+        title="Printer",
+    )
+    await replier.store.insert_item(item, factories.thread_message(item.id), [])
+    before = _inbox_count(stack, "bob")
+    for n in range(11):
+        await replier.handle(_created(item, n, "bob@example.test"))
+    history = await replier.store.sends_since("bob@example.test", item.created_at)
+    assert len(history) == 10
+    thread = await replier.store.list_messages(item.id)
+    assert sum(1 for m in thread if m.direction == "out") == 10
+    # Postfix delivers asynchronously; all ten arrive, the eleventh was never sent.
+    for _ in range(100):
+        if _inbox_count(stack, "bob") >= before + 10:
+            break
+        await asyncio.sleep(0.1)
+    assert _inbox_count(stack, "bob") == before + 10
+
+
+async def test_identical_reply_goes_out_once_per_seven_days(
+    stack: StackEnv, replier: Replier
+) -> None:
+    item = Item(
+        id=f"it_{uuid.uuid4().hex[:10]}",
+        item_type=ItemType.INCIDENT,
+        number=3,
+        project="Support",
+        account_id="acc1",
+        title="Printer",
+    )
+    await replier.store.insert_item(item, factories.thread_message(item.id), [])
+    await replier.handle(_created(item, 1, "customer@example.test"))
+    await replier.handle(_created(item, 1, "customer@example.test"))  # same text, another mail
+    assert len(await replier.store.sends_since("customer@example.test", item.created_at)) == 1
+
+
+async def test_redelivered_event_sends_once(stack: StackEnv, replier: Replier) -> None:
+    item = Item(
+        id=f"it_{uuid.uuid4().hex[:10]}",
+        item_type=ItemType.INCIDENT,
+        number=2,
+        project="Support",
+        account_id="acc1",
+        title="Printer",
+    )
+    await replier.store.insert_item(item, factories.thread_message(item.id), [])
+    event = _created(item, 1, "alice@example.test")
+    await replier.handle(event)
+    await replier.handle(event)
+    assert len(await replier.store.sends_since("alice@example.test", item.created_at)) == 1
+    outbound = [m for m in await replier.store.list_messages(item.id) if m.direction == "out"]
+    assert len(outbound) == 1
