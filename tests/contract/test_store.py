@@ -16,6 +16,7 @@ from postroom_shared.models import (
     ItemType,
     LedgerEntry,
     MailboxSettings,
+    NotificationTemplate,
     Party,
     Person,
     ProcessingLogEntry,
@@ -339,3 +340,10 @@ async def test_send_history(store: Store) -> None:
     recent = await store.sends_since("a@x.test", now - timedelta(minutes=60))
     assert [round((now - r.at).total_seconds() / 60) for r in recent] == [30, 1]
     assert await store.sends_since("c@x.test", now - timedelta(days=7)) == []
+
+
+async def test_templates(store: Store) -> None:
+    assert await store.get_template("t1") is None
+    template = NotificationTemplate(id="t1", name="Thanks", text="Hi {{ message.sender_name }}")
+    await store.put_template(template)
+    assert await store.get_template("t1") == template

@@ -19,7 +19,7 @@ from postroom_shared.contracts import (
     deterministic_event_id,
 )
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.models import Item, ItemType, Security
+from postroom_shared.models import Item, ItemType, NotificationTemplate, Security
 from postroom_shared.runtime import make_broker
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import open_store
@@ -151,3 +151,56 @@ async def test_redelivered_event_sends_once(stack: StackEnv, replier: Replier) -
     assert len(await replier.store.sends_since("alice@example.test", item.created_at)) == 1
     outbound = [m for m in await replier.store.list_messages(item.id) if m.direction == "out"]
     assert len(outbound) == 1
+
+
+async def test_account_template_is_used_and_a_broken_one_falls_back(
+    stack: StackEnv, replier: Replier
+) -> None:
+    store = replier.store
+    await store.put_template(
+        NotificationTemplate(
+            id="thanks",
+            name="Thanks",
+            text="Dear {{ message.sender_address }}, noted: {{ item.title }}",
+            html="<p>Noted: {{ item.title }}</p>",
+        )
+    )
+    await store.put_template(NotificationTemplate(id="broken", name="Broken", text="{{ nope.x }}"))
+    account = factories.account()
+    sent: dict[str, str] = {}
+    for number, template_id in ((4, "thanks"), (5, "broken")):
+        account.auto_reply.template_id = template_id
+        await store.put_account(account)
+        item = Item(
+            id=f"it_{uuid.uuid4().hex[:10]}",
+            item_type=ItemType.INCIDENT,
+            number=number,
+            project="Support",
+            account_id="acc1",
+            title="Printer",
+        )
+        await store.insert_item(item, factories.thread_message(item.id), [])
+        await replier.handle(_created(item, number, "customer@example.test"))
+        [out] = [m for m in await store.list_messages(item.id) if m.direction == "out"]
+        sent[template_id] = out.message_id
+
+    def bodies() -> dict[str, str]:
+        found = {}
+        with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
+            imap.login("customer", "customer")
+            imap.select("INBOX", readonly=True)
+            for template_id, message_id in sent.items():
+                _, hits = imap.search(None, "HEADER", "Message-ID", message_id)
+                if hits[0]:
+                    _, data = imap.fetch(hits[0].split()[0].decode(), "(BODY.PEEK[])")
+                    raw = data[0][1] if isinstance(data[0], tuple) else b""
+                    found[template_id] = raw.decode("utf-8", "replace")
+        return found
+
+    for _ in range(100):
+        if len(found := bodies()) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert "Dear customer@example.test, noted: Printer" in found["thanks"]
+    assert "multipart/alternative" in found["thanks"]
+    assert "This is an automatic reply." in found["broken"]  # the built-in template

@@ -4,6 +4,7 @@ from email import message_from_bytes, policy
 
 from postroom_replier.domain.compose import compose_auto_reply
 from postroom_replier.domain.loop_rules import plan_auto_reply
+from postroom_replier.domain.templates import BUILTIN_AUTO_REPLY, context, render
 from postroom_shared.contracts import AddressV1, ClassificationV1, ItemRefV1, MessageRefV1
 from postroom_shared.models import AutoReplySettings
 from tests import factories
@@ -79,6 +80,7 @@ def test_reply_to_is_preferred() -> None:
 
 def test_composed_reply_carries_loop_headers_and_threading() -> None:
     inbound = _message(subject="Printer\r\nBcc: evil@x.test", references=("<r0@x.test>",))
+    rendered = render(BUILTIN_AUTO_REPLY, context(ITEM, ACCOUNT, inbound))
     mail = compose_auto_reply(
         account=ACCOUNT,
         item=ITEM,
@@ -86,6 +88,7 @@ def test_composed_reply_carries_loop_headers_and_threading() -> None:
         recipient="cust@x.test",
         message_id="<pr.it_1.n.sig@example.test>",
         instance="demo",
+        rendered=rendered,
     )
     parsed = message_from_bytes(mail.as_bytes(), policy=policy.default)
     assert parsed["From"] == "Support <support@example.test>"

@@ -25,6 +25,7 @@ __all__ = [
     "LedgerEntry",
     "MailSource",
     "MailboxSettings",
+    "NotificationTemplate",
     "Party",
     "Person",
     "ProcessingLogEntry",
@@ -91,6 +92,19 @@ class AutoReplySettings(_Model):
     enabled: bool = True
     send_to_cc: bool = False
     first_mail_only: bool = True
+    template_id: str | None = Field(
+        default=None, description="Notification template of the reply; None = built-in."
+    )
+
+
+class NotificationTemplate(_Model):
+    """An editable mail template (Jinja2, sandboxed) with `item`, `account` and `message`."""
+
+    id: str
+    name: str = Field(min_length=1, max_length=200)
+    subject: str = Field(default="{{ item.token_brackets }} {{ message.subject }}", max_length=1000)
+    text: str = Field(min_length=1, max_length=100_000)
+    html: str | None = Field(default=None, max_length=200_000)
 
 
 class ReplyActions(_Model):

@@ -17,6 +17,13 @@ from postroom_replier.adapters.smtp import SmtpTarget, send_message
 from postroom_replier.domain.compose import compose_auto_reply
 from postroom_replier.domain.loop_rules import plan_auto_reply
 from postroom_replier.domain.rate_limits import HISTORY, fingerprint, rate_limit_reason
+from postroom_replier.domain.templates import (
+    BUILTIN_AUTO_REPLY,
+    Rendered,
+    TemplateError,
+    context,
+    render,
+)
 from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import (
     ItemCreatedV1,
@@ -102,8 +109,9 @@ class Replier:
                 recipient=recipient,
                 message_id=message_id,
                 instance=self.settings.instance,
+                rendered=(rendered := await self._render(account, event)),
             )
-            content = fingerprint(str(mail["Subject"]), mail.get_content())
+            content = fingerprint(str(mail["Subject"]), rendered.text + (rendered.html or ""))
             limited = rate_limit_reason(
                 now=utcnow(),
                 recipient=recipient,
@@ -185,6 +193,27 @@ class Replier:
                 }
             ),
         )
+
+    async def _render(
+        self, account: EmailAccount, event: ItemCreatedV1 | ItemUpdatedV1
+    ) -> Rendered:
+        """The account's template for this mail; the built-in one if it is missing or broken,
+        so a template error never sends a broken mail (and never blocks the reply)."""
+        values = context(event.item, account, event.message)
+        template_id = account.auto_reply.template_id
+        template = await self.store.get_template(template_id) if template_id else None
+        if template_id and template is None:
+            log.warning("auto-reply template missing, using the built-in one", template=template_id)
+        if template is not None:
+            try:
+                return render(template, values)
+            except TemplateError as exc:
+                log.warning(
+                    "auto-reply template broken, using the built-in one",
+                    template=template_id,
+                    error=str(exc),
+                )
+        return render(BUILTIN_AUTO_REPLY, values)
 
     async def _smtp_target(self) -> SmtpTarget:
         stored = await self.store.get_smtp_settings()

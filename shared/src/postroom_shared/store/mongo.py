@@ -29,6 +29,7 @@ from postroom_shared.models import (
     Item,
     ItemType,
     LedgerEntry,
+    NotificationTemplate,
     Person,
     ProcessingLogEntry,
     QuarantineEntry,
@@ -123,6 +124,15 @@ class MongoStore:
         await self._db.workflows.replace_one(
             {"_id": workflow.id}, _to_doc(workflow, _id=workflow.id), upsert=True
         )
+
+    async def put_template(self, template: NotificationTemplate) -> None:
+        await self._db.templates.replace_one(
+            {"_id": template.id}, _to_doc(template, _id=template.id), upsert=True
+        )
+
+    async def get_template(self, template_id: str) -> NotificationTemplate | None:
+        doc = await self._db.templates.find_one({"_id": str(template_id)})
+        return NotificationTemplate.model_validate(doc) if doc else None
 
     async def get_workflow(self, workflow_id: str) -> Workflow | None:
         doc = await self._db.workflows.find_one({"_id": workflow_id})

@@ -20,6 +20,7 @@ from postroom_shared.models import (
     Item,
     ItemType,
     LedgerEntry,
+    NotificationTemplate,
     Person,
     ProcessingLogEntry,
     QuarantineEntry,
@@ -180,6 +181,23 @@ class SqliteStore:
                 (f"workflow:{workflow.id}", workflow.model_dump_json()),
             )
         )
+
+    async def put_template(self, template: NotificationTemplate) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO settings (id, doc) VALUES (?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
+                (f"template:{template.id}", template.model_dump_json()),
+            )
+        )
+
+    async def get_template(self, template_id: str) -> NotificationTemplate | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM settings WHERE id=?", (f"template:{template_id}",)
+            ).fetchone()
+        )
+        return NotificationTemplate.model_validate_json(row[0]) if row else None
 
     async def get_workflow(self, workflow_id: str) -> Workflow | None:
         row = await self._run(

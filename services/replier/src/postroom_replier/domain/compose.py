@@ -7,28 +7,16 @@ Everything copied from the inbound mail into a header goes through `clean_header
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
+from postroom_replier.domain.templates import Rendered
 from postroom_shared.contracts import ItemRefV1, MessageRefV1
 from postroom_shared.mail.headers import clean_header_value
-from postroom_shared.mail.tokens import format_token, subject_with_token
+from postroom_shared.mail.tokens import subject_with_token
 from postroom_shared.models import EmailAccount, ItemType
 
 __all__ = ["LOOP_HEADER", "compose_auto_reply"]
 
 LOOP_HEADER = "X-Postroom-Loop"
 _MAX_REFERENCES = 20
-
-_BODY = """Hello{name},
-
-thank you for your message. We have recorded it as {token}:
-
-    {title}
-
-To add anything, just reply to this mail and keep {token} in the subject.
-
---
-{account}
-This is an automatic reply.
-"""
 
 
 def _references(inbound: MessageRefV1) -> list[str]:
@@ -44,13 +32,15 @@ def compose_auto_reply(
     recipient: str,
     message_id: str,
     instance: str,
+    rendered: Rendered,
 ) -> EmailMessage:
+    """The auto-reply; `rendered` is the account's template rendered for this mail."""
     item_type = ItemType(item.item_type)
     msg = EmailMessage()
     msg["From"] = formataddr((clean_header_value(account.name, max_length=100), account.address))
     msg["To"] = recipient
     msg["Subject"] = subject_with_token(
-        clean_header_value(inbound.subject, max_length=200) or item.title, item_type, item.number
+        clean_header_value(rendered.subject, max_length=300) or item.title, item_type, item.number
     )
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = message_id
@@ -62,13 +52,7 @@ def compose_auto_reply(
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Precedence"] = "auto_reply"
     msg[LOOP_HEADER] = instance
-    name = inbound.sender.name if inbound.sender and inbound.sender.name else ""
-    msg.set_content(
-        _BODY.format(
-            name=f" {clean_header_value(name, max_length=100)}" if name else "",
-            token=format_token(item_type, item.number),
-            title=clean_header_value(item.title, max_length=250),
-            account=account.name,
-        )
-    )
+    msg.set_content(rendered.text)
+    if rendered.html:
+        msg.add_alternative(rendered.html, subtype="html")
     return msg

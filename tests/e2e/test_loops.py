@@ -1,0 +1,548 @@
+"""Real-world mail loops, end to end on the real mail stack (issue: loop tests).
+
+One `deploy/local/run.sh` stack for the module (ports 23xxx), real Postfix -> LMTP -> Dovecot,
+RabbitMQ and the four services. Each scenario tags its subjects and senders, waits until the
+system is quiet (no new mail in any watched mailbox and no new fetcher/converter/replier log
+line for QUIET_S seconds, after its expected mails arrived) and then asserts EXACT counts:
+
+1. a Dovecot Sieve vacation responder on the customer's mailbox;
+2. two Postroom accounts (support and alice) that would auto-reply to each other;
+3. a sender that does not exist (the auto-reply is refused) and a storm of DSNs;
+4. a mailing-list mail and a no-reply sender.
+"""
+
+import asyncio
+import email
+import imaplib
+import json
+import shutil
+import smtplib
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from postroom_shared.models import (
+    AfterRead,
+    AutoReplySettings,
+    EmailAccount,
+    ItemType,
+    MailboxSettings,
+    Security,
+)
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import open_store
+from tests.e2e.test_newcomer import RunningStack, _alive, _ctrl_c, _send, _start
+from tests.stack_env import StackEnv, e2e_stack_env
+
+pytestmark = pytest.mark.e2e
+
+QUIET_S = 4.0  # nothing new anywhere for this long = the system is quiet
+SETTLE_TIMEOUT_S = 90.0
+MAILBOXES = ("support", "customer", "alice", "outbound")
+SERVICE_LOGS = ("fetcher", "converter", "replier")
+ALICE_ACCOUNT_ID = "acc_loop_alice"
+
+
+# --- the stack -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[RunningStack]:
+    # Short path: Dovecot's and Postfix's unix sockets live under it (108-byte limit).
+    state = Path(tempfile.mkdtemp(prefix="pr-loop-", dir="/tmp"))
+    state.chmod(0o755)  # Dovecot's vmail user must reach the mail below it
+    env = e2e_stack_env(state, index=2, with_mongo=False)
+    running = _start(env, {"POSTROOM_ACCOUNTS_REFRESH_S": "2"})
+    stopped = False
+    try:
+        yield running
+        started = _ctrl_c(running)
+        stopped = True
+        assert running.proc.returncode == 0, "\n".join(running.output[-40:])
+        assert {"api", "fetcher", "converter", "replier"} <= started.keys()
+        still = {name: pid for name, pid in started.items() if _alive(pid)}
+        assert not still, f"still running after Ctrl-C: {still}"
+    finally:
+        if not stopped:
+            _ctrl_c(running)
+        shutil.rmtree(state, ignore_errors=True)
+
+
+# --- what the test watches -------------------------------------------------------------------
+
+
+def mailbox(env: StackEnv, user: str) -> list[EmailMessage]:
+    """Every message in `user`'s INBOX, read without touching flags."""
+    with imaplib.IMAP4("127.0.0.1", env.imap_port) as imap:
+        imap.login(f"{user}@example.test", user)
+        imap.select("INBOX", readonly=True)
+        _, data = imap.search(None, "ALL")
+        messages = []
+        for num in data[0].split():
+            _, parts = imap.fetch(num.decode(), "(BODY.PEEK[])")
+            raw = parts[0][1] if parts and isinstance(parts[0], tuple) else b""
+            parsed = email.message_from_bytes(raw, policy=default_policy)
+            assert isinstance(parsed, EmailMessage)
+            messages.append(parsed)
+        return messages
+
+
+def tagged(messages: list[EmailMessage], tag: str) -> list[EmailMessage]:
+    return [m for m in messages if tag in str(m.get("Subject", ""))]
+
+
+def log_events(env: StackEnv, service: str) -> list[dict[str, Any]]:
+    path = env.state_dir / "log" / f"{service}.log"
+    events = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict):
+            events.append(entry)
+    return events
+
+
+def replier_events(env: StackEnv, event: str, recipient: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in log_events(env, "replier")
+        if e.get("event") == event and e.get("recipient") == recipient
+    ]
+
+
+def items_tagged(stack: RunningStack, tag: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = stack.get("/v1/items", params={"limit": 500}).json()
+    return [i for i in items if tag in i["title"]]
+
+
+def thread(stack: RunningStack, item_id: str) -> list[dict[str, Any]]:
+    detail: dict[str, Any] = stack.get(f"/v1/items/{item_id}").json()
+    messages: list[dict[str, Any]] = detail["thread"]
+    return messages
+
+
+def _snapshot(env: StackEnv) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    counts = tuple(len(mailbox(env, user)) for user in MAILBOXES)
+    sizes = tuple((env.state_dir / "log" / f"{name}.log").stat().st_size for name in SERVICE_LOGS)
+    return counts, sizes
+
+
+def settle(env: StackEnv, expected: Callable[[], bool], what: str) -> float:
+    """Wait until `expected()` holds and then nothing changes for QUIET_S seconds.
+
+    Returns the seconds it took. Fails after SETTLE_TIMEOUT_S; the caller asserts exact counts
+    afterwards, so an overshoot (a loop) shows up there, or as a system that never goes quiet.
+    """
+    start = time.monotonic()
+    deadline = start + SETTLE_TIMEOUT_S
+    last = _snapshot(env)
+    since = time.monotonic()
+    while True:
+        time.sleep(0.5)
+        now = _snapshot(env)
+        if now != last:
+            last, since = now, time.monotonic()
+            continue
+        if time.monotonic() - since >= QUIET_S and expected():
+            return time.monotonic() - start
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"not quiet after {SETTLE_TIMEOUT_S} s ({what}); expected reached:"
+                f" {expected()}; mailboxes {dict(zip(MAILBOXES, last[0], strict=True))}"
+            )
+
+
+def person_mail(sender: str, to: str, subject: str, msgid: str, body: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = msgid
+    msg.set_content(body)
+    return msg
+
+
+# --- 1. Sieve vacation on the customer's mailbox ---------------------------------------------
+
+VACATION = """require ["vacation"];
+vacation :days 1 :addresses ["customer@example.test"]
+  "I am away until Monday and will read your message when I am back.";
+"""
+
+
+def _vacations_sent(env: StackEnv) -> int:
+    log = env.state_dir / "stack" / "dovecot" / "log" / "dovecot.log"
+    return log.read_text(errors="replace").count("sent vacation response")
+
+
+@pytest.mark.timeout(420)
+def test_sieve_vacation_is_threaded_and_never_answered(stack: RunningStack) -> None:
+    env = stack.env
+    tag = "S1-vacation"
+    conf = env.state_dir / "stack" / "dovecot" / "dovecot.conf"
+    subprocess.run(
+        [
+            "doveadm",
+            "-c",
+            str(conf),
+            "sieve",
+            "put",
+            "-u",
+            "customer@example.test",
+            "-a",
+            "vacation",
+        ],
+        input=VACATION,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    listed = subprocess.run(
+        ["doveadm", "-c", str(conf), "sieve", "list", "-u", "customer@example.test"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    assert "vacation ACTIVE" in listed.stdout
+
+    # 1a. the customer writes; Postroom auto-replies; the vacation must not answer an auto-reply
+    first = "<s1-first@example.test>"
+    _send(
+        env,
+        person_mail(
+            "Casey Customer <customer@example.test>",
+            "support@example.test",
+            f"Printer jam {tag}",
+            first,
+            "The printer on floor 3 jams on every page.",
+        ),
+    )
+    took = settle(
+        env,
+        lambda: bool(items_tagged(stack, tag)) and len(tagged(mailbox(env, "customer"), tag)) >= 1,
+        "customer mail + auto-reply",
+    )
+    (item,) = items_tagged(stack, tag)
+    inbox = tagged(mailbox(env, "customer"), tag)
+    assert len(inbox) == 1, [str(m["Subject"]) for m in inbox]
+    auto = inbox[0]
+    assert auto["Auto-Submitted"] == "auto-replied" and auto["In-Reply-To"] == first
+    assert f"[{item['token']}]" in str(auto["Subject"])
+    assert _vacations_sent(env) == 0  # RFC 5230: vacation never answers Auto-Submitted mail
+    assert [(m["direction"], m["kind"]) for m in thread(stack, item["id"])] == [
+        ("in", "normal"),
+        ("out", "auto_reply"),
+    ]
+    assert tagged(mailbox(env, "support"), tag) == []
+    assert len(replier_events(env, "auto-reply sent", "customer@example.test")) == 1
+    print(f"S1a quiet after {took:.1f} s: customer INBOX 1, vacation responses 0")
+
+    # 1b. a person at support answers by hand (no Auto-Submitted): now the vacation answers
+    # support, and Postroom threads the out-of-office reply and stays silent.
+    agent = person_mail(
+        "Support Desk <support@example.test>",
+        "customer@example.test",
+        f"Re: [{item['token']}] Printer jam {tag}",
+        "<s1-agent@example.test>",
+        "Have you tried turning it off and on again?",
+    )
+    agent["In-Reply-To"] = first
+    agent["References"] = f"{first} {auto['Message-ID']}"
+    _send(env, agent)
+
+    def ooo_threaded() -> bool:
+        return len(thread(stack, item["id"])) >= 3 and _vacations_sent(env) >= 1
+
+    took = settle(env, ooo_threaded, "vacation reply threaded")
+    messages = thread(stack, item["id"])
+    assert [m["direction"] for m in messages] == ["in", "out", "in"], messages
+    assert messages[2]["kind"] in {"out_of_office", "auto_reply"}, messages[2]
+    assert messages[2]["sender"]["address"] == "customer@example.test"
+    assert _vacations_sent(env) == 1
+    inbox = tagged(mailbox(env, "customer"), tag)
+    assert len(inbox) == 2  # Postroom's one auto-reply + the agent's hand-written answer
+    assert sum(1 for m in inbox if m["Auto-Submitted"] == "auto-replied") == 1
+    assert tagged(mailbox(env, "support"), tag) == []  # the fetcher consumed the vacation reply
+    assert len(items_tagged(stack, tag)) == 1
+    assert len(replier_events(env, "auto-reply sent", "customer@example.test")) == 1
+    print(
+        f"S1b quiet after {took:.1f} s: vacation responses 1 (kind {messages[2]['kind']}),"
+        f" customer INBOX {len(inbox)} (1 auto-reply), items 1, thread in/out/in"
+    )
+
+
+# --- 2. two Postroom accounts that auto-reply -------------------------------------------------
+
+
+async def _add_alice(env: StackEnv) -> None:
+    box = SecretBox((env.state_dir / "secret-key").read_text().strip())
+    store = await open_store(f"sqlite:///{env.state_dir / 'data' / 'postroom.db'}")
+    try:
+        await store.put_account(
+            EmailAccount(
+                id=ALICE_ACCOUNT_ID,
+                name="Alice desk",
+                address="alice@example.test",
+                mailbox=MailboxSettings(
+                    host="127.0.0.1",
+                    port=env.imap_port,
+                    security=Security.NONE,
+                    verify_tls=False,
+                    username="alice@example.test",
+                    password_enc=box.encrypt("alice"),
+                    folder="INBOX",
+                ),
+                after_read=AfterRead.DELETE,
+                poll_interval_s=1.0,
+                item_type=ItemType.USER_STORY,  # its own number space (US-n)
+                project="Alice",
+                auto_reply=AutoReplySettings(enabled=True, send_to_cc=False, first_mail_only=True),
+            )
+        )
+    finally:
+        await store.close()
+
+
+@pytest.mark.timeout(420)
+def test_two_postroom_accounts_do_not_ping_pong(stack: RunningStack) -> None:
+    env = stack.env
+    tag = "S2-pingpong"
+
+    def sent_to_alice() -> list[dict[str, Any]]:
+        return replier_events(env, "auto-reply sent", "alice@example.test")
+
+    # 2a. alice (a person, not yet a Postroom account) writes to support: one auto-reply to her
+    _send(
+        env,
+        person_mail(
+            "Alice <alice@example.test>",
+            "support@example.test",
+            f"VPN down {tag}-a",
+            "<s2-a@example.test>",
+            "The VPN drops every five minutes.",
+        ),
+    )
+    took = settle(env, lambda: len(tagged(mailbox(env, "alice"), tag)) >= 1, "auto-reply to alice")
+    (item_a,) = items_tagged(stack, f"{tag}-a")
+    assert item_a["project"] == "Support"
+    alice_inbox = tagged(mailbox(env, "alice"), tag)
+    assert len(alice_inbox) == 1 and alice_inbox[0]["Auto-Submitted"] == "auto-replied"
+    assert len(sent_to_alice()) == 1
+    print(f"S2a quiet after {took:.1f} s: alice INBOX 1 auto-reply, support items 1")
+
+    # 2b. alice's mailbox becomes a Postroom account (auto-reply on); it reads support's
+    # auto-reply, which must neither open an item nor be answered.
+    asyncio.run(_add_alice(env))
+    took = settle(
+        env,
+        lambda: (
+            not mailbox(env, "alice")
+            and any(e.get("account") == "Alice desk" for e in log_events(env, "fetcher"))
+        ),
+        "alice's account consumes the auto-reply",
+    )
+    converted = [
+        e
+        for e in log_events(env, "converter")
+        if e.get("event") == "mail converted" and "our own mail" in str(e.get("outcome", ""))
+    ]
+    assert len(converted) == 1, converted
+    assert mailbox(env, "alice") == []
+    assert items_tagged(stack, tag) == [item_a]  # nothing new in either number space
+    assert [i for i in stack.get("/v1/items").json() if i["project"] == "Alice"] == []
+    assert len(sent_to_alice()) == 1
+    assert tagged(mailbox(env, "support"), tag) == []
+    assert [(m["direction"], m["kind"]) for m in thread(stack, item_a["id"])] == [
+        ("in", "normal"),
+        ("out", "auto_reply"),
+    ]
+    print(f"S2b quiet after {took:.1f} s: alice's account ignored it (own loop); 0 new items")
+
+    # 2c. alice, now one of Postroom's own addresses, writes again: an item, no auto-reply.
+    _send(
+        env,
+        person_mail(
+            "Alice <alice@example.test>",
+            "support@example.test",
+            f"VPN still down {tag}-c",
+            "<s2-c@example.test>",
+            "Still dropping.",
+        ),
+    )
+
+    def suppressed_own() -> bool:
+        return any(
+            "own addresses" in str(e.get("why"))
+            for e in replier_events(env, "auto-reply suppressed", "alice@example.test")
+        )
+
+    took = settle(env, lambda: bool(items_tagged(stack, f"{tag}-c")) and suppressed_own(), "2c")
+    (item_c,) = items_tagged(stack, f"{tag}-c")
+    assert [(m["direction"], m["kind"]) for m in thread(stack, item_c["id"])] == [("in", "normal")]
+    assert len(items_tagged(stack, tag)) == 2
+    assert len(sent_to_alice()) == 1  # exactly one auto-reply in the whole scenario
+    assert mailbox(env, "alice") == []
+    assert [i for i in stack.get("/v1/items").json() if i["project"] == "Alice"] == []
+    print(f"S2c quiet after {took:.1f} s: support items 2, auto-replies to alice 1 in total")
+
+
+# --- 3. a sender that does not exist, and a bounce storm -------------------------------------
+
+
+def dsn(returned_msgid: str, tag: str, n: int) -> bytes:
+    """An RFC 3464 delivery status notification, laid out as Postfix writes one."""
+    return (
+        "From: MAILER-DAEMON@example.test (Mail Delivery System)\r\n"
+        "To: support@example.test\r\n"
+        f"Subject: Undelivered Mail Returned to Sender {tag} #{n}\r\n"
+        f"Message-ID: <s3-dsn-{n}@example.test>\r\n"
+        "Auto-Submitted: auto-replied\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n'
+        "\r\n"
+        "--B\r\n"
+        "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+        "This is the mail system at host example.test.\r\n\r\n"
+        "I'm sorry to have to inform you that your message could not\r\n"
+        "be delivered to one or more recipients.\r\n\r\n"
+        "<nobody@example.test>: host 127.0.0.1 said: 550 5.1.1 User unknown\r\n\r\n"
+        "--B\r\n"
+        "Content-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; example.test\r\n\r\n"
+        "Final-Recipient: rfc822; nobody@example.test\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.test>: User unknown\r\n\r\n"
+        "--B\r\n"
+        "Content-Type: text/rfc822-headers\r\n\r\n"
+        "From: Support Desk <support@example.test>\r\n"
+        "To: nobody@example.test\r\n"
+        f"Subject: Re: Refund please {tag}\r\n"
+        f"Message-ID: {returned_msgid}\r\n"
+        "Auto-Submitted: auto-replied\r\n\r\n"
+        "--B--\r\n"
+    ).encode()
+
+
+@pytest.mark.timeout(420)
+def test_unknown_sender_and_bounce_storm_get_no_reply(stack: RunningStack) -> None:
+    env = stack.env
+    tag = "S3-bounce"
+    nobody = "nobody@example.test"
+    first = "<s3-first@example.test>"
+    _send(
+        env,
+        person_mail(
+            f"Nobody <{nobody}>", "support@example.test", f"Refund please {tag}", first, "Hi."
+        ),
+    )
+
+    def attempted() -> bool:
+        return bool(
+            replier_events(env, "auto-reply failed permanently", nobody)
+            or replier_events(env, "auto-reply sent", nobody)
+        )
+
+    took = settle(env, lambda: bool(items_tagged(stack, tag)) and attempted(), "auto-reply attempt")
+    (item,) = items_tagged(stack, tag)
+    failed = replier_events(env, "auto-reply failed permanently", nobody)
+    sent = replier_events(env, "auto-reply sent", nobody)
+    assert len(failed) + len(sent) == 1, (failed, sent)
+    returned = sent[0]["message_id"] if sent else first
+    path = "550 at RCPT (reply.failed)" if failed else "accepted, then a DSN"
+    print(f"S3a quiet after {took:.1f} s: one attempt, {path}: {(failed or sent)[0]}")
+    before = [(m["direction"], m["kind"]) for m in thread(stack, item["id"])]
+    if failed:
+        assert "550" in str(failed[0].get("error")), failed[0]
+        assert before == [("in", "normal")]
+    else:  # Postfix accepted it and sent a DSN back to support: threaded as a bounce
+        assert before == [("in", "normal"), ("out", "auto_reply"), ("in", "bounce")]
+
+    # 3b. a storm of DSNs (null return path) about the item's mail: all threaded, none answered
+    storm = 5
+    for n in range(storm):
+        with smtplib.SMTP("127.0.0.1", env.smtp_port, timeout=10) as smtp:
+            smtp.sendmail("", ["support@example.test"], dsn(returned, tag, n))
+    took = settle(
+        env, lambda: len(thread(stack, item["id"])) >= len(before) + storm, "the bounce storm"
+    )
+    after = [(m["direction"], m["kind"]) for m in thread(stack, item["id"])]
+    assert after == before + [("in", "bounce")] * storm, after
+    assert len(items_tagged(stack, tag)) == 1
+    assert len(replier_events(env, "auto-reply failed permanently", nobody)) == len(failed)
+    assert len(replier_events(env, "auto-reply sent", nobody)) == len(sent)
+    daemon_replies = [
+        e
+        for e in log_events(env, "replier")
+        if "daemon" in str(e.get("recipient", "")).lower() and e.get("event") == "auto-reply sent"
+    ]
+    assert daemon_replies == []
+    assert tagged(mailbox(env, "support"), tag) == []
+    assert tagged(mailbox(env, "outbound"), tag) == []
+    print(f"S3b quiet after {took:.1f} s: {storm} DSNs threaded as bounce, 0 replies")
+
+
+# --- 4. a mailing list and a no-reply sender -------------------------------------------------
+
+
+@pytest.mark.timeout(420)
+def test_list_and_noreply_mail_become_items_without_reply(stack: RunningStack) -> None:
+    env = stack.env
+    tag = "S4-list"
+    outbound_before = len(mailbox(env, "outbound"))
+    listed = person_mail(
+        "Project News <news@lists.example.org>",
+        "support@example.test",
+        f"[news] Release 2.0 is out {tag}",
+        "<s4-list@lists.example.org>",
+        "Release notes inside.",
+    )
+    listed["List-Id"] = "Project news <news.lists.example.org>"
+    listed["List-Unsubscribe"] = "<mailto:news-leave@lists.example.org>"
+    listed["Precedence"] = "list"
+    _send(env, listed)
+    _send(
+        env,
+        person_mail(
+            "Shop <noreply@example.org>",
+            "support@example.test",
+            f"Your order has shipped {tag}",
+            "<s4-noreply@example.org>",
+            "Your order 1234 has shipped.",
+        ),
+    )
+
+    def decided() -> bool:
+        events = log_events(env, "replier")
+        return len(items_tagged(stack, tag)) >= 2 and all(
+            any(
+                e.get("event") == "auto-reply suppressed" and e.get("recipient") == who
+                for e in events
+            )
+            for who in ("news@lists.example.org", "noreply@example.org")
+        )
+
+    took = settle(env, decided, "list + noreply mail")
+    items = {i["title"]: i for i in items_tagged(stack, tag)}
+    assert len(items) == 2, items
+    (news,) = [i for t, i in items.items() if "Release" in t]
+    (shop,) = [i for t, i in items.items() if "shipped" in t]
+    assert [(m["direction"], m["kind"]) for m in thread(stack, news["id"])] == [("in", "list")]
+    assert [(m["direction"], m["kind"]) for m in thread(stack, shop["id"])] == [("in", "normal")]
+    for who in ("news@lists.example.org", "noreply@example.org"):
+        assert replier_events(env, "auto-reply sent", who) == []
+        suppressed = replier_events(env, "auto-reply suppressed", who)
+        assert len(suppressed) == 1, (suppressed, log_events(env, "converter")[-8:])
+    assert len(mailbox(env, "outbound")) == outbound_before
+    assert tagged(mailbox(env, "outbound"), tag) == []
+    assert tagged(mailbox(env, "support"), tag) == []
+    print(f"S4 quiet after {took:.1f} s: items 2 (list, normal), auto-replies 0, outbound +0")
