@@ -187,13 +187,23 @@ async def test_list_items_newest_first(store: Store) -> None:
     assert [i.number for i in await store.list_items(limit=2)] == [3, 2]
 
 
-async def test_ledger(store: Store) -> None:
+async def test_ledger_claims_are_exclusive(store: Store) -> None:
     assert await store.get_ledger("it_1", "auto_reply:k", "c@x") is None
     entry = LedgerEntry(item_id="it_1", reason="auto_reply:k", recipient="c@x", message_id="<m>")
-    await store.put_ledger(entry)
-    await store.put_ledger(entry)
+    recent = utcnow() - timedelta(minutes=1)
+    claims = await asyncio.gather(
+        *(store.claim_ledger(entry, stale_before=recent) for _ in range(5))
+    )
+    assert sorted(claims) == ["busy", "busy", "busy", "busy", "claimed"]
+    # a claim whose sender died (older than stale_before) is taken over
+    later = entry.model_copy(update={"claimed_at": utcnow()})
+    assert await store.claim_ledger(later, stale_before=utcnow() + timedelta(seconds=1)) == (
+        "claimed"
+    )
+    await store.mark_done(entry, "sent")
+    assert await store.claim_ledger(entry, stale_before=utcnow()) == "done"
     got = await store.get_ledger("it_1", "auto_reply:k", "c@x")
-    assert got is not None and got.message_id == "<m>"
+    assert got is not None and got.state == "sent" and got.message_id == "<m>"
 
 
 async def test_heartbeats(store: Store) -> None:

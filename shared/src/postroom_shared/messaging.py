@@ -56,9 +56,17 @@ async def publish_event(broker: RabbitBroker, event: EventEnvelope) -> None:
     )
 
 
-async def relay_outbox(broker: RabbitBroker, store: Store, *, limit: int = 100) -> int:
-    """Publish events left in the outbox (after a crash or a broker outage); returns how many."""
+async def relay_outbox(
+    broker: RabbitBroker, store: Store, *, only: set[str] | None = None, limit: int = 1000
+) -> int:
+    """Publish events left in the outbox (after a crash or a broker outage); returns how many.
+
+    A handler passes `only` (its own event ids): publishing everybody's pending events from
+    every concurrent handler would publish each event many times over.
+    """
     events = await store.pending_events(limit=limit)
+    if only is not None:
+        events = [event for event in events if event.event_id in only]
     for event in events:
         await publish_raw(broker, event.routing_key, event.body, event.event_id)
         await store.mark_published(event.event_id)

@@ -320,13 +320,16 @@ class Checkpoint(_Model):
 
 
 class LedgerEntry(_Model):
-    """Proof that an automatic mail was sent, keyed by (item, reason, recipient)."""
+    """An automatic mail, keyed by (item, reason, recipient): claimed before it is sent, so
+    concurrent copies of one event cannot both send it, and marked sent afterwards."""
 
     item_id: str
     reason: str
     recipient: str
     message_id: str
-    sent_at: AwareDatetime = Field(default_factory=utcnow)
+    state: Literal["sending", "sent", "failed"] = "sending"
+    claimed_at: AwareDatetime = Field(default_factory=utcnow)
+    sent_at: AwareDatetime | None = None
 
 
 class SendRecord(_Model):

@@ -61,6 +61,14 @@ log = get_logger(__name__)
 _NEVER_NEW_ITEMS = frozenset({"auto_reply", "out_of_office", "bounce"})
 
 
+def _own_event_ids(event: MailReceivedV1) -> set[str]:
+    """The ids the item events caused by this mail have (they are deterministic)."""
+    return {
+        str(deterministic_event_id(event.mail_key, kind))
+        for kind in ("item.created.v1", "item.updated.v1")
+    }
+
+
 def _why(classification: ClassificationV1) -> str:
     return "; ".join(classification.reasons) or classification.kind
 
@@ -119,7 +127,7 @@ class Converter:
 
     async def _handle(self, event: MailReceivedV1) -> str:
         if await self.store.item_for_mail(event.mail_key) is not None:
-            await relay_outbox(self.broker, self.store)
+            await relay_outbox(self.broker, self.store, only=_own_event_ids(event))
             return "duplicate: already applied"
         account = await self.store.get_account(event.account_id)
         if account is None:
@@ -219,7 +227,7 @@ class Converter:
             outcome = "duplicate: applied concurrently"
         else:
             await self._log(event, "created" if created else "threaded", decision.reason, item=item)
-        await relay_outbox(self.broker, self.store)
+        await relay_outbox(self.broker, self.store, only=_own_event_ids(event))
         return outcome
 
     async def _log(

@@ -7,8 +7,10 @@ recipient), so receiving clients that dedupe by Message-ID show one mail; this i
 at-least-once window, documented in docs/architecture.md.
 """
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Literal
 
 from faststream.rabbit import RabbitBroker
@@ -33,7 +35,7 @@ from postroom_shared.contracts import (
     ReplySuppressedV1,
     deterministic_event_id,
 )
-from postroom_shared.errors import PermanentError
+from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.messaging import publish_event
@@ -99,9 +101,13 @@ class Replier:
         message_id = self.signer.make(
             item.item_id, nonce, domain=account.address.rsplit("@", 1)[-1]
         )
-        entry = await self.store.get_ledger(item.item_id, reason, recipient)
+        claim = LedgerEntry(
+            item_id=item.item_id, reason=reason, recipient=recipient, message_id=message_id
+        )
+        held = await self.store.get_ledger(item.item_id, reason, recipient)
         response = "already sent (ledger)"
-        if entry is None:
+        subject = ""
+        if held is None or held.state == "sending":
             mail = compose_auto_reply(
                 account=account,
                 item=item,
@@ -111,34 +117,34 @@ class Replier:
                 instance=self.settings.instance,
                 rendered=(rendered := await self._render(account, event)),
             )
-            content = fingerprint(str(mail["Subject"]), rendered.text + (rendered.html or ""))
-            limited = rate_limit_reason(
-                now=utcnow(),
-                recipient=recipient,
-                item_id=item.item_id,
-                content=content,
-                history=await self.store.sends_since(recipient, utcnow() - HISTORY),
-            )
-            if limited is not None:
-                await self._suppressed(event, recipient, limited)
-                return
-            try:
-                response = await send_message(mail, await self._smtp_target())
-            except PermanentError as exc:
-                await self._failed(event, recipient, str(exc))
-                return
-            await self.store.put_ledger(
-                LedgerEntry(
-                    item_id=item.item_id, reason=reason, recipient=recipient, message_id=message_id
-                )
-            )
-            await self.store.record_send(
-                SendRecord(recipient=recipient, item_id=item.item_id, fingerprint=content)
-            )
             subject = str(mail["Subject"])
-            log.info("auto-reply sent", recipient=recipient, message_id=message_id)
-        else:
-            subject = ""
+            content = fingerprint(subject, rendered.text + (rendered.html or ""))
+            if held is None:  # the limits apply to new mail, not to finishing a claimed one
+                limited = rate_limit_reason(
+                    now=utcnow(),
+                    recipient=recipient,
+                    item_id=item.item_id,
+                    content=content,
+                    history=await self.store.sends_since(recipient, utcnow() - HISTORY),
+                )
+                if limited is not None:
+                    await self._suppressed(event, recipient, limited)
+                    return
+            if await self._claim(claim) == "claimed":
+                try:
+                    response = await send_message(mail, await self._smtp_target())
+                except PermanentError as exc:
+                    await self.store.mark_done(claim, "failed")
+                    await self._failed(event, recipient, str(exc))
+                    return
+                await self.store.mark_done(claim, "sent")
+                await self.store.record_send(
+                    SendRecord(recipient=recipient, item_id=item.item_id, fingerprint=content)
+                )
+                log.info("auto-reply sent", recipient=recipient, message_id=message_id)
+            held = await self.store.get_ledger(item.item_id, reason, recipient)
+        if held is not None and held.state == "failed":
+            return  # reported as reply.failed.v1 when it happened
         await self.store.append_message(
             item.item_id,
             ThreadMessage(
@@ -193,6 +199,23 @@ class Replier:
                 }
             ),
         )
+
+    async def _claim(self, claim: LedgerEntry) -> str:
+        """Claim the right to send; while another worker holds a fresh claim (a concurrent copy
+        of the same event), wait for it to finish instead of sending twice."""
+        patience = self.settings.smtp_timeout_s * 2 + 10
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience + 5
+        while True:
+            stale_before = utcnow() - timedelta(seconds=patience)
+            outcome = await self.store.claim_ledger(
+                claim.model_copy(update={"claimed_at": utcnow()}), stale_before=stale_before
+            )
+            if outcome != "busy":
+                return outcome
+            if loop.time() > deadline:
+                raise TransientError(f"send claim of {claim.recipient} still held")
+            await asyncio.sleep(0.2)
 
     async def _render(
         self, account: EmailAccount, event: ItemCreatedV1 | ItemUpdatedV1

@@ -14,7 +14,7 @@ two writes leaves only an orphan message that the retry adopts.
 import contextlib
 import hashlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
@@ -38,6 +38,7 @@ from postroom_shared.models import (
     SmtpSettings,
     ThreadMessage,
     Workflow,
+    utcnow,
 )
 from postroom_shared.store.ports import ItemChanges, OutboxEvent
 
@@ -316,10 +317,29 @@ class MongoStore:
         doc = await self._db.ledger.find_one({"_id": self._ledger_id(item_id, reason, recipient)})
         return LedgerEntry.model_validate(doc) if doc else None
 
-    async def put_ledger(self, entry: LedgerEntry) -> None:
+    async def claim_ledger(
+        self, entry: LedgerEntry, *, stale_before: datetime
+    ) -> Literal["claimed", "done", "busy"]:
         key = self._ledger_id(entry.item_id, entry.reason, entry.recipient)
-        with contextlib.suppress(DuplicateKeyError):
+        try:
             await self._db.ledger.insert_one(_to_doc(entry, _id=key))
+            return "claimed"
+        except DuplicateKeyError:
+            pass
+        taken = await self._db.ledger.find_one_and_update(
+            {"_id": key, "state": "sending", "claimed_at": {"$lt": stale_before}},
+            {"$set": {"claimed_at": entry.claimed_at, "message_id": entry.message_id}},
+        )
+        if taken is not None:
+            return "claimed"
+        held = await self._db.ledger.find_one({"_id": key}, {"state": 1})
+        return "done" if held is not None and held.get("state") != "sending" else "busy"
+
+    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
+        await self._db.ledger.update_one(
+            {"_id": self._ledger_id(entry.item_id, entry.reason, entry.recipient)},
+            {"$set": {"state": state, "sent_at": entry.sent_at or utcnow()}},
+        )
 
     # quarantine and processing log --------------------------------------------------------
     async def put_quarantine(self, entry: QuarantineEntry) -> None:

@@ -6,7 +6,7 @@ Both adapters (`sqlite.py`, `mongo.py`) implement `Store` and pass the same cont
 """
 
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -140,7 +140,15 @@ class Store(Protocol):
 
     # reply ledger (replier idempotency)
     async def get_ledger(self, item_id: str, reason: str, recipient: str) -> LedgerEntry | None: ...
-    async def put_ledger(self, entry: LedgerEntry) -> None: ...
+    async def claim_ledger(
+        self, entry: LedgerEntry, *, stale_before: datetime
+    ) -> Literal["claimed", "done", "busy"]:
+        """Atomically claim the right to send `entry`: "claimed" when nobody has (or the last
+        claim is older than `stale_before`: its sender died), "done" when it was sent (or failed
+        for good) already, "busy" while another claim is fresh."""
+        ...
+
+    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None: ...
 
     # quarantine (poison mail) and processing log
     async def put_quarantine(self, entry: QuarantineEntry) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from postroom_shared.models import (
     Checkpoint,
@@ -29,6 +29,7 @@ from postroom_shared.models import (
     SmtpSettings,
     ThreadMessage,
     Workflow,
+    utcnow,
 )
 from postroom_shared.store.blobs_fs import FileBlobs
 from postroom_shared.store.ports import ItemChanges, OutboxEvent
@@ -438,12 +439,36 @@ class SqliteStore:
         )
         return LedgerEntry.model_validate_json(row[0]) if row else None
 
-    async def put_ledger(self, entry: LedgerEntry) -> None:
+    async def claim_ledger(
+        self, entry: LedgerEntry, *, stale_before: datetime
+    ) -> Literal["claimed", "done", "busy"]:
+        key = (entry.item_id, entry.reason, entry.recipient)
+
+        def body(db: sqlite3.Connection) -> Literal["claimed", "done", "busy"]:
+            row = db.execute(
+                "SELECT doc FROM ledger WHERE item_id=? AND reason=? AND recipient=?", key
+            ).fetchone()
+            if row is not None:
+                held = LedgerEntry.model_validate_json(row[0])
+                if held.state != "sending":
+                    return "done"
+                if held.claimed_at >= stale_before:
+                    return "busy"
+            db.execute(
+                "INSERT INTO ledger (item_id, reason, recipient, doc) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(item_id, reason, recipient) DO UPDATE SET doc=excluded.doc",
+                (*key, entry.model_dump_json()),
+            )
+            return "claimed"
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
+        sent = entry.model_copy(update={"state": state, "sent_at": entry.sent_at or utcnow()})
         await self._run(
             lambda db: db.execute(
-                "INSERT INTO ledger (item_id, reason, recipient, doc) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (entry.item_id, entry.reason, entry.recipient, entry.model_dump_json()),
+                "UPDATE ledger SET doc=? WHERE item_id=? AND reason=? AND recipient=?",
+                (sent.model_dump_json(), entry.item_id, entry.reason, entry.recipient),
             )
         )
 
