@@ -15,7 +15,7 @@ from typing import Literal
 
 from faststream.rabbit import RabbitBroker
 
-from postroom_replier.adapters.smtp import SmtpTarget, send_message
+from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.domain.compose import compose_auto_reply
 from postroom_replier.domain.loop_rules import plan_auto_reply
 from postroom_replier.domain.rate_limits import HISTORY, fingerprint, rate_limit_reason
@@ -132,7 +132,11 @@ class Replier:
                     return
             if await self._claim(claim) == "claimed":
                 try:
-                    response = await send_message(mail, await self._smtp_target())
+                    response = await send_with_retry(
+                        mail,
+                        await self._smtp_target(),
+                        deadline_s=self.settings.smtp_retry_deadline_s,
+                    )
                 except PermanentError as exc:
                     await self.store.mark_done(claim, "failed")
                     await self._failed(event, recipient, str(exc))
@@ -203,7 +207,8 @@ class Replier:
     async def _claim(self, claim: LedgerEntry) -> str:
         """Claim the right to send; while another worker holds a fresh claim (a concurrent copy
         of the same event), wait for it to finish instead of sending twice."""
-        patience = self.settings.smtp_timeout_s * 2 + 10
+        # a live sender holds its claim at most this long (retries included)
+        patience = self.settings.smtp_retry_deadline_s + self.settings.smtp_timeout_s * 2 + 10
         loop = asyncio.get_running_loop()
         deadline = loop.time() + patience + 5
         while True:

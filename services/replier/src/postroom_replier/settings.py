@@ -17,3 +17,9 @@ class ReplierSettings(CommonSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(default=30.0, gt=0)
+    smtp_retry_deadline_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="How long 4xx answers and network errors are retried"
+        " (exponential backoff) before the event is requeued.",
+    )

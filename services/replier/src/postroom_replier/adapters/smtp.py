@@ -4,6 +4,8 @@
 queue's delivery limit); 5xx answers are `PermanentError` (recorded, never retried).
 """
 
+import asyncio
+import random
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -13,7 +15,7 @@ import aiosmtplib
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import Security
 
-__all__ = ["SmtpTarget", "send_message"]
+__all__ = ["SmtpTarget", "send_message", "send_test_mail", "send_with_retry"]
 
 
 @dataclass(frozen=True)
@@ -60,3 +62,35 @@ async def send_message(message: EmailMessage, target: SmtpTarget) -> str:
             f"SMTP connection to {target.host}:{target.port} failed: {exc!r}"
         ) from exc
     return response
+
+
+async def send_with_retry(
+    message: EmailMessage, target: SmtpTarget, *, deadline_s: float, first_delay_s: float = 1.0
+) -> str:
+    """`send_message`, retrying transient failures with exponential backoff and jitter until
+    `deadline_s` has passed; the last TransientError is raised then (the event is requeued).
+    Permanent failures are raised at once: a 5xx never turns into a retry storm."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    delay = first_delay_s
+    while True:
+        try:
+            return await send_message(message, target)
+        except TransientError:
+            if loop.time() + delay > end:
+                raise
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(delay * 2, 30.0)
+
+
+async def send_test_mail(target: SmtpTarget, *, sender: str, recipient: str) -> str:
+    """The "send test mail" action of the SMTP settings (SPEC F1): one plain mail, the
+    server's answer returned, any failure raised with the server's words."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = "Postroom test mail"
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message.set_content("This test mail shows that Postroom can send through this SMTP server.")
+    return await send_message(message, target)
