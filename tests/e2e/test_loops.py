@@ -13,8 +13,6 @@ line for QUIET_S seconds, after its expected mails arrived) and then asserts EXA
 """
 
 import asyncio
-import email
-import imaplib
 import json
 import shutil
 import smtplib
@@ -23,7 +21,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +36,7 @@ from postroom_shared.models import (
 )
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import open_store
-from tests.e2e.test_newcomer import RunningStack, _alive, _ctrl_c, _send, _start
+from tests.e2e.runstack import RunningStack, alive, ctrl_c, mailbox, send, start_run
 from tests.stack_env import StackEnv, e2e_stack_env
 
 pytestmark = pytest.mark.e2e
@@ -60,39 +57,23 @@ def stack() -> Iterator[RunningStack]:
     state = Path(tempfile.mkdtemp(prefix="pr-loop-", dir="/tmp"))
     state.chmod(0o755)  # Dovecot's vmail user must reach the mail below it
     env = e2e_stack_env(state, index=2, with_mongo=False)
-    running = _start(env, {"POSTROOM_ACCOUNTS_REFRESH_S": "2"})
+    running = start_run(env, {"POSTROOM_ACCOUNTS_REFRESH_S": "2"})
     stopped = False
     try:
         yield running
-        started = _ctrl_c(running)
+        started = ctrl_c(running)
         stopped = True
         assert running.proc.returncode == 0, "\n".join(running.output[-40:])
         assert {"api", "fetcher", "converter", "replier"} <= started.keys()
-        still = {name: pid for name, pid in started.items() if _alive(pid)}
+        still = {name: pid for name, pid in started.items() if alive(pid)}
         assert not still, f"still running after Ctrl-C: {still}"
     finally:
         if not stopped:
-            _ctrl_c(running)
+            ctrl_c(running)
         shutil.rmtree(state, ignore_errors=True)
 
 
 # --- what the test watches -------------------------------------------------------------------
-
-
-def mailbox(env: StackEnv, user: str) -> list[EmailMessage]:
-    """Every message in `user`'s INBOX, read without touching flags."""
-    with imaplib.IMAP4("127.0.0.1", env.imap_port) as imap:
-        imap.login(f"{user}@example.test", user)
-        imap.select("INBOX", readonly=True)
-        _, data = imap.search(None, "ALL")
-        messages = []
-        for num in data[0].split():
-            _, parts = imap.fetch(num.decode(), "(BODY.PEEK[])")
-            raw = parts[0][1] if parts and isinstance(parts[0], tuple) else b""
-            parsed = email.message_from_bytes(raw, policy=default_policy)
-            assert isinstance(parsed, EmailMessage)
-            messages.append(parsed)
-        return messages
 
 
 def tagged(messages: list[EmailMessage], tag: str) -> list[EmailMessage]:
@@ -218,7 +199,7 @@ def test_sieve_vacation_is_threaded_and_never_answered(stack: RunningStack) -> N
 
     # 1a. the customer writes; Postroom auto-replies; the vacation must not answer an auto-reply
     first = "<s1-first@example.test>"
-    _send(
+    send(
         env,
         person_mail(
             "Casey Customer <customer@example.test>",
@@ -259,7 +240,7 @@ def test_sieve_vacation_is_threaded_and_never_answered(stack: RunningStack) -> N
     )
     agent["In-Reply-To"] = first
     agent["References"] = f"{first} {auto['Message-ID']}"
-    _send(env, agent)
+    send(env, agent)
 
     def ooo_threaded() -> bool:
         return len(thread(stack, item["id"])) >= 3 and _vacations_sent(env) >= 1
@@ -323,7 +304,7 @@ def test_two_postroom_accounts_do_not_ping_pong(stack: RunningStack) -> None:
         return replier_events(env, "auto-reply sent", "alice@example.test")
 
     # 2a. alice (a person, not yet a Postroom account) writes to support: one auto-reply to her
-    _send(
+    send(
         env,
         person_mail(
             "Alice <alice@example.test>",
@@ -370,7 +351,7 @@ def test_two_postroom_accounts_do_not_ping_pong(stack: RunningStack) -> None:
     print(f"S2b quiet after {took:.1f} s: alice's account ignored it (own loop); 0 new items")
 
     # 2c. alice, now one of Postroom's own addresses, writes again: an item, no auto-reply.
-    _send(
+    send(
         env,
         person_mail(
             "Alice <alice@example.test>",
@@ -440,7 +421,7 @@ def test_unknown_sender_and_bounce_storm_get_no_reply(stack: RunningStack) -> No
     tag = "S3-bounce"
     nobody = "nobody@example.test"
     first = "<s3-first@example.test>"
-    _send(
+    send(
         env,
         person_mail(
             f"Nobody <{nobody}>", "support@example.test", f"Refund please {tag}", first, "Hi."
@@ -510,8 +491,8 @@ def test_list_and_noreply_mail_become_items_without_reply(stack: RunningStack) -
     listed["List-Id"] = "Project news <news.lists.example.org>"
     listed["List-Unsubscribe"] = "<mailto:news-leave@lists.example.org>"
     listed["Precedence"] = "list"
-    _send(env, listed)
-    _send(
+    send(env, listed)
+    send(
         env,
         person_mail(
             "Shop <noreply@example.org>",

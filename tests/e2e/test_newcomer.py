@@ -6,135 +6,31 @@ land in the customer's IMAP INBOX, replies to it, and finally presses Ctrl-C and
 every process it started is gone. Once on SQLite (the default) and once on MongoDB.
 """
 
-import email
-import imaplib
-import os
 import re
 import shutil
-import signal
-import smtplib
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.stack_env import REPO, StackEnv, e2e_stack_env
+from tests.e2e.runstack import (
+    RunningStack,
+    alive,
+    ctrl_c,
+    mailbox,
+    send,
+    start_run,
+    wait_for,
+)
+from tests.stack_env import REPO, e2e_stack_env
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class RunningStack:
-    env: StackEnv
-    proc: subprocess.Popen[str]
-    api_key: str
-    output: list[str] = field(default_factory=list)
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.env.api_port}"
-
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.api_key}"}
-        return httpx.get(self.api + path, headers=headers, timeout=10, **kw)
-
-
-def _pump(proc: subprocess.Popen[str], sink: list[str]) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        sink.append(line.rstrip("\n"))
-
-
-def _start(env: StackEnv, extra: dict[str, str]) -> RunningStack:
-    proc = subprocess.Popen(
-        [str(REPO / "deploy/local/run.sh")],
-        env=env.environ(**extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    output: list[str] = []
-    threading.Thread(target=_pump, args=(proc, output), daemon=True).start()
-    deadline = time.monotonic() + 300
-    while not any("Press Ctrl-C" in line for line in output):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-            proc.wait(timeout=120)
-            if proc.stdout is not None:
-                proc.stdout.close()
-            pytest.fail("run.sh did not come up:\n" + "\n".join(output[-60:]))
-        time.sleep(0.2)
-    key_line = next(line for line in output if "Admin API key" in line)
-    api_key = key_line.split("Admin API key", 1)[1].split()[0]
-    return RunningStack(env=env, proc=proc, api_key=api_key, output=output)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-def _pids(state: Path) -> dict[str, int]:
-    found = {}
-    for path in [*(state / "pids").glob("*"), *(state / "stack" / "pids").glob("*")]:
-        text = path.read_text().strip()
-        if text.isdigit():
-            found[path.name] = int(text)
-    return found
-
-
-def _ctrl_c(stack: RunningStack) -> dict[str, int]:
-    started = _pids(stack.env.state_dir)
-    os.killpg(stack.proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
-    stack.proc.wait(timeout=120)
-    if stack.proc.stdout is not None:
-        stack.proc.stdout.close()
-    return started
-
-
-def wait_for[T](probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.2)
-
-
-def _inbox(env: StackEnv, user: str) -> list[EmailMessage]:
-    with imaplib.IMAP4("127.0.0.1", env.imap_port) as imap:
-        imap.login(f"{user}@example.test", user)
-        imap.select("INBOX", readonly=True)
-        _, data = imap.search(None, "ALL")
-        messages = []
-        for num in data[0].split():
-            _, parts = imap.fetch(num.decode(), "(BODY.PEEK[])")
-            raw = parts[0][1] if parts and isinstance(parts[0], tuple) else b""
-            parsed = email.message_from_bytes(raw, policy=default_policy)
-            assert isinstance(parsed, EmailMessage)
-            messages.append(parsed)
-        return messages
-
-
-def _send(env: StackEnv, msg: EmailMessage) -> None:
-    with smtplib.SMTP("127.0.0.1", env.smtp_port, timeout=10) as smtp:
-        smtp.send_message(msg)
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
@@ -151,19 +47,19 @@ def running(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
         if mongo
         else {}
     )
-    stack = _start(env, extra)
+    stack = start_run(env, extra)
     stopped = False
     try:
         yield stack
-        started = _ctrl_c(stack)
+        started = ctrl_c(stack)
         stopped = True
         assert stack.proc.returncode == 0, "\n".join(stack.output[-40:])
         assert {"api", "fetcher", "converter", "replier"} <= started.keys()
-        still = {name: pid for name, pid in started.items() if _alive(pid)}
+        still = {name: pid for name, pid in started.items() if alive(pid)}
         assert not still, f"still running after Ctrl-C: {still}"
     finally:
         if not stopped:
-            _ctrl_c(stack)
+            ctrl_c(stack)
         shutil.rmtree(state, ignore_errors=True)
 
 
@@ -190,7 +86,7 @@ def test_mail_becomes_item_gets_auto_reply_and_reply_threads(running: RunningSta
     first["Message-ID"] = "<first-1@example.test>"
     first.set_content("The printer on floor 2 is on fire.")
     sent_at = time.monotonic()
-    _send(env, first)
+    send(env, first)
 
     items = wait_for(lambda: running.get("/v1/items").json(), 10, "the item in GET /v1/items")
     item_seconds = time.monotonic() - sent_at
@@ -202,7 +98,7 @@ def test_mail_becomes_item_gets_auto_reply_and_reply_threads(running: RunningSta
     assert item["messages"] >= 1 and item["created_at"] and item["updated_at"]
 
     # 2. the auto-reply lands in the customer's INBOX
-    replies = wait_for(lambda: _inbox(env, "customer"), 20, "the auto-reply in customer's INBOX")
+    replies = wait_for(lambda: mailbox(env, "customer"), 20, "the auto-reply in customer's INBOX")
     reply_seconds = time.monotonic() - sent_at
     assert len(replies) == 1
     auto = replies[0]
@@ -223,7 +119,7 @@ def test_mail_becomes_item_gets_auto_reply_and_reply_threads(running: RunningSta
     answer["In-Reply-To"] = auto["Message-ID"]
     answer["References"] = f"{auto['References']} {auto['Message-ID']}"
     answer.set_content("It is still burning.")
-    _send(env, answer)
+    send(env, answer)
 
     def threaded() -> dict[str, Any] | None:
         detail: dict[str, Any] = running.get(f"/v1/items/{item['id']}").json()
@@ -239,5 +135,5 @@ def test_mail_becomes_item_gets_auto_reply_and_reply_threads(running: RunningSta
     log = env.state_dir / "log" / "replier.log"
     wait_for(lambda: "not the first mail" in log.read_text(), 20, "the replier's decision")
     time.sleep(2)
-    assert len(_inbox(env, "customer")) == 1
+    assert len(mailbox(env, "customer")) == 1
     assert re.search(r'"event": "auto-reply sent"', log.read_text())

@@ -1,0 +1,132 @@
+"""Running the whole product through deploy/local/run.sh for end-to-end tests, and reading
+what it did: the same start, mailboxes and Ctrl-C a person uses."""
+
+import email
+import imaplib
+import os
+import signal
+import smtplib
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.stack_env import REPO, StackEnv
+
+__all__ = [
+    "RunningStack", "alive", "ctrl_c", "mailbox", "send", "start_run", "started_pids", "wait_for",
+]  # fmt: skip
+
+
+@dataclass
+class RunningStack:
+    env: StackEnv
+    proc: subprocess.Popen[str]
+    api_key: str
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.env.api_port}"
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        return httpx.get(self.api + path, headers=headers, timeout=10, **kw)
+
+
+def pump(proc: subprocess.Popen[str], sink: list[str]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sink.append(line.rstrip("\n"))
+
+
+def start_run(env: StackEnv, extra: dict[str, str]) -> RunningStack:
+    proc = subprocess.Popen(
+        [str(REPO / "deploy/local/run.sh")],
+        env=env.environ(**extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    output: list[str] = []
+    threading.Thread(target=pump, args=(proc, output), daemon=True).start()
+    deadline = time.monotonic() + 300
+    while not any("Press Ctrl-C" in line for line in output):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=120)
+            if proc.stdout is not None:
+                proc.stdout.close()
+            pytest.fail("run.sh did not come up:\n" + "\n".join(output[-60:]))
+        time.sleep(0.2)
+    key_line = next(line for line in output if "Admin API key" in line)
+    api_key = key_line.split("Admin API key", 1)[1].split()[0]
+    return RunningStack(env=env, proc=proc, api_key=api_key, output=output)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def started_pids(state: Path) -> dict[str, int]:
+    found = {}
+    for path in [*(state / "pids").glob("*"), *(state / "stack" / "pids").glob("*")]:
+        text = path.read_text().strip()
+        if text.isdigit():
+            found[path.name] = int(text)
+    return found
+
+
+def ctrl_c(stack: RunningStack) -> dict[str, int]:
+    started = started_pids(stack.env.state_dir)
+    os.killpg(stack.proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    stack.proc.wait(timeout=120)
+    if stack.proc.stdout is not None:
+        stack.proc.stdout.close()
+    return started
+
+
+def wait_for[T](probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def mailbox(env: StackEnv, user: str) -> list[EmailMessage]:
+    """Every message in `user`'s INBOX, read without touching flags."""
+    with imaplib.IMAP4("127.0.0.1", env.imap_port) as imap:
+        imap.login(f"{user}@example.test", user)
+        imap.select("INBOX", readonly=True)
+        _, data = imap.search(None, "ALL")
+        messages = []
+        for num in data[0].split():
+            _, parts = imap.fetch(num.decode(), "(BODY.PEEK[])")
+            raw = parts[0][1] if parts and isinstance(parts[0], tuple) else b""
+            parsed = email.message_from_bytes(raw, policy=default_policy)
+            assert isinstance(parsed, EmailMessage)
+            messages.append(parsed)
+        return messages
+
+
+def send(env: StackEnv, msg: EmailMessage) -> None:
+    with smtplib.SMTP("127.0.0.1", env.smtp_port, timeout=10) as smtp:
+        smtp.send_message(msg)
