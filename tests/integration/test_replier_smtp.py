@@ -4,6 +4,7 @@ import asyncio
 import imaplib
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 import pytest
 from pydantic import SecretStr
@@ -19,10 +20,10 @@ from postroom_shared.contracts import (
     deterministic_event_id,
 )
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.models import Item, ItemType, NotificationTemplate, Security
+from postroom_shared.models import Item, ItemType, LedgerEntry, NotificationTemplate, Security
 from postroom_shared.runtime import make_broker
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import open_store
+from postroom_shared.store import Store, open_store
 from postroom_shared.topology import declare_topology
 from tests import factories
 from tests.stack_env import StackEnv
@@ -204,3 +205,78 @@ async def test_account_template_is_used_and_a_broken_one_falls_back(
     assert "Dear customer@example.test, noted: Printer" in found["thanks"]
     assert "multipart/alternative" in found["thanks"]
     assert "This is an automatic reply." in found["broken"]  # the built-in template
+
+
+class _CrashAfterSend:
+    """The real store, except that the first `mark_done` dies: the process crashed right after
+    SMTP accepted the mail and before the ledger said so."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.crashed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("crash between SMTP accept and ledger write")
+        await self._store.mark_done(entry, state)
+
+
+async def test_crash_after_send_before_mark_resends_once_with_the_same_message_id(
+    stack: StackEnv, replier: Replier
+) -> None:
+    """The documented at-least-once window: a sender that died after SMTP accepted, before it
+    marked the ledger, left a claim; once that claim is stale the redelivery sends again, with
+    the same Message-ID, and exactly once. (Short SMTP timeout and no retries, so the claim goes
+    stale after 2 x 0.5 + 10 s instead of minutes.)"""
+    crashing = _CrashAfterSend(replier.store)
+    settings = replier.settings.model_copy(
+        update={"smtp_timeout_s": 0.5, "smtp_retry_deadline_s": 0.0}
+    )
+    crashy = Replier(
+        store=crashing,
+        broker=replier.broker,
+        signer=replier.signer,
+        secrets=replier.secrets,
+        settings=settings,
+    )
+    store = replier.store
+    item = Item(
+        id=f"it_{uuid.uuid4().hex[:10]}",
+        item_type=ItemType.INCIDENT,
+        number=6,
+        project="Support",
+        account_id="acc1",
+        title="Printer",
+    )
+    await store.insert_item(item, factories.thread_message(item.id), [])
+    event = _created(item, 6, "customer@example.test")
+    with pytest.raises(RuntimeError, match="crash"):
+        await crashy.handle(event)
+    reason = f"auto_reply:{event.message.mail_key}"
+    held = await store.get_ledger(item.id, reason, "customer@example.test")
+    assert held is not None and held.state == "sending"
+
+    await crashy.handle(event)  # the redelivery: waits for the stale claim, sends once more
+    await crashy.handle(event)  # a late duplicate: nothing more
+    after = await store.get_ledger(item.id, reason, "customer@example.test")
+    assert after is not None and after.state == "sent" and after.message_id == held.message_id
+    outbound = [m for m in await store.list_messages(item.id) if m.direction == "out"]
+    assert [m.message_id for m in outbound] == [held.message_id]  # one thread entry
+
+    def copies() -> int:
+        with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
+            imap.login("customer", "customer")
+            imap.select("INBOX", readonly=True)
+            _, hits = imap.search(None, "HEADER", "Message-ID", held.message_id)
+            return len(hits[0].split())
+
+    for _ in range(100):
+        if copies() >= 2:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    assert copies() == 2  # the original and exactly one resend, same Message-ID
