@@ -16,6 +16,7 @@ from postroom_shared.contracts import (
     ClassificationV1,
     ItemCreatedV1,
     ItemRefV1,
+    ItemUpdatedV1,
     MessageRefV1,
     deterministic_event_id,
 )
@@ -280,3 +281,51 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.5)
     assert copies() == 2  # the original and exactly one resend, same Message-ID
+
+
+async def test_notification_list_hears_about_new_mail_but_not_its_author(
+    stack: StackEnv, replier: Replier
+) -> None:
+    store = replier.store
+    item = Item(
+        id=f"it_{uuid.uuid4().hex[:10]}",
+        item_type=ItemType.INCIDENT,
+        number=7,
+        project="Support",
+        account_id="acc1",
+        title="Printer",
+        notify=["bob@example.test", "customer@example.test", "noreply@example.org"],
+        notify_on_create=False,
+    )
+    await store.insert_item(item, factories.thread_message(item.id), [])
+    created = _created(item, 7, "customer@example.test")
+    await replier.handle(created)  # auto-reply to the customer; no separate notification
+    update = ItemUpdatedV1(
+        **created.model_dump(exclude={"type", "event_id"}),
+        event_id=deterministic_event_id(created.message.mail_key, "item.updated.v1"),
+        changes=("message_appended",),
+        threaded_by="test",
+    )
+    await replier.handle(update)
+    await replier.handle(update)  # redelivered: still one notification
+    outbound = [m for m in await store.list_messages(item.id) if m.direction == "out"]
+    kinds = sorted((m.kind, m.to[0].address) for m in outbound)
+    assert kinds == [("auto_reply", "customer@example.test"), ("notification", "bob@example.test")]
+    [note] = [m for m in outbound if m.kind == "notification"]
+
+    def headers() -> str:
+        with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
+            imap.login("bob", "bob")
+            imap.select("INBOX", readonly=True)
+            _, hits = imap.search(None, "HEADER", "Message-ID", note.message_id)
+            if not hits[0]:
+                return ""
+            _, data = imap.fetch(hits[0].split()[0].decode(), "(BODY.PEEK[HEADER])")
+            raw = data[0][1] if isinstance(data[0], tuple) else b""
+            return raw.decode()
+
+    for _ in range(100):
+        if found := headers():
+            break
+        await asyncio.sleep(0.1)
+    assert "Auto-Submitted: auto-generated" in found and "[INC-7]" in found

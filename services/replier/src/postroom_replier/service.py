@@ -18,9 +18,11 @@ from faststream.rabbit import RabbitBroker
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.domain.compose import compose_auto_reply
 from postroom_replier.domain.loop_rules import plan_auto_reply
+from postroom_replier.domain.notify_rules import plan_notifications
 from postroom_replier.domain.rate_limits import HISTORY, fingerprint, rate_limit_reason
 from postroom_replier.domain.templates import (
     BUILTIN_AUTO_REPLY,
+    BUILTIN_NOTIFICATION,
     Rendered,
     TemplateError,
     context,
@@ -53,6 +55,7 @@ from postroom_shared.store import Store
 __all__ = ["Replier"]
 
 SOURCE = "replier"
+Purpose = Literal["auto_reply", "notification"]
 log = get_logger(__name__)
 
 
@@ -82,21 +85,40 @@ class Replier:
                 account=account, event=kind, message=event.message, own_addresses=own
             )
             for recipient, why in plan.suppressed:
-                await self._suppressed(event, recipient, why)
+                await self._suppressed(event, "auto_reply", recipient, why)
             for recipient in plan.recipients:
-                await self._auto_reply(event, account, recipient)
+                await self._send(event, account, recipient, "auto_reply")
+            item = await self.store.get_item(event.item.item_id)
+            if item is None:
+                return
+            notify = plan_notifications(
+                item=item, event=kind, message=event.message, own_addresses=own
+            )
+            for recipient, why in notify.suppressed:
+                await self._suppressed(event, "notification", recipient, why)
+            for recipient in notify.recipients:
+                await self._send(event, account, recipient, "notification")
 
     async def _suppressed(
-        self, event: ItemCreatedV1 | ItemUpdatedV1, recipient: str | None, why: str
+        self,
+        event: ItemCreatedV1 | ItemUpdatedV1,
+        purpose: Purpose,
+        recipient: str | None,
+        why: str,
     ) -> None:
-        log.info("auto-reply suppressed", recipient=recipient, why=why)
-        await self._announce(ReplySuppressedV1, event, "suppressed", recipient, why=why)
+        log.info(f"{purpose.replace('_', '-')} suppressed", recipient=recipient, why=why)
+        await self._announce(ReplySuppressedV1, event, "suppressed", recipient, purpose, why=why)
 
-    async def _auto_reply(
-        self, event: ItemCreatedV1 | ItemUpdatedV1, account: EmailAccount, recipient: str
+    async def _send(
+        self,
+        event: ItemCreatedV1 | ItemUpdatedV1,
+        account: EmailAccount,
+        recipient: str,
+        purpose: Purpose,
     ) -> None:
+        """Send one automatic mail (auto-reply or notification) at most once, within limits."""
         item = event.item
-        reason = f"auto_reply:{event.message.mail_key}"
+        reason = f"{purpose}:{event.message.mail_key}"
         nonce = hashlib.sha256(f"{event.event_id}\x1f{recipient}".encode()).hexdigest()[:24]
         message_id = self.signer.make(
             item.item_id, nonce, domain=account.address.rsplit("@", 1)[-1]
@@ -115,7 +137,8 @@ class Replier:
                 recipient=recipient,
                 message_id=message_id,
                 instance=self.settings.instance,
-                rendered=(rendered := await self._render(account, event)),
+                rendered=(rendered := await self._render(account, event, purpose)),
+                auto_submitted="auto-replied" if purpose == "auto_reply" else "auto-generated",
             )
             subject = str(mail["Subject"])
             content = fingerprint(subject, rendered.text + (rendered.html or ""))
@@ -128,7 +151,7 @@ class Replier:
                     history=await self.store.sends_since(recipient, utcnow() - HISTORY),
                 )
                 if limited is not None:
-                    await self._suppressed(event, recipient, limited)
+                    await self._suppressed(event, purpose, recipient, limited)
                     return
             if await self._claim(claim) == "claimed":
                 try:
@@ -139,13 +162,15 @@ class Replier:
                     )
                 except PermanentError as exc:
                     await self.store.mark_done(claim, "failed")
-                    await self._failed(event, recipient, str(exc))
+                    await self._failed(event, purpose, recipient, str(exc))
                     return
                 await self.store.mark_done(claim, "sent")
                 await self.store.record_send(
                     SendRecord(recipient=recipient, item_id=item.item_id, fingerprint=content)
                 )
-                log.info("auto-reply sent", recipient=recipient, message_id=message_id)
+                log.info(
+                    f"{purpose.replace('_', '-')} sent", recipient=recipient, message_id=message_id
+                )
             held = await self.store.get_ledger(item.item_id, reason, recipient)
         if held is not None and held.state == "failed":
             return  # reported as reply.failed.v1 when it happened
@@ -161,21 +186,29 @@ class Replier:
                 subject=subject,
                 sender=Party(address=account.address, name=account.name),
                 to=[Party(address=recipient)],
-                kind="auto_reply",
+                kind=purpose,
                 created_at=utcnow(),
             ),
             [],
             add_participants=[],
         )
         await self._announce(
-            ReplySentV1, event, "sent", recipient, message_id=message_id, smtp_response=response
+            ReplySentV1,
+            event,
+            "sent",
+            recipient,
+            purpose,
+            message_id=message_id,
+            smtp_response=response,
         )
 
     async def _failed(
-        self, event: ItemCreatedV1 | ItemUpdatedV1, recipient: str, error: str
+        self, event: ItemCreatedV1 | ItemUpdatedV1, purpose: Purpose, recipient: str, error: str
     ) -> None:
-        log.warning("auto-reply failed permanently", recipient=recipient, error=error)
-        await self._announce(ReplyFailedV1, event, "failed", recipient, error=error)
+        log.warning(
+            f"{purpose.replace('_', '-')} failed permanently", recipient=recipient, error=error
+        )
+        await self._announce(ReplyFailedV1, event, "failed", recipient, purpose, error=error)
 
     async def _announce(
         self,
@@ -183,9 +216,13 @@ class Replier:
         cause: ItemCreatedV1 | ItemUpdatedV1,
         outcome: str,
         recipient: str | None,
+        purpose: Purpose,
         **fields: object,
     ) -> None:
-        """Publish what happened to one auto-reply, with an id a redelivery reproduces."""
+        """Publish what happened to one automatic mail, with an id a redelivery reproduces
+        (auto-reply ids keep their original form; notifications add their purpose)."""
+        if purpose != "auto_reply":
+            outcome = f"{outcome}:{purpose}"
         await publish_event(
             self.broker,
             event_type.model_validate(
@@ -197,7 +234,7 @@ class Replier:
                     "correlation_id": cause.correlation_id,
                     "causation_id": cause.event_id,
                     "item_id": cause.item.item_id,
-                    "reason": "auto_reply",
+                    "reason": purpose,
                     "recipient": recipient,
                     **fields,
                 }
@@ -223,11 +260,13 @@ class Replier:
             await asyncio.sleep(0.2)
 
     async def _render(
-        self, account: EmailAccount, event: ItemCreatedV1 | ItemUpdatedV1
+        self, account: EmailAccount, event: ItemCreatedV1 | ItemUpdatedV1, purpose: Purpose
     ) -> Rendered:
         """The account's template for this mail; the built-in one if it is missing or broken,
         so a template error never sends a broken mail (and never blocks the reply)."""
         values = context(event.item, account, event.message)
+        if purpose == "notification":
+            return render(BUILTIN_NOTIFICATION, values)
         template_id = account.auto_reply.template_id
         template = await self.store.get_template(template_id) if template_id else None
         if template_id and template is None:

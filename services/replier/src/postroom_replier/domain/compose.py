@@ -33,6 +33,7 @@ def compose_auto_reply(
     message_id: str,
     instance: str,
     rendered: Rendered,
+    auto_submitted: str = "auto-replied",
 ) -> EmailMessage:
     """The auto-reply; `rendered` is the account's template rendered for this mail."""
     item_type = ItemType(item.item_type)
@@ -48,7 +49,7 @@ def compose_auto_reply(
     if references:
         msg["In-Reply-To"] = references[-1]
         msg["References"] = " ".join(references)
-    msg["Auto-Submitted"] = "auto-replied"
+    msg["Auto-Submitted"] = auto_submitted  # auto-generated for notifications
     msg["X-Auto-Response-Suppress"] = "All"
     msg["Precedence"] = "auto_reply"
     msg[LOOP_HEADER] = instance

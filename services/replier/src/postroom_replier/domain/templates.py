@@ -17,7 +17,14 @@ from postroom_shared.errors import PermanentError
 from postroom_shared.mail.tokens import format_token
 from postroom_shared.models import EmailAccount, ItemType, NotificationTemplate
 
-__all__ = ["BUILTIN_AUTO_REPLY", "Rendered", "TemplateError", "context", "render"]
+__all__ = [
+    "BUILTIN_AUTO_REPLY",
+    "BUILTIN_NOTIFICATION",
+    "Rendered",
+    "TemplateError",
+    "context",
+    "render",
+]
 
 MAX_OUTPUT = 200_000
 
@@ -36,6 +43,24 @@ To add anything, just reply to this mail and keep {{ item.token_brackets }} in t
 --
 {{ account.name }}
 This is an automatic reply.
+""",
+)
+
+
+BUILTIN_NOTIFICATION = NotificationTemplate(
+    id="builtin-notification",
+    name="Built-in notification",
+    subject="{{ item.token_brackets }} {{ message.subject or item.title }}",
+    text="""There is new mail on {{ item.token_brackets }} {{ item.title }} ({{ item.status }}).
+
+From:    {{ message.sender_name }} <{{ message.sender_address }}>
+Subject: {{ message.subject }}
+
+Reply to this mail to answer on the item; keep {{ item.token_brackets }} in the subject.
+
+--
+{{ account.name }}
+This is an automatic notification.
 """,
 )
 
