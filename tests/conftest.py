@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack_env import REPO, StackEnv, session_stack_env
+from tests.stack_env import REPO, StackEnv, session_stack_env, short_state_dir
 
 
 def free_port() -> int:
@@ -69,9 +68,7 @@ def mongo_db_url(mongo_url: str) -> str:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[StackEnv]:
-    # Short path: Dovecot's and Postfix's unix sockets live under it (108-byte limit).
-    state = Path(tempfile.mkdtemp(prefix="pr-test-", dir="/tmp"))
-    state.chmod(0o755)  # Dovecot's vmail user must reach the mail below it
+    state = short_state_dir("pr-test-")
     env = session_stack_env(state)
     script = REPO / "deploy/local/stack.sh"
     subprocess.run([script, "start"], env=env.environ(), check=True)

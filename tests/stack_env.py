@@ -5,6 +5,7 @@ outgoing connection can be holding one of them when a server starts.
 """
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,3 +78,12 @@ def e2e_stack_env(state_dir: Path, *, index: int, with_mongo: bool) -> StackEnv:
         node=f"rabbit-e2e{index}@localhost",
         with_mongo=with_mongo,
     )
+
+
+def short_state_dir(prefix: str) -> Path:
+    """A new state directory for a stack: short, because Dovecot's and Postfix's unix sockets
+    live under it (108-byte limit), and readable, because Dovecot's vmail user must reach the
+    mail below it."""
+    state = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    state.chmod(0o755)
+    return state

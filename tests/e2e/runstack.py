@@ -4,12 +4,14 @@ what it did: the same start, mailboxes and Ctrl-C a person uses."""
 import email
 import imaplib
 import os
+import shutil
 import signal
 import smtplib
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -22,7 +24,8 @@ import pytest
 from tests.stack_env import REPO, StackEnv
 
 __all__ = [
-    "RunningStack", "alive", "ctrl_c", "mailbox", "send", "start_run", "started_pids", "wait_for",
+    "RunningStack", "alive", "ctrl_c", "mailbox", "running_stack", "send", "start_run",
+    "started_pids", "wait_for",
 ]  # fmt: skip
 
 
@@ -130,3 +133,23 @@ def mailbox(env: StackEnv, user: str) -> list[EmailMessage]:
 def send(env: StackEnv, msg: EmailMessage) -> None:
     with smtplib.SMTP("127.0.0.1", env.smtp_port, timeout=10) as smtp:
         smtp.send_message(msg)
+
+
+@contextmanager
+def running_stack(env: StackEnv, extra: dict[str, str]) -> Iterator[RunningStack]:
+    """`run.sh` up for the block; then Ctrl-C, and every process it started must be gone.
+    The state directory is removed either way."""
+    stack = start_run(env, extra)
+    stopped = False
+    try:
+        yield stack
+        started = ctrl_c(stack)
+        stopped = True
+        assert stack.proc.returncode == 0, "\n".join(stack.output[-40:])
+        assert {"api", "fetcher", "converter", "replier"} <= started.keys()
+        still = {name: pid for name, pid in started.items() if alive(pid)}
+        assert not still, f"still running after Ctrl-C: {still}"
+    finally:
+        if not stopped:
+            ctrl_c(stack)
+        shutil.rmtree(env.state_dir, ignore_errors=True)

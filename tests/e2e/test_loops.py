@@ -14,14 +14,11 @@ line for QUIET_S seconds, after its expected mails arrived) and then asserts EXA
 
 import asyncio
 import json
-import shutil
 import smtplib
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,8 +33,8 @@ from postroom_shared.models import (
 )
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import open_store
-from tests.e2e.runstack import RunningStack, alive, ctrl_c, mailbox, send, start_run
-from tests.stack_env import StackEnv, e2e_stack_env
+from tests.e2e.runstack import RunningStack, mailbox, running_stack, send
+from tests.stack_env import StackEnv, e2e_stack_env, short_state_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -53,24 +50,9 @@ ALICE_ACCOUNT_ID = "acc_loop_alice"
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
-    # Short path: Dovecot's and Postfix's unix sockets live under it (108-byte limit).
-    state = Path(tempfile.mkdtemp(prefix="pr-loop-", dir="/tmp"))
-    state.chmod(0o755)  # Dovecot's vmail user must reach the mail below it
-    env = e2e_stack_env(state, index=2, with_mongo=False)
-    running = start_run(env, {"POSTROOM_ACCOUNTS_REFRESH_S": "2"})
-    stopped = False
-    try:
+    env = e2e_stack_env(short_state_dir("pr-loop-"), index=2, with_mongo=False)
+    with running_stack(env, {"POSTROOM_ACCOUNTS_REFRESH_S": "2"}) as running:
         yield running
-        started = ctrl_c(running)
-        stopped = True
-        assert running.proc.returncode == 0, "\n".join(running.output[-40:])
-        assert {"api", "fetcher", "converter", "replier"} <= started.keys()
-        still = {name: pid for name, pid in started.items() if alive(pid)}
-        assert not still, f"still running after Ctrl-C: {still}"
-    finally:
-        if not stopped:
-            ctrl_c(running)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 # --- what the test watches -------------------------------------------------------------------

@@ -7,13 +7,10 @@ every process it started is gone. Once on SQLite (the default) and once on Mongo
 """
 
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,14 +18,12 @@ import pytest
 
 from tests.e2e.runstack import (
     RunningStack,
-    alive,
-    ctrl_c,
     mailbox,
+    running_stack,
     send,
-    start_run,
     wait_for,
 )
-from tests.stack_env import REPO, e2e_stack_env
+from tests.stack_env import REPO, e2e_stack_env, short_state_dir
 
 pytestmark = pytest.mark.e2e
 
@@ -36,31 +31,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(params=["sqlite", "mongodb"])
 def running(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
     mongo = request.param == "mongodb"
-    # Short path: Dovecot's and Postfix's unix sockets live under it (108-byte limit).
-    state = Path(tempfile.mkdtemp(prefix="pr-e2e-", dir="/tmp"))
-    state.chmod(0o755)  # Dovecot's vmail user must reach the mail below it
-    env = e2e_stack_env(state, index=1 if mongo else 0, with_mongo=mongo)
-    extra = (
-        {
-            "POSTROOM_STORE_URL": f"mongodb://127.0.0.1:{env.mongo_port}/postroom?directConnection=true"
-        }
-        if mongo
-        else {}
-    )
-    stack = start_run(env, extra)
-    stopped = False
-    try:
+    env = e2e_stack_env(short_state_dir("pr-e2e-"), index=1 if mongo else 0, with_mongo=mongo)
+    url = f"mongodb://127.0.0.1:{env.mongo_port}/postroom?directConnection=true"
+    with running_stack(env, {"POSTROOM_STORE_URL": url} if mongo else {}) as stack:
         yield stack
-        started = ctrl_c(stack)
-        stopped = True
-        assert stack.proc.returncode == 0, "\n".join(stack.output[-40:])
-        assert {"api", "fetcher", "converter", "replier"} <= started.keys()
-        still = {name: pid for name, pid in started.items() if alive(pid)}
-        assert not still, f"still running after Ctrl-C: {still}"
-    finally:
-        if not stopped:
-            ctrl_c(stack)
-        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_mail_becomes_item_gets_auto_reply_and_reply_threads(running: RunningStack) -> None:

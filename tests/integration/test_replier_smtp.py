@@ -69,6 +69,21 @@ async def replier(stack: StackEnv, store_url: str) -> AsyncIterator[Replier]:
         await store.close()
 
 
+async def _new_item(store: Store, number: int, **fields: Any) -> Item:
+    """An incident with its first inbound message, stored as the converter would leave it."""
+    item = Item(
+        id=f"it_{uuid.uuid4().hex[:10]}",
+        item_type=ItemType.INCIDENT,
+        number=number,
+        project="Support",
+        account_id="acc1",
+        title="Printer",
+        **fields,
+    )
+    await store.insert_item(item, factories.thread_message(item.id), [])
+    return item
+
+
 def _created(item: Item, n: int, sender: str) -> ItemCreatedV1:
     key = f"acc1/INBOX/5/{n}-{uuid.uuid4().hex[:6]}"
     return ItemCreatedV1(
@@ -96,15 +111,7 @@ def _created(item: Item, n: int, sender: str) -> ItemCreatedV1:
 
 
 async def test_per_item_limit_stops_the_eleventh_reply(stack: StackEnv, replier: Replier) -> None:
-    item = Item(
-        id=f"it_{uuid.uuid4().hex[:10]}",
-        item_type=ItemType.INCIDENT,
-        number=1,
-        project="Support",
-        account_id="acc1",
-        title="Printer",
-    )
-    await replier.store.insert_item(item, factories.thread_message(item.id), [])
+    item = await _new_item(replier.store, 1)
     before = _inbox_count(stack, "bob")
     for n in range(11):
         await replier.handle(_created(item, n, "bob@example.test"))
@@ -123,30 +130,14 @@ async def test_per_item_limit_stops_the_eleventh_reply(stack: StackEnv, replier:
 async def test_identical_reply_goes_out_once_per_seven_days(
     stack: StackEnv, replier: Replier
 ) -> None:
-    item = Item(
-        id=f"it_{uuid.uuid4().hex[:10]}",
-        item_type=ItemType.INCIDENT,
-        number=3,
-        project="Support",
-        account_id="acc1",
-        title="Printer",
-    )
-    await replier.store.insert_item(item, factories.thread_message(item.id), [])
+    item = await _new_item(replier.store, 3)
     await replier.handle(_created(item, 1, "customer@example.test"))
     await replier.handle(_created(item, 1, "customer@example.test"))  # same text, another mail
     assert len(await replier.store.sends_since("customer@example.test", item.created_at)) == 1
 
 
 async def test_redelivered_event_sends_once(stack: StackEnv, replier: Replier) -> None:
-    item = Item(
-        id=f"it_{uuid.uuid4().hex[:10]}",
-        item_type=ItemType.INCIDENT,
-        number=2,
-        project="Support",
-        account_id="acc1",
-        title="Printer",
-    )
-    await replier.store.insert_item(item, factories.thread_message(item.id), [])
+    item = await _new_item(replier.store, 2)
     event = _created(item, 1, "alice@example.test")
     await replier.handle(event)
     await replier.handle(event)
@@ -173,15 +164,7 @@ async def test_account_template_is_used_and_a_broken_one_falls_back(
     for number, template_id in ((4, "thanks"), (5, "broken")):
         account.auto_reply.template_id = template_id
         await store.put_account(account)
-        item = Item(
-            id=f"it_{uuid.uuid4().hex[:10]}",
-            item_type=ItemType.INCIDENT,
-            number=number,
-            project="Support",
-            account_id="acc1",
-            title="Printer",
-        )
-        await store.insert_item(item, factories.thread_message(item.id), [])
+        item = await _new_item(store, number)
         await replier.handle(_created(item, number, "customer@example.test"))
         [out] = [m for m in await store.list_messages(item.id) if m.direction == "out"]
         sent[template_id] = out.message_id
@@ -245,15 +228,7 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
         settings=settings,
     )
     store = replier.store
-    item = Item(
-        id=f"it_{uuid.uuid4().hex[:10]}",
-        item_type=ItemType.INCIDENT,
-        number=6,
-        project="Support",
-        account_id="acc1",
-        title="Printer",
-    )
-    await store.insert_item(item, factories.thread_message(item.id), [])
+    item = await _new_item(store, 6)
     event = _created(item, 6, "customer@example.test")
     with pytest.raises(RuntimeError, match="crash"):
         await crashy.handle(event)
@@ -287,17 +262,12 @@ async def test_notification_list_hears_about_new_mail_but_not_its_author(
     stack: StackEnv, replier: Replier
 ) -> None:
     store = replier.store
-    item = Item(
-        id=f"it_{uuid.uuid4().hex[:10]}",
-        item_type=ItemType.INCIDENT,
-        number=7,
-        project="Support",
-        account_id="acc1",
-        title="Printer",
+    item = await _new_item(
+        store,
+        7,
         notify=["bob@example.test", "customer@example.test", "noreply@example.org"],
         notify_on_create=False,
     )
-    await store.insert_item(item, factories.thread_message(item.id), [])
     created = _created(item, 7, "customer@example.test")
     await replier.handle(created)  # auto-reply to the customer; no separate notification
     update = ItemUpdatedV1(
