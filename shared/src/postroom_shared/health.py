@@ -5,6 +5,7 @@ store work; a heartbeat older than `STALE_AFTER` counts as down.
 """
 
 import asyncio
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -20,8 +21,6 @@ log = get_logger(__name__)
 
 
 def instance_name() -> str:
-    import os
-
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
