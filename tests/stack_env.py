@@ -1,7 +1,9 @@
 """Ports and environment of the servers the tests start, kept apart from a `make run` stack.
 
 Each stack gets a block of 1,000 ports below the kernel's ephemeral range (32768+), so no
-outgoing connection can be holding one of them when a server starts.
+outgoing connection can be holding one of them when a server starts. POSTROOM_TEST_PORT_OFFSET
+(a multiple of 4000, e.g. -12000, -8000, -4000, 4000) moves every block, so several checkouts
+can run their suites side by side on one machine.
 """
 
 import os
@@ -10,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+PORT_OFFSET = int(os.environ.get("POSTROOM_TEST_PORT_OFFSET", "0"))
+_NODE_TAG = "" if PORT_OFFSET == 0 else f"o{PORT_OFFSET + 20000}"
 
 
 @dataclass(frozen=True)
@@ -67,15 +71,17 @@ class StackEnv:
 
 def session_stack_env(state_dir: Path) -> StackEnv:
     """The session stack used by integration tests (ports 20xxx)."""
-    return StackEnv(state_dir=state_dir, base=20000, node="rabbit-test@localhost")
+    return StackEnv(
+        state_dir=state_dir, base=20000 + PORT_OFFSET, node=f"rabbit-test{_NODE_TAG}@localhost"
+    )
 
 
 def e2e_stack_env(state_dir: Path, *, index: int, with_mongo: bool) -> StackEnv:
     """A whole `make run` stack for one e2e run (ports 21xxx, 22xxx, ...)."""
     return StackEnv(
         state_dir=state_dir,
-        base=21000 + 1000 * index,
-        node=f"rabbit-e2e{index}@localhost",
+        base=21000 + 1000 * index + PORT_OFFSET,
+        node=f"rabbit-e2e{index}{_NODE_TAG}@localhost",
         with_mongo=with_mongo,
     )
 

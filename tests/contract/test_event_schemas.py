@@ -14,6 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from postroom_shared.contracts import (
+    AccountStateV1,
     ItemCreatedV1,
     ItemUpdatedV1,
     MailIgnoredV1,
@@ -31,6 +32,7 @@ EVENTS: list[type[BaseModel]] = [
     ItemUpdatedV1,
     MailIgnoredV1,
     MailQuarantinedV1,
+    AccountStateV1,
     ReplySentV1,
     ReplySuppressedV1,
     ReplyFailedV1,

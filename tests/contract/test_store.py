@@ -90,7 +90,7 @@ async def test_accounts(store: Store) -> None:
     renamed = _account("a1", "Uno")
     await store.put_account(renamed)
     got = await store.get_account("a1")
-    assert got is not None and got.name == "Uno" and got.mailbox.password_enc == "v1:x"
+    assert got is not None and got.name == "Uno" and got.box.password_enc == "v1:x"
     with pytest.raises(ValueError, match="already exists"):
         await store.put_account(_account("a3", "Two"))
     assert await store.get_account("nope") is None

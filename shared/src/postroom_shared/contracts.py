@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
     "EVENT_NAMESPACE",
+    "AccountStateV1",
     "AddressV1",
     "ClassificationV1",
     "Event",
@@ -174,6 +175,24 @@ class MailQuarantinedV1(EventEnvelope):
     mail_key: str
     quarantine_id: str = Field(description="Id to inspect, reprocess or discard it by.")
     reason: str = Field(examples=["MIME nesting deeper than 100 levels"])
+    too_large: bool = Field(
+        default=False, description="Left on the server for its size (fetcher); only headers kept."
+    )
+    sender: AddressV1 | None = Field(default=None, description="From of the mail, when readable.")
+    subject: str = ""
+    size: int | None = Field(default=None, ge=0, description="Size of the raw mail in bytes.")
+
+
+class AccountStateV1(EventEnvelope):
+    """Fetching an account changed state: failing, recovered, or needs re-authorisation."""
+
+    type: Literal["account.state.v1"] = "account.state.v1"
+    account_id: str
+    status: Literal["ok", "error", "needs_reauth"]
+    error_kind: str | None = Field(
+        default=None, examples=["auth", "tls", "folder", "network", "consent_revoked"]
+    )
+    error: str | None = None
 
 
 class ReplySentV1(EventEnvelope):
@@ -213,6 +232,7 @@ Event = Annotated[
     | ItemUpdatedV1
     | MailIgnoredV1
     | MailQuarantinedV1
+    | AccountStateV1
     | ReplySentV1
     | ReplyFailedV1
     | ReplySuppressedV1,

@@ -10,12 +10,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "DEFAULT_FIELD_MAPPING",
     "TOKEN_PREFIXES",
+    "AccountState",
     "AfterRead",
+    "ApiKey",
+    "ApiScope",
     "AutoReplySettings",
     "Checkpoint",
     "EmailAccount",
@@ -26,14 +29,17 @@ __all__ = [
     "MailSource",
     "MailboxSettings",
     "NotificationTemplate",
+    "OAuthSettings",
     "Party",
     "Person",
     "ProcessingLogEntry",
+    "Provider",
     "QuarantineEntry",
     "ReplyActions",
     "Security",
     "SendRecord",
     "ServiceHeartbeat",
+    "SmtpAuth",
     "SmtpSettings",
     "StoredAttachment",
     "ThreadMessage",
@@ -77,7 +83,8 @@ class _Model(BaseModel):
 
 
 class MailboxSettings(_Model):
-    """Where and how the fetcher reads an account's mailbox."""
+    """Where and how the fetcher reads an account's mailbox (IMAP or POP3; for Microsoft and
+    Google accounts the IMAP server of the provider, logged in with XOAUTH2/OAUTHBEARER)."""
 
     host: str
     port: int = Field(ge=1, le=65535)
@@ -86,6 +93,35 @@ class MailboxSettings(_Model):
     username: str
     password_enc: str | None = Field(default=None, description="Encrypted; never returned.")
     folder: str = "INBOX"
+
+
+Provider = Literal["imap", "pop3", "microsoft", "google", "push"]
+
+
+class OAuthSettings(_Model):
+    """OAuth 2.0 client of one account (or of the SMTP server): Microsoft through msal, Google
+    through google-auth. URLs default to the providers' own and are settings so tests (and
+    sovereign clouds) can point them elsewhere."""
+
+    flow: Literal["authorization_code", "client_credentials"] = "authorization_code"
+    client_id: str = Field(min_length=1, max_length=500)
+    client_secret_enc: str | None = Field(default=None, description="Encrypted; never returned.")
+    tenant: str = Field(
+        default="common", max_length=200, description="Microsoft tenant (id or domain)."
+    )
+    authority_url: str | None = Field(
+        default=None, description="Microsoft authority override, e.g. https://login.example/t."
+    )
+    token_url: str | None = Field(default=None, description="Google token endpoint override.")
+    auth_url: str | None = Field(
+        default=None, description="Google authorisation endpoint override."
+    )
+    scopes: list[str] = Field(
+        default_factory=list, description="Empty: the provider's mail scopes."
+    )
+    redirect_uri: str | None = None
+    refresh_token_enc: str | None = Field(default=None, description="Encrypted; never returned.")
+    mechanism: Literal["xoauth2", "oauthbearer"] = "xoauth2"
 
 
 class AutoReplySettings(_Model):
@@ -208,11 +244,26 @@ class EmailAccount(_Model):
     id: str
     name: str = Field(min_length=1, max_length=200)
     address: str = Field(description="The account's own address; From of its auto-replies.")
-    provider: Literal["imap"] = "imap"
+    provider: Provider = "imap"
     active: bool = True
-    mailbox: MailboxSettings
+    mailbox: MailboxSettings | None = Field(
+        default=None, description="Required for every provider except push."
+    )
+    oauth: OAuthSettings | None = Field(
+        default=None, description="Required for the microsoft and google providers."
+    )
     after_read: AfterRead = AfterRead.DELETE
     poll_interval_s: float = Field(default=60.0, ge=1.0, le=86_400.0)
+    use_idle: bool = Field(default=True, description="IMAP IDLE when the server offers it.")
+    max_mail_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        le=200 * 1024 * 1024,
+        description="Larger mail is quarantined with its headers, never downloaded whole.",
+    )
+    tell_sender_when_too_large: bool = Field(
+        default=True, description="Send the sender a notice when their mail was too large."
+    )
     item_type: ItemType = ItemType.INCIDENT
     project: str = Field(min_length=1)
     creator: str | None = None
@@ -222,19 +273,47 @@ class EmailAccount(_Model):
     workflow_id: str | None = Field(
         default=None, description="Workflow of new items; they start in its first step."
     )
+    notification_template_id: str | None = Field(
+        default=None, description="Template of item notifications; None = built-in."
+    )
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
+    @property
+    def box(self) -> MailboxSettings:
+        """The mailbox settings of a fetched (not push) account."""
+        if self.mailbox is None:
+            raise ValueError(f"account {self.name!r} ({self.provider}) has no mailbox settings")
+        return self.mailbox
+
+    @property
+    def folder(self) -> str:
+        return self.mailbox.folder if self.mailbox else "INBOX"
+
+    @model_validator(mode="after")
+    def _provider_needs(self) -> "EmailAccount":
+        if self.provider != "push" and self.mailbox is None:
+            raise ValueError(f"provider {self.provider!r} needs mailbox settings")
+        if self.provider in ("microsoft", "google") and self.oauth is None:
+            raise ValueError(f"provider {self.provider!r} needs oauth settings")
+        return self
+
+
+SmtpAuth = Literal["none", "password", "xoauth2"]
+
 
 class SmtpSettings(_Model):
-    """The outbound server all automatic mail goes through (SPEC F1)."""
+    """The outbound server all automatic mail goes through (SPEC F1). Absent from the store:
+    the deployment's built-in relay (replier settings)."""
 
     host: str
     port: int = Field(ge=1, le=65535)
     security: Security = Security.STARTTLS
     verify_tls: bool = True
+    auth: SmtpAuth = "password"
     username: str | None = None
     password_enc: str | None = None
+    oauth: OAuthSettings | None = Field(default=None, description="For auth = xoauth2.")
 
 
 class Party(_Model):
@@ -376,3 +455,40 @@ class ProcessingLogEntry(_Model):
     item_id: str | None = None
     item_token: str | None = None
     at: AwareDatetime = Field(default_factory=utcnow)
+
+
+class AccountState(_Model):
+    """How fetching an account goes, for the API and the operator: written by the fetcher."""
+
+    account_id: str
+    status: Literal["ok", "error", "needs_reauth"] = "ok"
+    error_kind: str | None = Field(
+        default=None,
+        examples=["auth", "tls", "folder", "network", "consent_revoked", "rate_limited"],
+    )
+    last_error: str | None = None
+    since: AwareDatetime | None = Field(default=None, description="First failure of this run.")
+    next_attempt: AwareDatetime | None = None
+    failures: int = 0
+    last_success: AwareDatetime | None = None
+    mode: Literal["idle", "poll"] | None = None
+    updated_at: AwareDatetime = Field(default_factory=utcnow)
+
+
+ApiScope = Literal["admin", "read", "deliver"]
+
+
+class ApiKey(_Model):
+    """An API key; only the sha256 of the secret is kept."""
+
+    id: str
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[ApiScope] = Field(min_length=1)
+    key_hash: str = Field(description="sha256 hex of the whole key.")
+    prefix: str = Field(description="The key's first characters, to recognise it in lists.")
+    account_ids: list[str] = Field(
+        default_factory=list,
+        description="deliver scope: accounts it may push mail to; empty = all.",
+    )
+    created_at: AwareDatetime = Field(default_factory=utcnow)
+    revoked_at: AwareDatetime | None = None

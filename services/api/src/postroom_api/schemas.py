@@ -91,7 +91,7 @@ class AccountView(BaseModel):
     address: str
     provider: str
     active: bool
-    mailbox: MailboxView
+    mailbox: MailboxView | None
     after_read: AfterRead
     poll_interval_s: float
     item_type: ItemType
@@ -107,7 +107,9 @@ class AccountView(BaseModel):
             address=account.address,
             provider=account.provider,
             active=account.active,
-            mailbox=MailboxView(
+            mailbox=None
+            if box is None
+            else MailboxView(
                 host=box.host,
                 port=box.port,
                 security=box.security,

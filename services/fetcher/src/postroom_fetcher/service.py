@@ -43,7 +43,7 @@ class Fetcher:
 
     async def poll_once(self, account: EmailAccount) -> int:
         """Fetch and publish everything new in `account`'s folder; returns how many mails."""
-        box = account.mailbox
+        box = account.box
         password = self.secrets.decrypt(box.password_enc) if box.password_enc else ""
         mailbox = ImapMailbox(box, password, timeout_s=self.settings.network_timeout_s)
         try:
@@ -75,7 +75,7 @@ class Fetcher:
             await asyncio.to_thread(mailbox.close)
 
     async def _publish(self, account: EmailAccount, uidvalidity: int, mail: FetchedMail) -> bool:
-        key = mail_key(account.id, account.mailbox.folder, uidvalidity, mail.uid)
+        key = mail_key(account.id, account.folder, uidvalidity, mail.uid)
         with bind(mail_key=key, correlation_id=key):
             if mail.raw is None:
                 log.error(
@@ -91,7 +91,7 @@ class Fetcher:
                 correlation_id=key,
                 account_id=account.id,
                 mail_key=key,
-                folder=account.mailbox.folder,
+                folder=account.folder,
                 uidvalidity=uidvalidity,
                 uid=mail.uid,
                 size=len(mail.raw),

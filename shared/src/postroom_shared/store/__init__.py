@@ -4,6 +4,6 @@
 """
 
 from postroom_shared.store.factory import open_store
-from postroom_shared.store.ports import ItemChanges, OutboxEvent, Store
+from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent, Store
 
-__all__ = ["ItemChanges", "OutboxEvent", "Store", "open_store"]
+__all__ = ["ItemChanges", "ItemQuery", "OutboxEvent", "Store", "open_store"]

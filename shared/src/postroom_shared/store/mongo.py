@@ -13,7 +13,8 @@ two writes leaves only an orphan message that the retry adopts.
 
 import contextlib
 import hashlib
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from gridfs import AsyncGridFSBucket
@@ -24,6 +25,8 @@ from pymongo.errors import DuplicateKeyError
 from pymongo.uri_parser import parse_uri
 
 from postroom_shared.models import (
+    AccountState,
+    ApiKey,
     Checkpoint,
     EmailAccount,
     Item,
@@ -40,7 +43,7 @@ from postroom_shared.models import (
     Workflow,
     utcnow,
 )
-from postroom_shared.store.ports import ItemChanges, OutboxEvent
+from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent
 
 __all__ = ["MongoStore"]
 
@@ -85,6 +88,10 @@ class MongoStore:
         await db.people.create_index("emails", unique=True)
         await db.sends.create_index([("recipient", ASCENDING), ("at", ASCENDING)])
         await db.processing_log.create_index("mail_key")
+        await db.api_keys.create_index("key_hash", unique=True)
+        await db.seen_keys.create_index(
+            [("account_id", ASCENDING), ("namespace", ASCENDING), ("key", ASCENDING)]
+        )
 
     async def close(self) -> None:
         if self._client is not None:
@@ -372,14 +379,26 @@ class MongoStore:
             await self._db.processing_log.insert_one(_to_doc(entry, _id=entry.id))
 
     async def list_log(
-        self, *, account_id: str | None = None, mail_key: str | None = None, limit: int = 100
+        self,
+        *,
+        account_id: str | None = None,
+        mail_key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
     ) -> list[ProcessingLogEntry]:
-        # Only fixed field names with plain string values: no client JSON reaches the query.
         query: Doc = {}
         if account_id is not None:
             query["account_id"] = str(account_id)
         if mail_key is not None:
             query["mail_key"] = str(mail_key)
+        window: Doc = {}
+        if since is not None:
+            window["$gte"] = since
+        if until is not None:
+            window["$lt"] = until
+        if window:
+            query["at"] = window
         cursor = (
             self._db.processing_log.find(query)
             .sort([("at", DESCENDING), ("_id", ASCENDING)])
@@ -407,3 +426,171 @@ class MongoStore:
     async def heartbeats(self, *, since: datetime) -> list[ServiceHeartbeat]:
         cursor = self._db.heartbeats.find({"seen_at": {"$gte": since}})
         return [ServiceHeartbeat.model_validate(doc) async for doc in cursor]
+
+    # configuration: listing and deleting ---------------------------------------------------
+    async def delete_smtp_settings(self) -> bool:
+        return (await self._db.settings.delete_one({"_id": "smtp"})).deleted_count > 0
+
+    async def delete_account(self, account_id: str) -> bool:
+        return (await self._db.accounts.delete_one({"_id": str(account_id)})).deleted_count > 0
+
+    async def list_workflows(self) -> list[Workflow]:
+        cursor = self._db.workflows.find({}).sort("_id", ASCENDING)
+        return [Workflow.model_validate(doc) async for doc in cursor]
+
+    async def delete_workflow(self, workflow_id: str) -> bool:
+        return (await self._db.workflows.delete_one({"_id": str(workflow_id)})).deleted_count > 0
+
+    async def list_templates(self) -> list[NotificationTemplate]:
+        cursor = self._db.templates.find({}).sort("_id", ASCENDING)
+        return [NotificationTemplate.model_validate(doc) async for doc in cursor]
+
+    async def delete_template(self, template_id: str) -> bool:
+        return (await self._db.templates.delete_one({"_id": str(template_id)})).deleted_count > 0
+
+    async def get_person(self, person_id: str) -> Person | None:
+        doc = await self._db.people.find_one({"_id": str(person_id)})
+        return Person.model_validate(doc) if doc else None
+
+    async def list_people(self, *, kind: str | None = None, limit: int = 100) -> list[Person]:
+        query: Doc = {"kind": str(kind)} if kind is not None else {}
+        cursor = self._db.people.find(query).sort("_id", ASCENDING).limit(limit)
+        return [Person.model_validate(doc) async for doc in cursor]
+
+    async def delete_person(self, person_id: str) -> bool:
+        return (await self._db.people.delete_one({"_id": str(person_id)})).deleted_count > 0
+
+    async def set_refresh_token(self, owner: str, refresh_token_enc: str) -> bool:
+        collection = self._db.settings if owner == "smtp" else self._db.accounts
+        result = await collection.update_one(
+            {"_id": str(owner), "oauth": {"$type": "object"}},
+            {"$set": {"oauth.refresh_token_enc": str(refresh_token_enc)}},
+        )
+        return result.matched_count > 0
+
+    # items: filtered listing ---------------------------------------------------------------
+    async def query_items(self, query: ItemQuery) -> list[Item]:
+        # Every value is cast to a plain string: client JSON never becomes an operator.
+        q = query
+        match: Doc = {}
+        if q.account_id is not None:
+            match["account_id"] = str(q.account_id)
+        if q.item_type is not None:
+            match["item_type"] = q.item_type.value
+        if q.status is not None:
+            match["status"] = str(q.status)
+        if q.project is not None:
+            match["project"] = str(q.project)
+        ands: list[Doc] = []
+        if q.requester is not None:
+            ands.append(
+                {
+                    "$or": [
+                        {
+                            "requester.address": {
+                                "$regex": f"^{re.escape(str(q.requester))}$",
+                                "$options": "i",
+                            }
+                        },
+                        {"requester_id": str(q.requester)},
+                    ]
+                }
+            )
+        if q.text:
+            ands.append({"title": {"$regex": re.escape(str(q.text)), "$options": "i"}})
+        if q.before is not None:
+            at, last_id = q.before
+            ands.append(
+                {"$or": [{"created_at": {"$lt": at}}, {"created_at": at, "_id": {"$lt": last_id}}]}
+            )
+        if ands:
+            match["$and"] = ands
+        cursor = (
+            self._db.items.find(match, {"outbox": 0, "applied": 0})
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(q.limit)
+        )
+        return [Item.model_validate(doc) async for doc in cursor]
+
+    async def count_quarantine(self) -> int:
+        return await self._db.quarantine.count_documents({})
+
+    # API keys ------------------------------------------------------------------------------
+    async def put_api_key(self, key: ApiKey) -> None:
+        await self._db.api_keys.replace_one({"_id": key.id}, _to_doc(key, _id=key.id), upsert=True)
+
+    async def get_api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        doc = await self._db.api_keys.find_one({"key_hash": str(key_hash)})
+        return ApiKey.model_validate(doc) if doc else None
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        cursor = self._db.api_keys.find({}).sort("_id", ASCENDING)
+        return [ApiKey.model_validate(doc) async for doc in cursor]
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        result = await self._db.api_keys.update_one(
+            {"_id": str(key_id), "revoked_at": None}, {"$set": {"revoked_at": utcnow()}}
+        )
+        return result.modified_count > 0
+
+    # fetcher coordination ------------------------------------------------------------------
+    async def put_account_state(self, state: AccountState) -> None:
+        await self._db.account_states.replace_one(
+            {"_id": state.account_id}, _to_doc(state, _id=state.account_id), upsert=True
+        )
+
+    async def get_account_state(self, account_id: str) -> AccountState | None:
+        doc = await self._db.account_states.find_one({"_id": str(account_id)})
+        return AccountState.model_validate(doc) if doc else None
+
+    async def list_account_states(self) -> list[AccountState]:
+        cursor = self._db.account_states.find({}).sort("_id", ASCENDING)
+        return [AccountState.model_validate(doc) async for doc in cursor]
+
+    async def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
+        # One upsert: it matches a lease we hold or one that expired; a live lease of another
+        # owner makes the upsert collide on _id, which means "taken".
+        now = utcnow()
+        try:
+            await self._db.leases.update_one(
+                {"_id": str(name), "$or": [{"owner": str(owner)}, {"expires": {"$lt": now}}]},
+                {"$set": {"owner": str(owner), "expires": now + timedelta(seconds=ttl_s)}},
+                upsert=True,
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        await self._db.leases.delete_one({"_id": str(name), "owner": str(owner)})
+
+    @staticmethod
+    def _seen_id(account_id: str, namespace: str, key: str) -> str:
+        return hashlib.sha256(f"{account_id}\x1f{namespace}\x1f{key}".encode()).hexdigest()
+
+    async def seen_keys(self, account_id: str, namespace: str, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            chunk = [str(k) for k in keys[start : start + 500]]
+            cursor = self._db.seen_keys.find(
+                {"account_id": str(account_id), "namespace": str(namespace), "key": {"$in": chunk}}
+            )
+            found.update([doc["key"] async for doc in cursor])
+        return found
+
+    async def add_seen_keys(self, account_id: str, namespace: str, keys: list[str]) -> None:
+        for key in keys:
+            doc = {"account_id": str(account_id), "namespace": str(namespace), "key": str(key)}
+            await self._db.seen_keys.update_one(
+                {"_id": self._seen_id(account_id, namespace, key)}, {"$set": doc}, upsert=True
+            )
+
+    async def prune_seen_keys(self, account_id: str, namespace: str, keep: list[str]) -> int:
+        result = await self._db.seen_keys.delete_many(
+            {
+                "account_id": str(account_id),
+                "namespace": str(namespace),
+                "key": {"$nin": [str(k) for k in keep]},
+            }
+        )
+        return result.deleted_count

@@ -8,9 +8,11 @@ Both adapters (`sqlite.py`, `mongo.py`) implement `Store` and pass the same cont
 from datetime import datetime
 from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from postroom_shared.models import (
+    AccountState,
+    ApiKey,
     Checkpoint,
     EmailAccount,
     Item,
@@ -27,7 +29,7 @@ from postroom_shared.models import (
     Workflow,
 )
 
-__all__ = ["ItemChanges", "OutboxEvent", "Store"]
+__all__ = ["ItemChanges", "ItemQuery", "OutboxEvent", "Store"]
 
 
 class OutboxEvent(BaseModel):
@@ -48,6 +50,25 @@ class ItemChanges(BaseModel):
     status: str | None = None
     workflow_step: str | None = None
     bounced: tuple[str, ...] = ()
+
+
+class ItemQuery(BaseModel):
+    """Filters of an item listing; every field is matched as a value, never as a query."""
+
+    model_config = ConfigDict(frozen=True)
+
+    account_id: str | None = None
+    item_type: ItemType | None = None
+    status: str | None = None
+    project: str | None = None
+    requester: str | None = Field(
+        default=None, description="Requester address (lower-cased) or person id."
+    )
+    text: str | None = Field(default=None, description="Case-insensitive substring of the title.")
+    before: tuple[datetime, str] | None = Field(
+        default=None, description="Cursor: (created_at, id) of the last item already seen."
+    )
+    limit: int = Field(default=100, ge=1, le=1000)
 
 
 class Store(Protocol):
@@ -82,6 +103,52 @@ class Store(Protocol):
 
     async def get_workflow(self, workflow_id: str) -> Workflow | None: ...
     async def put_smtp_settings(self, settings: SmtpSettings) -> None: ...
+    async def delete_smtp_settings(self) -> bool:
+        """Back to the built-in relay; False when none was stored."""
+        ...
+
+    async def delete_account(self, account_id: str) -> bool: ...
+    async def list_workflows(self) -> list[Workflow]: ...
+    async def delete_workflow(self, workflow_id: str) -> bool: ...
+    async def list_templates(self) -> list[NotificationTemplate]: ...
+    async def delete_template(self, template_id: str) -> bool: ...
+    async def get_person(self, person_id: str) -> Person | None: ...
+    async def list_people(self, *, kind: str | None = None, limit: int = 100) -> list[Person]: ...
+    async def delete_person(self, person_id: str) -> bool: ...
+    async def set_refresh_token(self, owner: str, refresh_token_enc: str) -> bool:
+        """Store a rotated OAuth refresh token at once, touching nothing else: `owner` is an
+        account id or "smtp". False when the owner (or its oauth settings) is gone."""
+        ...
+
+    # API keys (only hashes are stored)
+    async def put_api_key(self, key: ApiKey) -> None: ...
+    async def get_api_key_by_hash(self, key_hash: str) -> ApiKey | None: ...
+    async def list_api_keys(self) -> list[ApiKey]: ...
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Set revoked_at; False when unknown or already revoked."""
+        ...
+
+    # fetcher coordination: account state, leases, seen keys
+    async def put_account_state(self, state: AccountState) -> None: ...
+    async def get_account_state(self, account_id: str) -> AccountState | None: ...
+    async def list_account_states(self) -> list[AccountState]: ...
+    async def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
+        """Take or renew the lease `name` for `owner` until now + ttl; False while another
+        owner's lease has not expired. Atomic across processes and replicas."""
+        ...
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease up if `owner` holds it (so another replica can take it at once)."""
+        ...
+
+    async def seen_keys(self, account_id: str, namespace: str, keys: list[str]) -> set[str]:
+        """Which of `keys` were recorded (POP3 UIDLs, Message-IDs of a folder)."""
+        ...
+
+    async def add_seen_keys(self, account_id: str, namespace: str, keys: list[str]) -> None: ...
+    async def prune_seen_keys(self, account_id: str, namespace: str, keep: list[str]) -> int:
+        """Forget the keys of `namespace` not in `keep` (gone from the server); how many."""
+        ...
 
     # mailbox checkpoints
     async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None: ...
@@ -132,6 +199,10 @@ class Store(Protocol):
         self, account_id: str, message_ids: list[str]
     ) -> Item | None: ...
     async def list_items(self, *, limit: int = 100) -> list[Item]: ...
+    async def query_items(self, query: ItemQuery) -> list[Item]:
+        """Items matching `query`, newest first (created_at, id descending), after the cursor."""
+        ...
+
     async def list_messages(self, item_id: str) -> list[ThreadMessage]: ...
 
     # transactional outbox
@@ -157,13 +228,20 @@ class Store(Protocol):
 
     async def get_quarantine(self, entry_id: str) -> QuarantineEntry | None: ...
     async def list_quarantine(self, *, limit: int = 100) -> list[QuarantineEntry]: ...
+    async def count_quarantine(self) -> int: ...
     async def delete_quarantine(self, entry_id: str) -> bool: ...
     async def put_log(self, entry: ProcessingLogEntry) -> None:
         """Record a processing step; the same id twice keeps the first record."""
         ...
 
     async def list_log(
-        self, *, account_id: str | None = None, mail_key: str | None = None, limit: int = 100
+        self,
+        *,
+        account_id: str | None = None,
+        mail_key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
     ) -> list[ProcessingLogEntry]:
         """Newest first."""
         ...

@@ -8,6 +8,7 @@ Documents are stored as JSON next to the few columns that are looked up.
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from postroom_shared.models import (
+    AccountState,
+    ApiKey,
     Checkpoint,
     EmailAccount,
     Item,
@@ -32,7 +35,7 @@ from postroom_shared.models import (
     utcnow,
 )
 from postroom_shared.store.blobs_fs import FileBlobs
-from postroom_shared.store.ports import ItemChanges, OutboxEvent
+from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent
 
 __all__ = ["SqliteStore"]
 
@@ -68,6 +71,13 @@ CREATE TABLE IF NOT EXISTS sends (recipient TEXT NOT NULL, at TEXT NOT NULL, doc
 CREATE INDEX IF NOT EXISTS sends_recipient_at ON sends (recipient, at);
 CREATE TABLE IF NOT EXISTS heartbeats (service TEXT NOT NULL, instance TEXT NOT NULL,
     seen_at TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (service, instance));
+CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE,
+    doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS account_states (account_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL,
+    expires REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS seen_keys (account_id TEXT NOT NULL, namespace TEXT NOT NULL,
+    key TEXT NOT NULL, PRIMARY KEY (account_id, namespace, key));
 """
 
 
@@ -526,14 +536,28 @@ class SqliteStore:
         )
 
     async def list_log(
-        self, *, account_id: str | None = None, mail_key: str | None = None, limit: int = 100
+        self,
+        *,
+        account_id: str | None = None,
+        mail_key: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
     ) -> list[ProcessingLogEntry]:
         # Fixed statement; a NULL parameter disables its filter.
+        args = (
+            account_id,
+            mail_key,
+            _iso(since) if since else None,
+            _iso(until) if until else None,
+            limit,
+        )
         rows = await self._run(
             lambda db: db.execute(
                 "SELECT doc FROM processing_log WHERE (?1 IS NULL OR account_id = ?1)"
-                " AND (?2 IS NULL OR mail_key = ?2) ORDER BY at DESC, id LIMIT ?3",
-                (account_id, mail_key, limit),
+                " AND (?2 IS NULL OR mail_key = ?2) AND (?3 IS NULL OR at >= ?3)"
+                " AND (?4 IS NULL OR at < ?4) ORDER BY at DESC, id LIMIT ?5",
+                args,
             ).fetchall()
         )
         return [ProcessingLogEntry.model_validate_json(row[0]) for row in rows]
@@ -574,3 +598,227 @@ class SqliteStore:
             ).fetchall()
         )
         return [ServiceHeartbeat.model_validate_json(row[0]) for row in rows]
+
+    # configuration: listing and deleting ---------------------------------------------------
+    async def _delete(self, sql: str, args: tuple[Any, ...]) -> bool:
+        cur = await self._run(lambda db: db.execute(sql, args))
+        return cur.rowcount > 0
+
+    async def delete_smtp_settings(self) -> bool:
+        return await self._delete("DELETE FROM settings WHERE id='smtp'", ())
+
+    async def delete_account(self, account_id: str) -> bool:
+        return await self._delete("DELETE FROM accounts WHERE id=?", (account_id,))
+
+    async def _settings_docs(self, prefix: str) -> list[str]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM settings WHERE substr(id, 1, ?) = ? ORDER BY id",
+                (len(prefix), prefix),
+            ).fetchall()
+        )
+        return [row[0] for row in rows]
+
+    async def list_workflows(self) -> list[Workflow]:
+        return [Workflow.model_validate_json(d) for d in await self._settings_docs("workflow:")]
+
+    async def delete_workflow(self, workflow_id: str) -> bool:
+        return await self._delete("DELETE FROM settings WHERE id=?", (f"workflow:{workflow_id}",))
+
+    async def list_templates(self) -> list[NotificationTemplate]:
+        docs = await self._settings_docs("template:")
+        return [NotificationTemplate.model_validate_json(d) for d in docs]
+
+    async def delete_template(self, template_id: str) -> bool:
+        return await self._delete("DELETE FROM settings WHERE id=?", (f"template:{template_id}",))
+
+    async def get_person(self, person_id: str) -> Person | None:
+        row = await self._run(
+            lambda db: db.execute("SELECT doc FROM people WHERE id=?", (person_id,)).fetchone()
+        )
+        return Person.model_validate_json(row[0]) if row else None
+
+    async def list_people(self, *, kind: str | None = None, limit: int = 100) -> list[Person]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM people WHERE (?1 IS NULL OR json_extract(doc, '$.kind') = ?1)"
+                " ORDER BY id LIMIT ?2",
+                (kind, limit),
+            ).fetchall()
+        )
+        return [Person.model_validate_json(row[0]) for row in rows]
+
+    async def delete_person(self, person_id: str) -> bool:
+        def body(db: sqlite3.Connection) -> bool:
+            db.execute("DELETE FROM person_emails WHERE person_id=?", (person_id,))
+            return db.execute("DELETE FROM people WHERE id=?", (person_id,)).rowcount > 0
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    async def set_refresh_token(self, owner: str, refresh_token_enc: str) -> bool:
+        # json_set inside one UPDATE: a concurrent edit of other fields is never overwritten.
+        if owner == "smtp":
+            sql = "UPDATE settings SET doc = json_set(doc, '$.oauth.refresh_token_enc', ?)"
+            sql += " WHERE id='smtp' AND json_type(doc, '$.oauth') = 'object'"
+            args: tuple[Any, ...] = (refresh_token_enc,)
+        else:
+            sql = "UPDATE accounts SET doc = json_set(doc, '$.oauth.refresh_token_enc', ?)"
+            sql += " WHERE id=? AND json_type(doc, '$.oauth') = 'object'"
+            args = (refresh_token_enc, owner)
+        return await self._delete(sql, args)
+
+    # items: filtered listing ---------------------------------------------------------------
+    async def query_items(self, query: ItemQuery) -> list[Item]:
+        q = query
+        before_at, before_id = (_iso(q.before[0]), q.before[1]) if q.before else (None, None)
+        args = (
+            q.account_id,
+            q.item_type.value if q.item_type else None,
+            q.status,
+            q.project,
+            q.requester.lower() if q.requester else None,
+            q.requester,
+            q.text.lower() if q.text else None,
+            before_at,
+            before_id,
+            q.limit,
+        )
+        # One fixed statement: every filter is a bound parameter that NULL switches off.
+        sql = (
+            "SELECT doc FROM items WHERE (?1 IS NULL OR json_extract(doc, '$.account_id') = ?1)"
+            " AND (?2 IS NULL OR item_type = ?2)"
+            " AND (?3 IS NULL OR json_extract(doc, '$.status') = ?3)"
+            " AND (?4 IS NULL OR json_extract(doc, '$.project') = ?4)"
+            " AND (?5 IS NULL OR lower(json_extract(doc, '$.requester.address')) = ?5"
+            "      OR json_extract(doc, '$.requester_id') = ?6)"
+            " AND (?7 IS NULL OR instr(lower(json_extract(doc, '$.title')), ?7) > 0)"
+            " AND (?8 IS NULL OR created_at < ?8 OR (created_at = ?8 AND id < ?9))"
+            " ORDER BY created_at DESC, id DESC LIMIT ?10"
+        )
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [Item.model_validate_json(row[0]) for row in rows]
+
+    async def count_quarantine(self) -> int:
+        row = await self._run(lambda db: db.execute("SELECT count(*) FROM quarantine").fetchone())
+        return int(row[0])
+
+    # API keys ------------------------------------------------------------------------------
+    async def put_api_key(self, key: ApiKey) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO api_keys (id, key_hash, doc) VALUES (?, ?, ?)"
+                " ON CONFLICT(id) DO UPDATE SET key_hash=excluded.key_hash, doc=excluded.doc",
+                (key.id, key.key_hash, key.model_dump_json()),
+            )
+        )
+
+    async def get_api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM api_keys WHERE key_hash=?", (key_hash,)
+            ).fetchone()
+        )
+        return ApiKey.model_validate_json(row[0]) if row else None
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        rows = await self._run(
+            lambda db: db.execute("SELECT doc FROM api_keys ORDER BY id").fetchall()
+        )
+        return [ApiKey.model_validate_json(row[0]) for row in rows]
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        def body(db: sqlite3.Connection) -> bool:
+            row = db.execute("SELECT doc FROM api_keys WHERE id=?", (key_id,)).fetchone()
+            if row is None:
+                return False
+            key = ApiKey.model_validate_json(row[0])
+            if key.revoked_at is not None:
+                return False
+            revoked = key.model_copy(update={"revoked_at": utcnow()})
+            db.execute("UPDATE api_keys SET doc=? WHERE id=?", (revoked.model_dump_json(), key_id))
+            return True
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    # fetcher coordination ------------------------------------------------------------------
+    async def put_account_state(self, state: AccountState) -> None:
+        await self._run(
+            lambda db: db.execute(
+                "INSERT INTO account_states (account_id, doc) VALUES (?, ?)"
+                " ON CONFLICT(account_id) DO UPDATE SET doc=excluded.doc",
+                (state.account_id, state.model_dump_json()),
+            )
+        )
+
+    async def get_account_state(self, account_id: str) -> AccountState | None:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM account_states WHERE account_id=?", (account_id,)
+            ).fetchone()
+        )
+        return AccountState.model_validate_json(row[0]) if row else None
+
+    async def list_account_states(self) -> list[AccountState]:
+        rows = await self._run(
+            lambda db: db.execute("SELECT doc FROM account_states ORDER BY account_id").fetchall()
+        )
+        return [AccountState.model_validate_json(row[0]) for row in rows]
+
+    async def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
+        def body(db: sqlite3.Connection) -> bool:
+            now = time.time()
+            cur = db.execute(
+                "INSERT INTO leases (name, owner, expires) VALUES (?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET owner=excluded.owner, expires=excluded.expires"
+                " WHERE leases.owner = excluded.owner OR leases.expires < ?",
+                (name, owner, now + ttl_s, now),
+            )
+            return cur.rowcount > 0
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    async def release_lease(self, name: str, owner: str) -> None:
+        await self._run(
+            lambda db: db.execute("DELETE FROM leases WHERE name=? AND owner=?", (name, owner))
+        )
+
+    async def seen_keys(self, account_id: str, namespace: str, keys: list[str]) -> set[str]:
+        def body(db: sqlite3.Connection) -> set[str]:
+            found: set[str] = set()
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                # Only '?' placeholders are interpolated; the values are bound parameters.
+                rows = db.execute(
+                    "SELECT key FROM seen_keys WHERE account_id=? AND namespace=?"  # noqa: S608
+                    f" AND key IN ({marks})",
+                    (account_id, namespace, *chunk),
+                ).fetchall()
+                found.update(row[0] for row in rows)
+            return found
+
+        return await self._run(body)
+
+    async def add_seen_keys(self, account_id: str, namespace: str, keys: list[str]) -> None:
+        await self._run(
+            lambda db: db.executemany(
+                "INSERT INTO seen_keys (account_id, namespace, key) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(account_id, namespace, key) for key in keys],
+            )
+        )
+
+    async def prune_seen_keys(self, account_id: str, namespace: str, keep: list[str]) -> int:
+        def body(db: sqlite3.Connection) -> int:
+            db.execute("CREATE TEMP TABLE IF NOT EXISTS keep_keys (key TEXT PRIMARY KEY)")
+            db.execute("DELETE FROM keep_keys")
+            db.executemany("INSERT OR IGNORE INTO keep_keys (key) VALUES (?)", [(k,) for k in keep])
+            cur = db.execute(
+                "DELETE FROM seen_keys WHERE account_id=? AND namespace=?"
+                " AND key NOT IN (SELECT key FROM keep_keys)",
+                (account_id, namespace),
+            )
+            db.execute("DELETE FROM keep_keys")
+            return cur.rowcount
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
