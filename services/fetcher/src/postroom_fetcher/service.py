@@ -7,18 +7,18 @@ re-publishes at most the current batch; the converter dedupes by mail key.
 """
 
 import asyncio
-import hashlib
 import random
 from dataclasses import dataclass, field
 
 from faststream.rabbit import RabbitBroker
 
 from postroom_fetcher.adapters.imap import FetchedMail, ImapMailbox
+from postroom_fetcher.crashpoints import crash_point
 from postroom_fetcher.settings import FetcherSettings
-from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
 from postroom_shared.errors import PermanentError
+from postroom_shared.ingest import imap_mail_key as mail_key
+from postroom_shared.ingest import publish_raw_mail
 from postroom_shared.logs import bind, get_logger
-from postroom_shared.messaging import publish_event
 from postroom_shared.models import Checkpoint, EmailAccount
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
@@ -27,10 +27,6 @@ __all__ = ["Fetcher", "mail_key"]
 
 SOURCE = "fetcher"
 log = get_logger(__name__)
-
-
-def mail_key(account_id: str, folder: str, uidvalidity: int, uid: int) -> str:
-    return f"{account_id}/{folder}/{uidvalidity}/{uid}"
 
 
 @dataclass
@@ -56,11 +52,15 @@ class Fetcher:
             done = 0
             for start in range(0, len(uids), self.settings.fetch_batch):
                 batch = uids[start : start + self.settings.fetch_batch]
+                if start:
+                    crash_point("mid_download")
                 fetched = await asyncio.to_thread(
                     mailbox.fetch, batch, max_bytes=self.settings.max_mail_bytes
                 )
                 published = [m.uid for m in fetched if await self._publish(account, uidvalidity, m)]
+                crash_point("after_publish")
                 await asyncio.to_thread(mailbox.finish, published, account.after_read)
+                crash_point("after_finish")
                 await self.store.set_checkpoint(
                     Checkpoint(
                         account_id=account.id,
@@ -69,6 +69,7 @@ class Fetcher:
                         last_uid=batch[-1],
                     )
                 )
+                crash_point("after_checkpoint")
                 done += len(published)
             return done
         finally:
@@ -84,23 +85,19 @@ class Fetcher:
                     limit=self.settings.max_mail_bytes,
                 )
                 return False
-            small = len(mail.raw) <= self.settings.inline_max_bytes
-            event = MailReceivedV1(
-                event_id=deterministic_event_id(key, "mail.received.v1"),
-                source=SOURCE,
-                correlation_id=key,
+            await publish_raw_mail(
+                self.store,
+                self.broker,
                 account_id=account.id,
+                raw=mail.raw,
                 mail_key=key,
+                source=SOURCE,
+                inline_max_bytes=self.settings.inline_max_bytes,
                 folder=account.folder,
                 uidvalidity=uidvalidity,
                 uid=mail.uid,
-                size=len(mail.raw),
-                sha256=hashlib.sha256(mail.raw).hexdigest(),
-                raw_inline=mail.raw if small else None,
-                blob_ref=None if small else await self.store.put_blob(mail.raw),
             )
-            await publish_event(self.broker, event)
-            log.info("mail published", size=len(mail.raw), inline=small)
+            log.info("mail published", size=len(mail.raw))
             return True
 
     async def account_loop(self, account_id: str) -> None:

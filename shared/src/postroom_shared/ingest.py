@@ -1,0 +1,61 @@
+"""The one path by which raw mail enters Postroom: polled (fetcher), piped by an MTA
+(`postroom deliver`) or posted to the API. All three publish the same `mail.received.v1`.
+
+Raw mail up to `inline_max_bytes` rides in the event; larger mail goes to the blob store first
+and travels by reference. The publish waits for the broker's confirm, so a caller that returns
+normally may delete the mail at its source.
+"""
+
+import hashlib
+
+from faststream.rabbit import RabbitBroker
+
+from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
+from postroom_shared.messaging import publish_event
+from postroom_shared.store import Store
+
+__all__ = ["imap_mail_key", "publish_raw_mail", "push_mail_key"]
+
+
+def imap_mail_key(account_id: str, folder: str, uidvalidity: int, uid: int) -> str:
+    return f"{account_id}/{folder}/{uidvalidity}/{uid}"
+
+
+def push_mail_key(account_id: str, raw: bytes) -> str:
+    """Key of a pushed mail: the hash of its bytes, so an MTA's retry of the same delivery is
+    recognised as a duplicate, while two different mails with one Message-ID (it happens) are
+    both kept."""
+    return f"{account_id}/push/{hashlib.sha256(raw).hexdigest()}"
+
+
+async def publish_raw_mail(
+    store: Store,
+    broker: RabbitBroker,
+    *,
+    account_id: str,
+    raw: bytes,
+    mail_key: str,
+    source: str,
+    inline_max_bytes: int,
+    folder: str = "INBOX",
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+) -> MailReceivedV1:
+    """Publish `raw` as `mail.received.v1` and return the event once the broker confirmed it."""
+    small = len(raw) <= inline_max_bytes
+    event = MailReceivedV1(
+        event_id=deterministic_event_id(mail_key, "mail.received.v1"),
+        source=source,
+        correlation_id=mail_key,
+        account_id=account_id,
+        mail_key=mail_key,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        size=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        raw_inline=raw if small else None,
+        blob_ref=None if small else await store.put_blob(raw),
+    )
+    await publish_event(broker, event)
+    return event
