@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-__all__ = ["RequireAdmin", "digest"]
+__all__ = ["RequireAdmin", "RequireRead", "digest"]
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
 
@@ -30,3 +30,6 @@ def require_admin(
 
 
 RequireAdmin = Depends(require_admin)
+
+# Routes that only read declare it; until scoped keys exist every valid key is an admin key.
+RequireRead = Depends(require_admin)
