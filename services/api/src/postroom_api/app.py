@@ -7,7 +7,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from postroom_api.auth import digest
-from postroom_api.routes import accounts, health, items
+from postroom_api.routes import (
+    accounts,
+    health,
+    items,
+    log,
+    people,
+    projects,
+    quarantine,
+    smtp,
+    templates,
+    workflows,
+)
 from postroom_api.settings import ApiSettings
 from postroom_shared.runtime import connect_with_retry, make_broker
 from postroom_shared.store import open_store
@@ -39,7 +50,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.admin_key_digest = digest(settings.admin_api_key.get_secret_value())
+    app.state.settings = settings
     app.include_router(health.router)
     app.include_router(items.router)
     app.include_router(accounts.router)
+    app.include_router(smtp.router)
+    app.include_router(templates.router)
+    app.include_router(workflows.router)
+    app.include_router(people.router)
+    app.include_router(projects.router)
+    app.include_router(log.router)
+    app.include_router(quarantine.router)
     return app

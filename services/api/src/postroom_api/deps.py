@@ -1,0 +1,34 @@
+"""Shared objects of the running app (`app.state`), typed, for the routes."""
+
+from fastapi import Request
+from faststream.rabbit import RabbitBroker
+
+from postroom_api.settings import ApiSettings
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import Store
+
+__all__ = ["broker_of", "secrets_of", "settings_of", "store_of"]
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+def broker_of(request: Request) -> RabbitBroker:
+    broker: RabbitBroker = request.app.state.broker
+    return broker
+
+
+def settings_of(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+def secrets_of(request: Request) -> SecretBox:
+    """The box that encrypts stored secrets, made once per app."""
+    box: SecretBox | None = getattr(request.app.state, "secret_box", None)
+    if box is None:
+        box = SecretBox(settings_of(request).secret_key.get_secret_value())
+        request.app.state.secret_box = box
+    return box
