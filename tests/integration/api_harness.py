@@ -60,12 +60,13 @@ class Api:
 
 
 @asynccontextmanager
-async def running_api(stack: StackEnv, store_url: str) -> AsyncIterator[Api]:
+async def running_api(stack: StackEnv, store_url: str, **extra: Any) -> AsyncIterator[Api]:
     settings = ApiSettings(
         store_url=store_url,
         broker_url=stack.amqp_url,
         secret_key=SecretStr(SECRET),
         admin_api_key=SecretStr(KEY),
+        **extra,
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

@@ -12,6 +12,7 @@ from postroom_api.routes import (
     health,
     items,
     log,
+    oauth,
     people,
     projects,
     quarantine,
@@ -61,4 +62,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(projects.router)
     app.include_router(log.router)
     app.include_router(quarantine.router)
+    app.include_router(oauth.router)
     return app

@@ -4,10 +4,11 @@ from fastapi import Request
 from faststream.rabbit import RabbitBroker
 
 from postroom_api.settings import ApiSettings
+from postroom_shared.oauth import OAuthEndpoints
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 
-__all__ = ["broker_of", "secrets_of", "settings_of", "store_of"]
+__all__ = ["broker_of", "oauth_endpoints_of", "secrets_of", "settings_of", "store_of"]
 
 
 def store_of(request: Request) -> Store:
@@ -32,3 +33,8 @@ def secrets_of(request: Request) -> SecretBox:
         box = SecretBox(settings_of(request).secret_key.get_secret_value())
         request.app.state.secret_box = box
     return box
+
+
+def oauth_endpoints_of(request: Request) -> OAuthEndpoints:
+    """Where the identity providers are (POSTROOM_OAUTH_*; accounts may override the URLs)."""
+    return OAuthEndpoints.from_settings(settings_of(request))

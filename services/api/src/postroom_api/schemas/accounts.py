@@ -38,6 +38,7 @@ __all__ = [
     "ItemsFromMailIn",
     "MailboxIn",
     "MailboxView",
+    "OAuthDoneView",
     "OAuthIn",
     "OAuthStartIn",
     "OAuthStartView",
@@ -300,6 +301,10 @@ class CopyIn(In):
 
 
 class OAuthStartIn(In):
+    provider: Literal["microsoft", "google"] | None = Field(
+        default=None,
+        description="Only for the SMTP server's sign-in (accounts use their own provider).",
+    )
     login_hint: Annotated[str, StringConstraints(max_length=320)] | None = Field(
         default=None, description="Account to preselect on the provider's sign-in page."
     )
@@ -489,6 +494,11 @@ class RefreshView(BaseModel):
     fetch_requested: bool = Field(
         description="The fetcher was asked to poll now (active accounts, connection ok)."
     )
+
+
+class OAuthDoneView(BaseModel):
+    owner: str = Field(description="The account id, or 'smtp', whose sign-in is now stored.")
+    detail: str
 
 
 class OAuthStartView(BaseModel):
