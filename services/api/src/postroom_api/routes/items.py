@@ -54,7 +54,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ValueError("not a cursor from this API") from None
     if at.tzinfo is None or not re.match(ID_PATTERN, item_id):
         raise ValueError("not a cursor from this API")
-    return at.astimezone(UTC), item_id
+    try:
+        return at.astimezone(UTC), item_id
+    except OverflowError:
+        raise ValueError("not a cursor from this API") from None
 
 
 _Filter = Annotated[str | None, Query(min_length=1, max_length=200)]

@@ -16,6 +16,7 @@ from postroom_api.routing import NOT_FOUND, PathId, SafeRoute, not_found
 from postroom_api.schemas import QuarantinePage, QuarantineView, ReprocessView
 from postroom_converter.service import Converter
 from postroom_shared.errors import TransientError
+from postroom_shared.logs import get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.models import QuarantineEntry
 from postroom_shared.store import Store
@@ -23,6 +24,7 @@ from postroom_shared.topology import declare_topology
 
 __all__ = ["router"]
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1/quarantine", tags=["quarantine"], route_class=SafeRoute)
 
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
@@ -99,6 +101,11 @@ async def reprocess(request: Request, entry_id: PathId) -> ReprocessView:
         raise not_found(f"no quarantine entry {entry_id}") from None
     except TransientError as exc:
         raise HTTPException(status_code=503, detail=f"try again: {exc}") from None
+    except Exception as exc:  # e.g. the broker refused a publish: the entry is still there
+        log.warning("reprocessing failed", quarantine_id=entry_id, error=repr(exc))
+        raise HTTPException(
+            status_code=503, detail=f"reprocessing failed, the entry stays: {exc!r}"
+        ) from None
     return ReprocessView(outcome=outcome, quarantined=outcome.startswith("quarantined"))
 
 
