@@ -140,7 +140,7 @@ async def test_wrong_password_is_a_clear_permanent_error(
         secret_key=SecretStr(SECRET),
     )
     fetcher = Fetcher(store=store, broker=make_broker(settings), secrets=box, settings=settings)
-    with pytest.raises(PermanentError, match="(?i)authentication failed") as caught:
+    with pytest.raises(PermanentError, match=r"(?i)authentication failed") as caught:
         await asyncio.wait_for(fetcher.poll_once(account), 30)
     assert isinstance(caught.value, MailboxError)
     assert caught.value.kind == "auth" and caught.value.permanent
