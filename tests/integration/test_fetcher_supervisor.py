@@ -3,7 +3,6 @@ and one bad account never slowing the others, with a visible state per account."
 
 import asyncio
 import socket
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -89,11 +88,15 @@ async def test_idle_publishes_within_two_seconds_and_survives_a_kick(
             # converter dedupes); here the point is that nothing arriving later is lost.
             assert await wait_for(finished)
             # The server drops every connection of bob's; mail arrives meanwhile.
-            subprocess.run(
-                ["doveadm", "-c", dovecot_conf(stack), "kick", "bob@example.test"],
-                check=True,
-                capture_output=True,
+            kick = await asyncio.create_subprocess_exec(
+                "doveadm",
+                "-c",
+                dovecot_conf(stack),
+                "kick",
+                "bob@example.test",
+                stdout=asyncio.subprocess.DEVNULL,
             )
+            assert await kick.wait() == 0
             with imap(stack, "bob") as client:
                 client.append("INBOX", mail("during the reconnect"))
             await asyncio.sleep(4.0)  # also spans an IDLE re-issue (every 3 s here)
