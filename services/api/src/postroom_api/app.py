@@ -27,11 +27,12 @@ unknown or revoked, 403 when it lacks the scope (`admin`: everything; `read`: GE
 Events: `/asyncapi` (HTML) and `/asyncapi.json`."""
 
 
-async def _connect(broker: RabbitBroker) -> None:
+async def _connect(broker: RabbitBroker, ready: asyncio.Event) -> None:
     await connect_with_retry(broker, deadline_s=float("inf"))
     # Pushed mail is published by the API: its exchange and the converter's queue must exist
     # even before any other service ever ran.
     await declare_topology(broker)
+    ready.set()
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -39,8 +40,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = await open_store(settings.store_url)
         app.state.broker = make_broker(settings, prefetch=1)
-        # /readyz reports the broker as unreachable until this succeeds.
-        connecting = asyncio.create_task(_connect(app.state.broker))
+        app.state.broker_ready = asyncio.Event()
+        # /readyz reports the broker as unreachable, and pushed mail is refused, until this
+        # succeeds.
+        connecting = asyncio.create_task(_connect(app.state.broker, app.state.broker_ready))
         try:
             yield
         finally:
@@ -55,6 +58,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    document_auth_responses(app)
     app.state.admin_key_digest = digest(settings.admin_api_key.get_secret_value())
     app.state.amqp_url = settings.broker_url
     app.state.inline_max_bytes = settings.inline_max_bytes
@@ -64,5 +68,4 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(items.router)
     app.include_router(accounts.router)
-    document_auth_responses(app)  # keep last: it documents 401/403 on every included route
     return app

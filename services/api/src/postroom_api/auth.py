@@ -8,13 +8,10 @@ tell "who are you?" from "you may not".
 
 import hashlib
 import hmac
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from postroom_shared.apikeys import find_api_key
@@ -144,19 +141,24 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, unknown or revoked API key.", "content": _DETAIL},
     403: {"description": "The API key lacks the scope this needs.", "content": _DETAIL},
 }
-_GUARDS = (authenticate, require_admin, require_read, require_deliver)
-
-
-def _calls(dependant: Dependant) -> Iterator[Any]:
-    for dep in dependant.dependencies:
-        yield dep.call
-        yield from _calls(dep)
 
 
 def document_auth_responses(app: FastAPI) -> None:
-    """Add the 401/403 responses to the OpenAPI of every route that checks a key, whichever
-    router declared it (call after every router is included)."""
-    for route in app.routes:
-        if isinstance(route, APIRoute) and any(c in _GUARDS for c in _calls(route.dependant)):
-            for code, response in AUTH_RESPONSES.items():
-                route.responses.setdefault(code, response)
+    """Add the 401/403 responses to every operation that takes the bearer key, whichever
+    router declared it (FastAPI's documented way to extend the generated OpenAPI)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = generate()
+        if fresh:
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    schemes = {name for rule in operation.get("security", []) for name in rule}
+                    if _bearer.scheme_name in schemes:
+                        responses = operation.setdefault("responses", {})
+                        for code, response in AUTH_RESPONSES.items():
+                            responses.setdefault(str(code), response)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -55,7 +55,8 @@ async def readyz(
                 )
     except Exception as exc:
         checks["store"] = f"unreachable: {exc!r}"
-    checks["broker"] = "ok" if await broker.ping(timeout=2.0) else "unreachable"
+    up = request.app.state.broker_ready.is_set() and await broker.ping(timeout=2.0)
+    checks["broker"] = "ok" if up else "unreachable"
     ready = all(value == "ok" for value in checks.values())
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE

@@ -103,7 +103,7 @@ async def push_mail(
     raw = await _read_limited(request, account.max_mail_bytes)
     if not raw.strip():
         raise HTTPException(status_code=400, detail="empty mail")
-    if not await broker.ping(timeout=1.0):
+    if not (request.app.state.broker_ready.is_set() and await broker.ping(timeout=1.0)):
         raise _unavailable("message broker unavailable; the mail was not accepted")
     mail_key = push_mail_key(account_id, raw)
     try:
