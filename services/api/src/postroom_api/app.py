@@ -15,9 +15,10 @@ from postroom_api.routes import (
     ingest,
     items,
     keys,
-    log,
+    mailbox,
     oauth,
     people,
+    processing_log,
     projects,
     quarantine,
     smtp,
@@ -84,12 +85,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(items.router)
     app.include_router(accounts.router)
+    app.include_router(mailbox.router)
     app.include_router(smtp.router)
     app.include_router(templates.router)
     app.include_router(workflows.router)
     app.include_router(people.router)
     app.include_router(projects.router)
-    app.include_router(log.router)
+    app.include_router(processing_log.router)
     app.include_router(quarantine.router)
     app.include_router(oauth.router)
     return app

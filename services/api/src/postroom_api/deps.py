@@ -4,11 +4,19 @@ from fastapi import Request
 from faststream.rabbit import RabbitBroker
 
 from postroom_api.settings import ApiSettings
-from postroom_shared.oauth import OAuthEndpoints
+from postroom_shared.oauth import OAuthEndpoints, TokenSource
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 
-__all__ = ["broker_of", "oauth_endpoints_of", "secrets_of", "settings_of", "store_of"]
+__all__ = [
+    "broker_of",
+    "mail_ca_file_of",
+    "oauth_endpoints_of",
+    "secrets_of",
+    "settings_of",
+    "store_of",
+    "tokens_of",
+]
 
 
 def store_of(request: Request) -> Store:
@@ -38,3 +46,19 @@ def secrets_of(request: Request) -> SecretBox:
 def oauth_endpoints_of(request: Request) -> OAuthEndpoints:
     """Where the identity providers are (POSTROOM_OAUTH_*; accounts may override the URLs)."""
     return OAuthEndpoints.from_settings(settings_of(request))
+
+
+def tokens_of(request: Request) -> TokenSource:
+    """One OAuth access-token source per app (it caches tokens until shortly before expiry)."""
+    tokens: TokenSource | None = getattr(request.app.state, "token_source", None)
+    if tokens is None:
+        tokens = TokenSource(store_of(request), secrets_of(request), oauth_endpoints_of(request))
+        request.app.state.token_source = tokens
+    return tokens
+
+
+def mail_ca_file_of(request: Request) -> str | None:
+    """Extra CA bundle for mailbox servers: POSTROOM_MAIL_CA_FILE, the fetcher's setting, when
+    the API's settings carry it (they do once ApiSettings declares `mail_ca_file`)."""
+    value = getattr(settings_of(request), "mail_ca_file", None)
+    return value if isinstance(value, str) else None

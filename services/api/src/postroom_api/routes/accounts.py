@@ -1,7 +1,7 @@
 """Email accounts (SPEC F2-F5): CRUD, copy, activate/deactivate and connection state.
 
 Routes that talk to the mailbox itself (folders, waiting count, refresh) and the OAuth sign-in
-are in `accounts_live.py` and `oauth.py`.
+are in `mailbox.py` and `oauth.py`.
 """
 
 import secrets as token_source

@@ -36,6 +36,7 @@ __all__ = [
     "CopyIn",
     "FoldersView",
     "ItemsFromMailIn",
+    "MailboxErrorView",
     "MailboxIn",
     "MailboxView",
     "OAuthDoneView",
@@ -494,6 +495,14 @@ class RefreshView(BaseModel):
     fetch_requested: bool = Field(
         description="The fetcher was asked to poll now (active accounts, connection ok)."
     )
+
+
+class MailboxErrorView(BaseModel):
+    detail: str = Field(description="What failed, naming the cause (and what to do).")
+    error_kind: str = Field(
+        examples=["auth", "tls", "folder", "network", "consent_revoked", "rate_limited"]
+    )
+    permanent: bool = Field(description="False: trying again later may succeed.")
 
 
 class OAuthDoneView(BaseModel):
