@@ -1,6 +1,6 @@
 """Routes that talk to the mailbox, against the stack's real Dovecot: the folder list, the
 waiting count before activation, refresh (test + fetch now), and errors that name the cause
-(wrong password, nothing listening) as 502/ok=false, never a 500."""
+(wrong password, nothing listening) as 424/ok=false, never a 5xx."""
 
 import secrets
 import uuid
@@ -85,7 +85,7 @@ async def test_errors_name_the_cause(api: Api, stack: StackEnv, folder: str) -> 
     path = f"/v1/accounts/{wrong['id']}"
     for sub in ("folders", "waiting"):
         response = await api.get(f"{path}/{sub}")
-        assert response.status_code == 502, response.text
+        assert response.status_code == 424, response.text
         assert response.json()["error_kind"] == "auth" and response.json()["permanent"] is True
         assert response.json()["detail"]
     refreshed = (await api.post(f"{path}/refresh")).json()
@@ -95,13 +95,13 @@ async def test_errors_name_the_cause(api: Api, stack: StackEnv, folder: str) -> 
     missing = account(stack, folder + "Gone")
     gone = (await api.post("/v1/accounts", json=missing)).json()
     response = await api.get(f"/v1/accounts/{gone['id']}/waiting")
-    assert response.status_code == 502 and response.json()["error_kind"] == "folder"
+    assert response.status_code == 424 and response.json()["error_kind"] == "folder"
 
     closed = account(stack, folder)
     closed["mailbox"]["port"] = stack.base + 999  # nothing listens there
     nobody = (await api.post("/v1/accounts", json=closed)).json()
     response = await api.get(f"/v1/accounts/{nobody['id']}/folders")
-    assert response.status_code == 502 and response.json()["error_kind"] == "network"
+    assert response.status_code == 424 and response.json()["error_kind"] == "network"
     assert response.json()["permanent"] is False
 
     push = {"name": "Form", "address": "f@x.test", "project": "P", "provider": "push"}

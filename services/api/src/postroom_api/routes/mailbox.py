@@ -2,9 +2,11 @@
 server, how many messages activation would import, and "refresh" (test the connection, then
 make the fetcher poll now).
 
-A mailbox that refuses or cannot be reached is the upstream's failure, not the request's:
-502 with the cause (`postroom_fetcher.errors.MailboxError`: wrong password, with the app-password
-hint for two-factor accounts; revoked consent; TLS; unknown folder; network).
+A mailbox that refuses or cannot be reached answers 424 Failed Dependency with the cause
+(`postroom_fetcher.errors.MailboxError`: wrong password, with the app-password hint for
+two-factor accounts; revoked consent; TLS; unknown folder; network), its kind and whether a
+retry can help. Not a 5xx: the API itself worked, and what failed is the admin's mailbox or its
+settings, which the admin has to fix.
 """
 
 from collections.abc import Awaitable
@@ -31,7 +33,7 @@ router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=SafeRou
 
 PROBE_TIMEOUT_S = 15.0
 _UPSTREAM: dict[int | str, dict[str, Any]] = {
-    502: {"model": MailboxErrorView, "description": "The mailbox refused or did not answer."}
+    424: {"model": MailboxErrorView, "description": "The mailbox refused or did not answer."}
 }
 
 
@@ -56,8 +58,8 @@ async def _ask[T](call: Awaitable[T]) -> T | MailboxErrorView:
     return error
 
 
-def _bad_gateway(error: MailboxErrorView) -> JSONResponse:
-    return JSONResponse(status_code=502, content=error.model_dump())
+def _failed(error: MailboxErrorView) -> JSONResponse:
+    return JSONResponse(status_code=424, content=error.model_dump())
 
 
 def _kwargs(request: Request) -> dict[str, Any]:
@@ -79,9 +81,7 @@ def _kwargs(request: Request) -> dict[str, Any]:
 async def folders(request: Request, account_id: PathId) -> FoldersView | JSONResponse:
     account = await _fetched_account(request, account_id)
     names = await _ask(probe.list_folders(account, **_kwargs(request)))
-    return (
-        _bad_gateway(names) if isinstance(names, MailboxErrorView) else FoldersView(folders=names)
-    )
+    return _failed(names) if isinstance(names, MailboxErrorView) else FoldersView(folders=names)
 
 
 @router.get(
@@ -97,9 +97,7 @@ async def waiting(request: Request, account_id: PathId) -> WaitingView | JSONRes
     account = await _fetched_account(request, account_id)
     call = probe.count_waiting(account, store=store_of(request), **_kwargs(request))
     count = await _ask(call)
-    return (
-        _bad_gateway(count) if isinstance(count, MailboxErrorView) else WaitingView(waiting=count)
-    )
+    return _failed(count) if isinstance(count, MailboxErrorView) else WaitingView(waiting=count)
 
 
 @router.post(

@@ -29,8 +29,10 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1", tags=["oauth"], route_class=SafeRoute)
 
+# 424 Failed Dependency, not a 5xx: the API worked; the identity provider (or the account's
+# OAuth settings pointing at it) did not.
 _IDP_DOWN: dict[int | str, dict[str, Any]] = {
-    502: {"description": "The identity provider could not be reached or answered badly."}
+    424: {"description": "The identity provider could not be reached or answered badly."}
 }
 _CALLBACK = "oauth_callback"
 
@@ -55,7 +57,7 @@ async def _start(
         raise conflict(str(exc)) from None
     except Exception as exc:  # network, TLS, a broken authority document: the IdP's side
         raise HTTPException(
-            status_code=502, detail=f"the identity provider could not be reached: {exc}"
+            status_code=424, detail=f"the identity provider could not be reached: {exc}"
         ) from None
     return OAuthStartView(authorization_url=start.url, redirect_uri=redirect)
 
@@ -138,6 +140,6 @@ async def oauth_callback(
     except OAuthError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     except TransientError as exc:
-        raise HTTPException(status_code=502, detail=str(exc)) from None
+        raise HTTPException(status_code=424, detail=str(exc)) from None
     what = "the SMTP server" if owner == SMTP_OWNER else f"account {owner}"
     return OAuthDoneView(owner=owner, detail=f"Signed in: {what} can now be used.")
