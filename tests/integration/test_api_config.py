@@ -64,6 +64,37 @@ async def test_smtp_custom_server_and_back_to_the_built_in_relay(api: Api) -> No
     assert (await api.get("/v1/smtp")).json()["mode"] == "builtin"
 
 
+async def test_send_test_mail_through_the_relay_and_a_custom_server(
+    stack: StackEnv, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the built-in relay comes from POSTROOM_SMTP_*, as the replier reads it
+    monkeypatch.setenv("POSTROOM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("POSTROOM_SMTP_PORT", str(stack.smtp_port))
+    monkeypatch.setenv("POSTROOM_SMTP_SECURITY", "none")
+    async with running_api(stack, store_url) as api:
+        to = {"to": "alice@example.test"}
+        assert "from_address" in problems(await api.post("/v1/smtp/test", json=to))
+        sent = await api.post("/v1/smtp/test", json=to | {"from_address": "support@example.test"})
+        assert sent.status_code == 200, sent.text
+        assert sent.json()["ok"] is True, sent.json()
+        assert "queued" in sent.json()["smtp_response"]
+        assert sent.json()["server"] == f"127.0.0.1:{stack.smtp_port}"
+        # the test Postfix's certificate is self-signed: verified STARTTLS fails, and says so
+        custom = {"host": "127.0.0.1", "port": stack.smtp_port, "auth": "none"}
+        assert (await api.put("/v1/smtp", json=custom)).status_code == 200
+        account = {
+            "name": "S",
+            "address": "support@example.test",
+            "project": "P",
+            "provider": "push",
+            "active": True,
+        }
+        assert (await api.post("/v1/accounts", json=account)).status_code == 201
+        failed = (await api.post("/v1/smtp/test", json=to)).json()
+        assert failed["ok"] is False and "certificate is not trusted" in failed["error"]
+        assert "to" in problems(await api.post("/v1/smtp/test", json={"to": "nobody"}))
+
+
 async def test_templates_crud(api: Api) -> None:
     created = await api.post("/v1/templates", json={"name": "Ack", "text": "We got it."})
     assert created.status_code == 201, created.text

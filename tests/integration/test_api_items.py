@@ -176,3 +176,30 @@ async def test_processing_log_with_raw_mail(api: Api) -> None:
     extreme = {"since": "9999-12-31T23:59:59-05:00"}
     assert (await api.get("/v1/log", params=extreme)).status_code in (200, 422)
     assert (await api.get("/v1/log/raw", params={"mail_key": "acc1/nope"})).status_code == 404
+
+
+async def test_template_preview_against_a_real_item(api: Api) -> None:
+    template = {
+        "name": "Ack",
+        "text": "Hello {{ message.sender_name }}, {{ item.token }} is {{ item.status }}"
+        " at {{ account.address }}.",
+        "html": "<p>{{ item.title }}</p>",
+    }
+    created = (await api.post("/v1/templates", json=template)).json()
+    item = (await api.get("/v1/items", params={"q": "VPN"})).json()["items"][0]
+    path = f"/v1/templates/{created['id']}/preview"
+    preview = await api.post(path, json={"item_id": item["id"]})
+    assert preview.status_code == 200, preview.text
+    body = preview.json()
+    assert body["error"] is None
+    assert body["text"] == f"Hello Sender 2, {item['token']} is new at support@example.test."
+    assert body["html"] == "<p>VPN down</p>"
+    assert f"[{item['token']}]" in body["subject"] and "VPN down" in body["subject"]
+    sample = (await api.post(path)).json()
+    assert sample["error"] is None and "INC-42" in sample["text"]
+    broken = {"template": {"name": "x", "text": "{{ item.nope }}"}, "item_id": item["id"]}
+    draft = (await api.post("/v1/templates/preview", json=broken)).json()
+    assert draft["error"] and "nope" in draft["error"] and draft["text"] == ""
+    assert (await api.post(path, json={"item_id": "it_missing"})).status_code == 404
+    assert (await api.post(path, json={"account_id": "acc_missing"})).status_code == 404
+    assert (await api.post("/v1/templates/tpl_missing/preview")).status_code == 404

@@ -4,6 +4,7 @@ from fastapi import Request
 from faststream.rabbit import RabbitBroker
 
 from postroom_api.settings import ApiSettings
+from postroom_replier.outbound import RelaySettings
 from postroom_shared.oauth import OAuthEndpoints, TokenSource
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
@@ -12,6 +13,7 @@ __all__ = [
     "broker_of",
     "mail_ca_file_of",
     "oauth_endpoints_of",
+    "relay_of",
     "secrets_of",
     "settings_of",
     "store_of",
@@ -62,3 +64,12 @@ def mail_ca_file_of(request: Request) -> str | None:
     the API's settings carry it (they do once ApiSettings declares `mail_ca_file`)."""
     value = getattr(settings_of(request), "mail_ca_file", None)
     return value if isinstance(value, str) else None
+
+
+def relay_of(request: Request) -> RelaySettings:
+    """The built-in relay (POSTROOM_SMTP_*, the variables the replier reads), read once."""
+    relay: RelaySettings | None = getattr(request.app.state, "relay", None)
+    if relay is None:
+        relay = RelaySettings()
+        request.app.state.relay = relay
+    return relay

@@ -16,6 +16,7 @@ from postroom_api.deps import oauth_endpoints_of, secrets_of, store_of
 from postroom_api.routes.accounts import load_account
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict
 from postroom_api.schemas import OAuthDoneView, OAuthStartIn, OAuthStartView
+from postroom_replier.outbound import smtp_oauth_provider
 from postroom_shared.errors import TransientError
 from postroom_shared.models import OAuthSettings
 from postroom_shared.oauth import (
@@ -89,14 +90,17 @@ async def start_account_sign_in(
     responses={**CONFLICT, **_IDP_DOWN},
     dependencies=[RequireAdmin],
 )
-async def start_smtp_sign_in(request: Request, body: OAuthStartIn) -> OAuthStartView:
+async def start_smtp_sign_in(
+    request: Request, body: Annotated[OAuthStartIn | None, Body()] = None
+) -> OAuthStartView:
+    body = body or OAuthStartIn()
     smtp = await store_of(request).get_smtp_settings()
     if smtp is None or smtp.auth != "xoauth2" or smtp.oauth is None:
         raise conflict("the SMTP server does not use OAuth: PUT /v1/smtp with auth xoauth2 first")
-    if body.provider is None:
-        raise conflict("name the provider (microsoft or google) of the SMTP server's sign-in")
+    # the replier picks the token endpoint the same way when it sends
+    provider = body.provider or smtp_oauth_provider(smtp)
     hint = body.login_hint or smtp.username
-    return await _start(request, body.provider, SMTP_OWNER, smtp.oauth, hint)
+    return await _start(request, provider, SMTP_OWNER, smtp.oauth, hint)
 
 
 _Param = Annotated[str | None, Query(max_length=2000)]

@@ -4,10 +4,11 @@ from fastapi import APIRouter, Request, status
 
 from postroom_api.account_config import Invalid, oauth_settings
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import secrets_of, store_of
+from postroom_api.deps import relay_of, secrets_of, settings_of, store_of, tokens_of
 from postroom_api.routing import UNPROCESSABLE, SafeRoute, unprocessable
-from postroom_api.schemas import SmtpIn, SmtpSettingsView, SmtpView
+from postroom_api.schemas import SmtpIn, SmtpSettingsView, SmtpView, TestMailIn, TestMailView
 from postroom_api.schemas.common import Problem
+from postroom_replier.test_mail import send_test_mail
 from postroom_shared.models import SmtpSettings
 from postroom_shared.secretbox import SecretBox
 
@@ -94,6 +95,35 @@ async def put_smtp(request: Request, body: SmtpIn) -> SmtpView:
         raise unprocessable(exc.problems) from None
     await store.put_smtp_settings(smtp)
     return _view(smtp)
+
+
+@router.post(
+    "/test",
+    summary="Send a test mail through the SMTP server automatic mail uses",
+    description="200 either way: `ok` false with the server's own words when it failed.",
+    responses=UNPROCESSABLE,
+    dependencies=[RequireAdmin],
+)
+async def send_test(request: Request, body: TestMailIn) -> TestMailView:
+    store = store_of(request)
+    sender = body.from_address
+    if sender is None:
+        active = await store.list_accounts(active_only=True)
+        if not active:
+            raise unprocessable([(("from_address",), "required: no active account to send as")])
+        sender = active[0].address
+    result = await send_test_mail(
+        store,
+        secrets_of(request),
+        relay_of(request),
+        tokens_of(request),
+        to=body.to,
+        from_address=sender,
+        instance=settings_of(request).instance,
+    )
+    return TestMailView(
+        ok=result.ok, smtp_response=result.smtp_response, error=result.error, server=result.server
+    )
 
 
 @router.delete(

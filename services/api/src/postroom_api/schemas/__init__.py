@@ -20,6 +20,7 @@ from postroom_api.schemas.accounts import (
     WaitingView,
 )
 from postroom_api.schemas.config import (
+    DraftPreviewIn,
     ItemTypeView,
     PersonIn,
     PersonView,
@@ -53,6 +54,7 @@ __all__ = [
     "AccountView",
     "AttachmentView",
     "CopyIn",
+    "DraftPreviewIn",
     "FoldersView",
     "ItemDetail",
     "ItemPage",

@@ -304,7 +304,8 @@ class CopyIn(In):
 class OAuthStartIn(In):
     provider: Literal["microsoft", "google"] | None = Field(
         default=None,
-        description="Only for the SMTP server's sign-in (accounts use their own provider).",
+        description="Only for the SMTP server's sign-in; default: google for Google hosts or"
+        " endpoints, else microsoft (accounts use their own provider).",
     )
     login_hint: Annotated[str, StringConstraints(max_length=320)] | None = Field(
         default=None, description="Account to preselect on the provider's sign-in page."

@@ -15,6 +15,7 @@ from postroom_shared.models import (
 )
 
 __all__ = [
+    "DraftPreviewIn",
     "ItemTypeView",
     "PersonIn",
     "PersonView",
@@ -66,6 +67,10 @@ class PreviewIn(In):
     account_id: Id | None = Field(
         default=None, description="Account to render `account` with; default: the item's."
     )
+
+
+class DraftPreviewIn(PreviewIn):
+    template: TemplateIn = Field(description="The template as it would be saved.")
 
 
 class PreviewView(BaseModel):

@@ -69,13 +69,20 @@ class SmtpView(BaseModel):
 
 
 class TestMailIn(In):
+    __test__ = False  # not a pytest test class, despite its name
+
     to: Address = Field(description="Recipient of the test mail.")
     from_address: Address | None = Field(
-        default=None, description="From; default: the address of the first account."
+        default=None,
+        description="From; default: the address of the first active account (automatic mail"
+        " goes out from the accounts' own addresses).",
     )
 
 
 class TestMailView(BaseModel):
-    ok: bool
-    smtp_response: str | None = None
-    error: str | None = None
+    __test__ = False  # not a pytest test class, despite its name
+
+    ok: bool = Field(description="The server accepted the mail.")
+    smtp_response: str = Field(description="The server's answer, e.g. '250 2.0.0 Ok'.")
+    error: str | None = Field(description="Why it failed, in the server's or the TLS words.")
+    server: str = Field(description="host:port it went (or tried to go) through.")
