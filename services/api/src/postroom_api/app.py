@@ -94,4 +94,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(processing_log.router)
     app.include_router(quarantine.router)
     app.include_router(oauth.router)
+    app.include_router(oauth.callback_router)
     return app

@@ -26,9 +26,11 @@ from postroom_shared.oauth import (
     start_authorization,
 )
 
-__all__ = ["router"]
+__all__ = ["callback_router", "router"]
 
 router = APIRouter(prefix="/v1", tags=["oauth"], route_class=SafeRoute)
+# Outside /v1, where every route needs an API key: the browser comes back without one.
+callback_router = APIRouter(tags=["oauth"], route_class=SafeRoute)
 
 # 424 Failed Dependency, not a 5xx: the API worked; the identity provider (or the account's
 # OAuth settings pointing at it) did not.
@@ -67,7 +69,7 @@ async def _start(
     "/accounts/{account_id}/oauth/start",
     summary="Start the OAuth 2.0 sign-in of a microsoft or google account",
     description="Returns the provider's authorisation URL: send the admin's (or the mailbox"
-    " owner's) browser there. The provider redirects to /v1/oauth/callback, which stores the"
+    " owner's) browser there. The provider redirects to /oauth/callback, which stores the"
     " refresh token on the account.",
     responses={**NOT_FOUND, **CONFLICT, **_IDP_DOWN},
     dependencies=[RequireAdmin],
@@ -106,7 +108,7 @@ async def start_smtp_sign_in(
 _Param = Annotated[str | None, Query(max_length=2000)]
 
 
-@router.get(
+@callback_router.get(
     "/oauth/callback",
     name=_CALLBACK,
     summary="Where the identity provider sends the browser back (no API key: the state is sealed)",

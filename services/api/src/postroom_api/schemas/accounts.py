@@ -138,7 +138,7 @@ class OAuthIn(In):
     redirect_uri: Url | None = Field(
         default=None,
         description="Callback URL registered with the provider; default: this API's"
-        " /v1/oauth/callback as the request reached it.",
+        " /oauth/callback as the request reached it.",
     )
     refresh_token: Secret | None = Field(
         default=None,
