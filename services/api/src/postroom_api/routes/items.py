@@ -141,7 +141,7 @@ def _safe_filename(name: str, fallback: str) -> tuple[str, str]:
     name = re.sub(r"[\x00-\x1f\x7f/\\]", "_", name).strip(" .") or fallback
     name = name[:200]
     ascii_name = re.sub(r"[^A-Za-z0-9 ._()+-]", "_", name) or fallback
-    return ascii_name, quote(name, safe="")
+    return ascii_name, quote(name, safe="", errors="replace")
 
 
 async def blob_response(
