@@ -11,6 +11,7 @@ from postroom_shared.store import Store
 
 __all__ = [
     "broker_of",
+    "forget_tokens",
     "mail_ca_file_of",
     "oauth_endpoints_of",
     "relay_of",
@@ -73,3 +74,11 @@ def relay_of(request: Request) -> RelaySettings:
         relay = RelaySettings()
         request.app.state.relay = relay
     return relay
+
+
+def forget_tokens(request: Request, owner: str) -> None:
+    """Drop cached access tokens of `owner` (an account id or "smtp") after its OAuth settings
+    or sign-in changed, so the next probe uses the new ones."""
+    tokens: TokenSource | None = getattr(request.app.state, "token_source", None)
+    if tokens is not None:
+        tokens.forget(owner)

@@ -20,7 +20,7 @@ from postroom_api.account_config import (
     merge,
 )
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import secrets_of, store_of
+from postroom_api.deps import forget_tokens, secrets_of, store_of
 from postroom_api.routing import (
     CONFLICT,
     NOT_FOUND,
@@ -89,6 +89,7 @@ async def _save(
         await store.put_account(account)
     except ValueError as exc:  # the name is taken
         raise conflict(str(exc)) from None
+    forget_tokens(request, account.id)
     return account
 
 
@@ -156,6 +157,7 @@ async def patch_account(request: Request, account_id: PathId, body: AccountPatch
 async def delete_account(request: Request, account_id: PathId) -> None:
     if not await store_of(request).delete_account(account_id):
         raise not_found(f"no account {account_id}")
+    forget_tokens(request, account_id)
 
 
 @router.post(

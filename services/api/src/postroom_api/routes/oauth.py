@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 
 from postroom_api.auth import RequireAdmin
-from postroom_api.deps import oauth_endpoints_of, secrets_of, store_of
+from postroom_api.deps import forget_tokens, oauth_endpoints_of, secrets_of, store_of
 from postroom_api.routes.accounts import load_account
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict
 from postroom_api.schemas import OAuthDoneView, OAuthStartIn, OAuthStartView
@@ -147,5 +147,6 @@ async def oauth_callback(
         raise HTTPException(status_code=400, detail=str(exc)) from None
     except TransientError as exc:
         raise HTTPException(status_code=424, detail=str(exc)) from None
+    forget_tokens(request, owner)
     what = "the SMTP server" if owner == SMTP_OWNER else f"account {owner}"
     return OAuthDoneView(owner=owner, detail=f"Signed in: {what} can now be used.")

@@ -4,12 +4,13 @@ from fastapi import APIRouter, Request, status
 
 from postroom_api.account_config import Invalid, oauth_settings
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import relay_of, secrets_of, settings_of, store_of, tokens_of
+from postroom_api.deps import forget_tokens, relay_of, secrets_of, settings_of, store_of, tokens_of
 from postroom_api.routing import UNPROCESSABLE, SafeRoute, unprocessable
 from postroom_api.schemas import SmtpIn, SmtpSettingsView, SmtpView, TestMailIn, TestMailView
 from postroom_api.schemas.common import Problem
 from postroom_replier.test_mail import send_test_mail
 from postroom_shared.models import SmtpSettings
+from postroom_shared.oauth import SMTP_OWNER
 from postroom_shared.secretbox import SecretBox
 
 __all__ = ["build_smtp", "router"]
@@ -94,6 +95,7 @@ async def put_smtp(request: Request, body: SmtpIn) -> SmtpView:
     except Invalid as exc:
         raise unprocessable(exc.problems) from None
     await store.put_smtp_settings(smtp)
+    forget_tokens(request, SMTP_OWNER)
     return _view(smtp)
 
 
@@ -134,3 +136,4 @@ async def send_test(request: Request, body: TestMailIn) -> TestMailView:
 )
 async def delete_smtp(request: Request) -> None:
     await store_of(request).delete_smtp_settings()
+    forget_tokens(request, SMTP_OWNER)
