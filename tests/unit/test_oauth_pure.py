@@ -157,6 +157,7 @@ def _settings() -> CommonSettings:
 def test_endpoints_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTROOM_STORE_URL", "sqlite:////tmp/x.db")
     monkeypatch.setenv("POSTROOM_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("POSTROOM_OAUTH_CA_BUNDLE", "")  # as example.env has it
     assert OAuthEndpoints.from_settings(_settings()) == OAuthEndpoints()
     monkeypatch.setenv("POSTROOM_OAUTH_MICROSOFT_AUTHORITY", "https://login.microsoftonline.us")
     monkeypatch.setenv("POSTROOM_OAUTH_GOOGLE_TOKEN_URL", "http://127.0.0.1:1/token")
