@@ -3,6 +3,7 @@ validates each token against the test IdP's tokeninfo/introspection endpoints.""
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 from imapclient import IMAPClient
@@ -58,16 +59,21 @@ def _oauthbearer(stack: StackEnv, user: str, token: str) -> None:
 
 
 async def _signed_in(
-    idp: IdentityProvider, store: Store, stack: StackEnv, account_id: str, user: str
+    idp: IdentityProvider,
+    store: Store,
+    stack: StackEnv,
+    account_id: str,
+    user: str,
+    provider: Literal["microsoft", "google"] = "microsoft",
 ) -> OAuthSettings:
     client = idp.register_client(secret="s", redirect_uris=(REDIRECT,))
     oauth = oauth_for(client)
     await store.put_account(
-        account_for(account_id, "microsoft", oauth, user=user, imap_port=stack.imap_port)
+        account_for(account_id, provider, oauth, user=user, imap_port=stack.imap_port)
     )
     start = await asyncio.to_thread(
         start_authorization,
-        "microsoft",
+        provider,
         account_id,
         oauth,
         BOX,
@@ -84,12 +90,13 @@ async def _signed_in(
     return account.oauth
 
 
+@pytest.mark.parametrize("provider", ["microsoft", "google"])
 async def test_signed_in_account_logs_in_over_xoauth2_and_oauthbearer(
-    stack: StackEnv, idp: IdentityProvider, store: Store
+    stack: StackEnv, idp: IdentityProvider, store: Store, provider: Literal["microsoft", "google"]
 ) -> None:
-    oauth = await _signed_in(idp, store, stack, "acc_imap", "alice@example.test")
+    oauth = await _signed_in(idp, store, stack, "acc_imap", "alice@example.test", provider)
     tokens = TokenSource(store, BOX, endpoints_for(idp))
-    token = await tokens.access_token("acc_imap", "microsoft", oauth)
+    token = await tokens.access_token("acc_imap", provider, oauth)
     checks = idp.validations["tokeninfo"]
     assert "INBOX" in await asyncio.to_thread(_xoauth2, stack, "alice@example.test", token)
     await asyncio.to_thread(_oauthbearer, stack, "alice@example.test", token)
