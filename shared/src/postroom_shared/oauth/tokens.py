@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import requests
+
 from postroom_shared.errors import TransientError
 from postroom_shared.logs import get_logger
 from postroom_shared.models import OAuthSettings
@@ -196,7 +198,7 @@ class TokenSource:
             raw = app.acquire_token_by_refresh_token(
                 refresh_token, scopes=microsoft.user_scopes(oauth)
             )
-        except Exception as exc:
+        except (requests.RequestException, ValueError) as exc:
             raise _transport_error(exc) from exc
         result = microsoft.checked(raw, owner)
         return _Grant(
@@ -217,7 +219,7 @@ class TokenSource:
         app = self._msal_app(owner, provider, oauth)
         try:
             raw = app.acquire_token_for_client(scopes=microsoft.app_scopes(oauth))
-        except Exception as exc:
+        except (requests.RequestException, ValueError) as exc:
             raise _transport_error(exc) from exc
         result = microsoft.checked(raw, owner)
         return _Grant(str(result["access_token"]), float(result.get("expires_in", 3600)))
@@ -241,8 +243,7 @@ class TokenSource:
         return app
 
 
-def _transport_error(exc: Exception) -> Exception:
-    """msal lets network errors and non-JSON (5xx) answers through as exceptions."""
-    if isinstance(exc, OAuthError | TransientError):
-        return exc
+def _transport_error(exc: Exception) -> TransientError:
+    """msal lets network errors and non-JSON answers (a proxy's or an overloaded provider's
+    error page) through as exceptions."""
     return TransientError(f"Microsoft token endpoint failed: {exc!r}")
