@@ -420,3 +420,22 @@ async def test_rotated_token_survives_a_failed_store_write(
     stored = BOX.decrypt((await _oauth(sqlite_store, "acc_w")).refresh_token_enc or "")
     assert idp.live_refresh_tokens(client.client_id) == [stored]
     tokens.close()
+
+
+async def test_outage_during_the_code_exchange_is_transient(
+    idp: IdentityProvider, sqlite_store: Store
+) -> None:
+    client = idp.register_client(secret="x", redirect_uris=(REDIRECT,))
+    oauth = oauth_for(client)
+    await sqlite_store.put_account(account_for("acc_x", "microsoft", oauth))
+    endpoints = endpoints_for(idp)
+    start = await asyncio.to_thread(
+        start_authorization, "microsoft", "acc_x", oauth, BOX, endpoints, redirect_uri=REDIRECT
+    )
+    query = browser_sign_in(start.url, idp)
+    idp.fail_token_requests(client.client_id, 502)
+    with pytest.raises(TransientError, match="try the sign-in again"):
+        await complete_authorization(
+            start.state, query, store=sqlite_store, secrets=BOX, endpoints=endpoints
+        )
+    assert (await _oauth(sqlite_store, "acc_x")).refresh_token_enc is None

@@ -211,11 +211,12 @@ def _exchange_microsoft(
     }
     try:
         result = app.acquire_token_by_auth_code_flow(flow, {**query, "state": state})
-    except requests.RequestException as exc:
-        raise TransientError(f"Microsoft token endpoint is unreachable: {exc}") from exc
-    except (ValueError, RuntimeError) as exc:
-        # non-JSON answers and nonce/state checks inside msal
+    except RuntimeError as exc:  # msal's nonce check
         raise OAuthError(f"the Microsoft sign-in could not be completed: {exc}") from exc
+    except microsoft.FAILED_REQUEST as exc:
+        raise TransientError(
+            f"the Microsoft token endpoint failed ({exc!r}); try the sign-in again"
+        ) from exc
     return microsoft.checked(result, pending.owner)
 
 

@@ -17,8 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import requests
-
 from postroom_shared.errors import TransientError
 from postroom_shared.logs import get_logger
 from postroom_shared.models import OAuthSettings
@@ -198,7 +196,7 @@ class TokenSource:
             raw = app.acquire_token_by_refresh_token(
                 refresh_token, scopes=microsoft.user_scopes(oauth)
             )
-        except (requests.RequestException, ValueError) as exc:
+        except microsoft.FAILED_REQUEST as exc:
             raise _transport_error(exc) from exc
         result = microsoft.checked(raw, owner)
         return _Grant(
@@ -219,7 +217,7 @@ class TokenSource:
         app = self._msal_app(owner, provider, oauth)
         try:
             raw = app.acquire_token_for_client(scopes=microsoft.app_scopes(oauth))
-        except (requests.RequestException, ValueError) as exc:
+        except microsoft.FAILED_REQUEST as exc:
             raise _transport_error(exc) from exc
         result = microsoft.checked(raw, owner)
         return _Grant(str(result["access_token"]), float(result.get("expires_in", 3600)))
