@@ -10,7 +10,9 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from postroom_shared.models import OAuthSettings, SmtpSettings
+from postroom_replier.outbound import RelaySettings
+from postroom_replier.test_mail import send_test_mail
+from postroom_shared.models import OAuthSettings, Security, SmtpSettings
 from postroom_shared.oauth import (
     SMTP_OWNER,
     ReauthorizationRequired,
@@ -148,3 +150,32 @@ def test_parse_xoauth2() -> None:
     assert parse_xoauth2(b"user=a@x.test\x01auth=Bearer T=\x01\x01") == ("a@x.test", "T=")
     with pytest.raises(ValueError, match="XOAUTH2"):
         parse_xoauth2(b"user=a@x.test\x01\x01")
+
+
+async def test_replier_test_mail_through_a_real_token_source(
+    idp: IdentityProvider, sqlite_url: str, smtp_server: OAuthSmtpServer
+) -> None:
+    """The replier's SMTP path with the real TokenSource: the stored SMTP settings' sign-in
+    gives the token; revoked consent comes back as a clear error, not an exception."""
+    store = await open_store(sqlite_url)
+    oauth = await _smtp_signed_in(idp, store, smtp_server.port)
+    smtp = await store.get_smtp_settings()
+    assert smtp is not None
+    await store.put_smtp_settings(smtp.model_copy(update={"security": Security.NONE}))
+    tokens = TokenSource(store, BOX, endpoints_for(idp))
+    relay = RelaySettings(host="127.0.0.1", port=smtp_server.port, security=Security.NONE)
+
+    result = await send_test_mail(
+        store, BOX, relay, tokens, to="bob@example.test", from_address=USER
+    )
+    assert result.ok, result.error
+    assert [(m.user, m.rcpt_tos) for m in smtp_server.messages] == [(USER, ("bob@example.test",))]
+
+    idp.revoke_user(USER, oauth.client_id)
+    refused = await send_test_mail(
+        store, BOX, relay, tokens, to="bob@example.test", from_address=USER
+    )
+    assert not refused.ok and refused.error is not None
+    assert "Re-authorise" in refused.error, refused.error
+    tokens.close()
+    await store.close()
