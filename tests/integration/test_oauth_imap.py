@@ -9,6 +9,8 @@ import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
+from postroom_fetcher import probe
+from postroom_fetcher.errors import MailboxError
 from postroom_shared.models import OAuthSettings, SmtpSettings
 from postroom_shared.oauth import (
     ReauthorizationRequired,
@@ -153,5 +155,28 @@ async def test_app_only_token_logs_in_to_the_granted_mailbox(
     tokens = TokenSource(store, BOX, endpoints_for(idp))
     token = await tokens.access_token("smtp", "microsoft", oauth)
     await asyncio.to_thread(_xoauth2, stack, "alice@example.test", token)
+    tokens.close()
+    await store.close()
+
+
+async def test_fetcher_probe_with_a_real_token_source(
+    stack: StackEnv, idp: IdentityProvider, sqlite_url: str
+) -> None:
+    """The fetcher's connection test and folder list log in with TokenSource tokens; revoked
+    consent comes back as a permanent consent_revoked error that says to re-authorise."""
+    store = await open_store(sqlite_url)
+    await _signed_in(idp, store, stack, "acc_probe", "bob@example.test")
+    account = await store.get_account("acc_probe")
+    assert account is not None and account.oauth is not None
+    tokens = TokenSource(store, BOX, endpoints_for(idp))
+    await probe.test_connection(account, secrets=BOX, tokens=tokens, timeout_s=10)
+    assert "INBOX" in await probe.list_folders(account, secrets=BOX, tokens=tokens, timeout_s=10)
+
+    idp.revoke_user("bob@example.test", account.oauth.client_id)
+    tokens.forget("acc_probe")
+    with pytest.raises(MailboxError) as caught:
+        await probe.test_connection(account, secrets=BOX, tokens=tokens, timeout_s=10)
+    assert caught.value.kind == "consent_revoked" and caught.value.permanent
+    assert "Re-authorise" in str(caught.value)
     tokens.close()
     await store.close()
