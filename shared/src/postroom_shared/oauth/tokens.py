@@ -27,6 +27,7 @@ from postroom_shared.oauth.flow import client_secret
 from postroom_shared.oauth.http import IdpSession
 from postroom_shared.oauth.owners import describe, stored_oauth
 from postroom_shared.secretbox import SecretBox
+from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store
 
 __all__ = ["TokenSource"]
@@ -81,6 +82,15 @@ class TokenSource:
         self._apps: dict[str, tuple[tuple[Any, ...], Any, IdpSession]] = {}
         # rotated refresh tokens we could not store (store down): newest first
         self._unsaved: dict[str, tuple[str, str]] = {}  # owner -> (replaced enc, new enc)
+
+    @classmethod
+    def from_settings(cls, store: Store, settings: CommonSettings) -> "TokenSource":
+        """The token source of a service process (`POSTROOM_SECRET_KEY`, `POSTROOM_OAUTH_*`)."""
+        return cls(
+            store,
+            SecretBox(settings.secret_key.get_secret_value()),
+            OAuthEndpoints.from_settings(settings),
+        )
 
     async def access_token(
         self, owner: str, provider: Literal["microsoft", "google"], oauth: OAuthSettings
