@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from postroom_shared.apikeys import new_api_key
 from tests.integration.api_harness import Api, problems, running_api
 from tests.stack_env import StackEnv
 
@@ -178,3 +179,37 @@ async def test_people_crud_and_address_clash(api: Api) -> None:
     assert (await api.delete(path)).status_code == 204
     assert (await api.get(path)).status_code == 404
     assert (await api.delete(path)).status_code == 404
+
+
+async def test_read_keys_read_and_only_admin_keys_change_configuration(api: Api) -> None:
+    record, read_key = new_api_key("dashboard", ["read"])
+    await api.store.put_api_key(record)
+    read = {"Authorization": f"Bearer {read_key}"}
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    mine = [
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method in operations
+        if path.startswith("/v1/")
+        and not path.startswith(("/v1/api-keys", "/v1/push"))
+        and not path.endswith("/mail")
+    ]
+    assert len(mine) > 40
+    # these log in to the mailbox with its stored secret: admin only, even though they GET
+    secret_using = {"/v1/accounts/{account_id}/folders", "/v1/accounts/{account_id}/waiting"}
+    for method, path in mine:
+        url = path.format(
+            account_id="acc_x",
+            item_id="it_x",
+            message_id="m_" + "0" * 24,
+            index=0,
+            template_id="tpl_x",
+            workflow_id="wf_x",
+            person_id="p_x",
+            entry_id="q_x",
+        )
+        response = await api.client.request(method, url, headers=read, json={})
+        if method == "GET" and path not in secret_using:
+            assert response.status_code != 403, (method, path, response.text)
+        else:
+            assert response.status_code == 403, (method, path, response.status_code)
