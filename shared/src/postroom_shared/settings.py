@@ -45,6 +45,30 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     heartbeat_interval_s: float = Field(default=5.0, gt=0, le=60)
+    # OAuth 2.0 identity providers (postroom_shared.oauth); per-account settings override the
+    # URLs. The defaults are the public Microsoft and Google endpoints.
+    oauth_microsoft_authority: str = Field(
+        default="https://login.microsoftonline.com",
+        pattern=r"^https://[^\s/]+(/[^\s]*)?$",
+        description="Microsoft authority host (the account's tenant is appended); https only.",
+    )
+    oauth_google_auth_url: str = Field(
+        default="https://accounts.google.com/o/oauth2/v2/auth",
+        pattern=r"^https?://\S+$",
+        description="Google authorisation endpoint.",
+    )
+    oauth_google_token_url: str = Field(
+        default="https://oauth2.googleapis.com/token",
+        pattern=r"^https?://\S+$",
+        description="Google token endpoint.",
+    )
+    oauth_ca_bundle: str | None = Field(
+        default=None,
+        description="PEM file of the CAs trusted for the identity providers (instead of the"
+        " default store; REQUESTS_CA_BUNDLE is ignored when this is set).",
+    )
+    oauth_timeout_s: float = Field(default=30.0, gt=0, le=300)
+
     metrics_port: int | None = Field(
         default=None,
         ge=0,
