@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aio_pika
 import aio_pika.exceptions
+import httpx
 import pytest
 
 from tests.e2e.runstack import running_stack, wait_for
@@ -99,6 +100,16 @@ def test_readme_admin_examples_run_against_a_running_stack(tmp_path: Path) -> No
 
             wait_for(consumed, 20, "the README consumer to print the new item")
             assert "item.created.v1 INC-" in (tmp_path / "consumer.log").read_text()
+
+            # run.sh gives each service a /metrics port next to the API's (8080 -> 9101-9103).
+            converter = httpx.get(f"http://127.0.0.1:{env.api_port + 1022}/metrics", timeout=10)
+            created = (
+                'postroom_items_created_total{account="acc_demo_support",item_type="incident"}'
+            )
+            assert created in converter.text
+            api = httpx.get(f"{stack.api}/metrics", timeout=10).text
+            assert 'postroom_mails_received_total{account="acc_demo_support",source="api"}' in api
+            assert 'postroom_queue_consumers{queue="converter.mail.received.v1"} 1.0' in api
         finally:
             os.killpg(consumer.pid, signal.SIGINT)
             try:
