@@ -32,7 +32,7 @@ DEMO_ACCOUNT_ID = "acc_demo_support"
 
 async def _seed_demo(args: argparse.Namespace) -> int:
     settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
-    box = SecretBox(settings.secret_key.get_secret_value())
+    box = SecretBox.from_settings(settings)
     store = await open_store(settings.store_url)
     try:
         existing = await store.get_account(DEMO_ACCOUNT_ID)
