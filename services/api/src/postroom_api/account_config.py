@@ -204,11 +204,12 @@ def oauth_settings(
 def _oauth(
     body: AccountIn, oauth: OAuthIn, old: EmailAccount | None, secrets: SecretBox
 ) -> OAuthSettings:
-    before = old.oauth if old is not None and old.provider == body.provider else None
-    provider_changed = before is None and old is not None and old.oauth is not None
-    if provider_changed and old.oauth.client_secret_enc and oauth.client_secret is None:  # type: ignore[union-attr]
+    stored = old.oauth if old is not None else None
+    same_provider = old is not None and old.provider == body.provider
+    if not same_provider and stored and stored.client_secret_enc and oauth.client_secret is None:
+        # a client secret goes only to the identity provider it was given for
         raise Invalid([(("oauth", "client_secret"), "required again: the provider changed")])
-    return oauth_settings(oauth, before, secrets, loc=("oauth",))
+    return oauth_settings(oauth, stored if same_provider else None, secrets, loc=("oauth",))
 
 
 def activation_problem(account: EmailAccount) -> str | None:
