@@ -182,6 +182,7 @@ class MailTap:
     redelivered: int = 0  # deliveries our own queue repeated (not re-publishes)
     _conn: AbstractRobustConnection | None = None
     _queue: AbstractQueue | None = None
+    _consumer: str = ""
 
     async def __aenter__(self) -> "MailTap":
         self._conn = await connect_robust(self.amqp_url, reconnect_interval=0.5)
@@ -193,11 +194,12 @@ class MailTap:
         # durable and not exclusive: what is published while we are disconnected waits here
         self._queue = await channel.declare_queue(f"test.tap.{uuid.uuid4().hex[:12]}", durable=True)
         await self._queue.bind(exchange, routing_key="mail.received.v1")
-        await self._queue.consume(self._on_message)
+        self._consumer = await self._queue.consume(self._on_message)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._queue is not None:
+            await self._queue.cancel(self._consumer)
             await self._queue.delete(if_unused=False, if_empty=False)
         if self._conn is not None:
             await self._conn.close()
