@@ -299,3 +299,57 @@ async def test_notification_list_hears_about_new_mail_but_not_its_author(
             break
         await asyncio.sleep(0.1)
     assert "Auto-Submitted: auto-generated" in found and "[INC-7]" in found
+
+
+async def test_account_notification_template_is_used_and_a_missing_one_falls_back(
+    stack: StackEnv, replier: Replier
+) -> None:
+    store = replier.store
+    await store.put_template(
+        NotificationTemplate(
+            id="note",
+            name="Note",
+            subject="Heads-up: {{ item.title }}",
+            text="Heads-up on {{ item.token_brackets }} from {{ message.sender_address }}",
+        )
+    )
+    account = factories.account()
+    sent: dict[str, str] = {}
+    for number, template_id in ((8, "note"), (9, "gone")):
+        account.notification_template_id = template_id
+        await store.put_account(account)
+        item = await _new_item(store, number, notify=["bob@example.test"], notify_on_create=False)
+        created = _created(item, number, "customer@example.test")
+        await replier.handle(
+            ItemUpdatedV1(
+                **created.model_dump(exclude={"type", "event_id"}),
+                event_id=deterministic_event_id(created.message.mail_key, "item.updated.v1"),
+                changes=("message_appended",),
+                threaded_by="test",
+            )
+        )
+        [note] = [m for m in await store.list_messages(item.id) if m.kind == "notification"]
+        sent[template_id] = note.message_id
+        assert note.to[0].address == "bob@example.test"
+
+    def bodies() -> dict[str, str]:
+        found = {}
+        with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
+            imap.login("bob", "bob")
+            imap.select("INBOX", readonly=True)
+            for template_id, message_id in sent.items():
+                _, hits = imap.search(None, "HEADER", "Message-ID", message_id)
+                if hits[0]:
+                    _, data = imap.fetch(hits[0].split()[0].decode(), "(BODY.PEEK[])")
+                    raw = data[0][1] if isinstance(data[0], tuple) else b""
+                    found[template_id] = raw.decode("utf-8", "replace")
+        return found
+
+    for _ in range(100):
+        if len(found := bodies()) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert "Heads-up on [INC-8] from customer@example.test" in found["note"]
+    assert "Subject: Re: [INC-8] Heads-up: Printer" in found["note"]
+    assert "Auto-Submitted: auto-generated" in found["note"]
+    assert "This is an automatic notification." in found["gone"]  # the built-in template

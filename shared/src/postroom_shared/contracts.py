@@ -204,6 +204,11 @@ class ReplySentV1(EventEnvelope):
     recipient: str
     message_id: str
     smtp_response: str = ""
+    notice: Literal["too_large"] | None = Field(
+        default=None,
+        description="Set when the mail answers no item: too_large = the sender's mail exceeded"
+        " the account's size limit; item_id then holds the mail's quarantine id.",
+    )
 
 
 class ReplySuppressedV1(EventEnvelope):
@@ -214,6 +219,11 @@ class ReplySuppressedV1(EventEnvelope):
     reason: Literal["auto_reply", "notification"]
     recipient: str | None
     why: str = Field(examples=["sender is an auto-responder (Auto-Submitted: auto-replied)"])
+    notice: Literal["too_large"] | None = Field(
+        default=None,
+        description="Set when the mail answers no item: too_large = the sender's mail exceeded"
+        " the account's size limit; item_id then holds the mail's quarantine id.",
+    )
 
 
 class ReplyFailedV1(EventEnvelope):
@@ -224,6 +234,11 @@ class ReplyFailedV1(EventEnvelope):
     reason: Literal["auto_reply", "notification"]
     recipient: str
     error: str = Field(description="The SMTP server's answer or the local error.")
+    notice: Literal["too_large"] | None = Field(
+        default=None,
+        description="Set when the mail answers no item: too_large = the sender's mail exceeded"
+        " the account's size limit; item_id then holds the mail's quarantine id.",
+    )
 
 
 Event = Annotated[

@@ -25,6 +25,7 @@ _CONSUMERS: tuple[tuple[str, str], ...] = (
     ("converter", "mail.received.v1"),
     ("replier", "item.created.v1"),
     ("replier", "item.updated.v1"),
+    ("replier", "mail.quarantined.v1"),
 )
 
 

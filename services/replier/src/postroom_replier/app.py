@@ -8,7 +8,7 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_replier.service import Replier
 from postroom_replier.settings import ReplierSettings
-from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1
+from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1, MailQuarantinedV1
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
@@ -48,5 +48,15 @@ def register(
     )
     async def on_item_updated(event: ItemUpdatedV1) -> None:
         await replier.handle(event)
+
+    @broker.subscriber(
+        consumer_queue("replier", "mail.quarantined.v1"),
+        EVENTS,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        title="replier.mail.quarantined.v1",
+        description="Tells the sender of a mail left unprocessed for its size (once, loop-safe).",
+    )
+    async def on_mail_quarantined(event: MailQuarantinedV1) -> None:
+        await replier.handle_quarantined(event)
 
     return []

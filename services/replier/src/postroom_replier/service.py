@@ -1,22 +1,25 @@
-"""The replier's use case: for each item event, send the auto-replies the loop rules allow.
+"""The replier's use case: for each item event, send the auto-replies and notifications the loop
+rules allow; for each mail quarantined for its size, the notice to its sender (SPEC F2, F5, F6).
 
-Idempotency: the ledger is keyed by (item, "auto_reply:<mail key>", recipient). It is checked
-before sending and written right after. A crash between the SMTP answer and the ledger write
-makes a redelivery send once more, with the SAME Message-ID (it is derived from the event and
-recipient), so receiving clients that dedupe by Message-ID show one mail; this is the only
-at-least-once window, documented in docs/architecture.md.
+Idempotency: the ledger is keyed by (item, "<purpose>:<mail key>", recipient), or for a notice
+by (quarantine id, "too_large", recipient). It is claimed before sending and marked right after.
+A crash between the SMTP answer and the ledger write makes a redelivery send once more, with the
+SAME Message-ID (it is derived from the event and recipient), so receiving clients that dedupe by
+Message-ID show one mail; this is the only at-least-once window, documented in
+docs/architecture.md.
 """
 
 import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Literal
 
 from faststream.rabbit import RabbitBroker
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
-from postroom_replier.domain.compose import compose_auto_reply
+from postroom_replier.domain.compose import compose_auto_reply, compose_too_large_notice
 from postroom_replier.domain.loop_rules import plan_auto_reply
 from postroom_replier.domain.notify_rules import plan_notifications
 from postroom_replier.domain.rate_limits import HISTORY, fingerprint, rate_limit_reason
@@ -28,10 +31,14 @@ from postroom_replier.domain.templates import (
     context,
     render,
 )
+from postroom_replier.domain.too_large import LEDGER_REASON, notice_key, plan_too_large_notice
+from postroom_replier.outbound import AccessTokens, resolve_target
 from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import (
+    EventEnvelope,
     ItemCreatedV1,
     ItemUpdatedV1,
+    MailQuarantinedV1,
     ReplyFailedV1,
     ReplySentV1,
     ReplySuppressedV1,
@@ -55,8 +62,22 @@ from postroom_shared.store import Store
 __all__ = ["Replier"]
 
 SOURCE = "replier"
-Purpose = Literal["auto_reply", "notification"]
+Purpose = Literal["auto_reply", "notification", "too_large"]
+ItemEvent = ItemCreatedV1 | ItemUpdatedV1
 log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What became of one automatic mail: sent (now or before), failed now (report it), failed
+    before (reported then), or held back by a rate limit (`detail` says which)."""
+
+    state: Literal["sent", "failed", "failed_before", "limited"]
+    detail: str
+
+
+def _nonce(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
 
 
 @dataclass
@@ -66,8 +87,9 @@ class Replier:
     signer: MessageIdSigner
     secrets: SecretBox
     settings: ReplierSettings
+    tokens: AccessTokens | None = None  # XOAUTH2 for the stored SMTP server
 
-    async def handle(self, event: ItemCreatedV1 | ItemUpdatedV1) -> None:
+    async def handle(self, event: ItemEvent) -> None:
         with bind(
             mail_key=event.message.mail_key,
             correlation_id=event.correlation_id,
@@ -85,7 +107,7 @@ class Replier:
                 account=account, event=kind, message=event.message, own_addresses=own
             )
             for recipient, why in plan.suppressed:
-                await self._suppressed(event, "auto_reply", recipient, why)
+                await self._suppressed(event, event.item.item_id, "auto_reply", recipient, why)
             for recipient in plan.recipients:
                 await self._send(event, account, recipient, "auto_reply")
             item = await self.store.get_item(event.item.item_id)
@@ -95,134 +117,200 @@ class Replier:
                 item=item, event=kind, message=event.message, own_addresses=own
             )
             for recipient, why in notify.suppressed:
-                await self._suppressed(event, "notification", recipient, why)
+                await self._suppressed(event, event.item.item_id, "notification", recipient, why)
             for recipient in notify.recipients:
                 await self._send(event, account, recipient, "notification")
 
+    async def handle_quarantined(self, event: MailQuarantinedV1) -> None:
+        """Tell the sender of a mail left unprocessed for its size, once, if the account wants
+        it and the loop rules allow it; every other quarantined mail is none of our business."""
+        if not event.too_large:
+            return
+        with bind(
+            mail_key=event.mail_key,
+            correlation_id=event.correlation_id,
+            quarantine=event.quarantine_id,
+        ):
+            account = await self.store.get_account(event.account_id)
+            own = {a.address.lower() for a in await self.store.list_accounts()}
+            plan = plan_too_large_notice(event=event, account=account, own_addresses=own)
+            key = notice_key(event.quarantine_id)
+            if plan.why is not None or account is None or plan.recipient is None:
+                why = plan.why or "no usable sender address"
+                await self._suppressed(event, key, "too_large", plan.recipient, why)
+                return
+            recipient = plan.recipient
+            message_id = self.signer.make(
+                key,
+                _nonce(key, LEDGER_REASON, recipient),
+                domain=account.address.rsplit("@", 1)[-1],
+            )
+            mail = compose_too_large_notice(
+                account=account,
+                recipient=recipient,
+                subject=event.subject,
+                size=event.size,
+                limit=account.max_mail_bytes,
+                message_id=message_id,
+                instance=self.settings.instance,
+            )
+            claim = LedgerEntry(
+                item_id=key, reason=LEDGER_REASON, recipient=recipient, message_id=message_id
+            )
+            outcome = await self._deliver(claim, mail, "too_large")
+            await self._report(event, key, claim, outcome, "too_large")
+
     async def _suppressed(
         self,
-        event: ItemCreatedV1 | ItemUpdatedV1,
+        cause: EventEnvelope,
+        subject_id: str,
         purpose: Purpose,
         recipient: str | None,
         why: str,
     ) -> None:
-        log.info(f"{purpose.replace('_', '-')} suppressed", recipient=recipient, why=why)
-        await self._announce(ReplySuppressedV1, event, "suppressed", recipient, purpose, why=why)
+        log.info(f"{_label(purpose)} suppressed", recipient=recipient, why=why)
+        await self._announce(
+            ReplySuppressedV1, cause, subject_id, "suppressed", recipient, purpose, why=why
+        )
 
     async def _send(
-        self,
-        event: ItemCreatedV1 | ItemUpdatedV1,
-        account: EmailAccount,
-        recipient: str,
-        purpose: Purpose,
+        self, event: ItemEvent, account: EmailAccount, recipient: str, purpose: Purpose
     ) -> None:
-        """Send one automatic mail (auto-reply or notification) at most once, within limits."""
+        """Send one automatic mail (auto-reply or notification) about an item at most once,
+        within limits, and put it on the item's thread."""
         item = event.item
-        reason = f"{purpose}:{event.message.mail_key}"
-        nonce = hashlib.sha256(f"{event.event_id}\x1f{recipient}".encode()).hexdigest()[:24]
         message_id = self.signer.make(
-            item.item_id, nonce, domain=account.address.rsplit("@", 1)[-1]
+            item.item_id,
+            _nonce(str(event.event_id), recipient),
+            domain=account.address.rsplit("@", 1)[-1],
         )
         claim = LedgerEntry(
-            item_id=item.item_id, reason=reason, recipient=recipient, message_id=message_id
-        )
-        held = await self.store.get_ledger(item.item_id, reason, recipient)
-        response = "already sent (ledger)"
-        subject = ""
-        if held is None or held.state == "sending":
-            mail = compose_auto_reply(
-                account=account,
-                item=item,
-                inbound=event.message,
-                recipient=recipient,
-                message_id=message_id,
-                instance=self.settings.instance,
-                rendered=(rendered := await self._render(account, event, purpose)),
-                auto_submitted="auto-replied" if purpose == "auto_reply" else "auto-generated",
-            )
-            subject = str(mail["Subject"])
-            content = fingerprint(subject, rendered.text + (rendered.html or ""))
-            if held is None:  # the limits apply to new mail, not to finishing a claimed one
-                limited = rate_limit_reason(
-                    now=utcnow(),
-                    recipient=recipient,
-                    item_id=item.item_id,
-                    content=content,
-                    history=await self.store.sends_since(recipient, utcnow() - HISTORY),
-                )
-                if limited is not None:
-                    await self._suppressed(event, purpose, recipient, limited)
-                    return
-            if await self._claim(claim) == "claimed":
-                try:
-                    response = await send_with_retry(
-                        mail,
-                        await self._smtp_target(),
-                        deadline_s=self.settings.smtp_retry_deadline_s,
-                    )
-                except PermanentError as exc:
-                    await self.store.mark_done(claim, "failed")
-                    await self._failed(event, purpose, recipient, str(exc))
-                    return
-                await self.store.mark_done(claim, "sent")
-                await self.store.record_send(
-                    SendRecord(recipient=recipient, item_id=item.item_id, fingerprint=content)
-                )
-                log.info(
-                    f"{purpose.replace('_', '-')} sent", recipient=recipient, message_id=message_id
-                )
-            held = await self.store.get_ledger(item.item_id, reason, recipient)
-        if held is not None and held.state == "failed":
-            return  # reported as reply.failed.v1 when it happened
-        await self.store.append_message(
-            item.item_id,
-            ThreadMessage(
-                key=f"out:{message_id}",
-                item_id=item.item_id,
-                account_id=account.id,
-                direction="out",
-                message_id=message_id,
-                in_reply_to=[event.message.message_id] if event.message.message_id else [],
-                subject=subject,
-                sender=Party(address=account.address, name=account.name),
-                to=[Party(address=recipient)],
-                kind=purpose,
-                created_at=utcnow(),
-            ),
-            [],
-            add_participants=[],
-        )
-        await self._announce(
-            ReplySentV1,
-            event,
-            "sent",
-            recipient,
-            purpose,
+            item_id=item.item_id,
+            reason=f"{purpose}:{event.message.mail_key}",
+            recipient=recipient,
             message_id=message_id,
-            smtp_response=response,
         )
+        mail = compose_auto_reply(
+            account=account,
+            item=item,
+            inbound=event.message,
+            recipient=recipient,
+            message_id=message_id,
+            instance=self.settings.instance,
+            rendered=await self._render(account, event, purpose),
+            auto_submitted="auto-replied" if purpose == "auto_reply" else "auto-generated",
+        )
+        outcome = await self._deliver(claim, mail, purpose)
+        if outcome.state == "sent":
+            await self.store.append_message(
+                item.item_id,
+                ThreadMessage(
+                    key=f"out:{message_id}",
+                    item_id=item.item_id,
+                    account_id=account.id,
+                    direction="out",
+                    message_id=message_id,
+                    in_reply_to=[event.message.message_id] if event.message.message_id else [],
+                    subject=str(mail["Subject"]),
+                    sender=Party(address=account.address, name=account.name),
+                    to=[Party(address=recipient)],
+                    kind=purpose,
+                    created_at=utcnow(),
+                ),
+                [],
+                add_participants=[],
+            )
+        await self._report(event, item.item_id, claim, outcome, purpose)
 
-    async def _failed(
-        self, event: ItemCreatedV1 | ItemUpdatedV1, purpose: Purpose, recipient: str, error: str
+    async def _deliver(self, claim: LedgerEntry, mail: EmailMessage, purpose: Purpose) -> _Outcome:
+        """The one path of every automatic mail: ledger, limits, claim, SMTP, ledger, history."""
+        recipient = claim.recipient
+        held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
+        if held is not None and held.state != "sending":
+            if held.state == "failed":
+                return _Outcome("failed_before", "")
+            return _Outcome("sent", "already sent (ledger)")
+        content = fingerprint(str(mail["Subject"]), _body(mail))
+        if held is None:  # the limits apply to new mail, not to finishing a claimed one
+            limited = rate_limit_reason(
+                now=utcnow(),
+                recipient=recipient,
+                item_id=claim.item_id,
+                content=content,
+                history=await self.store.sends_since(recipient, utcnow() - HISTORY),
+            )
+            if limited is not None:
+                return _Outcome("limited", limited)
+        if await self._claim(claim) == "claimed":
+            try:
+                response = await send_with_retry(
+                    mail,
+                    await self._smtp_target(),
+                    deadline_s=self.settings.smtp_retry_deadline_s,
+                )
+            except PermanentError as exc:
+                await self.store.mark_done(claim, "failed")
+                return _Outcome("failed", str(exc))
+            await self.store.mark_done(claim, "sent")
+            await self.store.record_send(
+                SendRecord(recipient=recipient, item_id=claim.item_id, fingerprint=content)
+            )
+            log.info(f"{_label(purpose)} sent", recipient=recipient, message_id=claim.message_id)
+            return _Outcome("sent", response)
+        held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
+        if held is not None and held.state == "failed":
+            return _Outcome("failed_before", "")
+        return _Outcome("sent", "already sent (ledger)")
+
+    async def _report(
+        self,
+        cause: EventEnvelope,
+        subject_id: str,
+        claim: LedgerEntry,
+        outcome: _Outcome,
+        purpose: Purpose,
     ) -> None:
-        log.warning(
-            f"{purpose.replace('_', '-')} failed permanently", recipient=recipient, error=error
-        )
-        await self._announce(ReplyFailedV1, event, "failed", recipient, purpose, error=error)
+        recipient = claim.recipient
+        if outcome.state == "limited":
+            await self._suppressed(cause, subject_id, purpose, recipient, outcome.detail)
+        elif outcome.state == "failed":
+            log.warning(
+                f"{_label(purpose)} failed permanently", recipient=recipient, error=outcome.detail
+            )
+            await self._announce(
+                ReplyFailedV1, cause, subject_id, "failed", recipient, purpose, error=outcome.detail
+            )
+        elif outcome.state == "sent":
+            await self._announce(
+                ReplySentV1,
+                cause,
+                subject_id,
+                "sent",
+                recipient,
+                purpose,
+                message_id=claim.message_id,
+                smtp_response=outcome.detail,
+            )
+        # failed_before: reported as reply.failed.v1 when it happened
 
     async def _announce(
         self,
         event_type: type[ReplySentV1 | ReplySuppressedV1 | ReplyFailedV1],
-        cause: ItemCreatedV1 | ItemUpdatedV1,
+        cause: EventEnvelope,
+        subject_id: str,
         outcome: str,
         recipient: str | None,
         purpose: Purpose,
         **fields: object,
     ) -> None:
         """Publish what happened to one automatic mail, with an id a redelivery reproduces
-        (auto-reply ids keep their original form; notifications add their purpose)."""
+        (auto-reply ids keep their original form; other purposes add theirs). A too-large
+        notice is an auto-reply to the large mail, marked `notice: too_large`, and its
+        `item_id` is the quarantine id (there is no item)."""
         if purpose != "auto_reply":
             outcome = f"{outcome}:{purpose}"
+        if purpose == "too_large":
+            fields["notice"] = "too_large"
         await publish_event(
             self.broker,
             event_type.model_validate(
@@ -233,8 +321,8 @@ class Replier:
                     "source": SOURCE,
                     "correlation_id": cause.correlation_id,
                     "causation_id": cause.event_id,
-                    "item_id": cause.item.item_id,
-                    "reason": purpose,
+                    "item_id": subject_id,
+                    "reason": "notification" if purpose == "notification" else "auto_reply",
                     "recipient": recipient,
                     **fields,
                 }
@@ -259,48 +347,46 @@ class Replier:
                 raise TransientError(f"send claim of {claim.recipient} still held")
             await asyncio.sleep(0.2)
 
-    async def _render(
-        self, account: EmailAccount, event: ItemCreatedV1 | ItemUpdatedV1, purpose: Purpose
-    ) -> Rendered:
-        """The account's template for this mail; the built-in one if it is missing or broken,
-        so a template error never sends a broken mail (and never blocks the reply)."""
+    async def _render(self, account: EmailAccount, event: ItemEvent, purpose: Purpose) -> Rendered:
+        """The account's template for this mail (auto-reply: `auto_reply.template_id`,
+        notification: `notification_template_id`); the built-in one if it is missing or
+        broken, so a template error never sends a broken mail (and never blocks the mail)."""
         values = context(event.item, account, event.message)
         if purpose == "notification":
-            return render(BUILTIN_NOTIFICATION, values)
-        template_id = account.auto_reply.template_id
+            template_id, builtin = account.notification_template_id, BUILTIN_NOTIFICATION
+        else:
+            template_id, builtin = account.auto_reply.template_id, BUILTIN_AUTO_REPLY
         template = await self.store.get_template(template_id) if template_id else None
         if template_id and template is None:
-            log.warning("auto-reply template missing, using the built-in one", template=template_id)
+            log.warning(
+                f"{_label(purpose)} template missing, using the built-in one",
+                template=template_id,
+            )
         if template is not None:
             try:
                 return render(template, values)
             except TemplateError as exc:
                 log.warning(
-                    "auto-reply template broken, using the built-in one",
+                    f"{_label(purpose)} template broken, using the built-in one",
                     template=template_id,
                     error=str(exc),
                 )
-        return render(BUILTIN_AUTO_REPLY, values)
+        return render(builtin, values)
 
     async def _smtp_target(self) -> SmtpTarget:
-        stored = await self.store.get_smtp_settings()
-        s = self.settings
-        if stored is None:
-            return SmtpTarget(
-                host=s.smtp_host,
-                port=s.smtp_port,
-                security=s.smtp_security,
-                verify_tls=s.smtp_verify_tls,
-                username=s.smtp_username,
-                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
-                timeout_s=s.smtp_timeout_s,
-            )
-        return SmtpTarget(
-            host=stored.host,
-            port=stored.port,
-            security=stored.security,
-            verify_tls=stored.verify_tls,
-            username=stored.username,
-            password=self.secrets.decrypt(stored.password_enc) if stored.password_enc else None,
-            timeout_s=s.smtp_timeout_s,
+        """Read per send: an SMTP change through the API applies to the next mail."""
+        return await resolve_target(
+            self.store, secrets=self.secrets, relay=self.settings.relay(), tokens=self.tokens
         )
+
+
+def _body(mail: EmailMessage) -> str:
+    """Text and HTML as sent: what the identical-reply rule compares."""
+    parts = [mail.get_body((kind,)) for kind in ("plain", "html")]
+    return "".join(str(part.get_content()) for part in parts if part is not None)
+
+
+def _label(purpose: Purpose) -> str:
+    return {"auto_reply": "auto-reply", "notification": "notification"}.get(
+        purpose, "too-large notice"
+    )

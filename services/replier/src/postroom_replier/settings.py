@@ -2,6 +2,7 @@
 
 from pydantic import Field, SecretStr
 
+from postroom_replier.outbound import RelaySettings
 from postroom_shared.models import Security
 from postroom_shared.settings import CommonSettings
 
@@ -23,3 +24,15 @@ class ReplierSettings(CommonSettings):
         description="How long 4xx answers and network errors are retried"
         " (exponential backoff) before the event is requeued.",
     )
+
+    def relay(self) -> RelaySettings:
+        """The built-in relay as the model the API's "send test mail" shares with us."""
+        return RelaySettings(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            security=self.smtp_security,
+            verify_tls=self.smtp_verify_tls,
+            username=self.smtp_username,
+            password=self.smtp_password,
+            timeout_s=self.smtp_timeout_s,
+        )

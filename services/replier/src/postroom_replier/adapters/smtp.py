@@ -1,21 +1,31 @@
 """Sending through SMTP with aiosmtplib, with failures sorted into transient and permanent.
 
 4xx answers and network trouble are `TransientError` (the event is retried, bounded by the
-queue's delivery limit); 5xx answers are `PermanentError` (recorded, never retried).
+queue's delivery limit); 5xx answers, failed certificate checks, a server that does not offer the
+STARTTLS or AUTH the settings ask for, and rejected credentials are `PermanentError` (recorded,
+never retried: they are configuration, and retrying cannot fix them).
+
+Each step of the session is explicit (connect, EHLO, STARTTLS, AUTH, send) instead of
+aiosmtplib's "upgrade if offered": security "none" never upgrades, "starttls" never falls back
+to plain text, so what the admin chose is what happens (SPEC F1: no silent downgrade).
 """
 
 import asyncio
 import random
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 import aiosmtplib
 
 from postroom_shared.errors import PermanentError, TransientError
-from postroom_shared.models import Security
+from postroom_shared.models import Security, SmtpAuth
 
-__all__ = ["SmtpTarget", "send_message", "send_test_mail", "send_with_retry"]
+__all__ = ["SmtpTarget", "TokenGetter", "send_message", "send_with_retry"]
+
+TokenGetter = Callable[[bool], Awaitable[str]]
+"""An XOAUTH2 access token; `True` asks for a fresh one (the cached one was refused)."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +37,18 @@ class SmtpTarget:
     username: str | None = None
     password: str | None = None
     timeout_s: float = 30.0
+    auth: SmtpAuth | None = None  # None: password when a username is set, else none
+    token: TokenGetter | None = None  # for auth = xoauth2
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def auth_mode(self) -> SmtpAuth:
+        if self.auth is not None:
+            return self.auth
+        return "password" if self.username else "none"
 
 
 def _classify(code: int, text: str) -> Exception:
@@ -34,34 +56,111 @@ def _classify(code: int, text: str) -> Exception:
     return TransientError(detail) if 400 <= code < 500 else PermanentError(detail)
 
 
-async def send_message(message: EmailMessage, target: SmtpTarget) -> str:
-    """Send `message`; returns the server's final answer."""
+def _tls_context(target: SmtpTarget) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not target.verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    try:
-        _, response = await aiosmtplib.send(
-            message,
-            hostname=target.host,
-            port=target.port,
-            use_tls=target.security is Security.TLS,
-            start_tls=target.security is Security.STARTTLS,
-            tls_context=context,
-            username=target.username,
-            password=target.password,
-            timeout=target.timeout_s,
+    return context
+
+
+def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _tls_failure(target: SmtpTarget, cause: ssl.SSLError) -> Exception:
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return PermanentError(
+            f"TLS with {target.where}: the server's certificate is not trusted"
+            f" ({cause.verify_message or cause.reason}); install a trusted certificate on the"
+            " server or turn certificate verification off (verify_tls: false)"
         )
+    if isinstance(cause, ssl.SSLEOFError):  # the connection dropped mid-handshake
+        return TransientError(f"TLS with {target.where} was cut off: {cause}")
+    return PermanentError(
+        f"TLS with {target.where} failed ({cause.reason or cause}); check the security"
+        f" setting ({target.security.value}) against what the server speaks on this port"
+    )
+
+
+async def _authenticate(client: aiosmtplib.SMTP, target: SmtpTarget) -> None:
+    mode = target.auth_mode
+    if mode == "none":
+        return
+    if not target.username:
+        raise PermanentError(f"SMTP auth {mode} needs a username")
+    offered = client.server_auth_methods
+    if mode == "password":
+        if not offered:
+            raise PermanentError(
+                f"{target.where} offers no AUTH (some servers offer it only after STARTTLS);"
+                " cannot log in"
+                f" as {target.username}"
+            )
+        await client.login(target.username, target.password or "")
+        return
+    if target.token is None:
+        raise PermanentError("SMTP auth xoauth2 is set, but no OAuth token source is configured")
+    if "xoauth2" not in offered:
+        raise PermanentError(
+            f"{target.where} does not offer AUTH XOAUTH2 (offers: {', '.join(offered) or 'none'})"
+        )
+    try:
+        await client.auth_xoauth2(target.username, await target.token(False))
+    except aiosmtplib.SMTPAuthenticationError:
+        # a cached token the server no longer accepts (revoked, clock skew): one fresh try
+        await client.auth_xoauth2(target.username, await target.token(True))
+
+
+async def _session(message: EmailMessage, target: SmtpTarget) -> str:
+    client = aiosmtplib.SMTP(
+        hostname=target.host,
+        port=target.port,
+        use_tls=target.security is Security.TLS,
+        start_tls=False,  # never the library's opportunistic upgrade; see below
+        tls_context=_tls_context(target),
+        timeout=target.timeout_s,
+    )
+    await client.connect()
+    try:
+        await client.ehlo()
+        if target.security is Security.STARTTLS:
+            if not client.supports_extension("starttls"):
+                raise PermanentError(
+                    f"{target.where} does not offer STARTTLS, and the SMTP settings require it;"
+                    " Postroom does not send in plain text instead. Use security 'tls' for"
+                    " implicit TLS, or 'none' if this server really has no TLS"
+                )
+            await client.starttls()
+            await client.ehlo()
+        await _authenticate(client, target)
+        _, response = await client.send_message(message)
+        return response
+    finally:
+        client.close()
+
+
+async def send_message(message: EmailMessage, target: SmtpTarget) -> str:
+    """Send `message`; returns the server's final answer."""
+    try:
+        return await _session(message, target)
+    except (PermanentError, TransientError):
+        raise
     except aiosmtplib.SMTPRecipientsRefused as exc:
         first = exc.recipients[0]
         raise _classify(first.code, first.message) from exc
     except aiosmtplib.SMTPResponseException as exc:
         raise _classify(exc.code, exc.message) from exc
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        raise TransientError(
-            f"SMTP connection to {target.host}:{target.port} failed: {exc!r}"
-        ) from exc
-    return response
+        cause = _ssl_cause(exc)
+        if cause is not None:
+            raise _tls_failure(target, cause) from exc
+        raise TransientError(f"SMTP connection to {target.where} failed: {exc!r}") from exc
 
 
 async def send_with_retry(
@@ -81,16 +180,3 @@ async def send_with_retry(
                 raise
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, 30.0)
-
-
-async def send_test_mail(target: SmtpTarget, *, sender: str, recipient: str) -> str:
-    """The "send test mail" action of the SMTP settings (SPEC F1): one plain mail, the
-    server's answer returned, any failure raised with the server's words."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = "Postroom test mail"
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
-    message.set_content("This test mail shows that Postroom can send through this SMTP server.")
-    return await send_message(message, target)

@@ -1,7 +1,9 @@
-"""Composing the auto-reply: a pure function from item, account and inbound mail to a message.
+"""Composing what the replier sends: pure functions from item, account and inbound mail (or a
+quarantined mail's sender and subject) to a message.
 
 Everything copied from the inbound mail into a header goes through `clean_header_value`
-(no CR/LF, no header injection); the loop-safety headers of DESIGN.md §6 are always set.
+(no CR/LF, no header injection); the loop-safety headers of DESIGN.md §6 are always set, on
+auto-replies, notifications, too-large notices and test mail alike.
 """
 
 from email.message import EmailMessage
@@ -13,7 +15,14 @@ from postroom_shared.mail.headers import clean_header_value
 from postroom_shared.mail.tokens import subject_with_token
 from postroom_shared.models import EmailAccount, ItemType
 
-__all__ = ["LOOP_HEADER", "compose_auto_reply"]
+__all__ = [
+    "LOOP_HEADER",
+    "compose_auto_reply",
+    "compose_test_mail",
+    "compose_too_large_notice",
+    "final_subject",
+    "megabytes",
+]
 
 LOOP_HEADER = "X-Postroom-Loop"
 _MAX_REFERENCES = 20
@@ -22,6 +31,22 @@ _MAX_REFERENCES = 20
 def _references(inbound: MessageRefV1) -> list[str]:
     chain = [*inbound.references, inbound.message_id] if inbound.message_id else []
     return [clean_header_value(mid, max_length=250) for mid in chain[-_MAX_REFERENCES:]]
+
+
+def _loop_safety(msg: EmailMessage, *, instance: str, auto_submitted: str) -> None:
+    msg["Auto-Submitted"] = auto_submitted  # auto-generated for notifications and test mail
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Precedence"] = "auto_reply"
+    msg[LOOP_HEADER] = instance
+
+
+def final_subject(rendered_subject: str, item: ItemRefV1) -> str:
+    """The subject as sent: the template's (or the item title), with the item token once."""
+    return subject_with_token(
+        clean_header_value(rendered_subject, max_length=300) or item.title,
+        ItemType(item.item_type),
+        item.number,
+    )
 
 
 def compose_auto_reply(
@@ -36,24 +61,69 @@ def compose_auto_reply(
     auto_submitted: str = "auto-replied",
 ) -> EmailMessage:
     """The auto-reply; `rendered` is the account's template rendered for this mail."""
-    item_type = ItemType(item.item_type)
     msg = EmailMessage()
     msg["From"] = formataddr((clean_header_value(account.name, max_length=100), account.address))
     msg["To"] = recipient
-    msg["Subject"] = subject_with_token(
-        clean_header_value(rendered.subject, max_length=300) or item.title, item_type, item.number
-    )
+    msg["Subject"] = final_subject(rendered.subject, item)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = message_id
     references = _references(inbound)
     if references:
         msg["In-Reply-To"] = references[-1]
         msg["References"] = " ".join(references)
-    msg["Auto-Submitted"] = auto_submitted  # auto-generated for notifications
-    msg["X-Auto-Response-Suppress"] = "All"
-    msg["Precedence"] = "auto_reply"
-    msg[LOOP_HEADER] = instance
+    _loop_safety(msg, instance=instance, auto_submitted=auto_submitted)
     msg.set_content(rendered.text)
     if rendered.html:
         msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+def megabytes(size: int) -> str:
+    """`26214400` -> "25 MB", `1572864` -> "1.5 MB" (MB = 2^20 bytes, as the size limits)."""
+    value = f"{size / 1048576:.1f}".removesuffix(".0")
+    return f"{value} MB"
+
+
+def compose_too_large_notice(
+    *,
+    account: EmailAccount,
+    recipient: str,
+    subject: str,
+    size: int | None,
+    limit: int,
+    message_id: str,
+    instance: str,
+) -> EmailMessage:
+    """The short notice to the sender of a mail left unprocessed for its size: an RFC 3834
+    auto-reply (it answers one mail), with every loop-safety header."""
+    original = clean_header_value(subject, max_length=200) or "(no subject)"
+    of_size = f" of {megabytes(size)}" if size is not None else ""
+    msg = EmailMessage()
+    msg["From"] = formataddr((clean_header_value(account.name, max_length=100), account.address))
+    msg["To"] = recipient
+    msg["Subject"] = f"Not processed (too large): {original}"
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id
+    _loop_safety(msg, instance=instance, auto_submitted="auto-replied")
+    msg.set_content(
+        f"Hello,\n\nyour mail '{original}'{of_size} exceeds the limit of {megabytes(limit)}"
+        f" of {account.address} and was not processed.\n\n"
+        "Please send it again without large attachments (share them as a link instead).\n\n"
+        f"--\n{account.name}\nThis is an automatic notice.\n"
+    )
+    return msg
+
+
+def compose_test_mail(
+    *, sender: str, recipient: str, message_id: str, instance: str
+) -> EmailMessage:
+    """The "send test mail" action's mail (SPEC F1): plain, and as loop-safe as any other."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Subject"] = "Postroom test mail"
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id
+    _loop_safety(msg, instance=instance, auto_submitted="auto-generated")
+    msg.set_content("This test mail shows that Postroom can send through this SMTP server.\n")
     return msg

@@ -1,0 +1,144 @@
+"""Template preview for the API (SPEC F5 "editable, previewable"): a template rendered against a
+real stored item, its account and its last inbound mail, exactly as a real send renders it
+(same sandbox, same budgets, same subject with the item token).
+
+A template that does not render is the point of previewing: its error comes back in
+`Preview.error`, never as an exception and never as half a mail.
+"""
+
+from dataclasses import dataclass
+
+from postroom_replier.domain.compose import final_subject
+from postroom_replier.domain.templates import TemplateError, context, render
+from postroom_shared.contracts import AddressV1, ClassificationV1, ItemRefV1, MessageRefV1
+from postroom_shared.models import (
+    EmailAccount,
+    Item,
+    ItemType,
+    NotificationTemplate,
+    ThreadMessage,
+)
+from postroom_shared.store import Store
+
+__all__ = ["Preview", "item_ref", "message_ref", "preview_template", "render_preview"]
+
+_NORMAL = ClassificationV1(kind="normal", auto_submitted=False)
+SAMPLE_ITEM = ItemRefV1(
+    item_id="it_sample",
+    item_type=ItemType.INCIDENT.value,
+    number=42,
+    token="INC-42",  # noqa: S106 (an item token, not a secret)
+    project="Support",
+    title="The printer on floor 2 prints blank pages",
+    status="new",
+    account_id="acc_sample",
+)
+SAMPLE_MESSAGE = MessageRefV1(
+    mail_key="sample",
+    message_id="<sample@example.test>",
+    subject="The printer on floor 2 prints blank pages",
+    sender=AddressV1(address="casey@example.test", name="Casey Customer"),
+    classification=_NORMAL,
+)
+
+
+@dataclass(frozen=True)
+class Preview:
+    subject: str
+    text: str
+    html: str | None
+    error: str | None = None
+
+
+def item_ref(item: Item) -> ItemRefV1:
+    """A stored item as the item events describe it (what real sends render from)."""
+    return ItemRefV1(
+        item_id=item.id,
+        item_type=item.item_type.value,
+        number=item.number,
+        token=item.token,
+        project=item.project,
+        title=item.title,
+        status=item.status,
+        account_id=item.account_id,
+    )
+
+
+def message_ref(item: Item, inbound: ThreadMessage | None) -> MessageRefV1:
+    """The item's last inbound mail as the item events describe it; without one (an item
+    created otherwise), the item's title and requester stand in."""
+    if inbound is None:
+        return MessageRefV1(
+            mail_key="",
+            message_id="",
+            subject=item.title,
+            sender=AddressV1(address=item.requester.address, name=item.requester.name)
+            if item.requester
+            else None,
+            classification=_NORMAL,
+        )
+    return MessageRefV1(
+        mail_key=inbound.key,
+        message_id=inbound.message_id,
+        references=tuple(inbound.references),
+        subject=inbound.subject,
+        sender=AddressV1(address=inbound.sender.address, name=inbound.sender.name)
+        if inbound.sender
+        else None,
+        to=tuple(AddressV1(address=p.address, name=p.name) for p in inbound.to),
+        cc=tuple(AddressV1(address=p.address, name=p.name) for p in inbound.cc),
+        classification=_NORMAL,
+    )
+
+
+def render_preview(
+    template: NotificationTemplate, item: ItemRefV1, account: EmailAccount, message: MessageRefV1
+) -> Preview:
+    """Pure: the template rendered as a real send would render it, or the error."""
+    try:
+        rendered = render(template, context(item, account, message))
+    except TemplateError as exc:
+        return Preview(subject="", text="", html=None, error=str(exc))
+    return Preview(
+        subject=final_subject(rendered.subject, item), text=rendered.text, html=rendered.html
+    )
+
+
+def _sample_account(account_id: str | None) -> EmailAccount:
+    return EmailAccount(
+        id=account_id or "acc_sample",
+        name="Support",
+        address="support@example.test",
+        project="Support",
+        provider="push",
+    )
+
+
+async def preview_template(
+    store: Store,
+    template: NotificationTemplate,
+    *,
+    item_id: str | None,
+    account_id: str | None,
+) -> Preview:
+    """`template` rendered for item `item_id` (its account unless `account_id` is given, and
+    its last inbound mail); without an item, for a sample item and mail. Unknown ids come back
+    as `error` too."""
+    account: EmailAccount | None = None
+    if account_id is not None:
+        account = await store.get_account(account_id)
+        if account is None:
+            return Preview(subject="", text="", html=None, error=f"no account {account_id!r}")
+    if item_id is None:
+        return render_preview(
+            template, SAMPLE_ITEM, account or _sample_account(None), SAMPLE_MESSAGE
+        )
+    item = await store.get_item(item_id)
+    if item is None:
+        return Preview(subject="", text="", html=None, error=f"no item {item_id!r}")
+    if account is None:
+        account = await store.get_account(item.account_id) or _sample_account(item.account_id)
+    inbound = [m for m in await store.list_messages(item.id) if m.direction == "in"]
+    return render_preview(
+        template, item_ref(item), account, message_ref(item, inbound[-1] if inbound else None)
+    )

@@ -1,0 +1,453 @@
+"""The SMTP settings (SPEC F1) against real servers: the test Postfix (STARTTLS with a
+self-signed certificate) and aiosmtpd servers with STARTTLS, implicit TLS, AUTH PLAIN/LOGIN and
+XOAUTH2. Every mode either sends or fails with a clear, permanent error; none falls back to
+something weaker than what the settings say."""
+
+import asyncio
+import base64
+import imaplib
+import itertools
+import ssl
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from pydantic import SecretStr
+
+from postroom_replier.outbound import RelaySettings
+from postroom_replier.service import Replier
+from postroom_replier.settings import ReplierSettings
+from postroom_replier.test_mail import TestMailResult, send_test_mail
+from postroom_shared.contracts import (
+    AddressV1,
+    ClassificationV1,
+    ItemCreatedV1,
+    ItemRefV1,
+    MessageRefV1,
+    deterministic_event_id,
+)
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.models import (
+    Item,
+    ItemType,
+    OAuthSettings,
+    Security,
+    SmtpAuth,
+    SmtpSettings,
+)
+from postroom_shared.runtime import make_broker
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import Store, open_store
+from postroom_shared.topology import declare_topology
+from tests import factories
+from tests.stack_env import PORT_OFFSET, StackEnv
+
+SECRET = "o" * 40
+BOX = SecretBox(SECRET)
+PORT_BASE = 20000 + PORT_OFFSET  # this checkout's block (tests/stack_env.py); 400..449 here
+_PORTS = itertools.cycle(range(PORT_BASE + 400, PORT_BASE + 450))
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Sink:
+    """Records what it accepted and who logged in."""
+
+    delivered: list[bytes] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+    tokens_seen: list[str] = field(default_factory=list)
+    good_token: str = "good-token"
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        content = envelope.content or b""
+        self.delivered.append(content.encode() if isinstance(content, str) else content)
+        return "250 2.0.0 Ok: queued as T3ST"
+
+    async def auth_XOAUTH2(self, server: SMTPServer, args: list[str]) -> AuthResult:
+        """XOAUTH2 as Gmail and Exchange Online answer it: a bad token gets a 334 JSON
+        challenge, the client's empty line, then 535."""
+        raw = base64.b64decode(args[1]).decode() if len(args) > 1 else ""
+        fields = dict(part.split("=", 1) for part in raw.split("\x01") if "=" in part)
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        self.tokens_seen.append(token)
+        if token == self.good_token:
+            self.logins.append(fields.get("user", ""))
+            return AuthResult(success=True, auth_data=fields.get("user"))
+        error = base64.b64encode(b'{"status":"401","schemes":"bearer"}').decode()
+        await server.challenge_auth(error, encode_to_b64=False)
+        return AuthResult(success=False, handled=False, message="535 5.7.8 Invalid token")
+
+
+def _password_check(
+    server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and auth_data == LoginPassword(
+        b"sender@example.test", b"s3cret pass"
+    )
+    return AuthResult(success=ok, handled=False, auth_data=auth_data)
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (as many small relays have)."""
+    folder = tmp_path_factory.mktemp("tls")
+    crt, key = folder / "cert.pem", folder / "key.pem"
+    command = [
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        "-keyout", str(key), "-out", str(crt),
+    ]  # fmt: skip
+    subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+    )
+    return crt, key
+
+
+def _server_tls(cert: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert[0]), str(cert[1]))
+    return context
+
+
+@pytest.fixture
+def smtpd(request: pytest.FixtureRequest, cert: tuple[Path, Path]) -> Iterator[tuple[Sink, int]]:
+    """An aiosmtpd server; `request.param` picks STARTTLS / implicit TLS / plain and AUTH."""
+    mode: str = request.param
+    sink = Sink()
+    port = next(_PORTS)
+    kwargs: dict[str, Any] = {"authenticator": _password_check, "auth_require_tls": False}
+    if mode == "starttls":
+        kwargs.update(tls_context=_server_tls(cert), auth_require_tls=True)
+    if mode == "tls":
+        kwargs.update(ssl_context=_server_tls(cert))
+    if mode == "noauth":
+        kwargs = {}
+    controller = Controller(sink, hostname="127.0.0.1", port=port, **kwargs)
+    controller.start()
+    try:
+        yield sink, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def store(sqlite_url: str) -> AsyncIterator[Store]:
+    opened = await open_store(sqlite_url)
+    yield opened
+    await opened.close()
+
+
+UNUSED_RELAY = RelaySettings(host="127.0.0.1", port=PORT_BASE + 499, security=Security.NONE)
+
+
+async def _test_mail(
+    store: Store, settings: SmtpSettings | None, tokens: Any = None, to: str = "alice@example.test"
+) -> TestMailResult:
+    if settings is not None:
+        await store.put_smtp_settings(settings)
+    return await send_test_mail(
+        store, BOX, UNUSED_RELAY, tokens, to=to, from_address="support@example.test"
+    )
+
+
+def _custom(port: int, security: Security, auth: SmtpAuth = "none", **kw: Any) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", port=port, security=security, auth=auth, **kw)
+
+
+# --- the test Postfix: STARTTLS with a self-signed certificate -------------------------------
+
+
+def _inbox_ids(stack: StackEnv, user: str) -> list[str]:
+    with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
+        imap.login(user, user)
+        imap.select("INBOX", readonly=True)
+        _, hits = imap.search(None, "ALL")
+        ids = []
+        for num in hits[0].split():
+            _, data = imap.fetch(num.decode(), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            raw = data[0][1] if isinstance(data[0], tuple) else b""
+            ids.append(raw.decode().strip())
+        return ids
+
+
+@pytest.mark.stack
+async def test_postfix_starttls_self_signed_verify_on_fails_clearly(
+    stack: StackEnv, store: Store
+) -> None:
+    result = await _test_mail(store, _custom(stack.smtp_port, Security.STARTTLS))
+    assert not result.ok
+    assert result.error is not None and "certificate is not trusted" in result.error
+    assert "verify_tls" in result.error and result.server == f"127.0.0.1:{stack.smtp_port}"
+
+
+@pytest.mark.stack
+async def test_postfix_starttls_verify_off_sends_encrypted(stack: StackEnv, store: Store) -> None:
+    before = len(_inbox_ids(stack, "alice"))
+    result = await _test_mail(store, _custom(stack.smtp_port, Security.STARTTLS, verify_tls=False))
+    assert result.ok, result.error
+    assert "2.0.0 Ok: queued" in result.smtp_response
+    for _ in range(100):
+        if len(_inbox_ids(stack, "alice")) > before:
+            break
+        await asyncio.sleep(0.1)
+    assert len(_inbox_ids(stack, "alice")) == before + 1
+
+
+@pytest.mark.stack
+async def test_security_none_never_upgrades_even_when_offered(
+    stack: StackEnv, store: Store
+) -> None:
+    """'none' means none: Postfix offers STARTTLS with a certificate we would not trust, and the
+    mail still goes (the library's opportunistic upgrade would have failed on it)."""
+    result = await _test_mail(store, _custom(stack.smtp_port, Security.NONE))
+    assert result.ok, result.error
+
+
+# --- aiosmtpd: TLS modes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("smtpd", ["noauth"], indirect=True)
+async def test_starttls_required_but_not_offered_is_a_clear_permanent_error(
+    smtpd: tuple[Sink, int], store: Store
+) -> None:
+    sink, port = smtpd
+    result = await _test_mail(store, _custom(port, Security.STARTTLS, verify_tls=False))
+    assert not result.ok and result.error is not None
+    assert "does not offer STARTTLS" in result.error and "plain text" in result.error
+    assert sink.delivered == []  # nothing went out unencrypted
+
+
+@pytest.mark.parametrize("smtpd", ["tls"], indirect=True)
+async def test_implicit_tls_verifies_the_certificate(
+    smtpd: tuple[Sink, int], store: Store, cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink, port = smtpd
+    untrusted = await _test_mail(store, _custom(port, Security.TLS))
+    assert not untrusted.ok and "certificate is not trusted" in (untrusted.error or "")
+    unverified = await _test_mail(store, _custom(port, Security.TLS, verify_tls=False))
+    assert unverified.ok, unverified.error
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))  # now the system trusts this server
+    trusted = await _test_mail(store, _custom(port, Security.TLS))
+    assert trusted.ok, trusted.error
+    assert len(sink.delivered) == 2
+
+
+@pytest.mark.parametrize("smtpd", ["plain"], indirect=True)
+async def test_implicit_tls_against_a_plain_port_fails_clearly(
+    smtpd: tuple[Sink, int], store: Store
+) -> None:
+    _, port = smtpd
+    result = await _test_mail(store, _custom(port, Security.TLS, verify_tls=False))
+    assert not result.ok and result.error is not None
+    assert "TLS with 127.0.0.1" in result.error and "security setting (tls)" in result.error
+
+
+# --- aiosmtpd: AUTH --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("smtpd", ["starttls"], indirect=True)
+async def test_password_auth_after_starttls(smtpd: tuple[Sink, int], store: Store) -> None:
+    """The server offers AUTH only after STARTTLS: the second EHLO must see it."""
+    sink, port = smtpd
+    good = _custom(
+        port,
+        Security.STARTTLS,
+        "password",
+        verify_tls=False,
+        username="sender@example.test",
+        password_enc=BOX.encrypt("s3cret pass"),
+    )
+    result = await _test_mail(store, good)
+    assert result.ok, result.error
+    bad = good.model_copy(update={"password_enc": BOX.encrypt("wrong")})
+    refused = await _test_mail(store, bad)
+    assert not refused.ok and "535" in (refused.error or "")
+    assert len(sink.delivered) == 1
+
+
+@pytest.mark.parametrize("smtpd", ["plain"], indirect=True)
+async def test_password_auth_plain_and_auth_none(smtpd: tuple[Sink, int], store: Store) -> None:
+    sink, port = smtpd
+    creds = {"username": "sender@example.test", "password_enc": BOX.encrypt("s3cret pass")}
+    assert (await _test_mail(store, _custom(port, Security.NONE, "password", **creds))).ok
+    assert (await _test_mail(store, _custom(port, Security.NONE, "none", **creds))).ok
+    assert len(sink.delivered) == 2
+
+
+@pytest.mark.parametrize("smtpd", ["noauth"], indirect=True)
+async def test_password_auth_against_a_server_without_auth_is_clear(
+    smtpd: tuple[Sink, int], store: Store
+) -> None:
+    sink, port = smtpd
+    settings = _custom(
+        port, Security.NONE, "password", username="u@example.test", password_enc=BOX.encrypt("p")
+    )
+    result = await _test_mail(store, settings)
+    assert not result.ok and "offers no AUTH" in (result.error or "")
+    assert sink.delivered == []
+
+
+# --- aiosmtpd: XOAUTH2 -----------------------------------------------------------------------
+
+
+@dataclass
+class Tokens:
+    """Stands in for postroom_shared.oauth.TokenSource (the replier's AccessTokens port): hands
+    out a cached token until told to forget it, then the next one, as a refresh would."""
+
+    issued: list[str]
+    asked: list[tuple[str, str]] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+
+    async def access_token(self, owner: str, provider: Any, oauth: OAuthSettings) -> str:
+        self.asked.append((owner, provider))
+        return self.issued[0]
+
+    def forget(self, owner: str) -> None:
+        self.forgotten.append(owner)
+        self.issued.pop(0)
+
+
+def _xoauth2(port: int, host: str = "127.0.0.1") -> SmtpSettings:
+    return SmtpSettings(
+        host=host,
+        port=port,
+        security=Security.NONE,
+        auth="xoauth2",
+        username="sender@example.test",
+        oauth=OAuthSettings(client_id="client-1", tenant="contoso.example"),
+    )
+
+
+@pytest.mark.parametrize("smtpd", ["plain"], indirect=True)
+async def test_xoauth2_uses_the_token_and_refreshes_a_refused_one(
+    smtpd: tuple[Sink, int], store: Store
+) -> None:
+    sink, port = smtpd
+    tokens = Tokens(issued=["good-token"])
+    assert (await _test_mail(store, _xoauth2(port), tokens)).ok
+    assert sink.logins == ["sender@example.test"]
+    assert tokens.asked == [("smtp", "microsoft")]
+    stale = Tokens(issued=["revoked-token", "good-token"])  # the cached token was revoked
+    assert (await _test_mail(store, _xoauth2(port), stale)).ok
+    assert stale.forgotten == ["smtp"] and sink.tokens_seen[-2:] == ["revoked-token", "good-token"]
+    hopeless = Tokens(issued=["bad-1", "bad-2"])
+    result = await _test_mail(store, _xoauth2(port), hopeless)
+    assert not result.ok and "535 5.7.8 Invalid token" in (result.error or "")
+    assert len(sink.delivered) == 2
+
+
+@pytest.mark.parametrize("smtpd", ["plain"], indirect=True)
+async def test_xoauth2_without_a_token_source_or_oauth_settings_is_clear(
+    smtpd: tuple[Sink, int], store: Store
+) -> None:
+    _, port = smtpd
+    no_source = await _test_mail(store, _xoauth2(port), None)
+    assert not no_source.ok and "no OAuth token source" in (no_source.error or "")
+    bare = _xoauth2(port).model_copy(update={"oauth": None})
+    no_oauth = await _test_mail(store, bare, Tokens(issued=["good-token"]))
+    assert not no_oauth.ok and "needs oauth settings" in (no_oauth.error or "")
+
+
+# --- the replier: settings changes apply without a restart -----------------------------------
+
+
+def _event(item: Item, n: int) -> ItemCreatedV1:
+    key = f"acc1/INBOX/9/{n}-{uuid.uuid4().hex[:6]}"
+    return ItemCreatedV1(
+        event_id=deterministic_event_id(key, "item.created.v1"),
+        source="test",
+        correlation_id=key,
+        item=ItemRefV1(
+            item_id=item.id,
+            item_type="incident",
+            number=item.number,
+            token=item.token,
+            project="Support",
+            title="Printer",
+            status="new",
+            account_id="acc1",
+        ),
+        message=MessageRefV1(
+            mail_key=key,
+            message_id=f"<{uuid.uuid4().hex}@x.test>",
+            subject=f"Printer {n}",
+            sender=AddressV1(address=f"c{n}@example.org"),
+            classification=ClassificationV1(kind="normal", auto_submitted=False),
+        ),
+    )
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("smtpd", ["starttls"], indirect=True)
+async def test_replier_follows_smtp_settings_changes_without_restart(
+    stack: StackEnv, store: Store, smtpd: tuple[Sink, int]
+) -> None:
+    sink, port = smtpd
+    settings = ReplierSettings(
+        store_url="sqlite:///unused",
+        broker_url=stack.amqp_url,
+        secret_key=SecretStr(SECRET),
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security=Security.STARTTLS,
+        smtp_verify_tls=False,
+        smtp_retry_deadline_s=0,
+        instance="test",
+    )
+    broker = make_broker(settings)
+    await broker.connect()
+    await declare_topology(broker)
+    await store.put_account(factories.account())
+    replier = Replier(
+        store=store,
+        broker=broker,
+        signer=MessageIdSigner(SECRET, "x"),
+        secrets=BOX,
+        settings=settings,
+    )
+
+    async def reply(n: int) -> tuple[str, str]:
+        item = Item(
+            id=f"it_{uuid.uuid4().hex[:10]}",
+            item_type=ItemType.INCIDENT,
+            number=n,
+            project="Support",
+            account_id="acc1",
+            title="Printer",
+        )
+        await store.insert_item(item, factories.thread_message(item.id), [])
+        event = _event(item, n)
+        await replier.handle(event)
+        ledger = await store.get_ledger(
+            item.id, f"auto_reply:{event.message.mail_key}", f"c{n}@example.org"
+        )
+        assert ledger is not None
+        return ledger.state, ledger.message_id
+
+    try:
+        state, _ = await reply(1)  # the built-in relay (here: the aiosmtpd server)
+        assert state == "sent" and len(sink.delivered) == 1
+        await store.put_smtp_settings(_custom(stack.smtp_port, Security.STARTTLS))
+        state, _ = await reply(2)  # now Postfix with verification on: refused, never retried
+        assert state == "failed" and len(sink.delivered) == 1
+        await store.put_smtp_settings(_custom(stack.smtp_port, Security.NONE))
+        state, _ = await reply(3)  # Postfix, plain
+        assert state == "sent" and len(sink.delivered) == 1
+        assert await store.delete_smtp_settings()
+        state, message_id = await reply(4)  # back to the relay
+        assert state == "sent" and len(sink.delivered) == 2
+        assert message_id.encode() in sink.delivered[-1]
+    finally:
+        await broker.stop()
