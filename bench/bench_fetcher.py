@@ -68,7 +68,7 @@ def stack_running(stack: StackEnv) -> bool:
 
 def fetcher_has_idle() -> bool:
     """Does the fetcher's code use IMAP IDLE (imapclient's idle_check) yet?"""
-    return any("idle_check" in path.read_text() for path in FETCHER_SRC.rglob("*.py"))
+    return any("idle_check(" in path.read_text() for path in FETCHER_SRC.rglob("*.py"))
 
 
 def fill(stack: StackEnv, folder: str, count: int, connections: int, chunk: int = 250) -> float:

@@ -134,16 +134,23 @@ def start_fetcher(
     batch: int = 20,
     **extra: str,
 ) -> FetcherProcess:
-    """`postroom-fetcher` against `stack` and `store_url`; stderr (JSON logs) to `log_path`."""
-    env = stack.environ(
-        POSTROOM_STORE_URL=store_url,
-        POSTROOM_BROKER_URL=stack.amqp_url,
-        POSTROOM_SECRET_KEY=SECRET,
-        POSTROOM_FETCH_BATCH=str(batch),
-        POSTROOM_ACCOUNTS_REFRESH_S="1",
-        POSTROOM_HEARTBEAT_INTERVAL_S="1",
-        **extra,
-    )
+    """`postroom-fetcher` against `stack` and `store_url`; stderr (JSON logs) to `log_path`.
+
+    A killed replica's account lease must expire before the next process may fetch: short
+    leases keep these runs in seconds (production default: 30 s).
+    """
+    settings = {
+        "POSTROOM_STORE_URL": store_url,
+        "POSTROOM_BROKER_URL": stack.amqp_url,
+        "POSTROOM_SECRET_KEY": SECRET,
+        "POSTROOM_FETCH_BATCH": str(batch),
+        "POSTROOM_ACCOUNTS_REFRESH_S": "1",
+        "POSTROOM_HEARTBEAT_INTERVAL_S": "1",
+        "POSTROOM_LEASE_TTL_S": "3",
+        "POSTROOM_LEASE_RENEW_S": "1",
+        "POSTROOM_METRICS_PORT": "0",  # the default 9101 is outside this port block
+    }
+    env = stack.environ(**(settings | extra))
     env.pop("POSTROOM_FETCHER_CRASH_AT", None)
     if crash_at:
         env["POSTROOM_FETCHER_CRASH_AT"] = crash_at
