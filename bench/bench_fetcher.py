@@ -175,6 +175,30 @@ async def delay(stack: StackEnv, work: Path, count: int, interval_s: float, idle
     print(f"    p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms")
     if idle and p50 > 5:
         print("    NOTE: delays follow the 60 s safety poll: IDLE did not wake the fetcher")
+    if idle:
+        floor = await asyncio.to_thread(idle_floor, stack)
+        print(
+            f"    server floor: a bare IDLE client sees the EXISTS after p50"
+            f" {statistics.median(floor) * 1000:.0f} ms (Dovecot batches change notices)"
+        )
+
+
+def idle_floor(stack: StackEnv, count: int = 10) -> list[float]:
+    """APPEND-to-EXISTS delays seen by a bare IDLE client: what the server itself adds."""
+    folder = f"floor{uuid.uuid4().hex[:6]}"
+    delays = []
+    with imap(stack) as writer, imap(stack) as reader:
+        writer.create_folder(folder)
+        reader.select_folder(folder)
+        for n in range(count):
+            reader.idle()
+            time.sleep(0.2)
+            started = time.time()
+            writer.append(folder, make_mail(n))
+            reader.idle_check(timeout=10)
+            delays.append(time.time() - started)
+            reader.idle_done()
+    return sorted(delays)
 
 
 def _appended_uid(response: bytes) -> int:
