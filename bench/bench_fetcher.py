@@ -40,7 +40,7 @@ from postroom_shared.store import Store, open_store  # noqa: E402
 from tests.fetcher_proc import (  # noqa: E402
     MailTap,
     imap,
-    imap_account,
+    mail_account,
     make_mail,
     start_fetcher,
     uids_in,
@@ -103,7 +103,7 @@ async def throughput(stack: StackEnv, work: Path, mails: int, batch: int, conns:
     fill_s = await asyncio.to_thread(fill, stack, folder, mails, conns)
     uidvalidity, uids = uids_in(stack, folder)
     print(f"filled {folder}: {len(uids)} mails in {fill_s:.1f} s ({len(uids) / fill_s:.0f}/s)")
-    account = imap_account(stack, folder, poll_interval_s=1.0)
+    account = mail_account(stack, folder, poll_interval_s=1.0)
     keys = {imap_mail_key(account.id, folder, uidvalidity, uid) for uid in uids}
     store_url = f"sqlite:///{work / folder / 'postroom.db'}"
     store = await open_store(store_url)
@@ -143,7 +143,7 @@ async def delay(stack: StackEnv, work: Path, count: int, interval_s: float, idle
     with imap(stack) as client:
         client.create_folder(folder)
     # with IDLE the poll interval is only the safety net; without it, it is the delay
-    account = imap_account(stack, folder, poll_interval_s=60.0 if idle else 1.0)
+    account = mail_account(stack, folder, poll_interval_s=60.0 if idle else 1.0)
     account = account.model_copy(update={"use_idle": idle})
     store_url = f"sqlite:///{work / folder / 'postroom.db'}"
     store = await open_store(store_url)

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Literal
 
 from aio_pika import ExchangeType, connect_robust
 from aio_pika.abc import (
@@ -36,7 +37,7 @@ __all__ = [
     "MailTap",
     "append_mails",
     "imap",
-    "imap_account",
+    "mail_account",
     "make_mail",
     "start_fetcher",
     "uids_in",
@@ -78,23 +79,30 @@ def uids_in(stack: StackEnv, folder: str, user: str = "support") -> tuple[int, l
         return int(status[b"UIDVALIDITY"]), sorted(int(u) for u in client.search(["ALL"]))
 
 
-def imap_account(
-    stack: StackEnv, folder: str, *, user: str = "support", poll_interval_s: float = 1.0
+def mail_account(
+    stack: StackEnv,
+    folder: str,
+    *,
+    user: str = "support",
+    poll_interval_s: float = 1.0,
+    provider: Literal["imap", "pop3"] = "imap",
 ) -> EmailAccount:
+    """An account reading `user`'s `folder` (POP3: the INBOX) on the stack, deleting after read."""
     return EmailAccount(
         id=f"acc_{folder}",
         name=f"Support {folder}",
         address=f"{user}@example.test",
         project="Support",
+        provider=provider,
         after_read=AfterRead.DELETE,
         poll_interval_s=poll_interval_s,
         mailbox=MailboxSettings(
             host="127.0.0.1",
-            port=stack.imap_port,
+            port=stack.imap_port if provider == "imap" else stack.pop3_port,
             security=Security.NONE,
             username=f"{user}@example.test",
             password_enc=SecretBox(SECRET).encrypt(user),
-            folder=folder,
+            folder=folder if provider == "imap" else "INBOX",
         ),
     )
 

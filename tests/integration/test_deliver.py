@@ -20,7 +20,7 @@ from postroom_fetcher.deliver import main as deliver_main
 from postroom_shared.ingest import push_mail_key
 from postroom_shared.models import EmailAccount
 from postroom_shared.store import Store, open_store
-from tests.fetcher_proc import SECRET, MailTap, imap_account, make_mail
+from tests.fetcher_proc import SECRET, MailTap, mail_account, make_mail
 from tests.stack_env import REPO, StackEnv
 
 pytestmark = pytest.mark.stack
@@ -81,7 +81,7 @@ async def push(stack: StackEnv, tmp_path: Path) -> AsyncIterator[Push]:
     store_url = f"sqlite:///{tmp_path / 'postroom.db'}"
     store = await open_store(store_url)
     try:
-        placeholder = imap_account(stack, "INBOX")  # replaced below by a push account
+        placeholder = mail_account(stack, "INBOX")  # replaced below by a push account
         context = Push(stack, store, store_url, placeholder)
         context.account = await context.add_account(f"Push {uuid.uuid4().hex[:6]}")
         yield context
@@ -178,7 +178,7 @@ async def test_exit_status_bounce_or_retry(
     elif case == "inactive":
         account = (await push.add_account(f"Off {uuid.uuid4().hex[:6]}", active=False)).name
     elif case == "not push":
-        fetched = imap_account(push.stack, f"f{uuid.uuid4().hex[:6]}")
+        fetched = mail_account(push.stack, f"f{uuid.uuid4().hex[:6]}")
         await push.store.put_account(fetched)
         account = fetched.name
     elif case == "store unusable":

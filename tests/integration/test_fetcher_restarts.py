@@ -25,7 +25,7 @@ from tests.fetcher_proc import (
     MailTap,
     append_mails,
     imap,
-    imap_account,
+    mail_account,
     make_mail,
     start_fetcher,
     uids_in,
@@ -160,7 +160,7 @@ class Run:
 async def run(stack: StackEnv, tmp_path: Path) -> AsyncIterator[Run]:
     folder = f"r{uuid.uuid4().hex[:8]}"
     await asyncio.to_thread(append_mails, stack, folder, [])
-    account = imap_account(stack, folder)
+    account = mail_account(stack, folder)
     store_url = f"sqlite:///{tmp_path / 'postroom.db'}"
     store = await open_store(store_url)
     await store.put_account(account)
