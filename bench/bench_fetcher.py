@@ -181,6 +181,11 @@ async def delay(stack: StackEnv, work: Path, count: int, interval_s: float, idle
             f"    server floor: a bare IDLE client sees the EXISTS after p50"
             f" {statistics.median(floor) * 1000:.0f} ms (Dovecot batches change notices)"
         )
+        if interval_s < statistics.median(floor):
+            print(
+                "    (mails closer together than that often land during a running sync and are"
+                " taken without waiting for a notice: hence a p50 below the floor)"
+            )
 
 
 def idle_floor(stack: StackEnv, count: int = 10) -> list[float]:
