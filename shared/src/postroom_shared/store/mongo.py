@@ -77,6 +77,14 @@ class MongoStore:
     # lifecycle -----------------------------------------------------------------------------
     async def connect(self) -> None:
         self._client = AsyncMongoClient(self._url, tz_aware=True, serverSelectionTimeoutMS=10_000)
+        try:
+            await self._create_indexes()
+        except BaseException:
+            # Unreachable server or a cancelled start: do not leave the client's threads behind.
+            await self.close()
+            raise
+
+    async def _create_indexes(self) -> None:
         db = self._db
         await db.accounts.create_index("name", unique=True)
         await db.items.create_index([("item_type", ASCENDING), ("number", ASCENDING)], unique=True)
