@@ -84,7 +84,7 @@ def replier_events(env: StackEnv, event: str, recipient: str) -> list[dict[str, 
 
 
 def items_tagged(stack: RunningStack, tag: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = stack.get("/v1/items", params={"limit": 500}).json()
+    items: list[dict[str, Any]] = stack.get("/v1/items", params={"limit": 500}).json()["items"]
     return [i for i in items if tag in i["title"]]
 
 
@@ -323,7 +323,7 @@ def test_two_postroom_accounts_do_not_ping_pong(stack: RunningStack) -> None:
     assert len(converted) == 1, converted
     assert mailbox(env, "alice") == []
     assert items_tagged(stack, tag) == [item_a]  # nothing new in either number space
-    assert [i for i in stack.get("/v1/items").json() if i["project"] == "Alice"] == []
+    assert [i for i in stack.get("/v1/items").json()["items"] if i["project"] == "Alice"] == []
     assert len(sent_to_alice()) == 1
     assert tagged(mailbox(env, "support"), tag) == []
     assert [(m["direction"], m["kind"]) for m in thread(stack, item_a["id"])] == [
@@ -356,7 +356,7 @@ def test_two_postroom_accounts_do_not_ping_pong(stack: RunningStack) -> None:
     assert len(items_tagged(stack, tag)) == 2
     assert len(sent_to_alice()) == 1  # exactly one auto-reply in the whole scenario
     assert mailbox(env, "alice") == []
-    assert [i for i in stack.get("/v1/items").json() if i["project"] == "Alice"] == []
+    assert [i for i in stack.get("/v1/items").json()["items"] if i["project"] == "Alice"] == []
     print(f"S2c quiet after {took:.1f} s: support items 2, auto-replies to alice 1 in total")
 
 

@@ -62,7 +62,9 @@ def test_mail_becomes_item_gets_auto_reply_and_reply_threads(running: RunningSta
     sent_at = time.monotonic()
     send(env, first)
 
-    items = wait_for(lambda: running.get("/v1/items").json(), 10, "the item in GET /v1/items")
+    items = wait_for(
+        lambda: running.get("/v1/items").json()["items"], 10, "the item in GET /v1/items"
+    )
     item_seconds = time.monotonic() - sent_at
     assert len(items) == 1
     item = items[0]
@@ -103,7 +105,7 @@ def test_mail_becomes_item_gets_auto_reply_and_reply_threads(running: RunningSta
     directions = [(m["direction"], m["subject"]) for m in detail["thread"]]
     assert [d for d, _ in directions] == ["in", "out", "in"], directions
     assert detail["thread"][2]["text"] == "It is still burning."
-    assert len(running.get("/v1/items").json()) == 1
+    assert len(running.get("/v1/items").json()["items"]) == 1
 
     # 4. no second auto-reply: the replier has handled the update (it logs the suppression)
     log = env.state_dir / "log" / "replier.log"

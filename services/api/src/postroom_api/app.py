@@ -8,7 +8,23 @@ from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
 
 from postroom_api.auth import digest, document_auth_responses
-from postroom_api.routes import accounts, asyncapi, health, ingest, items, keys
+from postroom_api.routes import (
+    accounts,
+    asyncapi,
+    health,
+    ingest,
+    items,
+    keys,
+    mailbox,
+    oauth,
+    people,
+    processing_log,
+    projects,
+    quarantine,
+    smtp,
+    templates,
+    workflows,
+)
 from postroom_api.settings import ApiSettings
 from postroom_shared.runtime import connect_with_retry, make_broker
 from postroom_shared.store import open_store
@@ -59,10 +75,21 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.admin_key_digest = digest(settings.admin_api_key.get_secret_value())
     app.state.amqp_url = settings.broker_url
     app.state.inline_max_bytes = settings.inline_max_bytes
+    app.state.settings = settings
     app.include_router(health.router)
     app.include_router(asyncapi.router)
     app.include_router(keys.router)
     app.include_router(ingest.router)
     app.include_router(items.router)
     app.include_router(accounts.router)
+    app.include_router(mailbox.router)
+    app.include_router(smtp.router)
+    app.include_router(templates.router)
+    app.include_router(workflows.router)
+    app.include_router(people.router)
+    app.include_router(projects.router)
+    app.include_router(processing_log.router)
+    app.include_router(quarantine.router)
+    app.include_router(oauth.router)
+    app.include_router(oauth.callback_router)
     return app

@@ -1,0 +1,152 @@
+"""OAuth 2.0 sign-in (SPEC F2): started by an admin for an account or the SMTP server, finished
+by the identity provider's redirect to the callback.
+
+The callback needs no API key: the admin's browser arrives from the provider without one. The
+sealed, time-limited `state` (postroom_shared.oauth) is what authorises it: only a sign-in this
+API started can be completed, once, within 15 minutes.
+"""
+
+import asyncio
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, Request
+
+from postroom_api.auth import RequireAdmin
+from postroom_api.deps import forget_tokens, oauth_endpoints_of, secrets_of, store_of
+from postroom_api.routes.accounts import load_account
+from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict
+from postroom_api.schemas import OAuthDoneView, OAuthStartIn, OAuthStartView
+from postroom_replier.outbound import smtp_oauth_provider
+from postroom_shared.errors import TransientError
+from postroom_shared.models import OAuthSettings
+from postroom_shared.oauth import (
+    SMTP_OWNER,
+    OAuthError,
+    complete_authorization,
+    start_authorization,
+)
+
+__all__ = ["callback_router", "router"]
+
+router = APIRouter(prefix="/v1", tags=["oauth"], route_class=SafeRoute)
+# Outside /v1, where every route needs an API key: the browser comes back without one.
+callback_router = APIRouter(tags=["oauth"], route_class=SafeRoute)
+
+# 424 Failed Dependency, not a 5xx: the API worked; the identity provider (or the account's
+# OAuth settings pointing at it) did not.
+_IDP_DOWN: dict[int | str, dict[str, Any]] = {
+    424: {"description": "The identity provider could not be reached or answered badly."}
+}
+_CALLBACK = "oauth_callback"
+
+
+async def _start(
+    request: Request, provider: str, owner: str, oauth: OAuthSettings, login_hint: str | None
+) -> OAuthStartView:
+    redirect = oauth.redirect_uri or str(request.url_for(_CALLBACK))
+    try:
+        # msal reads the authority's OpenID configuration: blocking I/O
+        start = await asyncio.to_thread(
+            start_authorization,
+            provider,
+            owner,
+            oauth,
+            secrets_of(request),
+            oauth_endpoints_of(request),
+            redirect_uri=redirect,
+            login_hint=login_hint,
+        )
+    except OAuthError as exc:
+        raise conflict(str(exc)) from None
+    except Exception as exc:  # network, TLS, a broken authority document: the IdP's side
+        raise HTTPException(
+            status_code=424, detail=f"the identity provider could not be reached: {exc}"
+        ) from None
+    return OAuthStartView(authorization_url=start.url, redirect_uri=redirect)
+
+
+@router.post(
+    "/accounts/{account_id}/oauth/start",
+    summary="Start the OAuth 2.0 sign-in of a microsoft or google account",
+    description="Returns the provider's authorisation URL: send the admin's (or the mailbox"
+    " owner's) browser there. The provider redirects to /oauth/callback, which stores the"
+    " refresh token on the account.",
+    responses={**NOT_FOUND, **CONFLICT, **_IDP_DOWN},
+    dependencies=[RequireAdmin],
+)
+async def start_account_sign_in(
+    request: Request,
+    account_id: PathId,
+    body: Annotated[OAuthStartIn | None, Body()] = None,
+) -> OAuthStartView:
+    account = await load_account(store_of(request), account_id)
+    if account.oauth is None or account.provider not in ("microsoft", "google"):
+        raise conflict(f"account {account_id} ({account.provider}) does not sign in with OAuth")
+    hint = body.login_hint if body and body.login_hint else account.address
+    return await _start(request, account.provider, account.id, account.oauth, hint)
+
+
+@router.post(
+    "/smtp/oauth/start",
+    summary="Start the OAuth 2.0 sign-in of the SMTP server (auth xoauth2)",
+    responses={**CONFLICT, **_IDP_DOWN},
+    dependencies=[RequireAdmin],
+)
+async def start_smtp_sign_in(
+    request: Request, body: Annotated[OAuthStartIn | None, Body()] = None
+) -> OAuthStartView:
+    body = body or OAuthStartIn()
+    smtp = await store_of(request).get_smtp_settings()
+    if smtp is None or smtp.auth != "xoauth2" or smtp.oauth is None:
+        raise conflict("the SMTP server does not use OAuth: PUT /v1/smtp with auth xoauth2 first")
+    # the replier picks the token endpoint the same way when it sends
+    provider = body.provider or smtp_oauth_provider(smtp)
+    hint = body.login_hint or smtp.username
+    return await _start(request, provider, SMTP_OWNER, smtp.oauth, hint)
+
+
+_Param = Annotated[str | None, Query(max_length=2000)]
+
+
+@callback_router.get(
+    "/oauth/callback",
+    name=_CALLBACK,
+    summary="Where the identity provider sends the browser back (no API key: the state is sealed)",
+    responses={400: {"description": "The sign-in failed; `detail` says why."}, **_IDP_DOWN},
+)
+async def oauth_callback(
+    request: Request,
+    state: Annotated[str, Query(min_length=1, max_length=8000)],
+    code: Annotated[str | None, Query(max_length=8000)] = None,
+    error: _Param = None,
+    error_description: _Param = None,
+    session_state: _Param = None,
+    client_info: _Param = None,
+) -> OAuthDoneView:
+    query = {
+        key: value
+        for key, value in {
+            "state": state,
+            "code": code,
+            "error": error,
+            "error_description": error_description,
+            "session_state": session_state,
+            "client_info": client_info,
+        }.items()
+        if value is not None
+    }
+    try:
+        owner = await complete_authorization(
+            state,
+            query,
+            store=store_of(request),
+            secrets=secrets_of(request),
+            endpoints=oauth_endpoints_of(request),
+        )
+    except OAuthError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    except TransientError as exc:
+        raise HTTPException(status_code=424, detail=str(exc)) from None
+    forget_tokens(request, owner)
+    what = "the SMTP server" if owner == SMTP_OWNER else f"account {owner}"
+    return OAuthDoneView(owner=owner, detail=f"Signed in: {what} can now be used.")

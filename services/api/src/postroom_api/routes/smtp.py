@@ -1,0 +1,139 @@
+"""The outbound SMTP server (SPEC F1): the built-in relay unless a custom server is stored."""
+
+from fastapi import APIRouter, Request, status
+
+from postroom_api.account_config import Invalid, oauth_settings
+from postroom_api.auth import RequireAdmin, RequireRead
+from postroom_api.deps import forget_tokens, relay_of, secrets_of, settings_of, store_of, tokens_of
+from postroom_api.routing import UNPROCESSABLE, SafeRoute, unprocessable
+from postroom_api.schemas import SmtpIn, SmtpSettingsView, SmtpView, TestMailIn, TestMailView
+from postroom_api.schemas.common import Problem
+from postroom_replier.test_mail import send_test_mail
+from postroom_shared.models import SmtpSettings
+from postroom_shared.oauth import SMTP_OWNER
+from postroom_shared.secretbox import SecretBox
+
+__all__ = ["build_smtp", "router"]
+
+router = APIRouter(prefix="/v1/smtp", tags=["smtp"], route_class=SafeRoute)
+
+
+def build_smtp(body: SmtpIn, old: SmtpSettings | None, secrets: SecretBox) -> SmtpSettings:
+    """Stored settings for `body`; a stored password or OAuth secret is kept while it would go
+    to the same server and login."""
+    found: list[Problem] = []
+    if body.auth == "none":
+        for name in ("username", "password", "oauth"):
+            if getattr(body, name) is not None:
+                found.append(((name,), "not used with auth 'none'"))
+    else:
+        if body.username is None:
+            found.append((("username",), f"required with auth {body.auth!r}"))
+    if body.auth == "xoauth2":
+        if body.oauth is None:
+            found.append((("oauth",), "required with auth 'xoauth2'"))
+        if body.password is not None:
+            found.append((("password",), "not used with auth 'xoauth2' (OAuth 2.0 signs in)"))
+    elif body.auth == "password" and body.oauth is not None:
+        found.append((("oauth",), "only used with auth 'xoauth2'"))
+    password_enc: str | None = None
+    if body.auth == "password":
+        if body.password is not None:
+            password_enc = secrets.encrypt(body.password.get_secret_value())
+        elif (
+            old is not None
+            and old.password_enc
+            and (old.host.lower(), old.username) == (body.host.lower(), body.username)
+        ):
+            password_enc = old.password_enc
+        else:
+            found.append(
+                (
+                    ("password",),
+                    "required with auth 'password' (none is stored for this host and username)",
+                )
+            )
+    if found:
+        raise Invalid(found)
+    oauth = None
+    if body.auth == "xoauth2" and body.oauth is not None:
+        before = old.oauth if old is not None and old.host.lower() == body.host.lower() else None
+        oauth = oauth_settings(body.oauth, before, secrets, loc=("oauth",))
+    return SmtpSettings(
+        host=body.host,
+        port=body.port,
+        security=body.security,
+        verify_tls=body.verify_tls,
+        auth=body.auth,
+        username=body.username if body.auth != "none" else None,
+        password_enc=password_enc,
+        oauth=oauth,
+    )
+
+
+def _view(smtp: SmtpSettings | None) -> SmtpView:
+    if smtp is None:
+        return SmtpView(mode="builtin", custom=None)
+    return SmtpView(mode="custom", custom=SmtpSettingsView.of(smtp))
+
+
+@router.get("", summary="The SMTP server automatic mail goes through", dependencies=[RequireRead])
+async def get_smtp(request: Request) -> SmtpView:
+    return _view(await store_of(request).get_smtp_settings())
+
+
+@router.put(
+    "",
+    summary="Use a custom SMTP server (password and OAuth secrets write-only)",
+    responses=UNPROCESSABLE,
+    dependencies=[RequireAdmin],
+)
+async def put_smtp(request: Request, body: SmtpIn) -> SmtpView:
+    store = store_of(request)
+    try:
+        smtp = build_smtp(body, await store.get_smtp_settings(), secrets_of(request))
+    except Invalid as exc:
+        raise unprocessable(exc.problems) from None
+    await store.put_smtp_settings(smtp)
+    forget_tokens(request, SMTP_OWNER)
+    return _view(smtp)
+
+
+@router.post(
+    "/test",
+    summary="Send a test mail through the SMTP server automatic mail uses",
+    description="200 either way: `ok` false with the server's own words when it failed.",
+    responses=UNPROCESSABLE,
+    dependencies=[RequireAdmin],
+)
+async def send_test(request: Request, body: TestMailIn) -> TestMailView:
+    store = store_of(request)
+    sender = body.from_address
+    if sender is None:
+        active = await store.list_accounts(active_only=True)
+        if not active:
+            raise unprocessable([(("from_address",), "required: no active account to send as")])
+        sender = active[0].address
+    result = await send_test_mail(
+        store,
+        secrets_of(request),
+        relay_of(request),
+        tokens_of(request),
+        to=body.to,
+        from_address=sender,
+        instance=settings_of(request).instance,
+    )
+    return TestMailView(
+        ok=result.ok, smtp_response=result.smtp_response, error=result.error, server=result.server
+    )
+
+
+@router.delete(
+    "",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Back to the built-in relay (forgets the custom server and its secrets)",
+    dependencies=[RequireAdmin],
+)
+async def delete_smtp(request: Request) -> None:
+    await store_of(request).delete_smtp_settings()
+    forget_tokens(request, SMTP_OWNER)
