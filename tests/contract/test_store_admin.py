@@ -11,6 +11,7 @@ import pytest
 from postroom_shared.models import (
     AccountState,
     ApiKey,
+    Checkpoint,
     EmailAccount,
     Item,
     ItemType,
@@ -110,7 +111,18 @@ async def test_config_listing_deleting_and_refresh_token(store: Store) -> None:
     assert got is not None and got.oauth is not None
     assert got.oauth.refresh_token_enc == "v1:new" and got.oauth.client_id == "c"
     assert not await store.set_refresh_token("missing", "v1:x")
+    await store.put_account_state(AccountState(account_id="a1", status="error"))
+    await store.set_checkpoint(
+        Checkpoint(account_id="a1", folder="INBOX", uidvalidity=1, last_uid=5)
+    )
+    await store.add_seen_keys("a1", "uidl", ["u1"])
+    assert await store.acquire_lease("fetch:a1", "r1", 60)
     assert await store.delete_account("a1") and not await store.delete_account("a1")
+    # its fetch state went with it: a new account with the same id starts clean
+    assert await store.get_account_state("a1") is None
+    assert await store.get_checkpoint("a1", "INBOX") is None
+    assert await store.seen_keys("a1", "uidl", ["u1"]) == set()
+    assert await store.acquire_lease("fetch:a1", "r2", 60)
 
     assert not await store.set_refresh_token("smtp", "v1:x")  # no SMTP settings yet
     await store.put_smtp_settings(

@@ -41,7 +41,7 @@ def secrets_of(request: Request) -> SecretBox:
     """The box that encrypts stored secrets, made once per app."""
     box: SecretBox | None = getattr(request.app.state, "secret_box", None)
     if box is None:
-        box = SecretBox(settings_of(request).secret_key.get_secret_value())
+        box = SecretBox.from_settings(settings_of(request))
         request.app.state.secret_box = box
     return box
 
@@ -61,10 +61,8 @@ def tokens_of(request: Request) -> TokenSource:
 
 
 def mail_ca_file_of(request: Request) -> str | None:
-    """Extra CA bundle for mailbox servers: POSTROOM_MAIL_CA_FILE, the fetcher's setting, when
-    the API's settings carry it (they do once ApiSettings declares `mail_ca_file`)."""
-    value = getattr(settings_of(request), "mail_ca_file", None)
-    return value if isinstance(value, str) else None
+    """Extra CA bundle for mailbox servers (POSTROOM_MAIL_CA_FILE, shared with the fetcher)."""
+    return settings_of(request).mail_ca_file
 
 
 def relay_of(request: Request) -> RelaySettings:

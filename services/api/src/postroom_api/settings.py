@@ -17,6 +17,11 @@ class ApiSettings(CommonSettings):
         description="Pushed mail up to this size rides inside mail.received.v1; larger mail"
         " goes to the blob store first.",
     )
+    mail_ca_file: str | None = Field(
+        default=None,
+        description="Extra CA bundle trusted for mailbox servers (folder list, connection test);"
+        " the fetcher reads the same POSTROOM_MAIL_CA_FILE.",
+    )
 
     @field_validator("admin_api_key")
     @classmethod

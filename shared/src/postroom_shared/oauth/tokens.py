@@ -88,7 +88,7 @@ class TokenSource:
         """The token source of a service process (`POSTROOM_SECRET_KEY`, `POSTROOM_OAUTH_*`)."""
         return cls(
             store,
-            SecretBox(settings.secret_key.get_secret_value()),
+            SecretBox.from_settings(settings),
             OAuthEndpoints.from_settings(settings),
         )
 

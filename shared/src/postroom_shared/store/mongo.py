@@ -440,7 +440,13 @@ class MongoStore:
         return (await self._db.settings.delete_one({"_id": "smtp"})).deleted_count > 0
 
     async def delete_account(self, account_id: str) -> bool:
-        return (await self._db.accounts.delete_one({"_id": str(account_id)})).deleted_count > 0
+        # Its fetch state goes with it; items, threads and the log stay (they are history).
+        key = str(account_id)
+        await self._db.account_states.delete_one({"_id": key})
+        await self._db.checkpoints.delete_many({"account_id": key})
+        await self._db.seen_keys.delete_many({"account_id": key})
+        await self._db.leases.delete_one({"_id": f"fetch:{key}"})
+        return (await self._db.accounts.delete_one({"_id": key})).deleted_count > 0
 
     async def list_workflows(self) -> list[Workflow]:
         cursor = self._db.workflows.find({}).sort("_id", ASCENDING)

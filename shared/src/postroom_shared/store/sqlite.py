@@ -608,7 +608,15 @@ class SqliteStore:
         return await self._delete("DELETE FROM settings WHERE id='smtp'", ())
 
     async def delete_account(self, account_id: str) -> bool:
-        return await self._delete("DELETE FROM accounts WHERE id=?", (account_id,))
+        # Its fetch state goes with it; items, threads and the log stay (they are history).
+        def body(db: sqlite3.Connection) -> bool:
+            for table in ("account_states", "checkpoints", "seen_keys"):
+                # Table names come from the tuple above, never from input.
+                db.execute(f"DELETE FROM {table} WHERE account_id=?", (account_id,))  # noqa: S608
+            db.execute("DELETE FROM leases WHERE name=?", (f"fetch:{account_id}",))
+            return db.execute("DELETE FROM accounts WHERE id=?", (account_id,)).rowcount > 0
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
 
     async def _settings_docs(self, prefix: str) -> list[str]:
         rows = await self._run(
