@@ -15,13 +15,14 @@ from faststream.rabbit import RabbitBroker
 from pydantic import BaseModel
 
 from postroom_api.auth import RequireDeliver
+from postroom_api.routing import SafeRoute
 from postroom_shared.ingest import publish_raw_mail, push_mail_key
 from postroom_shared.logs import get_logger
 from postroom_shared.store import Store
 
 __all__ = ["PushedMail", "router"]
 
-router = APIRouter(prefix="/v1/accounts", tags=["push"])
+router = APIRouter(prefix="/v1/accounts", tags=["push"], route_class=SafeRoute)
 log = get_logger(__name__)
 
 RETRY_AFTER_S = 30
@@ -72,7 +73,7 @@ def _too_large(limit: int) -> HTTPException:
     responses={
         400: {"description": "Empty body."},
         404: {"description": "No such account."},
-        409: {"description": "The account is not active."},
+        409: {"description": "The account is not active, or is not a push account."},
         413: {"description": "Larger than the account's max_mail_bytes."},
         415: {"description": "Body is not message/rfc822."},
         503: {"description": "Broker unavailable; retry after `Retry-After` seconds."},
@@ -94,6 +95,13 @@ async def push_mail(
         raise HTTPException(status_code=404, detail="no such account")
     if not account.active:
         raise HTTPException(status_code=409, detail="account is not active; activate it first")
+    if account.provider != "push":
+        # A polled mailbox also pushed to would bring the same mail in twice, under two keys.
+        raise HTTPException(
+            status_code=409,
+            detail=f"account is a {account.provider} account, not a push account:"
+            " its mail is fetched from the mailbox",
+        )
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type not in _MAIL_TYPES:
         raise HTTPException(

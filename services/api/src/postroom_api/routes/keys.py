@@ -6,13 +6,16 @@ from fastapi import APIRouter, HTTPException, Path, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from postroom_api.auth import RequireAdmin
+from postroom_api.routing import SafeRoute
 from postroom_shared.apikeys import new_api_key
 from postroom_shared.models import ApiKey, ApiScope
 from postroom_shared.store import Store
 
 __all__ = ["ApiKeyView", "NewApiKey", "router"]
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], dependencies=[RequireAdmin])
+router = APIRouter(
+    prefix="/v1/api-keys", tags=["api keys"], dependencies=[RequireAdmin], route_class=SafeRoute
+)
 
 
 class NewApiKey(BaseModel):
