@@ -133,6 +133,8 @@ def smtpd(request: pytest.FixtureRequest, cert: tuple[Path, Path]) -> Iterator[t
         kwargs.update(ssl_context=_server_tls(cert))
     if mode == "noauth":
         kwargs = {}
+    if mode == "xoauth2only":
+        kwargs["auth_exclude_mechanism"] = ["PLAIN", "LOGIN"]
     controller = Controller(sink, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:
@@ -298,6 +300,19 @@ async def test_password_auth_against_a_server_without_auth_is_clear(
     assert sink.delivered == []
 
 
+@pytest.mark.parametrize("smtpd", ["xoauth2only"], indirect=True)
+async def test_password_auth_when_only_xoauth2_is_offered_is_clear(
+    smtpd: tuple[Sink, int], store: Store
+) -> None:
+    sink, port = smtpd
+    settings = _custom(
+        port, Security.NONE, "password", username="u@example.test", password_enc=BOX.encrypt("p")
+    )
+    result = await _test_mail(store, settings)
+    assert not result.ok and "password login impossible" in (result.error or "")
+    assert "offers xoauth2" in (result.error or "") and sink.delivered == []
+
+
 # --- aiosmtpd: XOAUTH2 -----------------------------------------------------------------------
 
 
@@ -348,13 +363,15 @@ async def test_xoauth2_uses_the_token_and_refreshes_a_refused_one(
     assert len(sink.delivered) == 2
 
 
-@pytest.mark.parametrize("smtpd", ["plain"], indirect=True)
+@pytest.mark.parametrize("smtpd", ["noauth"], indirect=True)
 async def test_xoauth2_without_a_token_source_or_oauth_settings_is_clear(
     smtpd: tuple[Sink, int], store: Store
 ) -> None:
     _, port = smtpd
     no_source = await _test_mail(store, _xoauth2(port), None)
     assert not no_source.ok and "no OAuth token source" in (no_source.error or "")
+    no_xoauth2 = await _test_mail(store, _xoauth2(port), Tokens(issued=["good-token"]))
+    assert not no_xoauth2.ok and "does not offer AUTH XOAUTH2" in (no_xoauth2.error or "")
     bare = _xoauth2(port).model_copy(update={"oauth": None})
     no_oauth = await _test_mail(store, bare, Tokens(issued=["good-token"]))
     assert not no_oauth.ok and "needs oauth settings" in (no_oauth.error or "")
