@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.idp import IdentityProvider, idp_running
 from tests.stack_env import REPO, StackEnv, session_stack_env, short_state_dir
 
 
@@ -77,6 +78,17 @@ def stack() -> Iterator[StackEnv]:
     finally:
         subprocess.run([script, "stop"], env=env.environ(), check=False)
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def idp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
+    """The local OAuth 2.0 identity provider (tests/idp.py) on the session stack's OAuth ports,
+    where the stack's Dovecot validates XOAUTH2 tokens; it needs no stack itself, and Dovecot
+    only needs it listening when a token is checked, so the two start in any order."""
+    ports = session_stack_env(tmp_path_factory.mktemp("idp"))
+    yield from idp_running(
+        http_port=ports.oauth_port, https_port=ports.oauth_tls_port, state_dir=ports.state_dir
+    )
 
 
 @pytest.fixture

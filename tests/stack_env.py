@@ -34,6 +34,8 @@ class StackEnv:
     sieve_port = property(lambda self: self.base + 190)
     api_port = property(lambda self: self.base + 80)
     mongo_port = property(lambda self: self.base + 17)
+    oauth_port = property(lambda self: self.base + 180)  # test IdP (tests/idp.py), plain HTTP
+    oauth_tls_port = property(lambda self: self.base + 181)  # the same IdP over HTTPS
 
     def environ(self, **extra: str) -> dict[str, str]:
         env = dict(os.environ)
@@ -50,6 +52,8 @@ class StackEnv:
             POSTROOM_SIEVE_PORT=str(self.sieve_port),
             POSTROOM_API_PORT=str(self.api_port),
             POSTROOM_MONGO_PORT=str(self.mongo_port),
+            # Dovecot's oauth2 passdb validates XOAUTH2/OAUTHBEARER tokens here (the `idp` fixture)
+            POSTROOM_OAUTH_URL=f"http://127.0.0.1:{self.oauth_port}",
             POSTROOM_WITH_MONGO="1" if self.with_mongo else "0",
             POSTROOM_MAIL_USERS=self.users,
             POSTROOM_NO_DOCKER="1",

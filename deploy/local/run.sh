@@ -141,22 +141,27 @@ if [ "$MODE" = foreground ]; then
   echo $$ > "$STATE/run.pid"
   trap 'stop_all; exit 0' INT TERM
 fi
+# Prometheus /metrics of the services follow the API port (8080 -> 9101-9103, the services'
+# defaults), so stacks on other ports (the tests') never collide; the API serves its own.
+metrics_base=$(( POSTROOM_API_PORT + 1020 ))
+declare -A METRICS_PORT=([fetcher]=$(( metrics_base + 1 )) [converter]=$(( metrics_base + 2 ))
+  [replier]=$(( metrics_base + 3 )) [api]=0)
 for name in "${SERVICES[@]}"; do
-  setsid "$REPO/.venv/bin/postroom-$name" >> "$LOGS/$name.log" 2>&1 < /dev/null &
+  POSTROOM_METRICS_PORT=${METRICS_PORT[$name]} setsid "$REPO/.venv/bin/postroom-$name" >> "$LOGS/$name.log" 2>&1 < /dev/null &
   echo $! > "$PIDS/$name"
 done
 
-echo "run: waiting for every service to report ready (GET /healthz)"
+echo "run: waiting for every service to report ready (GET /readyz)"
 ready=""
 for _ in $(seq 1 120); do
-  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$POSTROOM_API_PORT/healthz" || true)
+  code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$POSTROOM_API_PORT/readyz" || true)
   if [ "$code" = 200 ]; then ready=1; break; fi
   all_services_alive "during start" || { stop_all; exit 1; }
   sleep 0.5
 done
 if [ -z "$ready" ]; then
   echo "run: not ready after 60 s:" >&2
-  curl -s "http://127.0.0.1:$POSTROOM_API_PORT/healthz" >&2 || true; echo >&2
+  curl -s "http://127.0.0.1:$POSTROOM_API_PORT/readyz" >&2 || true; echo >&2
   stop_all; exit 1
 fi
 
@@ -164,6 +169,8 @@ cat <<INFO
 
 Postroom is running (store: ${POSTROOM_STORE_URL%%:*}, state: $STATE)
   API           http://127.0.0.1:$POSTROOM_API_PORT   docs: http://127.0.0.1:$POSTROOM_API_PORT/docs
+  Events        http://127.0.0.1:$POSTROOM_API_PORT/asyncapi (AsyncAPI)
+  Metrics       http://127.0.0.1:$POSTROOM_API_PORT/metrics, fetcher/converter/replier :${METRICS_PORT[fetcher]}/:${METRICS_PORT[converter]}/:${METRICS_PORT[replier]}
   Admin API key $POSTROOM_ADMIN_API_KEY${GENERATED_KEY:+   (generated, kept in $STATE/admin-api-key)}
   SMTP in       127.0.0.1:$POSTROOM_SMTP_PORT (Postfix, domain example.test)
   IMAP / POP3   127.0.0.1:$POSTROOM_IMAP_PORT / 127.0.0.1:$POSTROOM_POP3_PORT (Dovecot)

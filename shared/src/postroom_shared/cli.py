@@ -2,6 +2,7 @@
 
 postroom seed-demo     configure the demo support account (used by `make run`)
 postroom health NAME   exit 0 when service NAME has a fresh ready heartbeat (container checks)
+postroom api-key create|list|revoke, postroom rotate-secrets   (see admin_cli)
 """
 
 import argparse
@@ -10,6 +11,7 @@ import importlib
 import sys
 from typing import Any
 
+from postroom_shared import admin_cli
 from postroom_shared.health import fresh_services
 from postroom_shared.models import (
     AfterRead,
@@ -98,6 +100,7 @@ def _parser() -> argparse.ArgumentParser:
     quarantine = sub.add_parser("quarantine", help="list, show, reprocess or discard poison mail")
     quarantine.add_argument("action", choices=["list", "show", "reprocess", "discard"])
     quarantine.add_argument("id", nargs="?", default="", help="quarantine id (all but list)")
+    admin_cli.add_parsers(sub)
     return parser
 
 
@@ -134,5 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "parse":
         sys.exit(_parse(args))
-    command = {"seed-demo": _seed_demo, "health": _health, "quarantine": _quarantine}[args.command]
+    command = {
+        "seed-demo": _seed_demo,
+        "health": _health,
+        "quarantine": _quarantine,
+        **admin_cli.COMMANDS,
+    }[args.command]
     sys.exit(asyncio.run(command(args)))

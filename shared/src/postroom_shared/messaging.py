@@ -2,11 +2,14 @@
 
 `publish_event` returns only after RabbitMQ confirmed the message (publisher confirms are on
 for FastStream's channels), so callers may then advance checkpoints or clear their outbox.
+Every confirmed publish is counted for Prometheus (`metrics.record_published`) here, so no
+service needs metric calls of its own.
 """
 
 from faststream.rabbit import RabbitBroker
 
 from postroom_shared.contracts import EventEnvelope
+from postroom_shared.metrics import record_published
 from postroom_shared.store.ports import OutboxEvent, Store
 from postroom_shared.topology import EVENTS
 
@@ -44,6 +47,7 @@ async def publish_raw(
         correlation_id=correlation_id,
         message_type=routing_key,
     )
+    record_published(routing_key, body)
 
 
 async def publish_event(broker: RabbitBroker, event: EventEnvelope) -> None:

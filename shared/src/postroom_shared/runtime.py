@@ -3,8 +3,9 @@
 Each service's `__main__` hands `serve` its name, settings and a `setup` function that
 registers subscribers on the broker and returns the background loops it needs. `serve` owns
 everything else: logging, the store, retrying the broker until it is up, the topology, the
-heartbeat, and an orderly stop on SIGTERM/SIGINT (in-flight messages finish, then the store
-closes).
+heartbeat, the Prometheus /metrics server (`run_service`: POSTROOM_METRICS_PORT, by default
+the service's port in `metrics.DEFAULT_PORTS`), and an orderly stop on SIGTERM/SIGINT (in-flight
+messages finish, then the store closes).
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from faststream.rabbit.schemas import Channel
 
 from postroom_shared.health import heartbeat_loop
 from postroom_shared.logs import configure_logging, get_logger
+from postroom_shared.metrics import DEFAULT_PORTS, start_metrics_server
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import declare_topology
@@ -56,9 +58,17 @@ async def connect_with_retry(broker: RabbitBroker, deadline_s: float = 120.0) ->
             delay = min(delay * 2, 5.0)
 
 
-async def serve(service: str, settings: CommonSettings, setup: Setup, *, prefetch: int = 8) -> None:
-    """Run `service` until SIGTERM or SIGINT."""
+async def serve(
+    service: str,
+    settings: CommonSettings,
+    setup: Setup,
+    *,
+    prefetch: int = 8,
+    metrics_port: int = 0,
+) -> None:
+    """Run `service` until SIGTERM or SIGINT; `metrics_port` 0 serves no /metrics."""
     configure_logging(service, settings.log_level)
+    metrics = start_metrics_server(settings.metrics_host, metrics_port) if metrics_port else None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -93,6 +103,8 @@ async def serve(service: str, settings: CommonSettings, setup: Setup, *, prefetc
         await asyncio.gather(*tasks, return_exceptions=True)
         await broker.stop()
         await store.close()
+        if metrics is not None:
+            metrics.close()
         log.info("service stopped")
 
 
@@ -106,4 +118,6 @@ def run_service[S: CommonSettings](
         return register(broker, store, settings)
 
     prefetch = getattr(settings, "prefetch", 8)
-    asyncio.run(serve(service, settings, setup, prefetch=int(prefetch)))
+    port = settings.metrics_port
+    metrics_port = DEFAULT_PORTS.get(service, 0) if port is None else port
+    asyncio.run(serve(service, settings, setup, prefetch=int(prefetch), metrics_port=metrics_port))

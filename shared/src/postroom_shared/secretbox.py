@@ -1,41 +1,81 @@
-"""Encryption of stored secrets (mailbox and SMTP passwords, refresh tokens).
+"""Encryption of stored secrets (mailbox and SMTP passwords, OAuth client secrets and refresh
+tokens).
 
 The Fernet key is derived from POSTROOM_SECRET_KEY with HKDF, so operators manage one secret.
-Ciphertexts carry a `v1:` prefix to leave room for key rotation (decrypt with the old box,
-encrypt with the new one).
+Ciphertexts carry a `v1:` prefix (the derivation scheme), so a later scheme can coexist.
+
+Key rotation: previous installation secrets go in POSTROOM_SECRET_KEYS_OLD. Decryption tries the
+current key first, then each old one (MultiFernet); encryption always uses the current key.
+`postroom rotate-secrets` then re-encrypts what is stored, after which the old keys can go
+(docs/security.md).
 """
 
 import base64
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from postroom_shared.errors import ConfigError
+
+if TYPE_CHECKING:
+    from postroom_shared.settings import CommonSettings
 
 __all__ = ["SecretBox"]
 
 _PREFIX = "v1:"
 
 
-class SecretBox:
-    """Encrypts and decrypts short secrets with a key derived from the installation secret."""
+def _fernet(secret_key: str) -> Fernet:
+    derived = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"postroom secretbox v1"
+    ).derive(secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(derived))
 
-    def __init__(self, secret_key: str) -> None:
-        derived = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"postroom secretbox v1"
-        ).derive(secret_key.encode())
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+
+class SecretBox:
+    """Encrypts short secrets with the current installation secret; decrypts with it or with
+    any of the previous ones."""
+
+    def __init__(self, secret_key: str, old_keys: Sequence[str] = ()) -> None:
+        self._current = _fernet(secret_key)
+        self._all = MultiFernet([self._current, *(_fernet(key) for key in old_keys)])
+
+    @classmethod
+    def from_settings(cls, settings: "CommonSettings") -> "SecretBox":
+        """The box of a running service: POSTROOM_SECRET_KEY plus POSTROOM_SECRET_KEYS_OLD."""
+        return cls(settings.secret_key.get_secret_value(), settings.old_secret_keys())
 
     def encrypt(self, clear: str) -> str:
-        return _PREFIX + self._fernet.encrypt(clear.encode()).decode()
+        return _PREFIX + self._current.encrypt(clear.encode()).decode()
 
     def decrypt(self, token: str) -> str:
-        if not token.startswith(_PREFIX):
-            raise ConfigError("stored secret has an unknown format")
+        body = self._body(token)
         try:
-            return self._fernet.decrypt(token[len(_PREFIX) :].encode()).decode()
+            return self._all.decrypt(body).decode()
         except InvalidToken as exc:
             raise ConfigError(
-                "stored secret cannot be decrypted: POSTROOM_SECRET_KEY changed?"
+                "stored secret cannot be decrypted: POSTROOM_SECRET_KEY changed? (previous keys"
+                " belong in POSTROOM_SECRET_KEYS_OLD)"
             ) from exc
+
+    def is_current(self, token: str) -> bool:
+        """Whether `token` is already encrypted with the current key (rotation skips it)."""
+        try:
+            self._current.decrypt(self._body(token))
+        except InvalidToken:
+            return False
+        return True
+
+    def rotate(self, token: str) -> str:
+        """`token` re-encrypted with the current key (unchanged when it already is)."""
+        if self.is_current(token):
+            return token
+        return self.encrypt(self.decrypt(token))
+
+    def _body(self, token: str) -> bytes:
+        if not token.startswith(_PREFIX):
+            raise ConfigError("stored secret has an unknown format")
+        return token[len(_PREFIX) :].encode()

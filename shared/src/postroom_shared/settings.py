@@ -32,6 +32,12 @@ class CommonSettings(BaseSettings):
         description="At least 32 characters; derives the key that encrypts stored secrets and"
         " signs Postroom's own Message-IDs. Changing it invalidates both.",
     )
+    secret_keys_old: SecretStr = Field(
+        default=SecretStr(""),
+        description="Previous POSTROOM_SECRET_KEY values, comma-separated, during a key rotation:"
+        " stored secrets encrypted with them still decrypt; `postroom rotate-secrets`"
+        " re-encrypts them with the current key (docs/security.md).",
+    )
     instance: str = Field(
         default="postroom",
         pattern=r"^[A-Za-z0-9._-]{1,64}$",
@@ -39,6 +45,46 @@ class CommonSettings(BaseSettings):
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     heartbeat_interval_s: float = Field(default=5.0, gt=0, le=60)
+    # OAuth 2.0 identity providers (postroom_shared.oauth); per-account settings override the
+    # URLs. The defaults are the public Microsoft and Google endpoints.
+    oauth_microsoft_authority: str = Field(
+        default="https://login.microsoftonline.com",
+        pattern=r"^https://[^\s/]+(/[^\s]*)?$",
+        description="Microsoft authority host (the account's tenant is appended); https only.",
+    )
+    oauth_google_auth_url: str = Field(
+        default="https://accounts.google.com/o/oauth2/v2/auth",
+        pattern=r"^https?://\S+$",
+        description="Google authorisation endpoint.",
+    )
+    oauth_google_token_url: str = Field(
+        default="https://oauth2.googleapis.com/token",
+        pattern=r"^https?://\S+$",
+        description="Google token endpoint.",
+    )
+    oauth_ca_bundle: str | None = Field(
+        default=None,
+        description="PEM file of the CAs trusted for the identity providers (instead of the"
+        " default store; REQUESTS_CA_BUNDLE is ignored when this is set).",
+    )
+    oauth_timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of a service's Prometheus /metrics; unset: the service's default"
+        " (fetcher 9101, converter 9102, replier 9103), 0: off. The API serves /metrics on its"
+        " own port.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address the services' /metrics servers bind."
+    )
+
+    def old_secret_keys(self) -> list[str]:
+        """POSTROOM_SECRET_KEYS_OLD split into keys (empty entries ignored)."""
+        raw = self.secret_keys_old.get_secret_value()
+        return [key.strip() for key in raw.split(",") if key.strip()]
 
     @field_validator("secret_key")
     @classmethod

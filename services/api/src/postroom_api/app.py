@@ -5,14 +5,34 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from faststream.rabbit import RabbitBroker
 
-from postroom_api.auth import digest
-from postroom_api.routes import accounts, health, items
+from postroom_api.auth import digest, document_auth_responses
+from postroom_api.routes import accounts, asyncapi, health, ingest, items, keys
 from postroom_api.settings import ApiSettings
+from postroom_shared.logs import get_logger
 from postroom_shared.runtime import connect_with_retry, make_broker
 from postroom_shared.store import open_store
+from postroom_shared.topology import declare_topology
 
 __all__ = ["create_app"]
+
+log = get_logger(__name__)
+
+DESCRIPTION = """Configure mailboxes, read items created from mail, push mail, watch health.
+
+Every route under `/v1` needs `Authorization: Bearer <API key>`: 401 when the key is missing,
+unknown or revoked, 403 when it lacks the scope (`admin`: everything; `read`: GET only;
+`deliver`: push mail). `/healthz`, `/readyz`, `/metrics` and the API documents are public.
+Events: `/asyncapi` (HTML) and `/asyncapi.json`."""
+
+
+async def _connect(broker: RabbitBroker, ready: asyncio.Event) -> None:
+    await connect_with_retry(broker, deadline_s=float("inf"))
+    # Pushed mail is published by the API: its exchange and the converter's queue must exist
+    # even before any other service ever ran.
+    await declare_topology(broker)
+    ready.set()
 
 
 def create_app(settings: ApiSettings) -> FastAPI:
@@ -20,10 +40,10 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.store = await open_store(settings.store_url)
         app.state.broker = make_broker(settings, prefetch=1)
-        # /healthz reports the broker as unreachable until this succeeds.
-        connecting = asyncio.create_task(
-            connect_with_retry(app.state.broker, deadline_s=float("inf"))
-        )
+        app.state.broker_ready = asyncio.Event()
+        # /readyz reports the broker as unreachable, and pushed mail is refused, until this
+        # succeeds.
+        connecting = asyncio.create_task(_connect(app.state.broker, app.state.broker_ready))
         try:
             yield
         finally:
@@ -35,11 +55,17 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app = FastAPI(
         title="Postroom config API",
         version="0.1.0",
-        description="Configure mailboxes, read items created from mail, watch health.",
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
+    document_auth_responses(app)
     app.state.admin_key_digest = digest(settings.admin_api_key.get_secret_value())
+    app.state.amqp_url = settings.broker_url
+    app.state.inline_max_bytes = settings.inline_max_bytes
     app.include_router(health.router)
+    app.include_router(asyncapi.router)
+    app.include_router(keys.router)
+    app.include_router(ingest.router)
     app.include_router(items.router)
     app.include_router(accounts.router)
     return app

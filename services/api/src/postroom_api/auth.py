@@ -1,14 +1,34 @@
-"""Bearer API keys. Keys are compared as SHA-256 digests in constant time."""
+"""Bearer API keys with scopes: `admin` (everything), `read` (GET only), `deliver` (push mail).
+
+The bootstrap key POSTROOM_ADMIN_API_KEY is always an admin key; every other key lives in the
+store as a sha256 hash (`postroom_shared.apikeys`). Comparisons are constant-time. A missing,
+unknown or revoked key is 401; a valid key without the needed scope is 403, so a client can
+tell "who are you?" from "you may not".
+"""
 
 import hashlib
 import hmac
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-__all__ = ["RequireAdmin", "RequireRead", "digest"]
+from postroom_shared.apikeys import find_api_key
+from postroom_shared.store import Store
 
+__all__ = [
+    "BOOTSTRAP_KEY_ID",
+    "Principal",
+    "RequireAdmin",
+    "RequireDeliver",
+    "RequireRead",
+    "digest",
+    "document_auth_responses",
+]
+
+BOOTSTRAP_KEY_ID = "bootstrap"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
 
 
@@ -16,20 +36,129 @@ def digest(key: str) -> bytes:
     return hashlib.sha256(key.encode()).digest()
 
 
-def require_admin(
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the key's id, name and scopes."""
+
+    key_id: str
+    name: str
+    scopes: frozenset[str]
+    account_ids: tuple[str, ...] = ()
+
+    @property
+    def admin(self) -> bool:
+        return "admin" in self.scopes
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        detail=detail,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _forbidden(detail: str) -> HTTPException:
+    return HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=detail)
+
+
+async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
+) -> Principal:
+    if credentials is None:
+        raise _unauthorized("missing API key: send `Authorization: Bearer <key>`")
+    presented = credentials.credentials
     expected: bytes = request.app.state.admin_key_digest
-    if credentials is None or not hmac.compare_digest(digest(credentials.credentials), expected):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid API key",
-            headers={"WWW-Authenticate": "Bearer"},
+    if hmac.compare_digest(digest(presented), expected):
+        return Principal(BOOTSTRAP_KEY_ID, "POSTROOM_ADMIN_API_KEY", frozenset({"admin"}))
+    store: Store = request.app.state.store
+    record = await find_api_key(store, presented)
+    if record is None:
+        raise _unauthorized("invalid or revoked API key")
+    return Principal(record.id, record.name, frozenset(record.scopes), tuple(record.account_ids))
+
+
+Authenticated = Annotated[Principal, Depends(authenticate)]
+
+
+def require_admin(principal: Authenticated) -> Principal:
+    if not principal.admin:
+        raise _forbidden(
+            f"API key {principal.key_id!r} has scopes {sorted(principal.scopes)};"
+            " this needs the admin scope"
         )
+    return principal
+
+
+def require_read(request: Request, principal: Authenticated) -> Principal:
+    """Reading needs `read` or `admin`; any other method on the same route needs `admin`, so a
+    router guarded by RequireRead never lets a read-only key write."""
+    if principal.admin:
+        return principal
+    if request.method not in _SAFE_METHODS:
+        raise _forbidden(
+            f"API key {principal.key_id!r} is read-only (scopes {sorted(principal.scopes)}):"
+            f" it may GET but not {request.method}; this needs the admin scope"
+        )
+    if "read" not in principal.scopes:
+        raise _forbidden(
+            f"API key {principal.key_id!r} has scopes {sorted(principal.scopes)};"
+            " reading needs the read or admin scope"
+        )
+    return principal
+
+
+def require_deliver(account_id: str, principal: Authenticated) -> Principal:
+    """Pushing mail to `account_id` (a path parameter of the route) needs `admin`, or `deliver`
+    on a key that is not limited to other accounts."""
+    if principal.admin:
+        return principal
+    if "deliver" not in principal.scopes:
+        raise _forbidden(
+            f"API key {principal.key_id!r} has scopes {sorted(principal.scopes)};"
+            " pushing mail needs the deliver or admin scope"
+        )
+    if principal.account_ids and account_id not in principal.account_ids:
+        raise _forbidden(f"API key {principal.key_id!r} may not deliver to this account")
+    return principal
 
 
 RequireAdmin = Depends(require_admin)
+RequireRead = Depends(require_read)
+RequireDeliver = Depends(require_deliver)
 
-# Routes that only read declare it; until scoped keys exist every valid key is an admin key.
-RequireRead = Depends(require_admin)
+_DETAIL = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "properties": {"detail": {"type": "string"}},
+            "required": ["detail"],
+        }
+    }
+}
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown or revoked API key.", "content": _DETAIL},
+    403: {"description": "The API key lacks the scope this needs.", "content": _DETAIL},
+}
+
+
+def document_auth_responses(app: FastAPI) -> None:
+    """Add the 401/403 responses to every operation that takes the bearer key, whichever
+    router declared it (FastAPI's documented way to extend the generated OpenAPI)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        schema = generate()
+        if fresh:
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    schemes = {name for rule in operation.get("security", []) for name in rule}
+                    if _bearer.scheme_name in schemes:
+                        responses = operation.setdefault("responses", {})
+                        for code, response in AUTH_RESPONSES.items():
+                            responses.setdefault(str(code), response)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

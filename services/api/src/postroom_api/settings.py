@@ -11,6 +11,12 @@ class ApiSettings(CommonSettings):
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     api_port: int = Field(default=8080, ge=1, le=65535)
     admin_api_key: SecretStr = Field(description="Bearer key with the admin scope.")
+    inline_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=0,
+        description="Pushed mail up to this size rides inside mail.received.v1; larger mail"
+        " goes to the blob store first.",
+    )
 
     @field_validator("admin_api_key")
     @classmethod

@@ -47,6 +47,8 @@ from postroom_shared.models import (
     ProcessingLogEntry,
     QuarantineEntry,
     StoredAttachment,
+    ThreadMessage,
+    Workflow,
 )
 from postroom_shared.store import ItemChanges, Store
 
@@ -156,20 +158,7 @@ class Converter:
             await self.store.get_workflow(account.workflow_id) if account.workflow_id else None
         )
         message = message_ref(mail, event.mail_key, classification)
-        created = decision.item is None
-        if decision.item is None:
-            number = await self.store.next_item_number(account.item_type)
-            item = new_item(
-                account,
-                mail,
-                number=number,
-                mail_key=event.mail_key,
-                requester_id=await self._requester_id(account, mail),
-            )
-            item.workflow_id = workflow.id if workflow else None
-            item.workflow_step = starting_step(workflow)
-        else:
-            item = decision.item
+        item = decision.item or await self._new_item(account, mail, event.mail_key, workflow)
         thread = thread_message(
             item_id=item.id,
             account=account,
@@ -186,6 +175,7 @@ class Converter:
             "item": item_ref(item),
             "message": message,
         }
+        created = decision.item is None
         if created:
             out = ItemCreatedV1.model_validate(
                 {**envelope, "event_id": deterministic_event_id(event.mail_key, "item.created.v1")}
@@ -193,34 +183,8 @@ class Converter:
             applied = await self.store.insert_item(item, thread, [to_outbox(out)])
             outcome = f"created {item.token} ({decision.reason})"
         else:
-            bounce = parse_bounce(mail.tree) if classification.kind == "bounce" else None
-            changes = reply_changes(
-                account=account,
-                item=item,
-                workflow=workflow,
-                kind=classification.kind,
-                bounced=tuple(r.address for r in bounce.recipients) if bounce else (),
-            )
-            what: list[str] = ["message_appended"]
-            what += ["status"] if changes.status else []
-            what += ["workflow_step"] if changes.workflow_step else []
-            update = ItemUpdatedV1.model_validate(
-                {
-                    **envelope,
-                    "item": item_ref(item, changes),
-                    "event_id": deterministic_event_id(event.mail_key, "item.updated.v1"),
-                    "changes": tuple(what),
-                    "threaded_by": decision.reason,
-                }
-            )
-            applied = await self.store.append_message(
-                item.id,
-                thread,
-                [to_outbox(update)],
-                add_participants=participants_of(mail, account)
-                if classification.kind == "normal"
-                else [],
-                changes=changes,
+            applied = await self._append(
+                account, item, mail, thread, classification, workflow, envelope, decision.reason
             )
             outcome = f"threaded onto {item.token} ({decision.reason})"
         if not applied:
@@ -229,6 +193,64 @@ class Converter:
             await self._log(event, "created" if created else "threaded", decision.reason, item=item)
         await relay_outbox(self.broker, self.store, only=_own_event_ids(event))
         return outcome
+
+    async def _new_item(
+        self, account: EmailAccount, mail: ParsedMail, mail_key: str, workflow: Workflow | None
+    ) -> Item:
+        number = await self.store.next_item_number(account.item_type)
+        item = new_item(
+            account,
+            mail,
+            number=number,
+            mail_key=mail_key,
+            requester_id=await self._requester_id(account, mail),
+        )
+        item.workflow_id = workflow.id if workflow else None
+        item.workflow_step = starting_step(workflow)
+        return item
+
+    async def _append(
+        self,
+        account: EmailAccount,
+        item: Item,
+        mail: ParsedMail,
+        thread: ThreadMessage,
+        classification: ClassificationV1,
+        workflow: Workflow | None,
+        envelope: dict[str, object],
+        threaded_by: str,
+    ) -> bool:
+        """Append a reply to `item` with the changes its kind asks for (status, workflow step,
+        bounced recipients); False when this mail was appended already."""
+        bounce = parse_bounce(mail.tree) if classification.kind == "bounce" else None
+        changes = reply_changes(
+            account=account,
+            item=item,
+            workflow=workflow,
+            kind=classification.kind,
+            bounced=tuple(r.address for r in bounce.recipients) if bounce else (),
+        )
+        what: list[str] = ["message_appended"]
+        what += ["status"] if changes.status else []
+        what += ["workflow_step"] if changes.workflow_step else []
+        update = ItemUpdatedV1.model_validate(
+            {
+                **envelope,
+                "item": item_ref(item, changes),
+                "event_id": deterministic_event_id(thread.key, "item.updated.v1"),
+                "changes": tuple(what),
+                "threaded_by": threaded_by,
+            }
+        )
+        return await self.store.append_message(
+            item.id,
+            thread,
+            [to_outbox(update)],
+            add_participants=participants_of(mail, account)
+            if classification.kind == "normal"
+            else [],
+            changes=changes,
+        )
 
     async def _log(
         self, event: MailReceivedV1, action: str, reason: str, *, item: Item | None = None

@@ -1,11 +1,20 @@
-"""`GET /healthz`: 200 only when the store, the broker and every service are ready."""
+"""Health and metrics, without an API key (what probes and Prometheus scrape).
 
-from typing import Any
+- `GET /healthz`: liveness. 200 whenever this process serves HTTP; restart it when that stops.
+- `GET /readyz`: readiness. 200 only when the store and the broker answer and (unless
+  `?services=false`) the fetcher, converter and replier each have a fresh ready heartbeat;
+  503 with `checks` saying what is missing. `make run` waits on it.
+- `GET /metrics`: Prometheus text format (this process's counters plus the system gauges:
+  quarantine size, queue depths, account fetch state).
+"""
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response, status
 from faststream.rabbit import RabbitBroker
 
 from postroom_shared.health import fresh_services
+from postroom_shared.metrics import render_latest, update_system_gauges
 from postroom_shared.store import Store
 
 __all__ = ["REQUIRED_SERVICES", "router"]
@@ -14,28 +23,53 @@ REQUIRED_SERVICES = ("fetcher", "converter", "replier")
 router = APIRouter(tags=["health"])
 
 
+@router.get("/healthz", summary="Liveness: 200 while the API process serves requests")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
 @router.get(
-    "/healthz",
-    summary="Readiness of the whole system",
+    "/readyz",
+    summary="Readiness of the store, the broker and (by default) every service",
     responses={503: {"description": "Something is not ready; `checks` says what."}},
 )
-async def healthz(request: Request, response: Response) -> dict[str, Any]:
+async def readyz(
+    request: Request,
+    response: Response,
+    services: Annotated[
+        bool, Query(description="Also require fresh heartbeats of fetcher, converter, replier.")
+    ] = True,
+) -> dict[str, Any]:
     store: Store = request.app.state.store
     broker: RabbitBroker = request.app.state.broker
     checks: dict[str, str] = {"api": "ok"}
     try:
         await store.ping()
         checks["store"] = "ok"
-        beats = await fresh_services(store)
-        for name in REQUIRED_SERVICES:
-            beat = beats.get(name)
-            checks[name] = (
-                "ok" if beat and beat.ready else (beat.detail if beat else "no heartbeat")
-            )
+        if services:
+            beats = await fresh_services(store)
+            for name in REQUIRED_SERVICES:
+                beat = beats.get(name)
+                checks[name] = (
+                    "ok" if beat and beat.ready else (beat.detail if beat else "no heartbeat")
+                )
     except Exception as exc:
         checks["store"] = f"unreachable: {exc!r}"
-    checks["broker"] = "ok" if await broker.ping(timeout=2.0) else "unreachable"
+    up = request.app.state.broker_ready.is_set() and await broker.ping(timeout=2.0)
+    checks["broker"] = "ok" if up else "unreachable"
     ready = all(value == "ok" for value in checks.values())
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     return {"status": "ok" if ready else "unavailable", "checks": checks}
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def metrics(request: Request) -> Response:
+    await update_system_gauges(request.app.state.store, request.app.state.amqp_url)
+    body, content_type = render_latest()
+    return Response(content=body, media_type=content_type)

@@ -1,0 +1,89 @@
+"""API keys: create (the key is shown once), list, revoke. Admin scope only."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from pydantic import AwareDatetime, BaseModel, Field
+
+from postroom_api.auth import RequireAdmin
+from postroom_shared.apikeys import new_api_key
+from postroom_shared.models import ApiKey, ApiScope
+from postroom_shared.store import Store
+
+__all__ = ["ApiKeyView", "NewApiKey", "router"]
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api keys"], dependencies=[RequireAdmin])
+
+
+class NewApiKey(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["ticket sync"])
+    scopes: list[ApiScope] = Field(
+        min_length=1,
+        max_length=3,
+        description="admin: everything; read: GET only; deliver: push mail (POST .../mail).",
+        examples=[["read"]],
+    )
+    account_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="deliver scope: the accounts this key may push mail to; empty = all.",
+    )
+
+
+class ApiKeyView(BaseModel):
+    id: str
+    name: str
+    scopes: list[ApiScope]
+    prefix: str = Field(description="The key's first characters, to recognise it.")
+    account_ids: list[str]
+    created_at: AwareDatetime
+    revoked_at: AwareDatetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> "ApiKeyView":
+        return cls(
+            id=key.id,
+            name=key.name,
+            scopes=key.scopes,
+            prefix=key.prefix,
+            account_ids=key.account_ids,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class CreatedApiKey(ApiKeyView):
+    key: str = Field(description="The key itself. Shown only now; only its hash is stored.")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API key (the response is the only time the key is shown)",
+)
+async def create_key(request: Request, body: NewApiKey) -> CreatedApiKey:
+    store: Store = request.app.state.store
+    record, key = new_api_key(body.name, body.scopes, body.account_ids)
+    await store.put_api_key(record)
+    return CreatedApiKey(**ApiKeyView.of(record).model_dump(), key=key)
+
+
+@router.get("", summary="List API keys (never the keys themselves)")
+async def list_keys(request: Request) -> list[ApiKeyView]:
+    store: Store = request.app.state.store
+    return [ApiKeyView.of(key) for key in await store.list_api_keys()]
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke an API key (effective at once)",
+    responses={404: {"description": "No such key, or it is revoked already."}},
+)
+async def revoke_key(
+    request: Request, key_id: Annotated[str, Path(min_length=1, max_length=200)]
+) -> Response:
+    store: Store = request.app.state.store
+    if not await store.revoke_api_key(key_id):
+        raise HTTPException(status_code=404, detail="no such active API key")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

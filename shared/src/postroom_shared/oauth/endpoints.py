@@ -1,0 +1,33 @@
+"""Where the identity providers are, and how far to trust them: the installation-wide part of
+the OAuth configuration (per-account `OAuthSettings` URLs override it)."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from postroom_shared.settings import CommonSettings
+
+__all__ = ["OAuthEndpoints"]
+
+
+class OAuthEndpoints(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    microsoft_authority: str = Field(
+        default="https://login.microsoftonline.com",
+        description="Authority host; the account's tenant is appended.",
+    )
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
+    ca_bundle: str | None = Field(
+        default=None, description="PEM CAs to trust instead of the default store (tests)."
+    )
+    timeout_s: float = Field(default=30.0, gt=0)
+
+    @classmethod
+    def from_settings(cls, settings: CommonSettings) -> "OAuthEndpoints":
+        return cls(
+            microsoft_authority=settings.oauth_microsoft_authority,
+            google_auth_url=settings.oauth_google_auth_url,
+            google_token_url=settings.oauth_google_token_url,
+            ca_bundle=settings.oauth_ca_bundle,
+            timeout_s=settings.oauth_timeout_s,
+        )
