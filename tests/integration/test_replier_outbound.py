@@ -42,14 +42,18 @@ from postroom_shared.models import (
     SmtpAuth,
     SmtpSettings,
 )
+from postroom_shared.oauth import TokenSource, complete_authorization, start_authorization
 from postroom_shared.runtime import make_broker
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import declare_topology
 from tests import factories
+from tests.idp import IdentityProvider
+from tests.oauth_helpers import REDIRECT, browser_sign_in, endpoints_for, oauth_for
+from tests.oauth_helpers import SECRET as OAUTH_SECRET
 from tests.stack_env import PORT_OFFSET, StackEnv
 
-SECRET = "o" * 40
+SECRET = OAUTH_SECRET  # the key the OAuth helpers encrypt client secrets with
 BOX = SecretBox(SECRET)
 PORT_BASE = 20000 + PORT_OFFSET  # this checkout's block (tests/stack_env.py); 400..449 here
 _PORTS = itertools.cycle(range(PORT_BASE + 400, PORT_BASE + 450))
@@ -66,6 +70,7 @@ class Sink:
     logins: list[str] = field(default_factory=list)
     tokens_seen: list[str] = field(default_factory=list)
     good_token: str = "good-token"
+    idp: IdentityProvider | None = None  # when set, tokens are checked with the test IdP
 
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         content = envelope.content or b""
@@ -79,7 +84,13 @@ class Sink:
         fields = dict(part.split("=", 1) for part in raw.split("\x01") if "=" in part)
         token = fields.get("auth", "").removeprefix("Bearer ")
         self.tokens_seen.append(token)
-        if token == self.good_token:
+        user = fields.get("user", "")
+        if self.idp is not None:  # as Exchange Online does: ask the identity provider
+            status, info = self.idp.validate(token, "smtp")
+            valid = status == 200 and info["active"] == "true" and info["email"] == user.lower()
+        else:
+            valid = token == self.good_token
+        if valid:
             self.logins.append(fields.get("user", ""))
             return AuthResult(success=True, auth_data=fields.get("user"))
         error = base64.b64encode(b'{"status":"401","schemes":"bearer"}').decode()
@@ -375,6 +386,60 @@ async def test_xoauth2_without_a_token_source_or_oauth_settings_is_clear(
     bare = _xoauth2(port).model_copy(update={"oauth": None})
     no_oauth = await _test_mail(store, bare, Tokens(issued=["good-token"]))
     assert not no_oauth.ok and "needs oauth settings" in (no_oauth.error or "")
+
+
+@pytest.mark.parametrize("smtpd", ["plain"], indirect=True)
+async def test_xoauth2_with_the_token_source_and_the_test_identity_provider(
+    smtpd: tuple[Sink, int], store: Store, idp: IdentityProvider
+) -> None:
+    """The whole XOAUTH2 path: the admin signs the SMTP server in (authorisation code + PKCE at
+    the test IdP, refresh token stored on the SMTP settings), the replier's TokenSource gets
+    access tokens, and the SMTP server checks each token with the IdP."""
+    sink, port = smtpd
+    sink.idp = idp
+    client = idp.register_client(secret="s", redirect_uris=(REDIRECT,))
+    oauth = oauth_for(client)
+    user = "alice@example.test"
+    await store.put_smtp_settings(
+        _xoauth2(port).model_copy(update={"oauth": oauth, "username": user})
+    )
+    endpoints = endpoints_for(idp)
+    start = await asyncio.to_thread(
+        start_authorization,
+        "microsoft",
+        "smtp",
+        oauth,
+        BOX,
+        endpoints,
+        redirect_uri=REDIRECT,
+        login_hint=user,
+    )
+    query = await asyncio.to_thread(browser_sign_in, start.url, idp)
+    owner = await complete_authorization(
+        start.state, query, store=store, secrets=BOX, endpoints=endpoints
+    )
+    assert owner == "smtp"
+    tokens = TokenSource(store, BOX, endpoints)
+    try:
+        first = await _test_mail(store, None, tokens)
+        assert first.ok, first.error
+        assert sink.logins == [user]
+
+        # the access token is revoked at the IdP (a password change): refused, refreshed, sent
+        stored = await store.get_smtp_settings()
+        assert stored is not None and stored.oauth is not None
+        idp.revoke_access_token(await tokens.access_token("smtp", "microsoft", stored.oauth))
+        second = await _test_mail(store, None, tokens)
+        assert second.ok, second.error
+        assert len(sink.logins) == 2 and len(set(sink.tokens_seen)) == 2
+
+        # consent withdrawn: no token works, no refresh either; the admin is told to sign in
+        idp.revoke_user(user, client.client_id)
+        third = await _test_mail(store, None, tokens)
+        assert not third.ok and "SMTP server" in (third.error or ""), third.error
+        assert len(sink.delivered) == 2
+    finally:
+        tokens.close()
 
 
 # --- the replier: settings changes apply without a restart -----------------------------------
