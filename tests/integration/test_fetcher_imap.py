@@ -11,6 +11,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from imapclient import IMAPClient
 from pydantic import SecretStr
 
+from postroom_fetcher.errors import MailboxError
 from postroom_fetcher.service import Fetcher
 from postroom_fetcher.settings import FetcherSettings
 from postroom_shared.contracts import MailReceivedV1
@@ -139,5 +140,7 @@ async def test_wrong_password_is_a_clear_permanent_error(
         secret_key=SecretStr(SECRET),
     )
     fetcher = Fetcher(store=store, broker=make_broker(settings), secrets=box, settings=settings)
-    with pytest.raises(PermanentError, match="authentication failed"):
+    with pytest.raises(PermanentError, match=r"(?i)authentication failed") as caught:
         await asyncio.wait_for(fetcher.poll_once(account), 30)
+    assert isinstance(caught.value, MailboxError)
+    assert caught.value.kind == "auth" and caught.value.permanent

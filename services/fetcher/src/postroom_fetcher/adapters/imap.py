@@ -1,37 +1,57 @@
-"""IMAP with imapclient. These functions block: the service runs them in a worker thread.
+"""IMAP with imapclient. Every method blocks: the fetcher runs them on the account's own
+worker thread, never on the event loop.
 
-Errors are translated into the shared error tree with the cause named, so the account's state
-can say "authentication failed" rather than a stack trace.
+Each failure is translated into a `MailboxError` naming its cause (authentication, TLS,
+missing folder, network, rate limit), from the exception type and the server's own words.
+Security is never downgraded: STARTTLS chosen but not offered is an error, not plain text.
 """
 
 import contextlib
+import socket
 import ssl
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from postroom_shared.errors import PermanentError, TransientError
+from postroom_fetcher.adapters.tls import tls_context
+from postroom_fetcher.credentials import Credentials
+from postroom_fetcher.errors import MailboxError, classify_response, mailbox_error
 from postroom_shared.models import AfterRead, MailboxSettings, Security
 
-__all__ = ["FetchedMail", "ImapMailbox"]
+__all__ = ["IdleWake", "ImapMailbox"]
+
+SEEN = b"\\Seen"
 
 
 @dataclass(frozen=True)
-class FetchedMail:
-    uid: int
-    size: int
-    raw: bytes | None  # None: over the size limit, not downloaded
+class IdleWake:
+    """Why `idle_wait` returned: new mail announced, or the wait ended early with nothing
+    (the server closed the connection or sent something we do not act on: go and look)."""
+
+    new_mail: bool
+    early: bool
 
 
 class ImapMailbox:
-    """One logged-in IMAP connection to one folder."""
+    """One logged-in IMAP connection to one account."""
 
-    def __init__(self, settings: MailboxSettings, password: str, *, timeout_s: float) -> None:
+    def __init__(
+        self,
+        settings: MailboxSettings,
+        credentials: Credentials,
+        *,
+        timeout_s: float,
+        ca_file: str | None = None,
+    ) -> None:
         self._settings = settings
-        self._password = password
+        self._credentials = credentials
         self._timeout = timeout_s
+        self._ca_file = ca_file
         self._client: IMAPClient | None = None
+        self._idling = False
 
     @property
     def client(self) -> IMAPClient:
@@ -39,76 +59,213 @@ class ImapMailbox:
             raise RuntimeError("not connected")
         return self._client
 
-    def _tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if not self._settings.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+    @property
+    def where(self) -> str:
+        return f"{self._settings.host}:{self._settings.port}"
 
-    def connect(self) -> int:
-        """Connect, log in, select the folder; returns its UIDVALIDITY."""
-        s = self._settings
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        user = self._credentials.username
         try:
+            yield
+        except MailboxError:
+            raise
+        except LoginError as exc:
+            text = _text(exc)
+            found = classify_response(text)
+            kind = found.kind if found.kind in ("auth", "rate_limited", "network") else "auth"
+            hint = f"; {found.hint}" if found.hint else ""
+            if self._credentials.mechanism != "password" and kind == "auth":
+                hint += (
+                    "; the OAuth access token was refused: check that the username is the"
+                    " signed-in mailbox and that IMAP access is enabled for it"
+                )
+            raise mailbox_error(
+                f"IMAP login of {user} at {self.where} failed: {text}{hint}",
+                kind=kind,
+                permanent=kind == "auth",
+            ) from exc
+        except ssl.SSLError as exc:
+            raise mailbox_error(
+                f"TLS failure talking to {self.where} ({doing}): {exc}", kind="tls", permanent=True
+            ) from exc
+        except IMAPClientAbortError as exc:
+            raise mailbox_error(
+                f"connection to {self.where} lost ({doing}): {_text(exc)}",
+                kind="network",
+                permanent=False,
+            ) from exc
+        except (TimeoutError, OSError) as exc:
+            raise mailbox_error(
+                f"cannot reach IMAP server {self.where} ({doing}): {exc}",
+                kind="network",
+                permanent=False,
+            ) from exc
+        except IMAPClientError as exc:
+            text = _text(exc)
+            found = classify_response(text)
+            hint = f"; {found.hint}" if found.hint else ""
+            raise mailbox_error(
+                f"IMAP {doing} at {self.where} failed: {text}{hint}",
+                kind=found.kind,
+                permanent=found.permanent,
+            ) from exc
+
+    def connect(self) -> None:
+        """Connect with the chosen security and log in."""
+        s = self._settings
+        context = tls_context(verify=s.verify_tls, ca_file=self._ca_file)
+        with self._errors("connect"):
             client = IMAPClient(
                 s.host,
                 port=s.port,
                 ssl=s.security is Security.TLS,
-                ssl_context=self._tls_context(),
+                ssl_context=context,
                 timeout=self._timeout,
             )
             self._client = client
             if s.security is Security.STARTTLS:
-                client.starttls(self._tls_context())
-            client.login(s.username, self._password)
-            status = client.select_folder(s.folder)
-        except LoginError as exc:
-            raise PermanentError(f"IMAP authentication failed for {s.username}: {exc}") from exc
-        except ssl.SSLError as exc:
-            raise PermanentError(f"TLS failure talking to {s.host}:{s.port}: {exc}") from exc
-        except (TimeoutError, OSError) as exc:
-            raise TransientError(f"cannot reach IMAP server {s.host}:{s.port}: {exc}") from exc
-        except IMAPClientError as exc:
-            raise PermanentError(f"IMAP error selecting {s.folder!r}: {exc}") from exc
-        return int(status[b"UIDVALIDITY"])
+                if not client.has_capability("STARTTLS"):
+                    raise mailbox_error(
+                        f"IMAP server {self.where} does not offer STARTTLS; Postroom will not"
+                        " log in without TLS (choose security 'tls' for an implicit-TLS port)",
+                        kind="tls",
+                        permanent=True,
+                    )
+                client.starttls(context)
+        with self._errors("login"):
+            c = self._credentials
+            if c.mechanism == "xoauth2":
+                client.oauth2_login(c.username, c.secret)
+            elif c.mechanism == "oauthbearer":
+                client.oauthbearer_login(c.username, c.secret)
+            else:
+                client.login(c.username, c.secret)
 
-    def new_uids(self, after_uid: int) -> list[int]:
-        # `n:*` always matches the highest UID, even when it is below n: filter.
-        uids = self.client.search(["UID", f"{after_uid + 1}:*"])
-        return sorted(int(uid) for uid in uids if int(uid) > after_uid)
+    def select(self, folder: str, *, readonly: bool = False) -> tuple[int, int]:
+        """Select `folder` (read-write for fetching: after-read needs it; read-only for
+        probes); its (UIDVALIDITY, EXISTS)."""
+        with self._errors(f"select of folder {folder!r}"):
+            status = self.client.select_folder(folder, readonly=readonly)
+        return int(status[b"UIDVALIDITY"]), int(status.get(b"EXISTS", 0))
 
-    def fetch(self, uids: list[int], *, max_bytes: int) -> list[FetchedMail]:
-        """Download `uids` without setting \\Seen; mails over `max_bytes` are not downloaded."""
-        sizes = self.client.fetch(uids, ["RFC822.SIZE"])
-        small = [uid for uid in uids if int(sizes.get(uid, {}).get(b"RFC822.SIZE", 0)) <= max_bytes]
-        bodies = self.client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-        result = []
-        for uid in uids:
-            if uid not in sizes:
-                continue  # expunged meanwhile
-            size = int(sizes[uid].get(b"RFC822.SIZE", 0))
-            raw = bodies.get(uid, {}).get(b"BODY[]")
-            result.append(
-                FetchedMail(uid=uid, size=size, raw=bytes(raw) if raw is not None else None)
-            )
-        return result
+    def list_folders(self) -> list[str]:
+        """Selectable folder names, decoded from modified UTF-7 by imapclient."""
+        with self._errors("folder list"):
+            found = self.client.list_folders()
+        names = [str(name) for flags, _, name in found if b"\\Noselect" not in flags]
+        return sorted(names, key=lambda n: (n.upper() != "INBOX", n.casefold()))
+
+    def uids_after(self, last_uid: int) -> list[int]:
+        with self._errors("search"):
+            uids = self.client.search(["UID", f"{last_uid + 1}:*"])
+        # `n:*` always matches the highest UID, even one below n: filter.
+        return sorted(int(uid) for uid in uids if int(uid) > last_uid)
+
+    def sizes(self, uids: list[int]) -> dict[int, int]:
+        """RFC822.SIZE of each UID still there (expunged ones are missing)."""
+        if not uids:
+            return {}
+        with self._errors("size fetch"):
+            found = self.client.fetch(uids, ["RFC822.SIZE"])
+        return {int(uid): int(data.get(b"RFC822.SIZE", 0)) for uid, data in found.items()}
+
+    def headers(self, uids: list[int]) -> dict[int, bytes]:
+        """The header block of each UID, without setting \\Seen."""
+        return self._fetch_part(uids, "BODY.PEEK[HEADER]", b"BODY[HEADER]")
+
+    def bodies(self, uids: list[int]) -> dict[int, bytes]:
+        """The whole raw mail of each UID, without setting \\Seen."""
+        return self._fetch_part(uids, "BODY.PEEK[]", b"BODY[]")
+
+    def _fetch_part(self, uids: list[int], item: str, key: bytes) -> dict[int, bytes]:
+        if not uids:
+            return {}
+        with self._errors("download"):
+            found = self.client.fetch(uids, [item])
+        return {int(uid): bytes(data[key]) for uid, data in found.items() if key in data}
 
     def finish(self, uids: list[int], after_read: AfterRead) -> None:
-        """Apply the account's after-read action; call only after the publish was confirmed."""
+        """Apply the account's after-read action; only after the publish was confirmed."""
         if not uids or after_read is AfterRead.LEAVE_UNREAD:
             return
-        if after_read is AfterRead.MARK_READ:
-            self.client.add_flags(uids, [b"\\Seen"])
+        with self._errors("after-read action"):
+            if after_read is AfterRead.MARK_READ:
+                self.client.add_flags(uids, [SEEN])
+                return
+            self.client.delete_messages(uids)
+            if self.client.has_capability("UIDPLUS"):
+                self.client.uid_expunge(uids)
+            else:
+                self.client.expunge()
+
+    def folder_counts(self, folder: str) -> tuple[int, int, int]:
+        """(UIDVALIDITY, MESSAGES, UIDNEXT) of `folder` without selecting it."""
+        with self._errors(f"status of folder {folder!r}"):
+            status = self.client.folder_status(folder, [b"MESSAGES", b"UIDNEXT", b"UIDVALIDITY"])
+        return int(status[b"UIDVALIDITY"]), int(status[b"MESSAGES"]), int(status[b"UIDNEXT"])
+
+    # IDLE: the server tells us about new mail instead of us asking
+
+    def supports_idle(self) -> bool:
+        return bool(self.client.has_capability("IDLE"))
+
+    def idle_start(self) -> None:
+        with self._errors("IDLE"):
+            self.client.idle()
+        self._idling = True
+
+    def idle_wait(self, timeout_s: float) -> IdleWake:
+        """Block up to `timeout_s` for the server's IDLE responses."""
+        started = time.monotonic()
+        with self._errors("IDLE"):
+            responses = self.client.idle_check(timeout=timeout_s)
+        for response in responses:
+            if len(response) > 1 and response[1] in (b"EXISTS", b"RECENT"):
+                return IdleWake(new_mail=True, early=True)
+            if response and response[0] == b"BYE":
+                raise mailbox_error(
+                    f"IMAP server {self.where} closed the connection: {response!r}",
+                    kind="network",
+                    permanent=False,
+                )
+        # imapclient swallows EOF during IDLE and returns nothing: an early, empty return
+        # means "look", and the next command finds out whether the connection is alive.
+        early = not responses and time.monotonic() - started < timeout_s * 0.9
+        return IdleWake(new_mail=False, early=early)
+
+    def idle_stop(self) -> None:
+        if not self._idling:
             return
-        self.client.delete_messages(uids)
-        if self.client.has_capability("UIDPLUS"):
-            self.client.uid_expunge(uids)
-        else:
-            self.client.expunge()
+        self._idling = False
+        with self._errors("IDLE done"):
+            self.client.idle_done()
 
     def close(self) -> None:
-        if self._client is None:
+        """Log out politely; never raises."""
+        client, self._client = self._client, None
+        if client is None:
             return
-        with contextlib.suppress(IMAPClientError, OSError):
-            self._client.logout()
-        self._client = None
+        with contextlib.suppress(IMAPClientError, OSError, ssl.SSLError):
+            if self._idling:
+                self._idling = False
+                client.idle_done()
+            client.logout()
+        with contextlib.suppress(IMAPClientError, OSError, ssl.SSLError):
+            client.shutdown()
+
+    def abort(self) -> None:
+        """Tear the socket down from another thread (a blocked call then returns with an
+        error); for cancellation, when a polite logout could block."""
+        client = self._client
+        if client is None:
+            return
+        with contextlib.suppress(OSError, AttributeError, IMAPClientError):
+            client.socket().shutdown(socket.SHUT_RDWR)
+
+
+def _text(exc: BaseException) -> str:
+    text = str(exc)
+    if text.startswith(("b'", 'b"')):
+        text = text[2:-1]
+    return text.strip()

@@ -1,0 +1,90 @@
+"""Which mail to fetch, and how to recognise a mail seen before: pure functions.
+
+A mail's primary identity is (account, folder, UIDVALIDITY, UID). When the server changes a
+folder's UIDVALIDITY every UID is new, so the folder is rescanned and mail already published
+is recognised by its Message-ID (or, for mail without one, a hash of its header block), which
+the fetcher records in the store's seen keys under `msgid:<folder>` at every publish.
+"""
+
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from postroom_shared.models import Checkpoint
+
+__all__ = [
+    "Scan",
+    "batches",
+    "dedupe_key",
+    "header_block",
+    "msgid_namespace",
+    "pop3_mail_key",
+    "scan_from",
+    "split_by_size",
+]
+
+_MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_ANGLE = re.compile(r"<[^<>\s]+>")
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Where a folder's fetch starts: after `after_uid`; `rescan` when UIDVALIDITY changed
+    since the checkpoint, so published mail must be skipped by Message-ID."""
+
+    after_uid: int
+    rescan: bool
+
+
+def scan_from(checkpoint: Checkpoint | None, uidvalidity: int) -> Scan:
+    if checkpoint is None:
+        return Scan(after_uid=0, rescan=False)
+    if checkpoint.uidvalidity != uidvalidity:
+        return Scan(after_uid=0, rescan=True)
+    return Scan(after_uid=checkpoint.last_uid, rescan=False)
+
+
+def batches[T](items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def split_by_size(sizes: dict[int, int], limit: int) -> tuple[list[int], list[int]]:
+    """(UIDs to download whole, UIDs over `limit`), each in UID order."""
+    small = sorted(uid for uid, size in sizes.items() if size <= limit)
+    large = sorted(uid for uid, size in sizes.items() if size > limit)
+    return small, large
+
+
+def header_block(raw: bytes) -> bytes:
+    """The header block of a raw mail (what IMAP's BODY[HEADER] returns)."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        index = raw.find(sep)
+        if index >= 0:
+            return raw[: index + len(sep)]
+    return raw
+
+
+def dedupe_key(headers: bytes) -> str:
+    """Message-ID of the mail, or `sha256:<hex>` of its normalised header block when it has
+    none (mail with an empty Message-ID exists)."""
+    match = _MESSAGE_ID.search(headers)
+    if match:
+        value = re.sub(r"\s+", "", match.group(1).decode("ascii", "replace"))
+        angle = _ANGLE.search(value)
+        if angle:
+            return angle.group(0)
+        if value:
+            return value[:998]
+    normal = b"\n".join(line.rstrip() for line in headers.splitlines()).strip()
+    return "sha256:" + hashlib.sha256(normal).hexdigest()
+
+
+def msgid_namespace(folder: str) -> str:
+    return f"msgid:{folder}"
+
+
+def pop3_mail_key(account_id: str, uidl: str) -> str:
+    """POP3 has no UIDVALIDITY/UID; the server's unique id (UIDL) is stable per mail."""
+    return f"{account_id}/pop3/{uidl}"

@@ -1,0 +1,146 @@
+"""What the config API asks of a mailbox before and after activating it (SPEC F2): its folder
+list, how many messages activation would import, a connection test, and "fetch now".
+
+Each call opens its own short connection (read-only where possible) and raises
+`MailboxError` naming the cause; "fetch now" is a flag in the store that whichever fetcher
+replica holds the account's lease picks up within `wake_check_s`.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from postroom_fetcher.adapters.imap import ImapMailbox
+from postroom_fetcher.adapters.pop3 import Pop3Mailbox
+from postroom_fetcher.credentials import AccessTokens, credentials_for
+from postroom_fetcher.errors import mailbox_error
+from postroom_fetcher.plan import scan_from
+from postroom_fetcher.sync_pop3 import UIDL_NAMESPACE
+from postroom_fetcher.threads import AccountThread
+from postroom_shared.models import EmailAccount
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import Store
+
+__all__ = [
+    "FETCH_NOW_KEY",
+    "FETCH_NOW_NAMESPACE",
+    "count_waiting",
+    "list_folders",
+    "request_fetch_now",
+    "test_connection",
+]
+
+FETCH_NOW_NAMESPACE = "fetch-now"
+FETCH_NOW_KEY = "requested"
+
+type Mailbox = ImapMailbox | Pop3Mailbox
+
+
+async def _with_mailbox[T](
+    account: EmailAccount,
+    *,
+    secrets: SecretBox,
+    tokens: AccessTokens | None,
+    timeout_s: float,
+    ca_file: str | None,
+    use: Callable[[Mailbox, AccountThread], Awaitable[T]],
+) -> T:
+    if account.provider == "push":
+        raise mailbox_error(
+            f"account {account.name!r} receives pushed mail; it has no mailbox to read",
+            kind="protocol",
+            permanent=True,
+        )
+    run = AccountThread(f"probe-{account.id}")
+    credentials = await credentials_for(account, secrets=secrets, tokens=tokens)
+    kind = Pop3Mailbox if account.provider == "pop3" else ImapMailbox
+    mailbox = kind(account.box, credentials, timeout_s=timeout_s, ca_file=ca_file)
+
+    async def session() -> T:
+        await run(mailbox.connect)
+        return await use(mailbox, run)
+
+    try:
+        return await asyncio.wait_for(session(), timeout=timeout_s * 2)
+    except TimeoutError as exc:
+        mailbox.abort()
+        raise mailbox_error(
+            f"mailbox {account.box.host}:{account.box.port} did not answer within"
+            f" {timeout_s * 2:.0f} s",
+            kind="network",
+            permanent=False,
+        ) from exc
+    finally:
+        run.submit(mailbox.close)
+        run.shutdown()
+
+
+async def list_folders(
+    account: EmailAccount,
+    *,
+    secrets: SecretBox,
+    tokens: AccessTokens | None,
+    timeout_s: float = 30.0,
+    ca_file: str | None = None,
+) -> list[str]:
+    """The account's selectable folders, decoded (POP3 has only the INBOX)."""
+
+    async def use(mailbox: Mailbox, run: AccountThread) -> list[str]:
+        if isinstance(mailbox, Pop3Mailbox):
+            return ["INBOX"]
+        return await run(mailbox.list_folders)
+
+    return await _with_mailbox(
+        account, secrets=secrets, tokens=tokens, timeout_s=timeout_s, ca_file=ca_file, use=use
+    )
+
+
+async def count_waiting(
+    account: EmailAccount,
+    *,
+    store: Store,
+    secrets: SecretBox,
+    tokens: AccessTokens | None,
+    timeout_s: float = 30.0,
+    ca_file: str | None = None,
+) -> int:
+    """How many messages the fetcher would import now (all of them before the first fetch)."""
+
+    async def use(mailbox: Mailbox, run: AccountThread) -> int:
+        if isinstance(mailbox, Pop3Mailbox):
+            listing = await run(mailbox.listing)
+            uidls = [m.uidl for m in listing]
+            seen = await store.seen_keys(account.id, UIDL_NAMESPACE, uidls)
+            return sum(1 for uidl in uidls if uidl not in seen)
+        uidvalidity, _ = await run(mailbox.select, account.folder, readonly=True)
+        scan = scan_from(await store.get_checkpoint(account.id, account.folder), uidvalidity)
+        return len(await run(mailbox.uids_after, scan.after_uid))
+
+    return await _with_mailbox(
+        account, secrets=secrets, tokens=tokens, timeout_s=timeout_s, ca_file=ca_file, use=use
+    )
+
+
+async def test_connection(
+    account: EmailAccount,
+    *,
+    secrets: SecretBox,
+    tokens: AccessTokens | None,
+    timeout_s: float = 30.0,  # noqa: PT028
+    ca_file: str | None = None,  # noqa: PT028
+) -> None:
+    """Connect, log in and open the folder; raises `MailboxError` naming what failed."""
+
+    async def use(mailbox: Mailbox, run: AccountThread) -> None:
+        if isinstance(mailbox, Pop3Mailbox):
+            await run(mailbox.count)
+        else:
+            await run(mailbox.select, account.folder, readonly=True)
+
+    await _with_mailbox(
+        account, secrets=secrets, tokens=tokens, timeout_s=timeout_s, ca_file=ca_file, use=use
+    )
+
+
+async def request_fetch_now(store: Store, account_id: str) -> None:
+    """Ask the fetcher replica that holds the account to fetch it at once."""
+    await store.add_seen_keys(account_id, FETCH_NOW_NAMESPACE, [FETCH_NOW_KEY])

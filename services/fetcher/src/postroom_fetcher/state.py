@@ -1,0 +1,95 @@
+"""An account's fetch state and its backoff schedule: pure functions of (previous state, outcome).
+
+The state is what the API shows ("authentication failed since 10:02, next attempt 10:20");
+`account.state.v1` is published only when the status changes (ok / error / needs_reauth),
+never for every failed attempt.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from postroom_shared.models import AccountState
+
+__all__ = ["BackoffPolicy", "Failure", "after_failure", "after_success", "status_changed"]
+
+Mode = Literal["idle", "poll"]
+
+
+@dataclass(frozen=True)
+class BackoffPolicy:
+    """Exponential backoff with jitter. Permanent errors (a wrong password) start slower, so
+    the provider does not lock the account; `needs_reauth` waits the longest: only a new
+    authorisation (or "fetch now") helps."""
+
+    base_s: float = 2.0
+    permanent_base_s: float = 60.0
+    max_s: float = 900.0
+    reauth_s: float = 3600.0
+
+    def delay(self, failures: int, *, permanent: bool, reauth: bool, jitter: float) -> float:
+        """Seconds before the next attempt after `failures` failures in a row; `jitter` in
+        [0, 1) spreads retries ("equal jitter": half fixed, half random)."""
+        if reauth:
+            return self.reauth_s
+        base = self.permanent_base_s if permanent else self.base_s
+        full = min(self.max_s, base * 2.0 ** max(0, failures - 1))
+        return full / 2 + full / 2 * jitter
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    message: str
+    permanent: bool
+
+    @property
+    def reauth(self) -> bool:
+        return self.kind == "consent_revoked"
+
+
+def after_success(
+    previous: AccountState | None, account_id: str, *, now: datetime, mode: Mode
+) -> AccountState:
+    return AccountState(
+        account_id=account_id,
+        status="ok",
+        failures=0,
+        last_success=now,
+        mode=mode,
+        updated_at=now,
+    )
+
+
+def after_failure(
+    previous: AccountState | None,
+    account_id: str,
+    failure: Failure,
+    *,
+    now: datetime,
+    policy: BackoffPolicy,
+    jitter: float,
+) -> AccountState:
+    failed_before = previous is not None and previous.status != "ok"
+    failures = (previous.failures if previous else 0) + 1
+    delay = policy.delay(
+        failures, permanent=failure.permanent, reauth=failure.reauth, jitter=jitter
+    )
+    return AccountState(
+        account_id=account_id,
+        status="needs_reauth" if failure.reauth else "error",
+        error_kind=failure.kind,
+        last_error=failure.message,
+        since=previous.since if failed_before and previous and previous.since else now,
+        next_attempt=now + timedelta(seconds=delay),
+        failures=failures,
+        last_success=previous.last_success if previous else None,
+        mode=previous.mode if previous else None,
+        updated_at=now,
+    )
+
+
+def status_changed(previous: AccountState | None, current: AccountState) -> bool:
+    """Whether `account.state.v1` is due: an unknown previous state counts as ok."""
+    before = previous.status if previous else "ok"
+    return before != current.status

@@ -1,0 +1,183 @@
+"""Which accounts this replica fetches: one worker per account whose lease it holds.
+
+Leases (`fetch:<account id>` in the store) make sure that of several fetcher replicas at most
+one reads an account at a time. Held leases are renewed every `lease_renew_s` (also while a
+worker sits in IDLE: renewal is the supervisor's job, not the worker's), released on a clean
+shutdown so another replica can take over at once, and a dead replica's leases simply expire
+after `lease_ttl_s`. Configuration changes restart the account's worker; a new OAuth
+authorisation or a "fetch now" request (see `probe.request_fetch_now`) wakes it.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import socket
+from dataclasses import dataclass, field
+
+from postroom_fetcher.probe import FETCH_NOW_KEY, FETCH_NOW_NAMESPACE
+from postroom_fetcher.worker import AccountWorker, WorkerDeps
+from postroom_shared.logs import get_logger
+from postroom_shared.models import EmailAccount
+
+__all__ = ["Supervisor", "default_replica_id", "lease_name"]
+
+log = get_logger(__name__)
+
+
+def lease_name(account_id: str) -> str:
+    return f"fetch:{account_id}"
+
+
+def default_replica_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _config_fingerprint(account: EmailAccount) -> str:
+    # A rotated refresh token is stored often (every refresh for Microsoft): not a config change.
+    data = account.model_dump_json(exclude={"updated_at": True, "oauth": {"refresh_token_enc"}})
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def _token(account: EmailAccount) -> str | None:
+    return account.oauth.refresh_token_enc if account.oauth else None
+
+
+@dataclass
+class _Owned:
+    worker: AccountWorker
+    task: asyncio.Task[None]
+    fingerprint: str
+    token: str | None
+    renewed_at: float
+
+
+@dataclass
+class Supervisor:
+    deps: WorkerDeps
+    replica_id: str
+    _owned: dict[str, _Owned] = field(default_factory=dict)
+
+    @property
+    def owned(self) -> set[str]:
+        return set(self._owned)
+
+    async def run(self) -> None:
+        """Until cancelled; on cancellation stops every worker and releases the leases."""
+        s = self.deps.settings
+        loop = asyncio.get_running_loop()
+        next_refresh = next_renew = loop.time()
+        try:
+            while True:
+                now = loop.time()
+                await self._reap()
+                try:
+                    if now >= next_renew:
+                        next_renew = now + s.lease_renew_s
+                        await self._renew()
+                    if now >= next_refresh:
+                        next_refresh = now + s.accounts_refresh_s
+                        await self._reconcile()
+                    await self._check_fetch_now()
+                except Exception as exc:
+                    log.warning("supervisor pass failed", error=repr(exc))
+                await asyncio.sleep(min(s.wake_check_s, s.accounts_refresh_s, s.lease_renew_s))
+        finally:
+            await asyncio.shield(self._stop_all())
+
+    async def _reconcile(self) -> None:
+        accounts = await self.deps.store.list_accounts(active_only=True)
+        wanted = {a.id: a for a in accounts if a.active and a.provider != "push"}
+        for account_id in list(self._owned):
+            if account_id not in wanted:
+                await self._stop(account_id, release=True)
+        for account_id, account in wanted.items():
+            owned = self._owned.get(account_id)
+            if owned is not None and owned.fingerprint != _config_fingerprint(account):
+                log.info(
+                    "account configuration changed: restarting its worker", account=account.name
+                )
+                await self._stop(account_id, release=False)
+                owned = None
+            if owned is None:
+                await self._try_start(account)
+            elif owned.token != _token(account):
+                owned.token = _token(account)
+                owned.worker.wake.set()
+
+    async def _try_start(self, account: EmailAccount) -> None:
+        s = self.deps.settings
+        if not await self.deps.store.acquire_lease(
+            lease_name(account.id), self.replica_id, s.lease_ttl_s
+        ):
+            return
+        worker = AccountWorker(self.deps, account.id)
+        task = asyncio.create_task(worker.run(), name=f"fetch-{account.id}")
+        self._owned[account.id] = _Owned(
+            worker=worker,
+            task=task,
+            fingerprint=_config_fingerprint(account),
+            token=_token(account),
+            renewed_at=asyncio.get_running_loop().time(),
+        )
+        log.info("account taken", account=account.name, replica=self.replica_id)
+
+    async def _renew(self) -> None:
+        s = self.deps.settings
+        loop = asyncio.get_running_loop()
+        for account_id, owned in list(self._owned.items()):
+            try:
+                held = await self.deps.store.acquire_lease(
+                    lease_name(account_id), self.replica_id, s.lease_ttl_s
+                )
+            except Exception as exc:
+                log.warning("lease renewal failed", account_id=account_id, error=repr(exc))
+                held = loop.time() - owned.renewed_at < s.lease_ttl_s
+            else:
+                if held:
+                    owned.renewed_at = loop.time()
+            if not held:
+                log.warning(
+                    "lease lost: another replica fetches this account now", account_id=account_id
+                )
+                await self._stop(account_id, release=False)
+
+    async def _check_fetch_now(self) -> None:
+        store = self.deps.store
+        for account_id, owned in list(self._owned.items()):
+            if FETCH_NOW_KEY not in await store.seen_keys(
+                account_id, FETCH_NOW_NAMESPACE, [FETCH_NOW_KEY]
+            ):
+                continue
+            if await store.prune_seen_keys(account_id, FETCH_NOW_NAMESPACE, []):
+                owned.worker.wake.set()
+
+    async def _reap(self) -> None:
+        """Forget workers that ended (account deactivated, or a crash: restarted next pass)."""
+        for account_id, owned in list(self._owned.items()):
+            if not owned.task.done():
+                continue
+            del self._owned[account_id]
+            if not owned.task.cancelled() and (error := owned.task.exception()) is not None:
+                log.error("account worker crashed", account_id=account_id, error=repr(error))
+            try:
+                await self.deps.store.release_lease(lease_name(account_id), self.replica_id)
+            except Exception as exc:
+                log.warning("lease release failed", account_id=account_id, error=repr(exc))
+
+    async def _stop(self, account_id: str, *, release: bool) -> None:
+        owned = self._owned.pop(account_id, None)
+        if owned is None:
+            return
+        owned.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await owned.task
+        if release:
+            await self.deps.store.release_lease(lease_name(account_id), self.replica_id)
+
+    async def _stop_all(self) -> None:
+        for account_id in list(self._owned):
+            try:
+                await self._stop(account_id, release=True)
+            except Exception as exc:
+                log.warning("lease release failed", account_id=account_id, error=repr(exc))

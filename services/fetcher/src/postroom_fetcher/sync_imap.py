@@ -1,0 +1,144 @@
+"""One pass over an IMAP folder: everything new is published once, in UID order (DESIGN §4).
+
+Per batch: sizes → download (BODY.PEEK: nothing is marked read; mail over the size limit
+only its headers) → publish `mail.received.v1` / quarantine as too large, each confirmed by
+the broker → record their Message-IDs → only then the after-read action → only then the
+(UIDVALIDITY, last UID) checkpoint. A crash anywhere re-publishes at most the current batch
+under the same mail keys, which the converter dedupes.
+"""
+
+from dataclasses import dataclass
+
+from faststream.rabbit import RabbitBroker
+
+from postroom_fetcher.adapters.imap import ImapMailbox
+from postroom_fetcher.crashpoints import crash_point
+from postroom_fetcher.oversize import quarantine_too_large
+from postroom_fetcher.plan import (
+    batches,
+    dedupe_key,
+    header_block,
+    msgid_namespace,
+    scan_from,
+    split_by_size,
+)
+from postroom_fetcher.threads import AccountThread
+from postroom_shared.ingest import imap_mail_key, publish_raw_mail
+from postroom_shared.logs import bind, get_logger
+from postroom_shared.models import Checkpoint, EmailAccount
+from postroom_shared.store import Store
+
+__all__ = ["SyncDeps", "sync_imap_folder"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncDeps:
+    store: Store
+    broker: RabbitBroker
+    inline_max_bytes: int
+    batch_size: int
+    max_mail_bytes: int  # the deployment's ceiling; an account may set a lower limit
+    source: str = "fetcher"
+
+    def limit(self, account: EmailAccount) -> int:
+        return min(account.max_mail_bytes, self.max_mail_bytes)
+
+
+async def sync_imap_folder(
+    deps: SyncDeps, account: EmailAccount, mailbox: ImapMailbox, run: AccountThread
+) -> int:
+    """Publish everything new in the account's folder; returns how many mails were handled."""
+    folder = account.folder
+    uidvalidity, _ = await run(mailbox.select, folder)
+    scan = scan_from(await deps.store.get_checkpoint(account.id, folder), uidvalidity)
+    if scan.rescan:
+        log.warning("UIDVALIDITY changed: rescanning, skipping mail seen by Message-ID")
+    uids = await run(mailbox.uids_after, scan.after_uid)
+    done = 0
+    for index, batch in enumerate(batches(uids, deps.batch_size)):
+        if index:
+            crash_point("mid_download")
+        done += await _batch(deps, account, mailbox, run, uidvalidity, batch, rescan=scan.rescan)
+        await deps.store.set_checkpoint(
+            Checkpoint(
+                account_id=account.id, folder=folder, uidvalidity=uidvalidity, last_uid=batch[-1]
+            )
+        )
+        crash_point("after_checkpoint")
+    return done
+
+
+async def _batch(
+    deps: SyncDeps,
+    account: EmailAccount,
+    mailbox: ImapMailbox,
+    run: AccountThread,
+    uidvalidity: int,
+    batch: list[int],
+    *,
+    rescan: bool,
+) -> int:
+    namespace = msgid_namespace(account.folder)
+    sizes = await run(mailbox.sizes, batch)  # expunged meanwhile: missing
+    headers: dict[int, bytes] = {}
+    seen_uids: list[int] = []
+    if rescan:
+        headers = await run(mailbox.headers, sorted(sizes))
+        keys = {uid: dedupe_key(block) for uid, block in headers.items()}
+        seen = await deps.store.seen_keys(account.id, namespace, sorted(set(keys.values())))
+        seen_uids = [uid for uid, key in keys.items() if key in seen]
+        for uid in seen_uids:
+            del sizes[uid]
+    limit = deps.limit(account)
+    small, large = split_by_size(sizes, limit)
+    bodies = await run(mailbox.bodies, small)
+    missing = [uid for uid in large if uid not in headers]
+    headers.update(await run(mailbox.headers, missing))
+    handled: list[int] = []
+    published_keys: list[str] = []
+    for uid in sorted(sizes):
+        key = imap_mail_key(account.id, account.folder, uidvalidity, uid)
+        with bind(mail_key=key, correlation_id=key):
+            if uid in bodies:
+                raw = bodies[uid]
+                await publish_raw_mail(
+                    deps.store,
+                    deps.broker,
+                    account_id=account.id,
+                    raw=raw,
+                    mail_key=key,
+                    source=deps.source,
+                    inline_max_bytes=deps.inline_max_bytes,
+                    folder=account.folder,
+                    uidvalidity=uidvalidity,
+                    uid=uid,
+                )
+                log.info("mail published", size=len(raw))
+                published_keys.append(dedupe_key(header_block(raw)))
+            elif uid in large and uid in headers:
+                await quarantine_too_large(
+                    deps.store,
+                    deps.broker,
+                    account_id=account.id,
+                    mail_key=key,
+                    headers=headers[uid],
+                    size=sizes[uid],
+                    limit=limit,
+                    source=deps.source,
+                    folder=account.folder,
+                    uidvalidity=uidvalidity,
+                    uid=uid,
+                )
+                log.warning("mail over the size limit quarantined", size=sizes[uid], limit=limit)
+                published_keys.append(dedupe_key(headers[uid]))
+            else:
+                continue  # expunged by somebody else between the size and the download
+            handled.append(uid)
+    if published_keys:
+        await deps.store.add_seen_keys(account.id, namespace, published_keys)
+    crash_point("after_publish")
+    await run(mailbox.finish, sorted(handled + seen_uids), account.after_read)
+    crash_point("after_finish")
+    return len(handled)

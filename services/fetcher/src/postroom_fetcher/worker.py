@@ -1,0 +1,251 @@
+"""One account's fetch loop, run while this replica holds the account's lease.
+
+Connect → sync → then either IDLE on the same connection (server supports it and the account
+wants it) or close and wait `poll_interval_s`. Every failure is recorded in the account's
+state with its cause and a backoff with jitter; `account.state.v1` goes out when the status
+changes. The account's blocking I/O runs on its own thread, and downloads share a
+replica-wide semaphore, so one slow or broken account never holds up the others.
+"""
+
+import asyncio
+import contextlib
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+from faststream.rabbit import RabbitBroker
+
+from postroom_fetcher.adapters.imap import ImapMailbox
+from postroom_fetcher.adapters.pop3 import Pop3Mailbox
+from postroom_fetcher.credentials import AccessTokens, credentials_for
+from postroom_fetcher.errors import MailboxError
+from postroom_fetcher.idle import idle_until_change
+from postroom_fetcher.settings import FetcherSettings
+from postroom_fetcher.state import (
+    BackoffPolicy,
+    Failure,
+    after_failure,
+    after_success,
+    status_changed,
+)
+from postroom_fetcher.sync_imap import SyncDeps, sync_imap_folder
+from postroom_fetcher.sync_pop3 import sync_pop3
+from postroom_fetcher.threads import AccountThread
+from postroom_shared.contracts import AccountStateV1, deterministic_event_id
+from postroom_shared.logs import bind, get_logger
+from postroom_shared.messaging import publish_event
+from postroom_shared.models import AccountState, EmailAccount, utcnow
+from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import Store
+
+__all__ = ["AccountWorker", "WorkerDeps", "open_mailbox"]
+
+log = get_logger(__name__)
+STATE_REFRESH_S = 60.0  # an unchanged "ok" state is rewritten at most this often
+
+
+@dataclass(frozen=True)
+class WorkerDeps:
+    store: Store
+    broker: RabbitBroker
+    secrets: SecretBox
+    tokens: AccessTokens | None
+    settings: FetcherSettings
+    slots: asyncio.Semaphore
+
+    @property
+    def sync(self) -> SyncDeps:
+        s = self.settings
+        return SyncDeps(
+            store=self.store,
+            broker=self.broker,
+            inline_max_bytes=s.inline_max_bytes,
+            batch_size=s.fetch_batch,
+            max_mail_bytes=s.max_mail_bytes,
+        )
+
+    @property
+    def policy(self) -> BackoffPolicy:
+        s = self.settings
+        return BackoffPolicy(
+            base_s=s.backoff_base_s,
+            permanent_base_s=s.backoff_permanent_s,
+            max_s=s.backoff_max_s,
+            reauth_s=s.reauth_retry_s,
+        )
+
+
+async def open_mailbox(
+    account: EmailAccount,
+    *,
+    secrets: SecretBox,
+    tokens: AccessTokens | None,
+    timeout_s: float,
+    ca_file: str | None,
+    run: AccountThread,
+) -> ImapMailbox | Pop3Mailbox:
+    """A connected, logged-in mailbox of the account's protocol."""
+    credentials = await credentials_for(account, secrets=secrets, tokens=tokens)
+    kind = Pop3Mailbox if account.provider == "pop3" else ImapMailbox
+    mailbox = kind(account.box, credentials, timeout_s=timeout_s, ca_file=ca_file)
+    try:
+        await run(mailbox.connect)
+    except BaseException:
+        mailbox.abort()
+        run.submit(mailbox.close)
+        raise
+    return mailbox
+
+
+class AccountWorker:
+    def __init__(self, deps: WorkerDeps, account_id: str) -> None:
+        self.deps = deps
+        self.account_id = account_id
+        self.wake = asyncio.Event()
+        self._state: AccountState | None = None
+        self._written_at = 0.0
+
+    async def run(self) -> None:
+        """Fetch until the account is deactivated or deleted (or the task is cancelled)."""
+        store = self.deps.store
+        self._state = await store.get_account_state(self.account_id)
+        thread = AccountThread(self.account_id)
+        try:
+            await self._respect_stored_backoff()
+            while True:
+                account = await store.get_account(self.account_id)
+                if account is None or not account.active or account.provider == "push":
+                    return
+                with bind(account=account.name, account_id=account.id):
+                    delay = await self._attempt(account, thread)
+                await self._sleep(delay)
+        finally:
+            thread.shutdown()
+
+    async def _respect_stored_backoff(self) -> None:
+        # A restart or another replica must not hammer a server that asked us to back off.
+        state = self._state
+        if state and state.status != "ok" and state.next_attempt:
+            await self._sleep((state.next_attempt - utcnow()).total_seconds())
+
+    async def _attempt(self, account: EmailAccount, thread: AccountThread) -> float:
+        """One connection's life; returns the seconds to wait before the next one."""
+        s = self.deps.settings
+        mailbox: ImapMailbox | Pop3Mailbox | None = None
+        try:
+            async with self.deps.slots:
+                mailbox = await open_mailbox(
+                    account,
+                    secrets=self.deps.secrets,
+                    tokens=self.deps.tokens,
+                    timeout_s=s.network_timeout_s,
+                    ca_file=s.mail_ca_file,
+                    run=thread,
+                )
+                if isinstance(mailbox, Pop3Mailbox):
+                    count = await sync_pop3(self.deps.sync, account, mailbox, thread)
+                    idle = False
+                else:
+                    count = await sync_imap_folder(self.deps.sync, account, mailbox, thread)
+                    idle = account.use_idle and await thread(mailbox.supports_idle)
+            if count:
+                log.info("fetched", mails=count)
+            await self._succeeded("idle" if idle else "poll")
+            if isinstance(mailbox, ImapMailbox) and idle:
+                await self._idle(account, mailbox, thread)
+            return account.poll_interval_s
+        except MailboxError as exc:
+            return await self._failed(Failure(exc.kind, str(exc), exc.permanent))
+        except asyncio.CancelledError:
+            if mailbox is not None:
+                mailbox.abort()
+                thread.submit(mailbox.close)
+                mailbox = None
+            raise
+        except Exception as exc:  # broker or store trouble: retried like a network error
+            log.exception("fetch failed unexpectedly")
+            return await self._failed(Failure("internal", repr(exc), permanent=False))
+        finally:
+            if mailbox is not None:
+                await thread(mailbox.close)
+
+    async def _idle(
+        self, account: EmailAccount, mailbox: ImapMailbox, thread: AccountThread
+    ) -> None:
+        """IDLE and sync on one connection until something fails (the caller reconnects)."""
+        s = self.deps.settings
+        while True:
+            why = await idle_until_change(
+                mailbox, thread, wake=self.wake, reissue_s=s.idle_reissue_s, check_s=s.idle_check_s
+            )
+            async with self.deps.slots:
+                count = await sync_imap_folder(self.deps.sync, account, mailbox, thread)
+            if count:
+                log.info("fetched", mails=count, woken_by=why)
+            await self._succeeded("idle")
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait, unless a 'fetch now' or a new authorisation wakes the worker earlier."""
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=seconds)
+        self.wake.clear()
+
+    async def _succeeded(self, mode: str) -> None:
+        previous = self._state
+        now = utcnow()
+        state = after_success(
+            previous, self.account_id, now=now, mode="idle" if mode == "idle" else "poll"
+        )
+        loop = asyncio.get_running_loop()
+        fresh = previous is not None and previous.status == "ok" and previous.mode == state.mode
+        if fresh and loop.time() - self._written_at < STATE_REFRESH_S:
+            return
+        await self._record(previous, state, now)
+
+    async def _failed(self, failure: Failure) -> float:
+        previous = self._state
+        now = utcnow()
+        state = after_failure(
+            previous,
+            self.account_id,
+            failure,
+            now=now,
+            policy=self.deps.policy,
+            jitter=random.random(),
+        )
+        await self._record(previous, state, now)
+        delay = (state.next_attempt - now).total_seconds() if state.next_attempt else 0.0
+        log.warning(
+            "fetch failed",
+            error=failure.message,
+            kind=failure.kind,
+            failures=state.failures,
+            retry_in_s=round(delay, 1),
+        )
+        return delay
+
+    async def _record(
+        self, previous: AccountState | None, state: AccountState, now: datetime
+    ) -> None:
+        self._state = state
+        try:
+            await self.deps.store.put_account_state(state)
+            self._written_at = asyncio.get_running_loop().time()
+            if status_changed(previous, state):
+                await publish_event(self.deps.broker, _state_event(state, now))
+        except Exception:
+            log.exception("could not record the account state")
+
+
+def _state_event(state: AccountState, now: datetime) -> AccountStateV1:
+    since = (state.since or now).isoformat()
+    return AccountStateV1(
+        event_id=deterministic_event_id(state.account_id, "account.state.v1", state.status, since),
+        source="fetcher",
+        correlation_id=f"account:{state.account_id}",
+        account_id=state.account_id,
+        status=state.status,
+        error_kind=state.error_kind,
+        error=state.last_error,
+    )
