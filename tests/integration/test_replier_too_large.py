@@ -71,6 +71,7 @@ async def running(stack: StackEnv, store: Store, store_url: str) -> AsyncIterato
         smtp_port=stack.smtp_port,
         smtp_security=Security.NONE,
         instance="test-too-large",
+        max_mail_bytes=8 * MB,  # the deployment's ceiling, below the account's own 10 MB
     )
     broker = make_broker(settings)
     register(broker, store, settings)
@@ -176,7 +177,8 @@ async def test_sender_is_told_once_with_every_loop_safety_header(
     body = notice.get_body(("plain",))
     assert body is not None
     text = str(body.get_content())
-    assert f"your mail 'Big scan {tag}' of 30 MB exceeds the limit of 10 MB" in text
+    # the limit that applied: the smaller of the account's (10 MB) and the ceiling (8 MB)
+    assert f"your mail 'Big scan {tag}' of 30 MB exceeds the limit of 8 MB" in text
     assert "was not processed" in text
 
     # the same event again (a redelivery, a second fetcher): the ledger says sent, no new mail

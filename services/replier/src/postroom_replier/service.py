@@ -150,7 +150,7 @@ class Replier:
                 recipient=recipient,
                 subject=event.subject,
                 size=event.size,
-                limit=account.max_mail_bytes,
+                limit=min(account.max_mail_bytes, self.settings.max_mail_bytes),
                 message_id=message_id,
                 instance=self.settings.instance,
             )
