@@ -9,7 +9,9 @@ line for QUIET_S seconds, after its expected mails arrived) and then asserts EXA
 2. two Postroom accounts (support and alice) that would auto-reply to each other;
 3. a sender that does not exist (the auto-reply is refused) and a storm of DSNs;
 4. a mailing-list mail and a no-reply sender;
-5. a burst of ordinary mails converted at the same moment: still one auto-reply per mail.
+5. a burst of ordinary mails converted at the same moment: still one auto-reply per mail;
+6. a mail over the account's size limit (the sender is told once; a large bounce of it and the
+   same mail sent again get nothing; the customer's vacation stays silent).
 """
 
 import asyncio
@@ -556,3 +558,91 @@ def test_simultaneous_mails_get_exactly_one_auto_reply_each(stack: RunningStack)
     for item in items:
         kinds = [(m["direction"], m["kind"]) for m in thread(stack, item["id"])]
         assert kinds == [("in", "normal"), ("out", "auto_reply")], (item["token"], kinds)
+
+
+# --- 6. mail over the account's size limit -----------------------------------------------------
+
+DEMO_ACCOUNT_ID = "acc_demo_support"  # what `postroom seed-demo` (run.sh) creates
+
+
+async def _set_size_limit(env: StackEnv, limit: int) -> None:
+    store = await open_store(f"sqlite:///{env.state_dir / 'data' / 'postroom.db'}")
+    try:
+        account = await store.get_account(DEMO_ACCOUNT_ID)
+        assert account is not None
+        await store.put_account(account.model_copy(update={"max_mail_bytes": limit}))
+    finally:
+        await store.close()
+
+
+def big_mail(sender: str, subject: str, msgid: str, size: int) -> EmailMessage:
+    msg = person_mail(sender, "support@example.test", subject, msgid, "Scans attached.")
+    blob = b"\x00" * size
+    msg.add_attachment(blob, maintype="application", subtype="octet-stream", filename="scan.bin")
+    return msg
+
+
+@pytest.mark.timeout(420)
+def test_too_large_mail_tells_its_sender_once(stack: RunningStack) -> None:
+    env = stack.env
+    tag = "S6-large"
+    asyncio.run(_set_size_limit(env, 100_000))
+    time.sleep(3)  # the fetcher re-reads accounts every 2 s (POSTROOM_ACCOUNTS_REFRESH_S)
+    vacations_before = _vacations_sent(env)
+    outbound_before = len(mailbox(env, "outbound"))
+
+    def notices(recipient: str, event: str = "sent") -> list[dict[str, Any]]:
+        return replier_events(env, f"too-large notice {event}", recipient)
+
+    try:
+        # 6a. the customer sends 300 KB: quarantined with its headers, the customer told once
+        send(
+            env, big_mail("Casey <customer@example.test>", f"Scans {tag}", "<s6-a@x.test>", 300_000)
+        )
+        took = settle(env, lambda: len(tagged(mailbox(env, "customer"), tag)) >= 1, "notice")
+        [notice] = tagged(mailbox(env, "customer"), tag)
+        assert str(notice["Subject"]) == f"Not processed (too large): Scans {tag}"
+        assert notice["Auto-Submitted"] == "auto-replied"
+        assert notice["X-Auto-Response-Suppress"] == "All"
+        assert notice["X-Postroom-Loop"]
+        body = notice.get_body(("plain",))
+        assert body is not None and "exceeds the limit of 0.1 MB" in str(body.get_content())
+        assert items_tagged(stack, tag) == []  # not imported
+        assert tagged(mailbox(env, "support"), tag) == []  # handled: left the mailbox
+        assert len(notices("customer@example.test")) == 1
+        assert _vacations_sent(env) == vacations_before  # RFC 5230: never answers auto-replied
+        print(f"S6a quiet after {took:.1f} s: customer INBOX 1 notice, items 0, vacations +0")
+
+        # 6b. a large bounce quoting it (from the daemon) and the same mail sent again
+        bounce = big_mail(
+            "Mail Delivery System <MAILER-DAEMON@example.test>",
+            f"Undelivered Mail Returned to Sender {tag}",
+            "<s6-b@x.test>",
+            300_000,
+        )
+        send(env, bounce)
+        send(
+            env, big_mail("Casey <customer@example.test>", f"Scans {tag}", "<s6-c@x.test>", 300_000)
+        )
+
+        def decided() -> bool:
+            daemon = notices("mailer-daemon@example.test", "suppressed")
+            again = notices("customer@example.test", "suppressed")
+            return bool(daemon) and bool(again)
+
+        took = settle(env, decided, "bounce + resend decided")
+        assert len(tagged(mailbox(env, "customer"), tag)) == 1  # still the one notice
+        assert notices("mailer-daemon@example.test") == []
+        [daemon] = notices("mailer-daemon@example.test", "suppressed")
+        [again] = notices("customer@example.test", "suppressed")
+        assert "daemon" in daemon["why"] and "identical" in again["why"]
+        assert len(notices("customer@example.test")) == 1
+        assert len(mailbox(env, "outbound")) == outbound_before
+        assert items_tagged(stack, tag) == []
+        assert _vacations_sent(env) == vacations_before
+        print(
+            f"S6b quiet after {took:.1f} s: customer INBOX still 1 notice (resend: identical,"
+            " suppressed), daemon bounce: 0 notices, outbound +0, vacations +0"
+        )
+    finally:
+        asyncio.run(_set_size_limit(env, 25 * 1024 * 1024))

@@ -19,6 +19,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from faststream.rabbit import RabbitBroker
 from pydantic import SecretStr
 
 from postroom_replier.outbound import RelaySettings
@@ -42,14 +43,19 @@ from postroom_shared.models import (
     SmtpAuth,
     SmtpSettings,
 )
+from postroom_shared.oauth import TokenSource, complete_authorization, start_authorization
 from postroom_shared.runtime import make_broker
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import declare_topology
 from tests import factories
+from tests.idp import IdentityProvider
+from tests.oauth_helpers import REDIRECT, browser_sign_in, endpoints_for, oauth_for
+from tests.oauth_helpers import SECRET as OAUTH_SECRET
+from tests.smtp_oauth_server import OAuthSmtpServer
 from tests.stack_env import PORT_OFFSET, StackEnv
 
-SECRET = "o" * 40
+SECRET = OAUTH_SECRET  # the key the OAuth helpers encrypt client secrets with
 BOX = SecretBox(SECRET)
 PORT_BASE = 20000 + PORT_OFFSET  # this checkout's block (tests/stack_env.py); 400..449 here
 _PORTS = itertools.cycle(range(PORT_BASE + 400, PORT_BASE + 450))
@@ -133,6 +139,8 @@ def smtpd(request: pytest.FixtureRequest, cert: tuple[Path, Path]) -> Iterator[t
         kwargs.update(ssl_context=_server_tls(cert))
     if mode == "noauth":
         kwargs = {}
+    if mode == "xoauth2only":
+        kwargs["auth_exclude_mechanism"] = ["PLAIN", "LOGIN"]
     controller = Controller(sink, hostname="127.0.0.1", port=port, **kwargs)
     controller.start()
     try:
@@ -298,6 +306,19 @@ async def test_password_auth_against_a_server_without_auth_is_clear(
     assert sink.delivered == []
 
 
+@pytest.mark.parametrize("smtpd", ["xoauth2only"], indirect=True)
+async def test_password_auth_when_only_xoauth2_is_offered_is_clear(
+    smtpd: tuple[Sink, int], store: Store
+) -> None:
+    sink, port = smtpd
+    settings = _custom(
+        port, Security.NONE, "password", username="u@example.test", password_enc=BOX.encrypt("p")
+    )
+    result = await _test_mail(store, settings)
+    assert not result.ok and "password login impossible" in (result.error or "")
+    assert "offers xoauth2" in (result.error or "") and sink.delivered == []
+
+
 # --- aiosmtpd: XOAUTH2 -----------------------------------------------------------------------
 
 
@@ -348,13 +369,15 @@ async def test_xoauth2_uses_the_token_and_refreshes_a_refused_one(
     assert len(sink.delivered) == 2
 
 
-@pytest.mark.parametrize("smtpd", ["plain"], indirect=True)
+@pytest.mark.parametrize("smtpd", ["noauth"], indirect=True)
 async def test_xoauth2_without_a_token_source_or_oauth_settings_is_clear(
     smtpd: tuple[Sink, int], store: Store
 ) -> None:
     _, port = smtpd
     no_source = await _test_mail(store, _xoauth2(port), None)
     assert not no_source.ok and "no OAuth token source" in (no_source.error or "")
+    no_xoauth2 = await _test_mail(store, _xoauth2(port), Tokens(issued=["good-token"]))
+    assert not no_xoauth2.ok and "does not offer AUTH XOAUTH2" in (no_xoauth2.error or "")
     bare = _xoauth2(port).model_copy(update={"oauth": None})
     no_oauth = await _test_mail(store, bare, Tokens(issued=["good-token"]))
     assert not no_oauth.ok and "needs oauth settings" in (no_oauth.error or "")
@@ -389,20 +412,21 @@ def _event(item: Item, n: int) -> ItemCreatedV1:
     )
 
 
-@pytest.mark.stack
-@pytest.mark.parametrize("smtpd", ["starttls"], indirect=True)
-async def test_replier_follows_smtp_settings_changes_without_restart(
-    stack: StackEnv, store: Store, smtpd: tuple[Sink, int]
-) -> None:
-    sink, port = smtpd
+async def _replier(
+    stack: StackEnv,
+    store: Store,
+    tokens: TokenSource | None = None,
+    relay: RelaySettings = UNUSED_RELAY,
+) -> tuple[Replier, RabbitBroker]:
+    """A replier as the service builds it, with a connected broker (stop it after)."""
     settings = ReplierSettings(
         store_url="sqlite:///unused",
         broker_url=stack.amqp_url,
         secret_key=SecretStr(SECRET),
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_security=Security.STARTTLS,
-        smtp_verify_tls=False,
+        smtp_host=relay.host,
+        smtp_port=relay.port,
+        smtp_security=relay.security,
+        smtp_verify_tls=relay.verify_tls,
         smtp_retry_deadline_s=0,
         instance="test",
     )
@@ -416,38 +440,116 @@ async def test_replier_follows_smtp_settings_changes_without_restart(
         signer=MessageIdSigner(SECRET, "x"),
         secrets=BOX,
         settings=settings,
+        tokens=tokens,
     )
+    return replier, broker
 
-    async def reply(n: int) -> tuple[str, str]:
-        item = Item(
-            id=f"it_{uuid.uuid4().hex[:10]}",
-            item_type=ItemType.INCIDENT,
-            number=n,
-            project="Support",
-            account_id="acc1",
-            title="Printer",
-        )
-        await store.insert_item(item, factories.thread_message(item.id), [])
-        event = _event(item, n)
-        await replier.handle(event)
-        ledger = await store.get_ledger(
-            item.id, f"auto_reply:{event.message.mail_key}", f"c{n}@example.org"
-        )
-        assert ledger is not None
-        return ledger.state, ledger.message_id
 
+async def _reply(replier: Replier, store: Store, n: int) -> tuple[str, str]:
+    """One new item's auto-reply to c<n>@example.org: its ledger state and Message-ID."""
+    item = Item(
+        id=f"it_{uuid.uuid4().hex[:10]}",
+        item_type=ItemType.INCIDENT,
+        number=n,
+        project="Support",
+        account_id="acc1",
+        title="Printer",
+    )
+    await store.insert_item(item, factories.thread_message(item.id), [])
+    event = _event(item, n)
+    await replier.handle(event)
+    ledger = await store.get_ledger(
+        item.id, f"auto_reply:{event.message.mail_key}", f"c{n}@example.org"
+    )
+    assert ledger is not None
+    return ledger.state, ledger.message_id
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize("smtpd", ["starttls"], indirect=True)
+async def test_replier_follows_smtp_settings_changes_without_restart(
+    stack: StackEnv, store: Store, smtpd: tuple[Sink, int]
+) -> None:
+    sink, port = smtpd
+    relay = RelaySettings(host="127.0.0.1", port=port, security=Security.STARTTLS, verify_tls=False)
+    replier, broker = await _replier(stack, store, relay=relay)
     try:
-        state, _ = await reply(1)  # the built-in relay (here: the aiosmtpd server)
+        state, _ = await _reply(replier, store, 1)  # the built-in relay (the aiosmtpd server)
         assert state == "sent" and len(sink.delivered) == 1
         await store.put_smtp_settings(_custom(stack.smtp_port, Security.STARTTLS))
-        state, _ = await reply(2)  # now Postfix with verification on: refused, never retried
+        state, _ = await _reply(replier, store, 2)  # Postfix, verification on: refused for good
         assert state == "failed" and len(sink.delivered) == 1
         await store.put_smtp_settings(_custom(stack.smtp_port, Security.NONE))
-        state, _ = await reply(3)  # Postfix, plain
+        state, _ = await _reply(replier, store, 3)  # Postfix, plain
         assert state == "sent" and len(sink.delivered) == 1
         assert await store.delete_smtp_settings()
-        state, message_id = await reply(4)  # back to the relay
+        state, message_id = await _reply(replier, store, 4)  # back to the relay
         assert state == "sent" and len(sink.delivered) == 2
         assert message_id.encode() in sink.delivered[-1]
     finally:
+        await broker.stop()
+
+
+@pytest.mark.stack
+async def test_auto_replies_over_xoauth2_with_tokens_from_the_identity_provider(
+    stack: StackEnv, store: Store, idp: IdentityProvider
+) -> None:
+    """The whole XOAUTH2 path of real sends: the admin signs the SMTP server in (authorisation
+    code + PKCE at the test IdP, refresh token stored on the SMTP settings), the replier's
+    TokenSource gets access tokens, and the oauth helper's submission server
+    (tests/smtp_oauth_server.py) checks each one at the IdP."""
+    user = "alice@example.test"
+    server = OAuthSmtpServer(
+        port=PORT_BASE + 450, tokeninfo_url=f"{idp.http_url}/tokeninfo?access_token="
+    )
+    client = idp.register_client(secret="s", redirect_uris=(REDIRECT,))
+    oauth = oauth_for(client)
+    await store.put_smtp_settings(
+        _xoauth2(server.port).model_copy(update={"oauth": oauth, "username": user})
+    )
+    endpoints = endpoints_for(idp)
+    start = await asyncio.to_thread(
+        start_authorization,
+        "microsoft",
+        "smtp",
+        oauth,
+        BOX,
+        endpoints,
+        redirect_uri=REDIRECT,
+        login_hint=user,
+    )
+    query = await asyncio.to_thread(browser_sign_in, start.url, idp)
+    owner = await complete_authorization(
+        start.state, query, store=store, secrets=BOX, endpoints=endpoints
+    )
+    assert owner == "smtp"
+    tokens = TokenSource(store, BOX, endpoints)
+    replier, broker = await _replier(stack, store, tokens)
+    server.start()
+    try:
+        # an auto-reply goes out over XOAUTH2, loop-safe as ever
+        state, message_id = await _reply(replier, store, 11)
+        assert state == "sent" and server.logins == [user]
+        [mail] = server.messages
+        assert mail.user == user and mail.rcpt_tos == ("c11@example.org",)
+        assert b"Auto-Submitted: auto-replied" in mail.content
+        assert message_id.encode() in mail.content
+
+        # the access token is revoked at the IdP (a password change): refused, refreshed, sent
+        stored = await store.get_smtp_settings()
+        assert stored is not None and stored.oauth is not None
+        idp.revoke_access_token(await tokens.access_token("smtp", "microsoft", stored.oauth))
+        state, _ = await _reply(replier, store, 12)
+        assert state == "sent" and len(server.messages) == 2 and len(server.logins) == 2
+
+        # consent withdrawn: no token, no refresh; the send fails for good (reply.failed.v1)
+        # and the test mail tells the admin to sign in again
+        idp.revoke_user(user, client.client_id)
+        state, _ = await _reply(replier, store, 13)
+        assert state == "failed" and len(server.messages) == 2
+        result = await _test_mail(store, None, tokens)
+        assert not result.ok and "Re-authorise" in (result.error or ""), result.error
+    finally:
+        server.stop()
+        tokens.close()
         await broker.stop()

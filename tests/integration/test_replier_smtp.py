@@ -281,6 +281,18 @@ async def test_notification_list_hears_about_new_mail_but_not_its_author(
     outbound = [m for m in await store.list_messages(item.id) if m.direction == "out"]
     kinds = sorted((m.kind, m.to[0].address) for m in outbound)
     assert kinds == [("auto_reply", "customer@example.test"), ("notification", "bob@example.test")]
+    # the processing log says what became of the mail for everybody (the created and the
+    # updated event here carry the same mail)
+    logged = await store.list_log(mail_key=created.message.mail_key)
+    assert sorted((e.action, e.reason.split(":")[0]) for e in logged) == [
+        ("auto_reply_sent", "customer@example.test"),
+        ("auto_reply_suppressed", "customer@example.test"),  # not the thread's first mail
+        ("notification_sent", "bob@example.test"),
+        ("notification_suppressed", "customer@example.test"),  # its author
+        ("notification_suppressed", "nobody"),  # created: the auto-reply told them
+        ("notification_suppressed", "noreply@example.org"),
+    ]
+    assert all(e.stage == "replier" and e.item_id == item.id for e in logged)
     [note] = [m for m in outbound if m.kind == "notification"]
 
     def headers() -> str:

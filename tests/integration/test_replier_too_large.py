@@ -71,6 +71,7 @@ async def running(stack: StackEnv, store: Store, store_url: str) -> AsyncIterato
         smtp_port=stack.smtp_port,
         smtp_security=Security.NONE,
         instance="test-too-large",
+        max_mail_bytes=8 * MB,  # the deployment's ceiling, below the account's own 10 MB
     )
     broker = make_broker(settings)
     register(broker, store, settings)
@@ -176,7 +177,8 @@ async def test_sender_is_told_once_with_every_loop_safety_header(
     body = notice.get_body(("plain",))
     assert body is not None
     text = str(body.get_content())
-    assert f"your mail 'Big scan {tag}' of 30 MB exceeds the limit of 10 MB" in text
+    # the limit that applied: the smaller of the account's (10 MB) and the ceiling (8 MB)
+    assert f"your mail 'Big scan {tag}' of 30 MB exceeds the limit of 8 MB" in text
     assert "was not processed" in text
 
     # the same event again (a redelivery, a second fetcher): the ledger says sent, no new mail
@@ -187,6 +189,9 @@ async def test_sender_is_told_once_with_every_loop_safety_header(
     assert len(_mail_with_subject(stack, "customer", tag)) == 1
     ledger = await store.get_ledger(event.quarantine_id, "too_large", "customer@example.test")
     assert ledger is not None and ledger.state == "sent"
+    [logged] = await store.list_log(mail_key=event.mail_key)  # the processing log, once
+    assert (logged.stage, logged.action) == ("replier", "too_large_notice_sent")
+    assert logged.reason.startswith("customer@example.test: 2.0.0 Ok: queued")
 
     # the same mail sent again (a new quarantine entry): the identical notice is not repeated
     resent = _quarantined("acc_big", "customer@example.test", f"Big scan {tag}")
@@ -219,6 +224,8 @@ async def test_no_notice_where_the_rules_say_no(
         decided = by_id[event.quarantine_id]
         assert decided["type"] == "reply.suppressed.v1", decided
         assert decided["notice"] == "too_large" and why in decided["why"], decided
+        [logged] = await store.list_log(mail_key=event.mail_key)
+        assert logged.action == "too_large_notice_suppressed" and why in logged.reason
     # not about size: none of the replier's business, no event at all
     other = _quarantined("acc_big", "bob@example.test", f"f {tag}", too_large=False)
     await _publish(stack, other)

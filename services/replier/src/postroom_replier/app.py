@@ -10,6 +10,7 @@ from postroom_replier.service import Replier
 from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1, MailQuarantinedV1
 from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.oauth import OAuthEndpoints, TokenSource
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 from postroom_shared.topology import EVENTS, consumer_queue
@@ -21,12 +22,16 @@ def register(
     broker: RabbitBroker, store: Store, settings: ReplierSettings
 ) -> list[Coroutine[Any, Any, None]]:
     secret = settings.secret_key.get_secret_value()
+    secrets = SecretBox.from_settings(settings)  # decrypts under rotated-out keys too
     replier = Replier(
         store=store,
         broker=broker,
         signer=MessageIdSigner(secret, domain="postroom.invalid"),
-        secrets=SecretBox(secret),
+        secrets=secrets,
         settings=settings,
+        # XOAUTH2 tokens for a stored SMTP server that uses auth xoauth2 (nothing connects
+        # until such a server is configured and a mail goes out)
+        tokens=TokenSource(store, secrets, OAuthEndpoints.from_settings(settings)),
     )
 
     @broker.subscriber(

@@ -14,12 +14,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from postroom_replier.adapters.smtp import SmtpTarget, TokenGetter
 from postroom_shared.errors import ConfigError
 from postroom_shared.models import OAuthSettings, Security, SmtpSettings
+from postroom_shared.oauth import SMTP_OWNER
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 
 __all__ = ["AccessTokens", "RelaySettings", "resolve_target", "smtp_oauth_provider"]
 
-SMTP_OAUTH_OWNER = "smtp"  # whose refresh token TokenSource uses for the SMTP server
 OAuthProvider = Literal["microsoft", "google"]
 _GOOGLE_HOSTS = ("gmail.com", "googlemail.com", "google.com")
 
@@ -70,8 +70,8 @@ def _token_getter(tokens: AccessTokens | None, settings: SmtpSettings) -> TokenG
 
     async def token(fresh: bool) -> str:
         if fresh:
-            tokens.forget(SMTP_OAUTH_OWNER)
-        return await tokens.access_token(SMTP_OAUTH_OWNER, provider, oauth)
+            tokens.forget(SMTP_OWNER)
+        return await tokens.access_token(SMTP_OWNER, provider, oauth)
 
     return token
 

@@ -52,6 +52,7 @@ from postroom_shared.models import (
     EmailAccount,
     LedgerEntry,
     Party,
+    ProcessingLogEntry,
     SendRecord,
     ThreadMessage,
     utcnow,
@@ -150,7 +151,7 @@ class Replier:
                 recipient=recipient,
                 subject=event.subject,
                 size=event.size,
-                limit=account.max_mail_bytes,
+                limit=min(account.max_mail_bytes, self.settings.max_mail_bytes),
                 message_id=message_id,
                 instance=self.settings.instance,
             )
@@ -307,6 +308,7 @@ class Replier:
         (auto-reply ids keep their original form; other purposes add theirs). A too-large
         notice is an auto-reply to the large mail, marked `notice: too_large`, and its
         `item_id` is the quarantine id (there is no item)."""
+        await self._record(cause, outcome, recipient, purpose, fields)
         if purpose != "auto_reply":
             outcome = f"{outcome}:{purpose}"
         if purpose == "too_large":
@@ -327,6 +329,40 @@ class Replier:
                     **fields,
                 }
             ),
+        )
+
+    async def _record(
+        self,
+        cause: EventEnvelope,
+        outcome: str,
+        recipient: str | None,
+        purpose: Purpose,
+        fields: dict[str, object],
+    ) -> None:
+        """The processing log (SPEC F8) shows what the replier did with each mail and why,
+        next to the converter's entries; one entry per mail, purpose, outcome and recipient
+        (the id makes a redelivery's entry a no-op)."""
+        if isinstance(cause, ItemCreatedV1 | ItemUpdatedV1):
+            mail_key, account_id = cause.message.mail_key, cause.item.account_id
+            item_id: str | None = cause.item.item_id
+            token: str | None = cause.item.token
+        elif isinstance(cause, MailQuarantinedV1):
+            mail_key, account_id, item_id, token = cause.mail_key, cause.account_id, None, None
+        else:
+            return
+        action = f"{'too_large_notice' if purpose == 'too_large' else purpose}_{outcome}"
+        detail = fields.get("why") or fields.get("error") or fields.get("smtp_response") or ""
+        await self.store.put_log(
+            ProcessingLogEntry(
+                id=f"{mail_key}:replier:{action}:{recipient or ''}",
+                mail_key=mail_key,
+                account_id=account_id,
+                stage="replier",
+                action=action,
+                reason=f"{recipient or 'nobody'}: {detail}" if detail else (recipient or ""),
+                item_id=item_id,
+                item_token=token,
+            )
         )
 
     async def _claim(self, claim: LedgerEntry) -> str:

@@ -25,6 +25,13 @@ class ReplierSettings(CommonSettings):
         " (exponential backoff) before the event is requeued.",
     )
 
+    max_mail_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        gt=0,
+        description="The fetcher's ceiling for every account's max_mail_bytes (same variable):"
+        " the limit a too-large notice names is the smaller of the two, as the fetcher applies.",
+    )
+
     def relay(self) -> RelaySettings:
         """The built-in relay as the model the API's "send test mail" shares with us."""
         return RelaySettings(

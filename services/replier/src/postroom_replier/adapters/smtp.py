@@ -11,6 +11,7 @@ to plain text, so what the admin chose is what happens (SPEC F1: no silent downg
 """
 
 import asyncio
+import contextlib
 import random
 import ssl
 from collections.abc import Awaitable, Callable
@@ -102,7 +103,14 @@ async def _authenticate(client: aiosmtplib.SMTP, target: SmtpTarget) -> None:
                 " cannot log in"
                 f" as {target.username}"
             )
-        await client.login(target.username, target.password or "")
+        try:
+            await client.login(target.username, target.password or "")
+        except aiosmtplib.SMTPResponseException:
+            raise  # the server's answer (535, 454 ...) is classified by its code
+        except aiosmtplib.SMTPException as exc:  # e.g. no mechanism both sides know
+            raise PermanentError(
+                f"{target.where}: password login impossible ({exc}); it offers {', '.join(offered)}"
+            ) from exc
         return
     if target.token is None:
         raise PermanentError("SMTP auth xoauth2 is set, but no OAuth token source is configured")
@@ -140,6 +148,8 @@ async def _session(message: EmailMessage, target: SmtpTarget) -> str:
             await client.ehlo()
         await _authenticate(client, target)
         _, response = await client.send_message(message)
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit()  # a polite end; the mail is accepted either way
         return response
     finally:
         client.close()
