@@ -34,7 +34,7 @@ from prometheus_client import (
 
 from postroom_shared.logs import get_logger
 from postroom_shared.store.ports import Store
-from postroom_shared.topology import _CONSUMERS, consumer_queue
+from postroom_shared.topology import CONSUMERS, consumer_queue
 
 __all__ = [
     "DEFAULT_PORTS",
@@ -184,7 +184,7 @@ _LABELLED = frozenset(
 
 def queue_names() -> list[str]:
     """Every consumer queue and its dead-letter queue."""
-    names = [consumer_queue(service, event).name for service, event in _CONSUMERS]
+    names = [consumer_queue(service, event).name for service, event in CONSUMERS]
     return [name for queue in names for name in (queue, f"{queue}.dlq")]
 
 

@@ -10,6 +10,7 @@ without a DLX loses the message).
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
 __all__ = [
+    "CONSUMERS",
     "DELIVERY_LIMIT",
     "DLX",
     "EVENTS",
@@ -21,7 +22,8 @@ EVENTS = RabbitExchange("postroom.events", type=ExchangeType.TOPIC, durable=True
 DLX = RabbitExchange("postroom.dlx", type=ExchangeType.DIRECT, durable=True)
 DELIVERY_LIMIT = 5
 
-_CONSUMERS: tuple[tuple[str, str], ...] = (
+# (service, event type) of every consumer queue; the metrics and the AsyncAPI document read it.
+CONSUMERS: tuple[tuple[str, str], ...] = (
     ("converter", "mail.received.v1"),
     ("replier", "item.created.v1"),
     ("replier", "item.updated.v1"),
@@ -57,7 +59,7 @@ async def declare_topology(broker: RabbitBroker) -> None:
     """
     events = await broker.declare_exchange(EVENTS)
     dlx = await broker.declare_exchange(DLX)
-    for service, event_type in _CONSUMERS:
+    for service, event_type in CONSUMERS:
         queue = consumer_queue(service, event_type)
         declared = await broker.declare_queue(queue)
         await declared.bind(events, routing_key=event_type)

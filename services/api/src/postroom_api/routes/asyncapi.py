@@ -16,7 +16,7 @@ from faststream.rabbit import RabbitBroker
 from faststream.specification import AsyncAPI, get_asyncapi_html
 
 from postroom_shared.contracts import Event, EventEnvelope
-from postroom_shared.topology import _CONSUMERS, EVENTS, consumer_queue
+from postroom_shared.topology import CONSUMERS, EVENTS, consumer_queue
 
 __all__ = ["asyncapi_document", "event_contracts", "router"]
 
@@ -49,7 +49,7 @@ def _specification() -> Any:
             title=f"{event_type}:publish",
             description=(model.__doc__ or "").strip(),
         )
-    for service, event_type in _CONSUMERS:
+    for service, event_type in CONSUMERS:
         model = contracts[event_type]
         handler = _typed(model)
         broker.subscriber(
