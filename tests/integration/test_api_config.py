@@ -33,6 +33,7 @@ async def test_smtp_custom_server_and_back_to_the_built_in_relay(api: Api) -> No
             "username": "mailer",
             "password_set": True,
             "oauth": None,
+            "oauth_provider": None,
         },
     }
     assert "smtp-pw" not in put.text

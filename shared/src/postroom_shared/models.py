@@ -314,6 +314,11 @@ class SmtpSettings(_Model):
     username: str | None = None
     password_enc: str | None = None
     oauth: OAuthSettings | None = Field(default=None, description="For auth = xoauth2.")
+    oauth_provider: Literal["microsoft", "google"] | None = Field(
+        default=None,
+        description="Whose tokens the server takes (auth = xoauth2); unset: Google for Google's"
+        " hosts or endpoints, else Microsoft.",
+    )
 
 
 class Party(_Model):

@@ -50,9 +50,11 @@ class RelaySettings(BaseSettings):
 
 
 def smtp_oauth_provider(settings: SmtpSettings) -> OAuthProvider:
-    """Whose token endpoint serves the SMTP server's XOAUTH2 tokens. The stored settings name no
-    provider, so: Google when Google's endpoints are overridden or the host is Google's,
-    else Microsoft (Exchange Online / Office 365, the other XOAUTH2 provider of SPEC F1)."""
+    """Whose token endpoint serves the SMTP server's XOAUTH2 tokens: the stored
+    `oauth_provider`, else Google when Google's endpoints are overridden or the host is
+    Google's, else Microsoft (Exchange Online / Office 365, the other XOAUTH2 provider)."""
+    if settings.oauth_provider is not None:
+        return settings.oauth_provider
     oauth = settings.oauth
     host = settings.host.lower().rstrip(".")
     if oauth is not None and (oauth.token_url or oauth.auth_url) and not oauth.authority_url:

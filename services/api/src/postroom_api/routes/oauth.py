@@ -99,8 +99,14 @@ async def start_smtp_sign_in(
     smtp = await store_of(request).get_smtp_settings()
     if smtp is None or smtp.auth != "xoauth2" or smtp.oauth is None:
         raise conflict("the SMTP server does not use OAuth: PUT /v1/smtp with auth xoauth2 first")
-    # the replier picks the token endpoint the same way when it sends
-    provider = body.provider or smtp_oauth_provider(smtp)
+    # The replier picks the token endpoint the same way when it sends: a sign-in with another
+    # provider would store a refresh token the replier never uses.
+    provider = smtp_oauth_provider(smtp)
+    if body.provider is not None and body.provider != provider:
+        raise conflict(
+            f"the SMTP server takes {provider} tokens: PUT /v1/smtp with"
+            f" oauth_provider {body.provider!r} first"
+        )
     hint = body.login_hint or smtp.username
     return await _start(request, provider, SMTP_OWNER, smtp.oauth, hint)
 

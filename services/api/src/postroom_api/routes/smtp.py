@@ -68,6 +68,7 @@ def build_smtp(body: SmtpIn, old: SmtpSettings | None, secrets: SecretBox) -> Sm
         username=body.username if body.auth != "none" else None,
         password_enc=password_enc,
         oauth=oauth,
+        oauth_provider=body.oauth_provider if body.auth == "xoauth2" else None,
     )
 
 

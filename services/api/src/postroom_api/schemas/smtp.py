@@ -35,6 +35,11 @@ class SmtpIn(In):
         " username stay the same.",
     )
     oauth: OAuthIn | None = Field(default=None, description="For auth = xoauth2.")
+    oauth_provider: Literal["microsoft", "google"] | None = Field(
+        default=None,
+        description="auth = xoauth2: whose tokens the server takes; unset: Google for Google's"
+        " hosts or endpoints, else Microsoft.",
+    )
 
 
 class SmtpSettingsView(BaseModel):
@@ -46,6 +51,7 @@ class SmtpSettingsView(BaseModel):
     username: str | None
     password_set: bool
     oauth: OAuthView | None
+    oauth_provider: Literal["microsoft", "google"] | None
 
     @classmethod
     def of(cls, smtp: SmtpSettings) -> "SmtpSettingsView":
@@ -58,6 +64,7 @@ class SmtpSettingsView(BaseModel):
             username=smtp.username,
             password_set=bool(smtp.password_enc),
             oauth=OAuthView.of(smtp.oauth) if smtp.oauth else None,
+            oauth_provider=smtp.oauth_provider,
         )
 
 
