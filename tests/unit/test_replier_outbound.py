@@ -89,6 +89,19 @@ def test_a_password_encrypted_under_another_key_is_a_clear_config_error() -> Non
             "microsoft",
         ),
         (_stored(host="notgmail.com", oauth=OAUTH), "microsoft"),
+        # a stored provider wins over every inference
+        (
+            _stored(host="smtp.gmail.com", oauth=OAUTH).model_copy(
+                update={"oauth_provider": "microsoft"}
+            ),
+            "microsoft",
+        ),
+        (
+            _stored(host="mail.example.test", oauth=OAUTH).model_copy(
+                update={"oauth_provider": "google"}
+            ),
+            "google",
+        ),
     ],
 )
 def test_smtp_oauth_provider(settings: SmtpSettings, provider: str) -> None:
