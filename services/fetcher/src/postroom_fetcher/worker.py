@@ -155,7 +155,14 @@ class AccountWorker:
                 await self._idle(account, mailbox, thread)
             return account.poll_interval_s
         except MailboxError as exc:
-            return await self._failed(Failure(exc.kind, str(exc), exc.permanent))
+            permanent = exc.permanent
+            if exc.kind == "auth" and account.oauth is not None and self.deps.tokens is not None:
+                # A refused token is not used again; the first refusal is retried soon with
+                # a fresh one, which also finds out whether the grant itself is gone.
+                self.deps.tokens.forget(account.id)
+                first = self._state is None or self._state.status == "ok"
+                permanent = permanent and not first
+            return await self._failed(Failure(exc.kind, str(exc), permanent))
         except asyncio.CancelledError:
             if mailbox is not None:
                 mailbox.abort()
