@@ -98,20 +98,20 @@ class Supervisor:
                     "account configuration changed: restarting its worker", account=account.name
                 )
                 await self._stop(account_id, release=False)
-                owned = None
-            if owned is None:
+                await self._try_start(account, changed=True)
+            elif owned is None:
                 await self._try_start(account)
             elif owned.token != _token(account):
                 owned.token = _token(account)
                 owned.worker.wake.set()
 
-    async def _try_start(self, account: EmailAccount) -> None:
+    async def _try_start(self, account: EmailAccount, *, changed: bool = False) -> None:
         s = self.deps.settings
         if not await self.deps.store.acquire_lease(
             lease_name(account.id), self.replica_id, s.lease_ttl_s
         ):
             return
-        worker = AccountWorker(self.deps, account.id)
+        worker = AccountWorker(self.deps, account.id, honour_backoff=not changed)
         task = asyncio.create_task(worker.run(), name=f"fetch-{account.id}")
         self._owned[account.id] = _Owned(
             worker=worker,

@@ -98,9 +98,10 @@ async def open_mailbox(
 
 
 class AccountWorker:
-    def __init__(self, deps: WorkerDeps, account_id: str) -> None:
+    def __init__(self, deps: WorkerDeps, account_id: str, *, honour_backoff: bool = True) -> None:
         self.deps = deps
         self.account_id = account_id
+        self.honour_backoff = honour_backoff  # False after a config change: try it at once
         self.wake = asyncio.Event()
         self._state: AccountState | None = None
         self._written_at = 0.0
@@ -125,7 +126,7 @@ class AccountWorker:
     async def _respect_stored_backoff(self) -> None:
         # A restart or another replica must not hammer a server that asked us to back off.
         state = self._state
-        if state and state.status != "ok" and state.next_attempt:
+        if self.honour_backoff and state and state.status != "ok" and state.next_attempt:
             await self._sleep((state.next_attempt - utcnow()).total_seconds())
 
     async def _attempt(self, account: EmailAccount, thread: AccountThread) -> float:
@@ -133,15 +134,16 @@ class AccountWorker:
         s = self.deps.settings
         mailbox: ImapMailbox | Pop3Mailbox | None = None
         try:
+            # Connecting holds no download slot: a hung server only ever delays itself.
+            mailbox = await open_mailbox(
+                account,
+                secrets=self.deps.secrets,
+                tokens=self.deps.tokens,
+                timeout_s=s.network_timeout_s,
+                ca_file=s.mail_ca_file,
+                run=thread,
+            )
             async with self.deps.slots:
-                mailbox = await open_mailbox(
-                    account,
-                    secrets=self.deps.secrets,
-                    tokens=self.deps.tokens,
-                    timeout_s=s.network_timeout_s,
-                    ca_file=s.mail_ca_file,
-                    run=thread,
-                )
                 if isinstance(mailbox, Pop3Mailbox):
                     count = await sync_pop3(self.deps.sync, account, mailbox, thread)
                     idle = False
