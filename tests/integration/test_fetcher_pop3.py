@@ -46,8 +46,16 @@ def _uidls(stack: StackEnv) -> int:
 
 
 async def test_keep_on_server_publishes_each_uidl_once_and_prunes_gone_ones(
-    stack: StackEnv, store: Store, sqlite_url: str
+    stack: StackEnv, store_url: str
 ) -> None:
+    store = await open_store(store_url)
+    try:
+        await _keep_on_server(stack, store, store_url)
+    finally:
+        await store.close()
+
+
+async def _keep_on_server(stack: StackEnv, store: Store, sqlite_url: str) -> None:
     empty_inbox(stack, USER)
     _deliver(stack, mail("p1"), mail("p2"))
     acc = account(stack, user=USER, provider="pop3", after_read=AfterRead.LEAVE_UNREAD)
