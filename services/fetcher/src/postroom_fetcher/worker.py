@@ -12,6 +12,7 @@ import contextlib
 import random
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from faststream.rabbit import RabbitBroker
 
@@ -42,6 +43,7 @@ __all__ = ["AccountWorker", "WorkerDeps", "open_mailbox"]
 
 log = get_logger(__name__)
 STATE_REFRESH_S = 60.0  # an unchanged "ok" state is rewritten at most this often
+STABLE_IDLE_S = 60.0  # an IDLE connection that lived this long may drop without a failure
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class AccountWorker:
                 log.info("fetched", mails=count)
             await self._succeeded("idle" if idle else "poll")
             if isinstance(mailbox, ImapMailbox) and idle:
-                await self._idle(account, mailbox, thread)
+                return await self._idle_session(account, mailbox, thread)
             return account.poll_interval_s
         except MailboxError as exc:
             permanent = exc.permanent
@@ -178,9 +180,25 @@ class AccountWorker:
             if mailbox is not None:
                 await thread(mailbox.close)
 
+    async def _idle_session(
+        self, account: EmailAccount, mailbox: ImapMailbox, thread: AccountThread
+    ) -> float:
+        """IDLE until the connection breaks. Servers drop long IDLE connections routinely:
+        after a long healthy session that is no failure (no error state, no event), just a
+        reconnect at once; a connection that breaks soon again counts as a failure."""
+        started = asyncio.get_running_loop().time()
+        try:
+            await self._idle(account, mailbox, thread)
+        except MailboxError as exc:
+            lasted = asyncio.get_running_loop().time() - started
+            if exc.kind != "network" or lasted < STABLE_IDLE_S:
+                raise
+            log.info("IDLE connection lost, reconnecting", error=str(exc), lasted_s=round(lasted))
+            return 0.0
+
     async def _idle(
         self, account: EmailAccount, mailbox: ImapMailbox, thread: AccountThread
-    ) -> None:
+    ) -> NoReturn:
         """IDLE and sync on one connection until something fails (the caller reconnects)."""
         s = self.deps.settings
         while True:
