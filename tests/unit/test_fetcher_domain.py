@@ -21,7 +21,8 @@ from postroom_fetcher.state import (
     after_success,
     status_changed,
 )
-from postroom_shared.models import AccountState, Checkpoint
+from postroom_fetcher.supervisor import fetch_fingerprint
+from postroom_shared.models import AccountState, Checkpoint, EmailAccount
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -141,3 +142,27 @@ def test_state_event_only_when_the_status_changes(
     previous = AccountState(account_id="a", status=before) if before else None  # type: ignore[arg-type]
     current = AccountState(account_id="a", status=after)  # type: ignore[arg-type]
     assert status_changed(previous, current) is changed
+
+
+def test_only_fetch_settings_restart_an_accounts_worker() -> None:
+    account = EmailAccount.model_validate(
+        {
+            "id": "a",
+            "name": "Support",
+            "address": "support@example.test",
+            "project": "Support",
+            "provider": "microsoft",
+            "mailbox": {"host": "outlook.office365.com", "port": 993, "username": "s@x.test"},
+            "oauth": {"client_id": "c", "refresh_token_enc": "r1"},
+        }
+    )
+    assert account.oauth is not None
+    rotated = account.model_copy(
+        update={"oauth": account.oauth.model_copy(update={"refresh_token_enc": "r2"})}
+    )
+    other_project = account.model_copy(update={"project": "Other"})
+    faster = account.model_copy(update={"poll_interval_s": 5})
+    same = fetch_fingerprint(account)
+    assert fetch_fingerprint(rotated) == same
+    assert fetch_fingerprint(other_project) == same
+    assert fetch_fingerprint(faster) != same
