@@ -166,3 +166,14 @@ def test_only_fetch_settings_restart_an_accounts_worker() -> None:
     assert fetch_fingerprint(rotated) == same
     assert fetch_fingerprint(other_project) == same
     assert fetch_fingerprint(faster) != same
+
+
+def test_rate_limits_back_off_on_the_slow_schedule_but_stay_transient() -> None:
+    throttled = Failure("rate_limited", "[THROTTLED] try again later", permanent=False)
+    network = Failure("network", "connection refused", permanent=False)
+    policy = BackoffPolicy()
+    slow = after_failure(None, "a", throttled, now=NOW, policy=policy, jitter=0.0)
+    fast = after_failure(None, "a", network, now=NOW, policy=policy, jitter=0.0)
+    assert slow.next_attempt == NOW + timedelta(seconds=30)
+    assert fast.next_attempt == NOW + timedelta(seconds=1)
+    assert slow.status == fast.status == "error"

@@ -7,6 +7,7 @@ the broker → record their Message-IDs → only then the after-read action → 
 under the same mail keys, which the converter dedupes.
 """
 
+import asyncio
 from dataclasses import dataclass
 
 from faststream.rabbit import RabbitBroker
@@ -96,9 +97,9 @@ async def _batch(
     bodies = await run(mailbox.bodies, small)
     missing = [uid for uid in large if uid not in headers]
     headers.update(await run(mailbox.headers, missing))
-    handled: list[int] = []
-    published_keys: list[str] = []
-    for uid in sorted(sizes):
+
+    async def deliver(uid: int) -> str | None:
+        """Publish (or quarantine) one mail; its dedupe key, or None when it vanished."""
         key = imap_mail_key(account.id, account.folder, uidvalidity, uid)
         with bind(mail_key=key, correlation_id=key):
             if uid in bodies:
@@ -116,8 +117,8 @@ async def _batch(
                     uid=uid,
                 )
                 log.info("mail published", size=len(raw))
-                published_keys.append(dedupe_key(header_block(raw)))
-            elif uid in large and uid in headers:
+                return dedupe_key(header_block(raw))
+            if uid in large and uid in headers:
                 await quarantine_too_large(
                     deps.store,
                     deps.broker,
@@ -132,10 +133,14 @@ async def _batch(
                     uid=uid,
                 )
                 log.warning("mail over the size limit quarantined", size=sizes[uid], limit=limit)
-                published_keys.append(dedupe_key(headers[uid]))
-            else:
-                continue  # expunged by somebody else between the size and the download
-            handled.append(uid)
+                return dedupe_key(headers[uid])
+            return None  # expunged by somebody else between the size and the download
+
+    # The batch's publishes wait for their confirms together, not one after the other.
+    uids = sorted(sizes)
+    results = await asyncio.gather(*(deliver(uid) for uid in uids))
+    handled = [uid for uid, key in zip(uids, results, strict=True) if key is not None]
+    published_keys = [key for key in results if key is not None]
     if published_keys:
         await deps.store.add_seen_keys(account.id, namespace, published_keys)
     crash_point("after_publish")
