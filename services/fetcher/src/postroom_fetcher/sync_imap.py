@@ -8,13 +8,15 @@ under the same mail keys, which the converter dedupes.
 """
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from faststream.rabbit import RabbitBroker
 
 from postroom_fetcher.adapters.imap import ImapMailbox
 from postroom_fetcher.crashpoints import crash_point
-from postroom_fetcher.oversize import quarantine_too_large
+from postroom_fetcher.errors import MailboxError
+from postroom_fetcher.oversize import quarantine_headers, quarantine_too_large
 from postroom_fetcher.plan import (
     batches,
     dedupe_key,
@@ -22,6 +24,14 @@ from postroom_fetcher.plan import (
     msgid_namespace,
     scan_from,
     split_by_size,
+)
+from postroom_fetcher.poison import (
+    POISON_STRIKES,
+    add_strikes,
+    clear_strikes,
+    count_strikes,
+    unreadable_headers,
+    unreadable_reason,
 )
 from postroom_fetcher.threads import AccountThread
 from postroom_shared.ingest import imap_mail_key, publish_raw_mail
@@ -32,6 +42,7 @@ from postroom_shared.store import Store
 __all__ = ["SyncDeps", "sync_imap_folder"]
 
 log = get_logger(__name__)
+type Fetch = Callable[[list[int]], dict[int, bytes]]
 
 
 @dataclass(frozen=True)
@@ -61,13 +72,18 @@ async def sync_imap_folder(
     for index, batch in enumerate(batches(uids, deps.batch_size)):
         if index:
             crash_point("mid_download")
-        done += await _batch(deps, account, mailbox, run, uidvalidity, batch, rescan=scan.rescan)
+        count, struck = await _batch(
+            deps, account, mailbox, run, uidvalidity, batch, rescan=scan.rescan
+        )
+        done += count
         await deps.store.set_checkpoint(
             Checkpoint(
                 account_id=account.id, folder=folder, uidvalidity=uidvalidity, last_uid=batch[-1]
             )
         )
         crash_point("after_checkpoint")
+        if struck:
+            await clear_strikes(deps.store, account)
     return done
 
 
@@ -80,13 +96,34 @@ async def _batch(
     batch: list[int],
     *,
     rescan: bool,
-) -> int:
+) -> tuple[int, bool]:
+    """Handle one batch; (mails handled, whether any had strikes)."""
     namespace = msgid_namespace(account.folder)
     sizes = await run(mailbox.sizes, batch)  # expunged meanwhile: missing
+    strikes = await count_strikes(deps.store, account, uidvalidity, sorted(sizes))
+    poisoned = sorted(uid for uid, n in strikes.items() if n >= POISON_STRIKES)
+    for uid in poisoned:
+        del sizes[uid]
+
+    async def guarded(
+        fetch: Callable[[list[int]], dict[int, bytes]], uids: list[int]
+    ) -> dict[int, bytes]:
+        """`fetch` in one call, or one UID at a time once any of them struck before."""
+        careful = any(strikes.get(uid) for uid in uids)
+        found: dict[int, bytes] = {}
+        for group in [[uid] for uid in uids] if careful else [uids] if uids else []:
+            try:
+                found.update(await run(fetch, group))
+            except MailboxError as exc:
+                if exc.kind == "protocol":  # the server failed, not the network
+                    await add_strikes(deps.store, account, uidvalidity, group, strikes)
+                raise
+        return found
+
     headers: dict[int, bytes] = {}
     seen_uids: list[int] = []
     if rescan:
-        headers = await run(mailbox.headers, sorted(sizes))
+        headers = await guarded(mailbox.headers, sorted(sizes))
         keys = {uid: dedupe_key(block) for uid, block in headers.items()}
         seen = await deps.store.seen_keys(account.id, namespace, sorted(set(keys.values())))
         seen_uids = [uid for uid, key in keys.items() if key in seen]
@@ -94,9 +131,8 @@ async def _batch(
             del sizes[uid]
     limit = deps.limit(account)
     small, large = split_by_size(sizes, limit)
-    bodies = await run(mailbox.bodies, small)
-    missing = [uid for uid in large if uid not in headers]
-    headers.update(await run(mailbox.headers, missing))
+    bodies = await guarded(mailbox.bodies, small)
+    headers.update(await guarded(mailbox.headers, [uid for uid in large if uid not in headers]))
 
     async def deliver(uid: int) -> str | None:
         """Publish (or quarantine) one mail; its dedupe key, or None when it vanished."""
@@ -136,9 +172,29 @@ async def _batch(
                 return dedupe_key(headers[uid])
             return None  # expunged by somebody else between the size and the download
 
+    async def unreadable(uid: int) -> None:
+        key = imap_mail_key(account.id, account.folder, uidvalidity, uid)
+        with bind(mail_key=key, correlation_id=key):
+            await quarantine_headers(
+                deps.store,
+                deps.broker,
+                account_id=account.id,
+                mail_key=key,
+                headers=unreadable_headers(account, uid, uidvalidity),
+                size=None,
+                reason=unreadable_reason(uid),
+                too_large=False,
+                source=deps.source,
+                folder=account.folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+            )
+            log.error("mail the server cannot hand out quarantined and skipped", uid=uid)
+
     # The batch's publishes wait for their confirms together, not one after the other.
     uids = sorted(sizes)
     results = await asyncio.gather(*(deliver(uid) for uid in uids))
+    await asyncio.gather(*(unreadable(uid) for uid in poisoned))
     handled = [uid for uid, key in zip(uids, results, strict=True) if key is not None]
     published_keys = [key for key in results if key is not None]
     if published_keys:
@@ -146,4 +202,4 @@ async def _batch(
     crash_point("after_publish")
     await run(mailbox.finish, sorted(handled + seen_uids), account.after_read)
     crash_point("after_finish")
-    return len(handled)
+    return len(handled) + len(poisoned), any(strikes.values())
