@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aio_pika import connect_robust
@@ -106,6 +107,16 @@ def settings(stack: StackEnv, store_url: str, **extra: Any) -> FetcherSettings:
 
 def cert_file(stack: StackEnv) -> str:
     return str(stack.state_dir / "stack" / "dovecot" / "ssl" / "cert.pem")
+
+
+def maildir_file(stack: StackEnv, user: str, folder: str, subject: bytes) -> Path:
+    """The file Dovecot keeps a mail in (found by subject); `folder` "" is the INBOX."""
+    home = stack.state_dir / "stack/dovecot/mail/example.test" / user / "Maildir"
+    maildir = home / f".{folder}" if folder else home
+    for path in [*maildir.glob("new/*"), *maildir.glob("cur/*")]:
+        if b"\nSubject: " + subject + b"\n" in path.read_bytes().replace(b"\r\n", b"\n"):
+            return path
+    raise AssertionError(f"no maildir file with subject {subject!r}")
 
 
 def dovecot_conf(stack: StackEnv) -> str:

@@ -5,7 +5,6 @@ import asyncio
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +12,7 @@ from postroom_fetcher.errors import MailboxError
 from postroom_fetcher.plan import dedupe_key, header_block, msgid_namespace
 from postroom_fetcher.poison import POISON_STRIKES, count_strikes
 from postroom_fetcher.service import Fetcher
+from postroom_fetcher.sync_imap import strike_namespace
 from postroom_shared.contracts import MailQuarantinedV1, MailReceivedV1
 from postroom_shared.models import AfterRead, Security
 from postroom_shared.store import Store, open_store
@@ -23,6 +23,7 @@ from tests.integration.fetcher_helpers import (
     cert_file,
     imap,
     mail,
+    maildir_file,
     new_folder,
     settings,
 )
@@ -196,20 +197,12 @@ async def test_uidvalidity_change_rescans_without_duplicates(
     assert await store.seen_keys(acc.id, msgid_namespace(folder), keys) == set(keys)
 
 
-def _maildir_file(stack: StackEnv, user: str, folder: str, subject: bytes) -> Path:
-    maildir = stack.state_dir / "stack/dovecot/mail/example.test" / user / "Maildir" / f".{folder}"
-    for path in [*maildir.glob("new/*"), *maildir.glob("cur/*")]:
-        if b"\nSubject: " + subject + b"\n" in path.read_bytes().replace(b"\r\n", b"\n"):
-            return path
-    raise AssertionError(f"no maildir file with subject {subject!r}")
-
-
 async def test_a_mail_the_server_cannot_hand_out_never_blocks_the_mailbox(
     stack: StackEnv, store: Store, sqlite_url: str
 ) -> None:
     folder = new_folder(stack, "alice", mail("first"), mail("unreadable"), mail("third"))
     # Dovecot answers "* BYE FETCH failed: Internal error" for a file it cannot read.
-    _maildir_file(stack, "alice", folder, b"unreadable").chmod(0)
+    maildir_file(stack, "alice", folder, b"unreadable").chmod(0)
     acc = account(stack, user="alice", folder=folder)
     cfg = settings(stack, sqlite_url)
     async with broker_and_tap(stack, sqlite_url, "mail.received.v1", "mail.quarantined.v1") as (
@@ -232,7 +225,9 @@ async def test_a_mail_the_server_cannot_hand_out_never_blocks_the_mailbox(
     assert not event.too_large and "UID 2" in event.reason and "left on the server" in event.reason
     checkpoint = await store.get_checkpoint(acc.id, folder)
     assert checkpoint is not None and checkpoint.last_uid == 3
-    assert await count_strikes(store, acc, checkpoint.uidvalidity, [1, 2, 3]) == {1: 0, 2: 0, 3: 0}
+    ids = [f"{checkpoint.uidvalidity}/{uid}" for uid in (1, 2, 3)]
+    strikes = await count_strikes(store, acc.id, strike_namespace(folder), ids)
+    assert set(strikes.values()) == {0}
     with imap(stack, "alice") as client:
         client.select_folder(folder)
         assert client.search(["ALL"]) == [2]  # never deleted: it was never imported

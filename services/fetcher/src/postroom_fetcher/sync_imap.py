@@ -39,7 +39,7 @@ from postroom_shared.logs import bind, get_logger
 from postroom_shared.models import Checkpoint, EmailAccount
 from postroom_shared.store import Store
 
-__all__ = ["SyncDeps", "sync_imap_folder"]
+__all__ = ["SyncDeps", "strike_namespace", "sync_imap_folder"]
 
 log = get_logger(__name__)
 type Fetch = Callable[[list[int]], dict[int, bytes]]
@@ -56,6 +56,10 @@ class SyncDeps:
 
     def limit(self, account: EmailAccount) -> int:
         return min(account.max_mail_bytes, self.max_mail_bytes)
+
+
+def strike_namespace(folder: str) -> str:
+    return f"strikes:{folder}"
 
 
 async def sync_imap_folder(
@@ -83,7 +87,7 @@ async def sync_imap_folder(
         )
         crash_point("after_checkpoint")
         if struck:
-            await clear_strikes(deps.store, account)
+            await clear_strikes(deps.store, account.id, strike_namespace(folder))
     return done
 
 
@@ -100,7 +104,11 @@ async def _batch(
     """Handle one batch; (mails handled, whether any had strikes)."""
     namespace = msgid_namespace(account.folder)
     sizes = await run(mailbox.sizes, batch)  # expunged meanwhile: missing
-    strikes = await count_strikes(deps.store, account, uidvalidity, sorted(sizes))
+    struck_ns = strike_namespace(account.folder)
+    counted = await count_strikes(
+        deps.store, account.id, struck_ns, [f"{uidvalidity}/{uid}" for uid in sorted(sizes)]
+    )
+    strikes = {int(key.rsplit("/", 1)[1]): n for key, n in counted.items()}
     poisoned = sorted(uid for uid, n in strikes.items() if n >= POISON_STRIKES)
     for uid in poisoned:
         del sizes[uid]
@@ -116,7 +124,13 @@ async def _batch(
                 found.update(await run(fetch, group))
             except MailboxError as exc:
                 if exc.kind == "protocol":  # the server failed, not the network
-                    await add_strikes(deps.store, account, uidvalidity, group, strikes)
+                    await add_strikes(
+                        deps.store,
+                        account.id,
+                        struck_ns,
+                        [f"{uidvalidity}/{u}" for u in group],
+                        counted,
+                    )
                 raise
         return found
 
@@ -180,9 +194,9 @@ async def _batch(
                 deps.broker,
                 account_id=account.id,
                 mail_key=key,
-                headers=unreadable_headers(account, uid, uidvalidity),
+                headers=unreadable_headers(f"{account.folder} UIDVALIDITY {uidvalidity} UID {uid}"),
                 size=None,
-                reason=unreadable_reason(uid),
+                reason=unreadable_reason(f"message UID {uid}"),
                 too_large=False,
                 source=deps.source,
                 folder=account.folder,
