@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run start stop test lint fmt sync bench-converter
+.PHONY: help run start stop test lint fmt sync bench-converter bench-fetcher
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,3 +32,7 @@ fmt:  ## format and autofix
 bench-converter:  ## converter parse+classify+map throughput and peak memory (store excluded)
 	@deploy/local/bootstrap.sh >/dev/null
 	.venv/bin/python bench/bench_converter.py
+
+bench-fetcher:  ## fetcher mails/s (real Dovecot + RabbitMQ, SQLite store) and APPEND-to-event delay
+	@deploy/local/bootstrap.sh >/dev/null
+	.venv/bin/python bench/bench_fetcher.py

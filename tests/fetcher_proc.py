@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Literal
 
 from aio_pika import ExchangeType, connect_robust
 from aio_pika.abc import (
@@ -36,7 +37,7 @@ __all__ = [
     "MailTap",
     "append_mails",
     "imap",
-    "imap_account",
+    "mail_account",
     "make_mail",
     "start_fetcher",
     "uids_in",
@@ -78,23 +79,30 @@ def uids_in(stack: StackEnv, folder: str, user: str = "support") -> tuple[int, l
         return int(status[b"UIDVALIDITY"]), sorted(int(u) for u in client.search(["ALL"]))
 
 
-def imap_account(
-    stack: StackEnv, folder: str, *, user: str = "support", poll_interval_s: float = 1.0
+def mail_account(
+    stack: StackEnv,
+    folder: str,
+    *,
+    user: str = "support",
+    poll_interval_s: float = 1.0,
+    provider: Literal["imap", "pop3"] = "imap",
 ) -> EmailAccount:
+    """An account reading `user`'s `folder` (POP3: the INBOX) on the stack, deleting after read."""
     return EmailAccount(
         id=f"acc_{folder}",
         name=f"Support {folder}",
         address=f"{user}@example.test",
         project="Support",
+        provider=provider,
         after_read=AfterRead.DELETE,
         poll_interval_s=poll_interval_s,
         mailbox=MailboxSettings(
             host="127.0.0.1",
-            port=stack.imap_port,
+            port=stack.imap_port if provider == "imap" else stack.pop3_port,
             security=Security.NONE,
             username=f"{user}@example.test",
             password_enc=SecretBox(SECRET).encrypt(user),
-            folder=folder,
+            folder=folder if provider == "imap" else "INBOX",
         ),
     )
 
@@ -134,16 +142,23 @@ def start_fetcher(
     batch: int = 20,
     **extra: str,
 ) -> FetcherProcess:
-    """`postroom-fetcher` against `stack` and `store_url`; stderr (JSON logs) to `log_path`."""
-    env = stack.environ(
-        POSTROOM_STORE_URL=store_url,
-        POSTROOM_BROKER_URL=stack.amqp_url,
-        POSTROOM_SECRET_KEY=SECRET,
-        POSTROOM_FETCH_BATCH=str(batch),
-        POSTROOM_ACCOUNTS_REFRESH_S="1",
-        POSTROOM_HEARTBEAT_INTERVAL_S="1",
-        **extra,
-    )
+    """`postroom-fetcher` against `stack` and `store_url`; stderr (JSON logs) to `log_path`.
+
+    A killed replica's account lease must expire before the next process may fetch: short
+    leases keep these runs in seconds (production default: 30 s).
+    """
+    settings = {
+        "POSTROOM_STORE_URL": store_url,
+        "POSTROOM_BROKER_URL": stack.amqp_url,
+        "POSTROOM_SECRET_KEY": SECRET,
+        "POSTROOM_FETCH_BATCH": str(batch),
+        "POSTROOM_ACCOUNTS_REFRESH_S": "1",
+        "POSTROOM_HEARTBEAT_INTERVAL_S": "1",
+        "POSTROOM_LEASE_TTL_S": "3",
+        "POSTROOM_LEASE_RENEW_S": "1",
+        "POSTROOM_METRICS_PORT": "0",  # the default 9101 is outside this port block
+    }
+    env = stack.environ(**(settings | extra))
     env.pop("POSTROOM_FETCHER_CRASH_AT", None)
     if crash_at:
         env["POSTROOM_FETCHER_CRASH_AT"] = crash_at
@@ -182,6 +197,7 @@ class MailTap:
     redelivered: int = 0  # deliveries our own queue repeated (not re-publishes)
     _conn: AbstractRobustConnection | None = None
     _queue: AbstractQueue | None = None
+    _consumer: str = ""
 
     async def __aenter__(self) -> "MailTap":
         self._conn = await connect_robust(self.amqp_url, reconnect_interval=0.5)
@@ -193,11 +209,12 @@ class MailTap:
         # durable and not exclusive: what is published while we are disconnected waits here
         self._queue = await channel.declare_queue(f"test.tap.{uuid.uuid4().hex[:12]}", durable=True)
         await self._queue.bind(exchange, routing_key="mail.received.v1")
-        await self._queue.consume(self._on_message)
+        self._consumer = await self._queue.consume(self._on_message)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         if self._queue is not None:
+            await self._queue.cancel(self._consumer)
             await self._queue.delete(if_unused=False, if_empty=False)
         if self._conn is not None:
             await self._conn.close()

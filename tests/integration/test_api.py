@@ -26,7 +26,7 @@ async def test_every_v1_route_needs_the_key(client: Client) -> None:
         response = await client.get(path, headers=bearer("wrong" * 10))
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
-    assert (await client.get("/v1/items", headers=bearer())).json() == []
+    assert (await client.get("/v1/items", headers=bearer())).status_code == 200
     assert (await client.get("/v1/items/it_x", headers=bearer())).status_code == 404
     for public in ("/openapi.json", "/healthz", "/asyncapi.json", "/metrics"):
         assert (await client.get(public)).status_code == 200, public

@@ -6,7 +6,9 @@ leave it running for the tests after these.
 """
 
 import asyncio
+import contextlib
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -23,7 +25,7 @@ from tests.fetcher_proc import (
     MailTap,
     append_mails,
     imap,
-    imap_account,
+    mail_account,
     make_mail,
     start_fetcher,
     uids_in,
@@ -45,25 +47,43 @@ def rabbitmqctl(stack: StackEnv, *args: str) -> None:
     )
 
 
-def _alive(pid: int) -> bool:
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent PID) of a process, None when it is gone."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return False
-    return state != "Z"
+        return None
+    return fields[0], int(fields[1])
+
+
+def _wait_gone(pids: list[int], timeout_s: float) -> bool:
+    end = time.monotonic() + timeout_s
+    while any((st := _stat(pid)) and st[0] != "Z" for pid in pids):
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def restart_dovecot(stack: StackEnv) -> None:
-    """Stop this stack's Dovecot (its master ends every IMAP session) and start it the way
-    stack.sh does, recording the new PID where `stack.sh stop` will find it."""
+    """Stop this stack's Dovecot with every session it serves, and start it the way stack.sh
+    does, recording the new PID where `stack.sh stop` will find it."""
     dc = stack.state_dir / "stack/dovecot"
     pid_file = stack.state_dir / "stack/pids/dovecot"
-    old = int(pid_file.read_text())
-    os.kill(old, 15)
-    end = time.monotonic() + 20
-    while _alive(old):
-        assert time.monotonic() < end, "Dovecot did not stop"
-        time.sleep(0.05)
+    master = int(pid_file.read_text())
+    children = [
+        int(p.name) for p in Path("/proc").iterdir()
+        if p.name.isdigit() and (_stat(int(p.name)) or ("", 0))[1] == master
+    ]  # fmt: skip
+    os.kill(master, signal.SIGTERM)
+    assert _wait_gone([master], 20), "Dovecot did not stop"
+    # shutdown_clients ends the IMAP sessions, a moment after the master; a session that
+    # lingers (an IDLE waiting on its socket) would hide the outage from the fetcher
+    if not _wait_gone(children, 2):
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        assert _wait_gone(children, 5), "Dovecot's processes did not stop"
     subprocess.run(["rm", "-rf", str(dc / "run")], check=True)
     (dc / "run").mkdir()
     # detached like stack.sh starts it, so the master is not a child of the test process
@@ -140,7 +160,7 @@ class Run:
 async def run(stack: StackEnv, tmp_path: Path) -> AsyncIterator[Run]:
     folder = f"r{uuid.uuid4().hex[:8]}"
     await asyncio.to_thread(append_mails, stack, folder, [])
-    account = imap_account(stack, folder)
+    account = mail_account(stack, folder)
     store_url = f"sqlite:///{tmp_path / 'postroom.db'}"
     store = await open_store(store_url)
     await store.put_account(account)

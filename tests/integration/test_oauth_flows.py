@@ -3,6 +3,7 @@ msal and google-auth as in production; tokens are stored through both store adap
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -374,3 +375,67 @@ async def test_no_refresh_token_yet_asks_for_sign_in(
     tokens = TokenSource(sqlite_store, BOX, endpoints_for(idp))
     with pytest.raises(ReauthorizationRequired, match="no OAuth refresh token yet"):
         await tokens.access_token("acc_n", "microsoft", oauth)
+
+
+async def test_google_outage_is_transient(idp: IdentityProvider, sqlite_store: Store) -> None:
+    client = idp.register_client(secret="g", redirect_uris=(REDIRECT,))
+    await _sign_in(idp, sqlite_store, "acc_go", "google", oauth_for(client))
+    oauth = await _oauth(sqlite_store, "acc_go")
+    tokens = TokenSource(sqlite_store, BOX, endpoints_for(idp))
+    idp.fail_token_requests(client.client_id, 503, 503, 503)  # google-auth tries 3 times
+    with pytest.raises(TransientError):
+        await tokens.access_token("acc_go", "google", oauth)
+    assert await tokens.access_token("acc_go", "google", oauth)
+
+
+class _StoreWriteFailsOnce:
+    """A real store whose next set_refresh_token raises (the store is briefly down)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.failed = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._store, name)
+
+    async def set_refresh_token(self, owner: str, refresh_token_enc: str) -> bool:
+        if not self.failed:
+            self.failed = True
+            raise ConnectionError("store unavailable")
+        return await self._store.set_refresh_token(owner, refresh_token_enc)
+
+
+async def test_rotated_token_survives_a_failed_store_write(
+    idp: IdentityProvider, sqlite_store: Store
+) -> None:
+    client = idp.register_client(secret="x", redirect_uris=(REDIRECT,), token_lifetime_s=60)
+    await _sign_in(idp, sqlite_store, "acc_w", "microsoft", oauth_for(client))
+    oauth = await _oauth(sqlite_store, "acc_w")
+    flaky = _StoreWriteFailsOnce(sqlite_store)
+    tokens = TokenSource(cast(Store, flaky), BOX, endpoints_for(idp))
+    assert await tokens.access_token("acc_w", "microsoft", oauth)
+    assert flaky.failed
+    # the store still holds the spent token; the in-memory one is used and then stored
+    assert await tokens.access_token("acc_w", "microsoft", oauth)
+    stored = BOX.decrypt((await _oauth(sqlite_store, "acc_w")).refresh_token_enc or "")
+    assert idp.live_refresh_tokens(client.client_id) == [stored]
+    tokens.close()
+
+
+async def test_outage_during_the_code_exchange_is_transient(
+    idp: IdentityProvider, sqlite_store: Store
+) -> None:
+    client = idp.register_client(secret="x", redirect_uris=(REDIRECT,))
+    oauth = oauth_for(client)
+    await sqlite_store.put_account(account_for("acc_x", "microsoft", oauth))
+    endpoints = endpoints_for(idp)
+    start = await asyncio.to_thread(
+        start_authorization, "microsoft", "acc_x", oauth, BOX, endpoints, redirect_uri=REDIRECT
+    )
+    query = browser_sign_in(start.url, idp)
+    idp.fail_token_requests(client.client_id, 502)
+    with pytest.raises(TransientError, match="try the sign-in again"):
+        await complete_authorization(
+            start.state, query, store=sqlite_store, secrets=BOX, endpoints=endpoints
+        )
+    assert (await _oauth(sqlite_store, "acc_x")).refresh_token_enc is None

@@ -3,11 +3,14 @@ validates each token against the test IdP's tokeninfo/introspection endpoints.""
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Literal
 
 import pytest
 from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
+from postroom_fetcher import probe
+from postroom_fetcher.errors import MailboxError
 from postroom_shared.models import OAuthSettings, SmtpSettings
 from postroom_shared.oauth import (
     ReauthorizationRequired,
@@ -58,16 +61,21 @@ def _oauthbearer(stack: StackEnv, user: str, token: str) -> None:
 
 
 async def _signed_in(
-    idp: IdentityProvider, store: Store, stack: StackEnv, account_id: str, user: str
+    idp: IdentityProvider,
+    store: Store,
+    stack: StackEnv,
+    account_id: str,
+    user: str,
+    provider: Literal["microsoft", "google"] = "microsoft",
 ) -> OAuthSettings:
     client = idp.register_client(secret="s", redirect_uris=(REDIRECT,))
     oauth = oauth_for(client)
     await store.put_account(
-        account_for(account_id, "microsoft", oauth, user=user, imap_port=stack.imap_port)
+        account_for(account_id, provider, oauth, user=user, imap_port=stack.imap_port)
     )
     start = await asyncio.to_thread(
         start_authorization,
-        "microsoft",
+        provider,
         account_id,
         oauth,
         BOX,
@@ -84,12 +92,13 @@ async def _signed_in(
     return account.oauth
 
 
+@pytest.mark.parametrize("provider", ["microsoft", "google"])
 async def test_signed_in_account_logs_in_over_xoauth2_and_oauthbearer(
-    stack: StackEnv, idp: IdentityProvider, store: Store
+    stack: StackEnv, idp: IdentityProvider, store: Store, provider: Literal["microsoft", "google"]
 ) -> None:
-    oauth = await _signed_in(idp, store, stack, "acc_imap", "alice@example.test")
+    oauth = await _signed_in(idp, store, stack, "acc_imap", "alice@example.test", provider)
     tokens = TokenSource(store, BOX, endpoints_for(idp))
-    token = await tokens.access_token("acc_imap", "microsoft", oauth)
+    token = await tokens.access_token("acc_imap", provider, oauth)
     checks = idp.validations["tokeninfo"]
     assert "INBOX" in await asyncio.to_thread(_xoauth2, stack, "alice@example.test", token)
     await asyncio.to_thread(_oauthbearer, stack, "alice@example.test", token)
@@ -146,5 +155,28 @@ async def test_app_only_token_logs_in_to_the_granted_mailbox(
     tokens = TokenSource(store, BOX, endpoints_for(idp))
     token = await tokens.access_token("smtp", "microsoft", oauth)
     await asyncio.to_thread(_xoauth2, stack, "alice@example.test", token)
+    tokens.close()
+    await store.close()
+
+
+async def test_fetcher_probe_with_a_real_token_source(
+    stack: StackEnv, idp: IdentityProvider, sqlite_url: str
+) -> None:
+    """The fetcher's connection test and folder list log in with TokenSource tokens; revoked
+    consent comes back as a permanent consent_revoked error that says to re-authorise."""
+    store = await open_store(sqlite_url)
+    await _signed_in(idp, store, stack, "acc_probe", "bob@example.test")
+    account = await store.get_account("acc_probe")
+    assert account is not None and account.oauth is not None
+    tokens = TokenSource(store, BOX, endpoints_for(idp))
+    await probe.test_connection(account, secrets=BOX, tokens=tokens, timeout_s=10)
+    assert "INBOX" in await probe.list_folders(account, secrets=BOX, tokens=tokens, timeout_s=10)
+
+    idp.revoke_user("bob@example.test", account.oauth.client_id)
+    tokens.forget("acc_probe")
+    with pytest.raises(MailboxError) as caught:
+        await probe.test_connection(account, secrets=BOX, tokens=tokens, timeout_s=10)
+    assert caught.value.kind == "consent_revoked" and caught.value.permanent
+    assert "Re-authorise" in str(caught.value)
     tokens.close()
     await store.close()

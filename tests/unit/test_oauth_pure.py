@@ -4,6 +4,7 @@ SASL payloads, authority and endpoint settings."""
 import base64
 import json
 import time
+from typing import cast
 
 import pytest
 
@@ -13,6 +14,7 @@ from postroom_shared.oauth import (
     OAuthEndpoints,
     OAuthError,
     ReauthorizationRequired,
+    TokenSource,
     oauthbearer_payload,
     xoauth2_payload,
 )
@@ -29,6 +31,7 @@ from postroom_shared.oauth.state import (
 )
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.settings import CommonSettings
+from postroom_shared.store import Store
 
 BOX = SecretBox("k" * 40)
 
@@ -157,11 +160,13 @@ def _settings() -> CommonSettings:
 def test_endpoints_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTROOM_STORE_URL", "sqlite:////tmp/x.db")
     monkeypatch.setenv("POSTROOM_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("POSTROOM_OAUTH_CA_BUNDLE", "")  # as example.env has it
     assert OAuthEndpoints.from_settings(_settings()) == OAuthEndpoints()
     monkeypatch.setenv("POSTROOM_OAUTH_MICROSOFT_AUTHORITY", "https://login.microsoftonline.us")
     monkeypatch.setenv("POSTROOM_OAUTH_GOOGLE_TOKEN_URL", "http://127.0.0.1:1/token")
     monkeypatch.setenv("POSTROOM_OAUTH_CA_BUNDLE", "/etc/postroom/idp-ca.pem")
     endpoints = OAuthEndpoints.from_settings(_settings())
+    assert TokenSource.from_settings(cast(Store, object()), _settings())._endpoints == endpoints
     assert endpoints.microsoft_authority == "https://login.microsoftonline.us"
     assert endpoints.google_token_url == "http://127.0.0.1:1/token"
     assert endpoints.ca_bundle == "/etc/postroom/idp-ca.pem"

@@ -3,6 +3,7 @@
 postroom seed-demo     configure the demo support account (used by `make run`)
 postroom health NAME   exit 0 when service NAME has a fresh ready heartbeat (container checks)
 postroom api-key create|list|revoke, postroom rotate-secrets   (see admin_cli)
+postroom deliver --account NAME   one mail on stdin from an MTA to a push account (docs/push.md)
 """
 
 import argparse
@@ -32,7 +33,7 @@ DEMO_ACCOUNT_ID = "acc_demo_support"
 
 async def _seed_demo(args: argparse.Namespace) -> int:
     settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
-    box = SecretBox(settings.secret_key.get_secret_value())
+    box = SecretBox.from_settings(settings)
     store = await open_store(settings.store_url)
     try:
         existing = await store.get_account(DEMO_ACCOUNT_ID)
@@ -101,7 +102,24 @@ def _parser() -> argparse.ArgumentParser:
     quarantine.add_argument("action", choices=["list", "show", "reprocess", "discard"])
     quarantine.add_argument("id", nargs="?", default="", help="quarantine id (all but list)")
     admin_cli.add_parsers(sub)
+    deliver = sub.add_parser(
+        "deliver", help="hand one mail on stdin to a push account (MTA pipe; sysexits status)"
+    )
+    deliver.add_argument("--account", required=True, help="name (or id) of an active push account")
+    deliver.add_argument("--env-file", default=None, help="POSTROOM_* settings file (dotenv)")
+    deliver.add_argument("--timeout", type=float, default=60.0, help="seconds until exit 75")
     return parser
+
+
+def _deliver(args: argparse.Namespace) -> int:
+    # The fetcher owns mail intake; shared must not import it, so it is looked up at run time.
+    try:
+        module = importlib.import_module("postroom_fetcher.deliver")
+    except ImportError:
+        print("postroom deliver needs the postroom-fetcher package", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: the MTA keeps the mail until the installation is fixed
+    result: int = module.main(args)
+    return result
 
 
 def _converter_module(name: str) -> Any:
@@ -137,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "parse":
         sys.exit(_parse(args))
+    if args.command == "deliver":
+        sys.exit(_deliver(args))
     command = {
         "seed-demo": _seed_demo,
         "health": _health,

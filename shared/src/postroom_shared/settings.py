@@ -93,6 +93,11 @@ class CommonSettings(BaseSettings):
             raise ValueError("POSTROOM_SECRET_KEY must be at least 32 characters long")
         return value
 
+    @field_validator("oauth_ca_bundle")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
     @field_validator("store_url")
     @classmethod
     def _known_scheme(cls, value: str) -> str:

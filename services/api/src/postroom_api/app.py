@@ -10,14 +10,11 @@ from faststream.rabbit import RabbitBroker
 from postroom_api.auth import digest, document_auth_responses
 from postroom_api.routes import accounts, asyncapi, health, ingest, items, keys
 from postroom_api.settings import ApiSettings
-from postroom_shared.logs import get_logger
 from postroom_shared.runtime import connect_with_retry, make_broker
 from postroom_shared.store import open_store
 from postroom_shared.topology import declare_topology
 
 __all__ = ["create_app"]
-
-log = get_logger(__name__)
 
 DESCRIPTION = """Configure mailboxes, read items created from mail, push mail, watch health.
 

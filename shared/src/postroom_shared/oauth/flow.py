@@ -19,7 +19,7 @@ from postroom_shared.errors import TransientError
 from postroom_shared.models import OAuthSettings
 from postroom_shared.oauth import google, microsoft
 from postroom_shared.oauth.endpoints import OAuthEndpoints
-from postroom_shared.oauth.errors import OAuthError, ReauthorizationRequired, token_error
+from postroom_shared.oauth.errors import OAuthError, ReauthorizationRequired
 from postroom_shared.oauth.http import IdpSession
 from postroom_shared.oauth.owners import SMTP_OWNER, describe, stored_oauth
 from postroom_shared.oauth.state import (
@@ -211,18 +211,12 @@ def _exchange_microsoft(
     }
     try:
         result = app.acquire_token_by_auth_code_flow(flow, {**query, "state": state})
-    except requests.RequestException as exc:
-        raise TransientError(f"Microsoft token endpoint is unreachable: {exc}") from exc
-    except (ValueError, RuntimeError) as exc:
-        # non-JSON answers and nonce/state checks inside msal
+    except RuntimeError as exc:  # msal's nonce check
         raise OAuthError(f"the Microsoft sign-in could not be completed: {exc}") from exc
-    if isinstance(result, dict) and "error" in result:
-        raise token_error(
-            "microsoft",
-            pending.owner,
-            str(result["error"]),
-            str(result.get("error_description", "")),
-        )
+    except microsoft.FAILED_REQUEST as exc:
+        raise TransientError(
+            f"the Microsoft token endpoint failed ({exc!r}); try the sign-in again"
+        ) from exc
     return microsoft.checked(result, pending.owner)
 
 

@@ -17,6 +17,7 @@ from google.oauth2.credentials import Credentials
 
 from postroom_shared.errors import TransientError
 from postroom_shared.oauth.errors import OAuthError, token_error
+from postroom_shared.oauth.http import IdpSession
 
 __all__ = ["GOOGLE_SCOPES", "Refreshed", "authorization_url", "exchange_code", "refresh"]
 
@@ -102,7 +103,7 @@ class Refreshed:
 
 
 def refresh(
-    session: requests.Session,
+    session: IdpSession,
     token_url: str,
     *,
     client_id: str,
@@ -123,7 +124,8 @@ def refresh(
         data = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], dict) else {}
         error = str(data.get("error", ""))
         if not error:
-            if getattr(exc, "retryable", False):
+            status = session.last_status or 0
+            if exc.retryable or status >= 500 or status == 429:
                 raise TransientError(f"Google token refresh failed: {exc.args[0]}") from exc
             raise OAuthError(f"Google token refresh failed: {exc.args[0]}") from exc
         raise token_error("google", owner, error, str(data.get("error_description", ""))) from exc

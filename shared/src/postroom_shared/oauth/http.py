@@ -23,6 +23,13 @@ class IdpSession(requests.Session):
         self._timeout_s = endpoints.timeout_s
         if self._ca_bundle is not None:
             self.verify = self._ca_bundle
+        # google-auth hides the status of a non-JSON error answer; the caller needs it to tell
+        # an outage (5xx) from a refusal
+        self.last_status: int | None = None
+        self.hooks["response"].append(self._remember_status)
+
+    def _remember_status(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.last_status = response.status_code
 
     def merge_environment_settings(
         self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any

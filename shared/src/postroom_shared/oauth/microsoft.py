@@ -18,6 +18,7 @@ from postroom_shared.oauth.endpoints import OAuthEndpoints
 from postroom_shared.oauth.errors import OAuthError, token_error
 
 __all__ = [
+    "FAILED_REQUEST",
     "MICROSOFT_APP_SCOPES",
     "MICROSOFT_SCOPES",
     "app_scopes",
@@ -36,6 +37,14 @@ MICROSOFT_SCOPES = (
 # app-only: the permissions granted to the app registration itself (IMAP.AccessAsApp)
 MICROSOFT_APP_SCOPES = ("https://outlook.office365.com/.default",)
 _RESERVED = frozenset({"openid", "profile", "offline_access"})
+
+# what msal lets through from a token request that failed on the way: the network, a 5xx
+# (MsalServiceError), or an answer that is not JSON (a proxy's error page)
+FAILED_REQUEST: tuple[type[Exception], ...] = (
+    requests.RequestException,
+    msal.exceptions.MsalServiceError,
+    ValueError,
+)
 
 
 def authority_of(oauth: OAuthSettings, endpoints: OAuthEndpoints) -> str:

@@ -27,6 +27,7 @@ from postroom_shared.oauth.flow import client_secret
 from postroom_shared.oauth.http import IdpSession
 from postroom_shared.oauth.owners import describe, stored_oauth
 from postroom_shared.secretbox import SecretBox
+from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store
 
 __all__ = ["TokenSource"]
@@ -81,6 +82,15 @@ class TokenSource:
         self._apps: dict[str, tuple[tuple[Any, ...], Any, IdpSession]] = {}
         # rotated refresh tokens we could not store (store down): newest first
         self._unsaved: dict[str, tuple[str, str]] = {}  # owner -> (replaced enc, new enc)
+
+    @classmethod
+    def from_settings(cls, store: Store, settings: CommonSettings) -> "TokenSource":
+        """The token source of a service process (`POSTROOM_SECRET_KEY`, `POSTROOM_OAUTH_*`)."""
+        return cls(
+            store,
+            SecretBox(settings.secret_key.get_secret_value()),
+            OAuthEndpoints.from_settings(settings),
+        )
 
     async def access_token(
         self, owner: str, provider: Literal["microsoft", "google"], oauth: OAuthSettings
@@ -196,7 +206,7 @@ class TokenSource:
             raw = app.acquire_token_by_refresh_token(
                 refresh_token, scopes=microsoft.user_scopes(oauth)
             )
-        except Exception as exc:
+        except microsoft.FAILED_REQUEST as exc:
             raise _transport_error(exc) from exc
         result = microsoft.checked(raw, owner)
         return _Grant(
@@ -217,7 +227,7 @@ class TokenSource:
         app = self._msal_app(owner, provider, oauth)
         try:
             raw = app.acquire_token_for_client(scopes=microsoft.app_scopes(oauth))
-        except Exception as exc:
+        except microsoft.FAILED_REQUEST as exc:
             raise _transport_error(exc) from exc
         result = microsoft.checked(raw, owner)
         return _Grant(str(result["access_token"]), float(result.get("expires_in", 3600)))
@@ -241,8 +251,7 @@ class TokenSource:
         return app
 
 
-def _transport_error(exc: Exception) -> Exception:
-    """msal lets network errors and non-JSON (5xx) answers through as exceptions."""
-    if isinstance(exc, OAuthError | TransientError):
-        return exc
+def _transport_error(exc: Exception) -> TransientError:
+    """msal lets network errors and non-JSON answers (a proxy's or an overloaded provider's
+    error page) through as exceptions."""
     return TransientError(f"Microsoft token endpoint failed: {exc!r}")
