@@ -2,11 +2,13 @@
 builders, and a tap on `postroom.events` that sees what the converter would see."""
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aio_pika import connect_robust
@@ -107,16 +109,35 @@ def cert_file(stack: StackEnv) -> str:
     return str(stack.state_dir / "stack" / "dovecot" / "ssl" / "cert.pem")
 
 
+def maildir_file(stack: StackEnv, user: str, folder: str, subject: bytes) -> Path:
+    """The file Dovecot keeps a mail in (found by subject); `folder` "" is the INBOX."""
+    home = stack.state_dir / "stack/dovecot/mail/example.test" / user / "Maildir"
+    maildir = home / f".{folder}" if folder else home
+    for path in [*maildir.glob("new/*"), *maildir.glob("cur/*")]:
+        if b"\nSubject: " + subject + b"\n" in path.read_bytes().replace(b"\r\n", b"\n"):
+            return path
+    raise AssertionError(f"no maildir file with subject {subject!r}")
+
+
 def dovecot_conf(stack: StackEnv) -> str:
     return str(stack.state_dir / "stack" / "dovecot" / "dovecot.conf")
 
 
 @dataclass
 class Tap:
-    """An exclusive queue bound to postroom.events: every event of the chosen types."""
+    """An exclusive queue bound to postroom.events: every event of the chosen types, as
+    consumed (a consumer, not basic.get polling, so a slow broker never times a poll out)."""
 
     queue: AbstractQueue
     seen: list[tuple[str, bytes]] = field(default_factory=list)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            self.seen.append((message.routing_key or "", message.body))
+            self.arrived.set()
+
+        await self.queue.consume(on_message, no_ack=True)
 
     async def collect(
         self, routing_key: str, count: int, *, timeout_s: float = 10.0, settle_s: float = 0.5
@@ -125,18 +146,17 @@ class Tap:
         extra (duplicate) one would be seen too."""
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout_s
-        settle_end: float | None = None
         while True:
             have = [body for key, body in self.seen if key == routing_key]
-            now = loop.time()
-            if len(have) >= count and settle_end is None:
-                settle_end = now + settle_s
-            if (settle_end is not None and now >= settle_end) or now >= end:
+            if len(have) >= count:
+                await asyncio.sleep(settle_s)
+                return [body for key, body in self.seen if key == routing_key]
+            left = end - loop.time()
+            if left <= 0:
                 return have
-            message: AbstractIncomingMessage | None = await self.queue.get(timeout=0.2, fail=False)
-            if message is not None:
-                await message.ack()
-                self.seen.append((message.routing_key or "", message.body))
+            self.arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.arrived.wait(), timeout=min(left, 0.5))
 
 
 @asynccontextmanager
@@ -153,7 +173,9 @@ async def broker_and_tap(
         queue = await channel.declare_queue(exclusive=True)
         for key in routing_keys:
             await queue.bind(exchange, routing_key=key)
-        yield broker, Tap(queue)
+        tap = Tap(queue)
+        await tap.start()
+        yield broker, tap
     finally:
         await conn.close()
         await broker.stop()

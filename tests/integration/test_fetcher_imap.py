@@ -70,7 +70,9 @@ async def store(sqlite_url: str) -> AsyncIterator[Store]:
     await opened.close()
 
 
-@pytest.mark.parametrize("after_read", [AfterRead.DELETE, AfterRead.MARK_READ])
+@pytest.mark.parametrize(
+    "after_read", [AfterRead.DELETE, AfterRead.MARK_READ, AfterRead.LEAVE_UNREAD]
+)
 async def test_poll_publishes_each_mail_once_then_applies_after_read(
     stack: StackEnv, store: Store, sqlite_url: str, after_read: AfterRead
 ) -> None:
@@ -122,8 +124,10 @@ async def test_poll_publishes_each_mail_once_then_applies_after_read(
             imap.select_folder(folder)
             if after_read is AfterRead.DELETE:
                 assert imap.search(["ALL"]) == []
-            else:
+            elif after_read is AfterRead.MARK_READ:
                 assert len(imap.search(["SEEN"])) == 3
+            else:
+                assert len(imap.search(["UNSEEN"])) == 3
     finally:
         await conn.close()
         await broker.stop()

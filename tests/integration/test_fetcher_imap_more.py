@@ -10,7 +10,9 @@ import pytest
 
 from postroom_fetcher.errors import MailboxError
 from postroom_fetcher.plan import dedupe_key, header_block, msgid_namespace
+from postroom_fetcher.poison import POISON_STRIKES, count_strikes
 from postroom_fetcher.service import Fetcher
+from postroom_fetcher.sync_imap import strike_namespace
 from postroom_shared.contracts import MailQuarantinedV1, MailReceivedV1
 from postroom_shared.models import AfterRead, Security
 from postroom_shared.store import Store, open_store
@@ -21,6 +23,7 @@ from tests.integration.fetcher_helpers import (
     cert_file,
     imap,
     mail,
+    maildir_file,
     new_folder,
     settings,
 )
@@ -192,3 +195,39 @@ async def test_uidvalidity_change_rescans_without_duplicates(
     assert events[-1].uidvalidity == after.uidvalidity and events[-1].uid == 4
     keys = [dedupe_key(header_block(raw)) for raw in [*old]]
     assert await store.seen_keys(acc.id, msgid_namespace(folder), keys) == set(keys)
+
+
+async def test_a_mail_the_server_cannot_hand_out_never_blocks_the_mailbox(
+    stack: StackEnv, store: Store, sqlite_url: str
+) -> None:
+    folder = new_folder(stack, "alice", mail("first"), mail("unreadable"), mail("third"))
+    # Dovecot answers "* BYE FETCH failed: Internal error" for a file it cannot read.
+    maildir_file(stack, "alice", folder, b"unreadable").chmod(0)
+    acc = account(stack, user="alice", folder=folder)
+    cfg = settings(stack, sqlite_url)
+    async with broker_and_tap(stack, sqlite_url, "mail.received.v1", "mail.quarantined.v1") as (
+        broker,
+        tap,
+    ):
+        fetcher = Fetcher(store=store, broker=broker, secrets=BOX, settings=cfg)
+        # a whole-batch failure, then one UID at a time until the culprit has its strikes
+        for _ in range(POISON_STRIKES):
+            with pytest.raises(MailboxError, match="Internal error") as caught:
+                await fetcher.poll_once(acc)
+            assert caught.value.kind == "protocol"
+        handled = await fetcher.poll_once(acc)
+        assert handled == 3
+        assert await fetcher.poll_once(acc) == 0
+        received = await tap.collect("mail.received.v1", 2)
+        quarantined = await tap.collect("mail.quarantined.v1", 1)
+    assert {MailReceivedV1.model_validate_json(b).uid for b in received} == {1, 3}
+    event = MailQuarantinedV1.model_validate_json(quarantined[0])
+    assert not event.too_large and "UID 2" in event.reason and "left on the server" in event.reason
+    checkpoint = await store.get_checkpoint(acc.id, folder)
+    assert checkpoint is not None and checkpoint.last_uid == 3
+    ids = [f"{checkpoint.uidvalidity}/{uid}" for uid in (1, 2, 3)]
+    strikes = await count_strikes(store, acc.id, strike_namespace(folder), ids)
+    assert set(strikes.values()) == {0}
+    with imap(stack, "alice") as client:
+        client.select_folder(folder)
+        assert client.search(["ALL"]) == [2]  # never deleted: it was never imported

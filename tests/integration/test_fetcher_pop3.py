@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from postroom_fetcher.errors import MailboxError
+from postroom_fetcher.poison import POISON_STRIKES
 from postroom_fetcher.service import Fetcher
 from postroom_fetcher.sync_pop3 import UIDL_NAMESPACE
 from postroom_shared.contracts import MailQuarantinedV1, MailReceivedV1
@@ -19,6 +20,7 @@ from tests.integration.fetcher_helpers import (
     empty_inbox,
     imap,
     mail,
+    maildir_file,
     settings,
 )
 from tests.stack_env import StackEnv
@@ -46,8 +48,16 @@ def _uidls(stack: StackEnv) -> int:
 
 
 async def test_keep_on_server_publishes_each_uidl_once_and_prunes_gone_ones(
-    stack: StackEnv, store: Store, sqlite_url: str
+    stack: StackEnv, store_url: str
 ) -> None:
+    store = await open_store(store_url)
+    try:
+        await _keep_on_server(stack, store, store_url)
+    finally:
+        await store.close()
+
+
+async def _keep_on_server(stack: StackEnv, store: Store, sqlite_url: str) -> None:
     empty_inbox(stack, USER)
     _deliver(stack, mail("p1"), mail("p2"))
     acc = account(stack, user=USER, provider="pop3", after_read=AfterRead.LEAVE_UNREAD)
@@ -134,3 +144,31 @@ async def test_wrong_pop3_password_names_the_cause(
         with pytest.raises(MailboxError, match=r"\[AUTH\]") as caught:
             await fetcher.poll_once(acc)
     assert caught.value.kind == "auth" and caught.value.permanent
+
+
+async def test_a_message_the_server_refuses_is_retried_then_quarantined_and_kept(
+    stack: StackEnv, store: Store, sqlite_url: str
+) -> None:
+    empty_inbox(stack, USER)
+    _deliver(stack, mail("first"), mail("refused"), mail("third"))
+    # Dovecot answers "-ERR Message 2 expunged." for a message file it cannot read.
+    maildir_file(stack, USER, "", b"refused").chmod(0)
+    acc = account(stack, user=USER, provider="pop3")
+    async with broker_and_tap(stack, sqlite_url, "mail.received.v1", "mail.quarantined.v1") as (
+        broker,
+        tap,
+    ):
+        fetcher = Fetcher(
+            store=store, broker=broker, secrets=BOX, settings=settings(stack, sqlite_url)
+        )
+        # the others are never held up; the refused one is tried again each session
+        assert [await fetcher.poll_once(acc) for _ in range(POISON_STRIKES)] == [2, 0, 0]
+        assert await fetcher.poll_once(acc) == 1  # now quarantined as unreadable
+        assert await fetcher.poll_once(acc) == 0
+        received = await tap.collect("mail.received.v1", 2)
+        quarantined = await tap.collect("mail.quarantined.v1", 1)
+    subjects = {b"first" in b or b"third" in b for b in received}
+    assert len(received) == 2 and subjects == {True}
+    event = MailQuarantinedV1.model_validate_json(quarantined[0])
+    assert not event.too_large and "left on the server" in event.reason
+    assert _uidls(stack) == 1  # never imported, so never deleted

@@ -29,9 +29,9 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-async def stores(sqlite_url: str) -> AsyncIterator[tuple[Store, Store]]:
-    """Two connections to one store, as two replicas (processes) would have."""
-    first, second = await open_store(sqlite_url), await open_store(sqlite_url)
+async def stores(store_url: str) -> AsyncIterator[tuple[Store, Store]]:
+    """Two connections to one store (SQLite, MongoDB), as two replicas (processes) have."""
+    first, second = await open_store(store_url), await open_store(store_url)
     yield first, second
     await first.close()
     await second.close()
@@ -49,7 +49,7 @@ def _account(stack: StackEnv, folder: str) -> EmailAccount:
 
 
 async def test_each_account_is_fetched_by_one_replica_and_taken_over(
-    stack: StackEnv, stores: tuple[Store, Store], sqlite_url: str
+    stack: StackEnv, stores: tuple[Store, Store], store_url: str
 ) -> None:
     store_a, store_b = stores
     accounts = [
@@ -57,8 +57,8 @@ async def test_each_account_is_fetched_by_one_replica_and_taken_over(
     ]
     for acc in accounts:
         await store_a.put_account(acc)
-    cfg = settings(stack, sqlite_url, **FAST)
-    async with broker_and_tap(stack, sqlite_url, "mail.received.v1") as (broker, tap):
+    cfg = settings(stack, store_url, **FAST)
+    async with broker_and_tap(stack, store_url, "mail.received.v1") as (broker, tap):
         a = Fetcher(store=store_a, broker=broker, secrets=BOX, settings=cfg, replica_id="A")
         b = Fetcher(store=store_b, broker=broker, secrets=BOX, settings=cfg, replica_id="B")
         task_a = asyncio.create_task(a.supervise())
@@ -91,15 +91,15 @@ async def test_each_account_is_fetched_by_one_replica_and_taken_over(
 
 
 async def test_a_dead_replicas_account_is_taken_over_after_its_lease_expires(
-    stack: StackEnv, stores: tuple[Store, Store], sqlite_url: str
+    stack: StackEnv, stores: tuple[Store, Store], store_url: str
 ) -> None:
     store, _ = stores
     acc = _account(stack, new_folder(stack, "alice", mail("orphan")))
     # A replica took the account and died without releasing its lease.
     assert await store.acquire_lease(lease_name(acc.id), "dead-replica", 2.0)
     await store.put_account(acc)
-    cfg = settings(stack, sqlite_url, **FAST)
-    async with broker_and_tap(stack, sqlite_url, "mail.received.v1") as (broker, tap):
+    cfg = settings(stack, store_url, **FAST)
+    async with broker_and_tap(stack, store_url, "mail.received.v1") as (broker, tap):
         fetcher = Fetcher(store=store, broker=broker, secrets=BOX, settings=cfg, replica_id="B")
         task = asyncio.create_task(fetcher.supervise())
         try:

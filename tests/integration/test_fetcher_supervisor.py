@@ -156,10 +156,20 @@ async def test_one_bad_account_never_slows_the_others(
 
             assert await wait_for(both_failed, timeout_s=15)
             await tap.collect("account.state.v1", 2, timeout_s=1.0, settle_s=1.0)
+            wrong_state, hung_state, good_state = [
+                await _state(store, a.id) for a in (wrong, hung, good)
+            ]
+            # The admin fixes the password: tried at once, not after the backoff.
+            fixed_folder = new_folder(stack, "alice", mail("fixed"))
+            fixed = account(stack, user="alice", folder=fixed_folder, use_idle=False)
+            await store.put_account(
+                wrong.model_copy(update={"mailbox": fixed.mailbox, "poll_interval_s": 1.0})
+            )
+            got = await tap.collect("mail.received.v1", 4, timeout_s=4.0, settle_s=0.5)
+            assert len(got) == 4
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-    wrong_state, hung_state, good_state = [await _state(store, a.id) for a in (wrong, hung, good)]
     assert wrong_state is not None and wrong_state.status == "error"
     assert wrong_state.error_kind == "auth" and "Authentication failed" in (
         wrong_state.last_error or ""
@@ -174,5 +184,7 @@ async def test_one_bad_account_never_slows_the_others(
     ]
     # one event per status change, not one per failed attempt
     assert sorted((s.account_id, s.status) for s in states) == sorted(
-        [(wrong.id, "error"), (hung.id, "error")]
+        [(wrong.id, "error"), (hung.id, "error"), (wrong.id, "ok")]
     )
+    recovered = await _state(store, wrong.id)
+    assert recovered is not None and recovered.status == "ok" and recovered.failures == 0

@@ -21,7 +21,8 @@ from postroom_fetcher.state import (
     after_success,
     status_changed,
 )
-from postroom_shared.models import AccountState, Checkpoint
+from postroom_fetcher.supervisor import fetch_fingerprint
+from postroom_shared.models import AccountState, Checkpoint, EmailAccount
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 
@@ -141,3 +142,38 @@ def test_state_event_only_when_the_status_changes(
     previous = AccountState(account_id="a", status=before) if before else None  # type: ignore[arg-type]
     current = AccountState(account_id="a", status=after)  # type: ignore[arg-type]
     assert status_changed(previous, current) is changed
+
+
+def test_only_fetch_settings_restart_an_accounts_worker() -> None:
+    account = EmailAccount.model_validate(
+        {
+            "id": "a",
+            "name": "Support",
+            "address": "support@example.test",
+            "project": "Support",
+            "provider": "microsoft",
+            "mailbox": {"host": "outlook.office365.com", "port": 993, "username": "s@x.test"},
+            "oauth": {"client_id": "c", "refresh_token_enc": "r1"},
+        }
+    )
+    assert account.oauth is not None
+    rotated = account.model_copy(
+        update={"oauth": account.oauth.model_copy(update={"refresh_token_enc": "r2"})}
+    )
+    other_project = account.model_copy(update={"project": "Other"})
+    faster = account.model_copy(update={"poll_interval_s": 5})
+    same = fetch_fingerprint(account)
+    assert fetch_fingerprint(rotated) == same
+    assert fetch_fingerprint(other_project) == same
+    assert fetch_fingerprint(faster) != same
+
+
+def test_rate_limits_back_off_on_the_slow_schedule_but_stay_transient() -> None:
+    throttled = Failure("rate_limited", "[THROTTLED] try again later", permanent=False)
+    network = Failure("network", "connection refused", permanent=False)
+    policy = BackoffPolicy()
+    slow = after_failure(None, "a", throttled, now=NOW, policy=policy, jitter=0.0)
+    fast = after_failure(None, "a", network, now=NOW, policy=policy, jitter=0.0)
+    assert slow.next_attempt == NOW + timedelta(seconds=30)
+    assert fast.next_attempt == NOW + timedelta(seconds=1)
+    assert slow.status == fast.status == "error"

@@ -88,6 +88,17 @@ from postroom_shared.errors import PermanentError, TransientError
             False,
         ),
         ("something nobody has seen before", "protocol", False, False),
+        # Dovecot's BYE texts: a server-side failure vs. the connection going away
+        (
+            "FETCH failed: Internal error occurred. Refer to server log for more information.",
+            "protocol",
+            False,
+            False,
+        ),
+        ("[SERVERBUG] Internal error occurred.", "protocol", False, False),
+        ("Server shutting down.", "network", False, False),
+        ("Disconnected for inactivity.", "network", False, False),
+        ("Kicked by admin", "network", False, False),
     ],
 )
 def test_classify_real_server_strings(text: str, kind: str, permanent: bool, hinted: bool) -> None:

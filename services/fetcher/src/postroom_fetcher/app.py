@@ -1,4 +1,6 @@
-"""Wiring: the fetcher publishes only, so it registers no subscriber, just its poll loops."""
+"""Wiring: the fetcher publishes only, so it registers no subscriber, just its supervisor
+(which runs one worker per account it holds the lease of) with OAuth tokens for Microsoft and
+Google accounts."""
 
 from collections.abc import Coroutine
 from typing import Any
@@ -7,6 +9,7 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_fetcher.service import Fetcher
 from postroom_fetcher.settings import FetcherSettings
+from postroom_shared.oauth import OAuthEndpoints, TokenSource
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 
@@ -16,10 +19,12 @@ __all__ = ["register"]
 def register(
     broker: RabbitBroker, store: Store, settings: FetcherSettings
 ) -> list[Coroutine[Any, Any, None]]:
+    secrets = SecretBox.from_settings(settings)
     fetcher = Fetcher(
         store=store,
         broker=broker,
-        secrets=SecretBox(settings.secret_key.get_secret_value()),
+        secrets=secrets,
         settings=settings,
+        tokens=TokenSource(store, secrets, OAuthEndpoints.from_settings(settings)),
     )
     return [fetcher.supervise()]

@@ -2,9 +2,9 @@
 
 Microsoft and Google accounts log in over IMAP with XOAUTH2 or OAUTHBEARER
 (`account.oauth.mechanism`); the token comes from an `AccessTokens` source (in production
-`postroom_shared.oauth.TokenSource`). A token source that says the grant is gone
-(`ReauthorizationRequired`, any `PermanentError`) makes the account `needs_reauth`, not a
-retry loop.
+`postroom_shared.oauth.TokenSource`). A grant that is gone (`ReauthorizationRequired`:
+consent revoked, refresh token expired) makes the account `needs_reauth`, not a retry loop;
+other OAuth refusals (client secret expired, access denied) are permanent auth errors.
 """
 
 from dataclasses import dataclass
@@ -13,6 +13,7 @@ from typing import Literal, Protocol
 from postroom_fetcher.errors import MailboxError, mailbox_error
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import EmailAccount, OAuthSettings
+from postroom_shared.oauth import ReauthorizationRequired
 from postroom_shared.secretbox import SecretBox
 
 __all__ = ["AccessTokens", "Credentials", "credentials_for"]
@@ -24,6 +25,10 @@ class AccessTokens(Protocol):
     async def access_token(
         self, owner: str, provider: Literal["microsoft", "google"], oauth: OAuthSettings
     ) -> str: ...
+
+    def forget(self, owner: str) -> None:
+        """Drop a cached token the server refused."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -53,13 +58,15 @@ async def credentials_for(
         token = await tokens.access_token(account.id, account.provider, account.oauth)
     except MailboxError:
         raise
-    except PermanentError as exc:
+    except ReauthorizationRequired as exc:
         raise mailbox_error(
-            f"OAuth authorisation of {box.username} is no longer valid: {exc}. Re-authorise"
-            " the account (sign in again from the account settings), or ask the mailbox's"
-            " administrator to grant consent for Postroom",
+            f"OAuth authorisation of {box.username} is no longer valid: {exc}",
             kind="consent_revoked",
             permanent=True,
+        ) from exc
+    except PermanentError as exc:
+        raise mailbox_error(
+            f"OAuth sign-in of {box.username} failed: {exc}", kind="auth", permanent=True
         ) from exc
     except (TransientError, OSError) as exc:
         raise mailbox_error(

@@ -99,7 +99,8 @@ _FOLDER = re.compile(
 )
 _TLS = re.compile(r"\[PRIVACYREQUIRED\]|starttls|ssl|tls|certificate", re.IGNORECASE)
 _TEMPORARY = re.compile(
-    r"\[(UNAVAILABLE|SYS/TEMP|IN-USE|INUSE|SERVERBUG)\]|temporar|unavailable|locked|busy",
+    r"\[(UNAVAILABLE|SYS/TEMP|IN-USE|INUSE)\]|temporar|unavailable|locked|busy"
+    r"|shutting down|kicked|inactivity|disconnected|connection (closed|reset)|timed? ?out",
     re.IGNORECASE,
 )
 

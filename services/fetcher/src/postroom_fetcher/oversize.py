@@ -25,7 +25,7 @@ from postroom_shared.messaging import publish_event
 from postroom_shared.models import QuarantineEntry
 from postroom_shared.store import Store
 
-__all__ = ["quarantine_too_large", "sender_and_subject", "too_large_reason"]
+__all__ = ["quarantine_headers", "quarantine_too_large", "sender_and_subject", "too_large_reason"]
 
 
 def too_large_reason(size: int, limit: int) -> str:
@@ -72,7 +72,38 @@ async def quarantine_too_large(
     uid: int | None = None,
 ) -> MailQuarantinedV1:
     """Store the headers in the quarantine and publish `mail.quarantined.v1` (confirmed)."""
-    reason = too_large_reason(size, limit)
+    return await quarantine_headers(
+        store,
+        broker,
+        account_id=account_id,
+        mail_key=mail_key,
+        headers=headers,
+        size=size,
+        reason=too_large_reason(size, limit),
+        too_large=True,
+        source=source,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+    )
+
+
+async def quarantine_headers(
+    store: Store,
+    broker: RabbitBroker,
+    *,
+    account_id: str,
+    mail_key: str,
+    headers: bytes,
+    size: int | None,
+    reason: str,
+    too_large: bool,
+    source: str,
+    folder: str = "INBOX",
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+) -> MailQuarantinedV1:
+    """Quarantine a mail by its header block only and publish `mail.quarantined.v1`."""
     blob_ref = await store.put_blob(headers)
     quarantine_id = "q_" + hashlib.sha256(mail_key.encode()).hexdigest()[:20]
     # What reprocessing would convert: the headers only (the body was never downloaded).
@@ -101,14 +132,14 @@ async def quarantine_too_large(
     )
     sender, subject = sender_and_subject(headers)
     event = MailQuarantinedV1(
-        event_id=deterministic_event_id(mail_key, "mail.quarantined.v1", "too_large"),
+        event_id=deterministic_event_id(mail_key, "mail.quarantined.v1", reason),
         source=source,
         correlation_id=mail_key,
         account_id=account_id,
         mail_key=mail_key,
         quarantine_id=quarantine_id,
         reason=reason,
-        too_large=True,
+        too_large=too_large,
         sender=sender,
         subject=subject,
         size=size,

@@ -72,9 +72,9 @@ def after_failure(
 ) -> AccountState:
     failed_before = previous is not None and previous.status != "ok"
     failures = (previous.failures if previous else 0) + 1
-    delay = policy.delay(
-        failures, permanent=failure.permanent, reauth=failure.reauth, jitter=jitter
-    )
+    # A server that says "slow down" (Gmail's [THROTTLED]) gets the slow schedule too.
+    slow = failure.permanent or failure.kind == "rate_limited"
+    delay = policy.delay(failures, permanent=slow, reauth=failure.reauth, jitter=jitter)
     return AccountState(
         account_id=account_id,
         status="needs_reauth" if failure.reauth else "error",

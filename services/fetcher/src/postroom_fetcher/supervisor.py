@@ -11,6 +11,7 @@ authorisation or a "fetch now" request (see `probe.request_fetch_now`) wakes it.
 import asyncio
 import contextlib
 import hashlib
+import json
 import os
 import socket
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from postroom_fetcher.worker import AccountWorker, WorkerDeps
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount
 
-__all__ = ["Supervisor", "default_replica_id", "lease_name"]
+__all__ = ["Supervisor", "default_replica_id", "fetch_fingerprint", "lease_name"]
 
 log = get_logger(__name__)
 
@@ -33,10 +34,23 @@ def default_replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _config_fingerprint(account: EmailAccount) -> str:
-    # A rotated refresh token is stored often (every refresh for Microsoft): not a config change.
-    data = account.model_dump_json(exclude={"updated_at": True, "oauth": {"refresh_token_enc"}})
-    return hashlib.sha256(data.encode()).hexdigest()
+_FETCH_FIELDS = {
+    "provider",
+    "mailbox",
+    "after_read",
+    "poll_interval_s",
+    "use_idle",
+    "max_mail_bytes",
+}
+
+
+def fetch_fingerprint(account: EmailAccount) -> str:
+    """What the worker's connection depends on; other edits (templates...) do not restart it.
+    A rotated refresh token is stored often (every refresh for Microsoft): not a change."""
+    data = account.model_dump(mode="json", include=_FETCH_FIELDS)
+    if account.oauth is not None:
+        data["oauth"] = account.oauth.model_dump(mode="json", exclude={"refresh_token_enc"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _token(account: EmailAccount) -> str | None:
@@ -93,30 +107,30 @@ class Supervisor:
                 await self._stop(account_id, release=True)
         for account_id, account in wanted.items():
             owned = self._owned.get(account_id)
-            if owned is not None and owned.fingerprint != _config_fingerprint(account):
+            if owned is not None and owned.fingerprint != fetch_fingerprint(account):
                 log.info(
                     "account configuration changed: restarting its worker", account=account.name
                 )
                 await self._stop(account_id, release=False)
-                owned = None
-            if owned is None:
+                await self._try_start(account, changed=True)
+            elif owned is None:
                 await self._try_start(account)
             elif owned.token != _token(account):
                 owned.token = _token(account)
                 owned.worker.wake.set()
 
-    async def _try_start(self, account: EmailAccount) -> None:
+    async def _try_start(self, account: EmailAccount, *, changed: bool = False) -> None:
         s = self.deps.settings
         if not await self.deps.store.acquire_lease(
             lease_name(account.id), self.replica_id, s.lease_ttl_s
         ):
             return
-        worker = AccountWorker(self.deps, account.id)
+        worker = AccountWorker(self.deps, account.id, honour_backoff=not changed)
         task = asyncio.create_task(worker.run(), name=f"fetch-{account.id}")
         self._owned[account.id] = _Owned(
             worker=worker,
             task=task,
-            fingerprint=_config_fingerprint(account),
+            fingerprint=fetch_fingerprint(account),
             token=_token(account),
             renewed_at=asyncio.get_running_loop().time(),
         )

@@ -7,13 +7,16 @@ the broker → record their Message-IDs → only then the after-read action → 
 under the same mail keys, which the converter dedupes.
 """
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from faststream.rabbit import RabbitBroker
 
 from postroom_fetcher.adapters.imap import ImapMailbox
 from postroom_fetcher.crashpoints import crash_point
-from postroom_fetcher.oversize import quarantine_too_large
+from postroom_fetcher.errors import MailboxError
+from postroom_fetcher.oversize import quarantine_headers, quarantine_too_large
 from postroom_fetcher.plan import (
     batches,
     dedupe_key,
@@ -22,15 +25,24 @@ from postroom_fetcher.plan import (
     scan_from,
     split_by_size,
 )
+from postroom_fetcher.poison import (
+    POISON_STRIKES,
+    add_strikes,
+    clear_strikes,
+    count_strikes,
+    unreadable_headers,
+    unreadable_reason,
+)
 from postroom_fetcher.threads import AccountThread
 from postroom_shared.ingest import imap_mail_key, publish_raw_mail
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.models import Checkpoint, EmailAccount
 from postroom_shared.store import Store
 
-__all__ = ["SyncDeps", "sync_imap_folder"]
+__all__ = ["SyncDeps", "strike_namespace", "sync_imap_folder"]
 
 log = get_logger(__name__)
+type Fetch = Callable[[list[int]], dict[int, bytes]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,10 @@ class SyncDeps:
 
     def limit(self, account: EmailAccount) -> int:
         return min(account.max_mail_bytes, self.max_mail_bytes)
+
+
+def strike_namespace(folder: str) -> str:
+    return f"strikes:{folder}"
 
 
 async def sync_imap_folder(
@@ -60,13 +76,18 @@ async def sync_imap_folder(
     for index, batch in enumerate(batches(uids, deps.batch_size)):
         if index:
             crash_point("mid_download")
-        done += await _batch(deps, account, mailbox, run, uidvalidity, batch, rescan=scan.rescan)
+        count, struck = await _batch(
+            deps, account, mailbox, run, uidvalidity, batch, rescan=scan.rescan
+        )
+        done += count
         await deps.store.set_checkpoint(
             Checkpoint(
                 account_id=account.id, folder=folder, uidvalidity=uidvalidity, last_uid=batch[-1]
             )
         )
         crash_point("after_checkpoint")
+        if struck:
+            await clear_strikes(deps.store, account.id, strike_namespace(folder))
     return done
 
 
@@ -79,13 +100,44 @@ async def _batch(
     batch: list[int],
     *,
     rescan: bool,
-) -> int:
+) -> tuple[int, bool]:
+    """Handle one batch; (mails handled, whether any had strikes)."""
     namespace = msgid_namespace(account.folder)
     sizes = await run(mailbox.sizes, batch)  # expunged meanwhile: missing
+    struck_ns = strike_namespace(account.folder)
+    counted = await count_strikes(
+        deps.store, account.id, struck_ns, [f"{uidvalidity}/{uid}" for uid in sorted(sizes)]
+    )
+    strikes = {int(key.rsplit("/", 1)[1]): n for key, n in counted.items()}
+    poisoned = sorted(uid for uid, n in strikes.items() if n >= POISON_STRIKES)
+    for uid in poisoned:
+        del sizes[uid]
+
+    async def guarded(
+        fetch: Callable[[list[int]], dict[int, bytes]], uids: list[int]
+    ) -> dict[int, bytes]:
+        """`fetch` in one call, or one UID at a time once any of them struck before."""
+        careful = any(strikes.get(uid) for uid in uids)
+        found: dict[int, bytes] = {}
+        for group in [[uid] for uid in uids] if careful else [uids] if uids else []:
+            try:
+                found.update(await run(fetch, group))
+            except MailboxError as exc:
+                if exc.kind == "protocol":  # the server failed, not the network
+                    await add_strikes(
+                        deps.store,
+                        account.id,
+                        struck_ns,
+                        [f"{uidvalidity}/{u}" for u in group],
+                        counted,
+                    )
+                raise
+        return found
+
     headers: dict[int, bytes] = {}
     seen_uids: list[int] = []
     if rescan:
-        headers = await run(mailbox.headers, sorted(sizes))
+        headers = await guarded(mailbox.headers, sorted(sizes))
         keys = {uid: dedupe_key(block) for uid, block in headers.items()}
         seen = await deps.store.seen_keys(account.id, namespace, sorted(set(keys.values())))
         seen_uids = [uid for uid, key in keys.items() if key in seen]
@@ -93,12 +145,11 @@ async def _batch(
             del sizes[uid]
     limit = deps.limit(account)
     small, large = split_by_size(sizes, limit)
-    bodies = await run(mailbox.bodies, small)
-    missing = [uid for uid in large if uid not in headers]
-    headers.update(await run(mailbox.headers, missing))
-    handled: list[int] = []
-    published_keys: list[str] = []
-    for uid in sorted(sizes):
+    bodies = await guarded(mailbox.bodies, small)
+    headers.update(await guarded(mailbox.headers, [uid for uid in large if uid not in headers]))
+
+    async def deliver(uid: int) -> str | None:
+        """Publish (or quarantine) one mail; its dedupe key, or None when it vanished."""
         key = imap_mail_key(account.id, account.folder, uidvalidity, uid)
         with bind(mail_key=key, correlation_id=key):
             if uid in bodies:
@@ -116,8 +167,8 @@ async def _batch(
                     uid=uid,
                 )
                 log.info("mail published", size=len(raw))
-                published_keys.append(dedupe_key(header_block(raw)))
-            elif uid in large and uid in headers:
+                return dedupe_key(header_block(raw))
+            if uid in large and uid in headers:
                 await quarantine_too_large(
                     deps.store,
                     deps.broker,
@@ -132,13 +183,37 @@ async def _batch(
                     uid=uid,
                 )
                 log.warning("mail over the size limit quarantined", size=sizes[uid], limit=limit)
-                published_keys.append(dedupe_key(headers[uid]))
-            else:
-                continue  # expunged by somebody else between the size and the download
-            handled.append(uid)
+                return dedupe_key(headers[uid])
+            return None  # expunged by somebody else between the size and the download
+
+    async def unreadable(uid: int) -> None:
+        key = imap_mail_key(account.id, account.folder, uidvalidity, uid)
+        with bind(mail_key=key, correlation_id=key):
+            await quarantine_headers(
+                deps.store,
+                deps.broker,
+                account_id=account.id,
+                mail_key=key,
+                headers=unreadable_headers(f"{account.folder} UIDVALIDITY {uidvalidity} UID {uid}"),
+                size=None,
+                reason=unreadable_reason(f"message UID {uid}"),
+                too_large=False,
+                source=deps.source,
+                folder=account.folder,
+                uidvalidity=uidvalidity,
+                uid=uid,
+            )
+            log.error("mail the server cannot hand out quarantined and skipped", uid=uid)
+
+    # The batch's publishes wait for their confirms together, not one after the other.
+    uids = sorted(sizes)
+    results = await asyncio.gather(*(deliver(uid) for uid in uids))
+    await asyncio.gather(*(unreadable(uid) for uid in poisoned))
+    handled = [uid for uid, key in zip(uids, results, strict=True) if key is not None]
+    published_keys = [key for key in results if key is not None]
     if published_keys:
         await deps.store.add_seen_keys(account.id, namespace, published_keys)
     crash_point("after_publish")
     await run(mailbox.finish, sorted(handled + seen_uids), account.after_read)
     crash_point("after_finish")
-    return len(handled)
+    return len(handled) + len(poisoned), any(strikes.values())

@@ -8,10 +8,21 @@ and recorded but still on the server is deleted in the next session. After QUIT 
 mail gone from the server are pruned.
 """
 
-from postroom_fetcher.adapters.pop3 import Pop3Mailbox
+from typing import Literal
+
+from postroom_fetcher.adapters.pop3 import Pop3Mailbox, Pop3Message
 from postroom_fetcher.crashpoints import crash_point
-from postroom_fetcher.oversize import quarantine_too_large
+from postroom_fetcher.errors import MailboxError
+from postroom_fetcher.oversize import quarantine_headers, quarantine_too_large
 from postroom_fetcher.plan import batches, pop3_mail_key
+from postroom_fetcher.poison import (
+    POISON_STRIKES,
+    add_strikes,
+    clear_strikes,
+    count_strikes,
+    unreadable_headers,
+    unreadable_reason,
+)
 from postroom_fetcher.sync_imap import SyncDeps
 from postroom_fetcher.threads import AccountThread
 from postroom_shared.ingest import publish_raw_mail
@@ -21,6 +32,7 @@ from postroom_shared.models import AfterRead, EmailAccount
 __all__ = ["UIDL_NAMESPACE", "sync_pop3"]
 
 UIDL_NAMESPACE = "uidl"
+STRIKES_NAMESPACE = "strikes:pop3"
 log = get_logger(__name__)
 
 
@@ -31,54 +43,106 @@ async def sync_pop3(
     delete = account.after_read is AfterRead.DELETE
     listing = await run(mailbox.listing)
     seen = await deps.store.seen_keys(account.id, UIDL_NAMESPACE, [m.uidl for m in listing])
+    strikes = await count_strikes(
+        deps.store, account.id, STRIKES_NAMESPACE, [m.uidl for m in listing]
+    )
+    poisoned = {m.uidl for m in listing if strikes[m.uidl] >= POISON_STRIKES}
     new = [m for m in listing if m.uidl not in seen]
-    deleted = [m for m in listing if m.uidl in seen] if delete else []
+    # published before, but the session that deleted them died before QUIT
+    deleted = [m for m in listing if m.uidl in seen and m.uidl not in poisoned] if delete else []
     if deleted:
         await run(mailbox.delete, [m.number for m in deleted])
     limit = deps.limit(account)
+    failing: list[Pop3Message] = []  # the server refused them this time: retried next session
     done = 0
     for index, batch in enumerate(batches(new, deps.batch_size)):
         if index:
             crash_point("mid_download")
+        handled: list[Pop3Message] = []
         for message in batch:
-            key = pop3_mail_key(account.id, message.uidl)
-            with bind(mail_key=key, correlation_id=key):
-                if message.size > limit:
-                    headers = await run(mailbox.headers, message.number)
-                    await quarantine_too_large(
-                        deps.store,
-                        deps.broker,
-                        account_id=account.id,
-                        mail_key=key,
-                        headers=headers,
-                        size=message.size,
-                        limit=limit,
-                        source=deps.source,
-                    )
-                    log.warning("mail over the size limit quarantined", size=message.size)
-                else:
-                    raw = await run(mailbox.retrieve, message.number)
-                    await publish_raw_mail(
-                        deps.store,
-                        deps.broker,
-                        account_id=account.id,
-                        raw=raw,
-                        mail_key=key,
-                        source=deps.source,
-                        inline_max_bytes=deps.inline_max_bytes,
-                    )
-                    log.info("mail published", size=len(raw))
+            outcome = await _deliver(deps, account, mailbox, run, message, limit, strikes)
+            if outcome == "failed":
+                failing.append(message)
+            else:
+                handled.append(message)
         crash_point("after_publish")
         if delete:
-            await run(mailbox.delete, [m.number for m in batch])
-            deleted.extend(batch)
+            # mail the server could not hand out stays there untouched
+            readable = [m for m in handled if strikes.get(m.uidl, 0) < POISON_STRIKES]
+            await run(mailbox.delete, [m.number for m in readable])
+            deleted.extend(readable)
         crash_point("after_finish")
-        await deps.store.add_seen_keys(account.id, UIDL_NAMESPACE, [m.uidl for m in batch])
+        await deps.store.add_seen_keys(account.id, UIDL_NAMESPACE, [m.uidl for m in handled])
         crash_point("after_checkpoint")
-        done += len(batch)
+        done += len(handled)
     await run(mailbox.quit)
     gone = {m.uidl for m in deleted}
     await deps.store.prune_seen_keys(
         account.id, UIDL_NAMESPACE, [m.uidl for m in listing if m.uidl not in gone]
     )
+    if any(strikes.values()):
+        # keep the strikes of mail still failing, and of unreadable mail still on the server
+        keep = [m.uidl for m in failing] + sorted(poisoned)
+        await clear_strikes(deps.store, account.id, STRIKES_NAMESPACE, keep)
     return done
+
+
+async def _deliver(
+    deps: SyncDeps,
+    account: EmailAccount,
+    mailbox: Pop3Mailbox,
+    run: AccountThread,
+    message: Pop3Message,
+    limit: int,
+    strikes: dict[str, int],
+) -> Literal["published", "quarantined", "failed"]:
+    key = pop3_mail_key(account.id, message.uidl)
+    with bind(mail_key=key, correlation_id=key):
+        if strikes.get(message.uidl, 0) >= POISON_STRIKES:
+            await quarantine_headers(
+                deps.store,
+                deps.broker,
+                account_id=account.id,
+                mail_key=key,
+                headers=unreadable_headers(f"POP3 UIDL {message.uidl}"),
+                size=message.size,
+                reason=unreadable_reason(f"POP3 message UIDL {message.uidl}"),
+                too_large=False,
+                source=deps.source,
+            )
+            log.error("mail the server cannot hand out quarantined and skipped")
+            return "quarantined"
+        try:
+            if message.size > limit:
+                headers = await run(mailbox.headers, message.number)
+                await quarantine_too_large(
+                    deps.store,
+                    deps.broker,
+                    account_id=account.id,
+                    mail_key=key,
+                    headers=headers,
+                    size=message.size,
+                    limit=limit,
+                    source=deps.source,
+                )
+                log.warning("mail over the size limit quarantined", size=message.size)
+                return "quarantined"
+            raw = await run(mailbox.retrieve, message.number)
+        except MailboxError as exc:
+            if exc.kind != "protocol":
+                raise
+            # The server answered -ERR for this one message; the session goes on.
+            await add_strikes(deps.store, account.id, STRIKES_NAMESPACE, [message.uidl], strikes)
+            log.warning("server refused a message", error=str(exc), strikes=strikes[message.uidl])
+            return "failed"
+        await publish_raw_mail(
+            deps.store,
+            deps.broker,
+            account_id=account.id,
+            raw=raw,
+            mail_key=key,
+            source=deps.source,
+            inline_max_bytes=deps.inline_max_bytes,
+        )
+        log.info("mail published", size=len(raw))
+        return "published"

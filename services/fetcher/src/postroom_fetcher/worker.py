@@ -12,6 +12,7 @@ import contextlib
 import random
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from faststream.rabbit import RabbitBroker
 
@@ -42,6 +43,7 @@ __all__ = ["AccountWorker", "WorkerDeps", "open_mailbox"]
 
 log = get_logger(__name__)
 STATE_REFRESH_S = 60.0  # an unchanged "ok" state is rewritten at most this often
+STABLE_IDLE_S = 60.0  # an IDLE connection that lived this long may drop without a failure
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,10 @@ async def open_mailbox(
 
 
 class AccountWorker:
-    def __init__(self, deps: WorkerDeps, account_id: str) -> None:
+    def __init__(self, deps: WorkerDeps, account_id: str, *, honour_backoff: bool = True) -> None:
         self.deps = deps
         self.account_id = account_id
+        self.honour_backoff = honour_backoff  # False after a config change: try it at once
         self.wake = asyncio.Event()
         self._state: AccountState | None = None
         self._written_at = 0.0
@@ -125,7 +128,7 @@ class AccountWorker:
     async def _respect_stored_backoff(self) -> None:
         # A restart or another replica must not hammer a server that asked us to back off.
         state = self._state
-        if state and state.status != "ok" and state.next_attempt:
+        if self.honour_backoff and state and state.status != "ok" and state.next_attempt:
             await self._sleep((state.next_attempt - utcnow()).total_seconds())
 
     async def _attempt(self, account: EmailAccount, thread: AccountThread) -> float:
@@ -133,15 +136,16 @@ class AccountWorker:
         s = self.deps.settings
         mailbox: ImapMailbox | Pop3Mailbox | None = None
         try:
+            # Connecting holds no download slot: a hung server only ever delays itself.
+            mailbox = await open_mailbox(
+                account,
+                secrets=self.deps.secrets,
+                tokens=self.deps.tokens,
+                timeout_s=s.network_timeout_s,
+                ca_file=s.mail_ca_file,
+                run=thread,
+            )
             async with self.deps.slots:
-                mailbox = await open_mailbox(
-                    account,
-                    secrets=self.deps.secrets,
-                    tokens=self.deps.tokens,
-                    timeout_s=s.network_timeout_s,
-                    ca_file=s.mail_ca_file,
-                    run=thread,
-                )
                 if isinstance(mailbox, Pop3Mailbox):
                     count = await sync_pop3(self.deps.sync, account, mailbox, thread)
                     idle = False
@@ -152,10 +156,17 @@ class AccountWorker:
                 log.info("fetched", mails=count)
             await self._succeeded("idle" if idle else "poll")
             if isinstance(mailbox, ImapMailbox) and idle:
-                await self._idle(account, mailbox, thread)
+                return await self._idle_session(account, mailbox, thread)
             return account.poll_interval_s
         except MailboxError as exc:
-            return await self._failed(Failure(exc.kind, str(exc), exc.permanent))
+            permanent = exc.permanent
+            if exc.kind == "auth" and account.oauth is not None and self.deps.tokens is not None:
+                # A refused token is not used again; the first refusal is retried soon with
+                # a fresh one, which also finds out whether the grant itself is gone.
+                self.deps.tokens.forget(account.id)
+                first = self._state is None or self._state.status == "ok"
+                permanent = permanent and not first
+            return await self._failed(Failure(exc.kind, str(exc), permanent))
         except asyncio.CancelledError:
             if mailbox is not None:
                 mailbox.abort()
@@ -169,9 +180,25 @@ class AccountWorker:
             if mailbox is not None:
                 await thread(mailbox.close)
 
+    async def _idle_session(
+        self, account: EmailAccount, mailbox: ImapMailbox, thread: AccountThread
+    ) -> float:
+        """IDLE until the connection breaks. Servers drop long IDLE connections routinely:
+        after a long healthy session that is no failure (no error state, no event), just a
+        reconnect at once; a connection that breaks soon again counts as a failure."""
+        started = asyncio.get_running_loop().time()
+        try:
+            await self._idle(account, mailbox, thread)
+        except MailboxError as exc:
+            lasted = asyncio.get_running_loop().time() - started
+            if exc.kind != "network" or lasted < STABLE_IDLE_S:
+                raise
+            log.info("IDLE connection lost, reconnecting", error=str(exc), lasted_s=round(lasted))
+            return 0.0
+
     async def _idle(
         self, account: EmailAccount, mailbox: ImapMailbox, thread: AccountThread
-    ) -> None:
+    ) -> NoReturn:
         """IDLE and sync on one connection until something fails (the caller reconnects)."""
         s = self.deps.settings
         while True:

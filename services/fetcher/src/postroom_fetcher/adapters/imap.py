@@ -90,9 +90,15 @@ class ImapMailbox:
                 f"TLS failure talking to {self.where} ({doing}): {exc}", kind="tls", permanent=True
             ) from exc
         except IMAPClientAbortError as exc:
+            text = _text(exc)
+            # imaplib raises "abort" both for a broken socket and for the server's BYE; a BYE
+            # that is not about the connection is a server-side failure ("FETCH failed:
+            # Internal error"), which the sync counts against the mail it was fetching.
+            said = "socket error" not in text and "unexpected" not in text
+            server_failed = said and classify_response(text).kind == "protocol"
             raise mailbox_error(
-                f"connection to {self.where} lost ({doing}): {_text(exc)}",
-                kind="network",
+                f"connection to {self.where} lost ({doing}): {text}",
+                kind="protocol" if server_failed else "network",
                 permanent=False,
             ) from exc
         except (TimeoutError, OSError) as exc:
