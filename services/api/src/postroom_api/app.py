@@ -63,6 +63,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             connecting.cancel()
             await asyncio.gather(connecting, return_exceptions=True)
             await app.state.broker.stop()
+            tokens = getattr(app.state, "token_source", None)  # made on first OAuth use
+            if tokens is not None:
+                tokens.close()
             await app.state.store.close()
 
     app = FastAPI(
