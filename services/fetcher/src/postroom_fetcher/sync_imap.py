@@ -113,9 +113,7 @@ async def _batch(
     for uid in poisoned:
         del sizes[uid]
 
-    async def guarded(
-        fetch: Callable[[list[int]], dict[int, bytes]], uids: list[int]
-    ) -> dict[int, bytes]:
+    async def guarded(fetch: Fetch, uids: list[int]) -> dict[int, bytes]:
         """`fetch` in one call, or one UID at a time once any of them struck before."""
         careful = any(strikes.get(uid) for uid in uids)
         found: dict[int, bytes] = {}

@@ -201,9 +201,12 @@ class AccountWorker:
     ) -> NoReturn:
         """IDLE and sync on one connection until something fails (the caller reconnects)."""
         s = self.deps.settings
+        # Re-issuing IDLE also syncs: every poll interval that is a safety net for a
+        # notification the server never sent.
+        reissue_s = min(s.idle_reissue_s, account.poll_interval_s)
         while True:
             why = await idle_until_change(
-                mailbox, thread, wake=self.wake, reissue_s=s.idle_reissue_s, check_s=s.idle_check_s
+                mailbox, thread, wake=self.wake, reissue_s=reissue_s, check_s=s.idle_check_s
             )
             async with self.deps.slots:
                 count = await sync_imap_folder(self.deps.sync, account, mailbox, thread)
