@@ -130,7 +130,14 @@ async def test_oversize_pop3_mail_is_quarantined_from_top_headers(
     assert entry is not None
     headers = await store.get_blob(entry.blob_ref)
     assert headers.endswith(b"\r\n\r\n") and b"xxxxxxxx" not in headers
-    assert _uidls(stack) == 0
+    assert _uidls(stack) == 1  # the big one stays on the server: only its headers were kept
+    async with broker_and_tap(stack, sqlite_url, "mail.quarantined.v1") as (broker, tap):
+        fetcher = Fetcher(
+            store=store, broker=broker, secrets=BOX, settings=settings(stack, sqlite_url)
+        )
+        assert await fetcher.poll_once(acc) == 0  # known: neither quarantined again nor deleted
+        assert await tap.collect("mail.quarantined.v1", 1, timeout_s=1.0, settle_s=0) == []
+    assert _uidls(stack) == 1
 
 
 async def test_wrong_pop3_password_names_the_cause(

@@ -3,7 +3,9 @@
 Only its header block is fetched (IMAP `BODY.PEEK[HEADER]`, POP3 `TOP n 0`). The headers go
 to the quarantine with a reason naming the size and the limit, and `mail.quarantined.v1`
 (too_large=True, sender, subject, size) tells the replier to send the sender the
-configurable notice. The caller then treats the mail as handled: after-read action, checkpoint.
+configurable notice. The caller moves its checkpoint past the mail but leaves the mail itself
+in the mailbox (no delete, no flag): the headers are not the mail, and the one whole copy must
+not be lost.
 """
 
 import email.header
@@ -31,7 +33,7 @@ __all__ = ["quarantine_headers", "quarantine_too_large", "sender_and_subject", "
 def too_large_reason(size: int, limit: int) -> str:
     return (
         f"mail of {size} bytes exceeds the account's size limit of {limit} bytes;"
-        " only its headers were kept and it was not imported"
+        " it was not imported and stays in the mailbox; only its headers were kept here"
     )
 
 

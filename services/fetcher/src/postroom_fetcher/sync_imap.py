@@ -134,6 +134,7 @@ async def _batch(
 
     headers: dict[int, bytes] = {}
     seen_uids: list[int] = []
+    listed = dict(sizes)  # before the rescan drops what was published already
     if rescan:
         headers = await guarded(mailbox.headers, sorted(sizes))
         keys = {uid: dedupe_key(block) for uid, block in headers.items()}
@@ -212,6 +213,9 @@ async def _batch(
     if published_keys:
         await deps.store.add_seen_keys(account.id, namespace, published_keys)
     crash_point("after_publish")
-    await run(mailbox.finish, sorted(handled + seen_uids), account.after_read)
+    # Mail over the limit stays in the mailbox untouched: only its headers were kept, so
+    # deleting (or marking) it would lose the one whole copy. The checkpoint still moves past it.
+    finished = [uid for uid in handled + seen_uids if listed.get(uid, 0) <= limit]
+    await run(mailbox.finish, sorted(finished), account.after_read)
     crash_point("after_finish")
     return len(handled) + len(poisoned), any(strikes.values())

@@ -48,11 +48,16 @@ async def sync_pop3(
     )
     poisoned = {m.uidl for m in listing if strikes[m.uidl] >= POISON_STRIKES}
     new = [m for m in listing if m.uidl not in seen]
-    # published before, but the session that deleted them died before QUIT
-    deleted = [m for m in listing if m.uidl in seen and m.uidl not in poisoned] if delete else []
+    limit = deps.limit(account)
+    # published before, but the session that deleted them died before QUIT (mail over the
+    # limit is never deleted: only its headers were kept)
+    deleted = (
+        [m for m in listing if m.uidl in seen and m.uidl not in poisoned and m.size <= limit]
+        if delete
+        else []
+    )
     if deleted:
         await run(mailbox.delete, [m.number for m in deleted])
-    limit = deps.limit(account)
     failing: list[Pop3Message] = []  # the server refused them this time: retried next session
     done = 0
     for index, batch in enumerate(batches(new, deps.batch_size)):
@@ -67,8 +72,10 @@ async def sync_pop3(
                 handled.append(message)
         crash_point("after_publish")
         if delete:
-            # mail the server could not hand out stays there untouched
-            readable = [m for m in handled if strikes.get(m.uidl, 0) < POISON_STRIKES]
+            # mail the server could not hand out, or over the limit, stays there untouched
+            readable = [
+                m for m in handled if strikes.get(m.uidl, 0) < POISON_STRIKES and m.size <= limit
+            ]
             await run(mailbox.delete, [m.number for m in readable])
             deleted.extend(readable)
         crash_point("after_finish")
