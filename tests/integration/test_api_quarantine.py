@@ -55,6 +55,30 @@ async def api(stack: StackEnv, store_url: str) -> AsyncIterator[Api]:
         yield running
 
 
+async def test_a_headers_only_entry_is_not_reprocessed(api: Api) -> None:
+    headers = b"From: big@example.org\r\nSubject: huge\r\n\r\n"
+    blob_ref = await api.store.put_blob(headers)
+    event = factories.mail_received("acc1/INBOX/1/9", headers)
+    await api.store.put_quarantine(
+        QuarantineEntry(
+            id="q_big",
+            account_id="acc1",
+            mail_key=event.mail_key,
+            reason="mail of 30000000 bytes exceeds the account's size limit",
+            blob_ref=blob_ref,
+            event=event.model_copy(
+                update={"raw_inline": None, "blob_ref": blob_ref}
+            ).model_dump_json(),
+            headers_only=True,
+        )
+    )
+    refused = await api.post("/v1/quarantine/q_big/reprocess")
+    assert refused.status_code == 409, refused.text
+    assert "still in the mailbox" in refused.json()["detail"]
+    assert (await api.get("/v1/quarantine/q_big")).status_code == 200  # it stays
+    assert (await api.get("/v1/items")).json()["items"] == []
+
+
 async def test_list_show_raw_reprocess_discard(api: Api) -> None:
     page = (await api.get("/v1/quarantine")).json()
     assert page["total"] == 2

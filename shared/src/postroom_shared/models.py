@@ -442,6 +442,11 @@ class QuarantineEntry(_Model):
     reason: str
     blob_ref: str = Field(description="The raw mail in the blob store.")
     event: str = Field(description="The mail.received.v1 event (JSON) to reprocess it with.")
+    headers_only: bool = Field(
+        default=False,
+        description="Only the header block was kept (too large, or the server could not hand"
+        " it out): the mail itself stays in the mailbox, and it cannot be reprocessed.",
+    )
     attempts: int = 1
     created_at: AwareDatetime = Field(default_factory=utcnow)
 

@@ -9,7 +9,7 @@ import argparse
 import json
 import sys
 
-from postroom_converter.service import Converter
+from postroom_converter.service import Converter, HeadersOnlyError
 from postroom_converter.settings import ConverterSettings
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.runtime import connect_with_retry, make_broker
@@ -46,6 +46,9 @@ async def _reprocess(store: Store, settings: ConverterSettings, entry_id: str) -
         outcome = await Converter(store=store, broker=broker, signer=signer).reprocess(entry_id)
     except KeyError:
         print(f"no quarantine entry {entry_id}", file=sys.stderr)
+        return 1
+    except HeadersOnlyError as exc:
+        print(f"{entry_id}: {exc}", file=sys.stderr)
         return 1
     finally:
         await broker.stop()

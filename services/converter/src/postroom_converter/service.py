@@ -52,7 +52,7 @@ from postroom_shared.models import (
 )
 from postroom_shared.store import ItemChanges, Store
 
-__all__ = ["Converter"]
+__all__ = ["Converter", "HeadersOnlyError"]
 
 LOOP_HEADER = "x-postroom-loop"
 SOURCE = "converter"
@@ -89,6 +89,10 @@ def item_ref(item: Item, changes: ItemChanges | None = None) -> ItemRefV1:
     )
 
 
+class HeadersOnlyError(ValueError):
+    """A quarantine entry that holds a mail's headers, not the mail: it cannot be reprocessed."""
+
+
 @dataclass
 class Converter:
     store: Store
@@ -121,6 +125,12 @@ class Converter:
         entry = await self.store.get_quarantine(quarantine_id)
         if entry is None:
             raise KeyError(quarantine_id)
+        if entry.headers_only:
+            # Converting the headers alone would make an item without the mail's content.
+            raise HeadersOnlyError(
+                "only the headers of this mail were kept; the mail itself is still in the"
+                " mailbox: handle it there, then discard this entry"
+            )
         event = MailReceivedV1.model_validate_json(entry.event)
         outcome = await self.handle(event, final_attempt=True)
         if not outcome.startswith("quarantined"):  # else it stays, one attempt more

@@ -130,6 +130,7 @@ async def quarantine_headers(
             reason=reason,
             blob_ref=blob_ref,
             event=received.model_dump_json(),
+            headers_only=True,
         )
     )
     sender, subject = sender_and_subject(headers)

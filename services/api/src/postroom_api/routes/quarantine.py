@@ -12,9 +12,9 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from postroom_api.auth import RequireAdmin, RequireRead
 from postroom_api.deps import broker_of, settings_of, store_of
 from postroom_api.routes.items import blob_response
-from postroom_api.routing import NOT_FOUND, PathId, SafeRoute, not_found
+from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict, not_found
 from postroom_api.schemas import QuarantinePage, QuarantineView, ReprocessView
-from postroom_converter.service import Converter
+from postroom_converter.service import Converter, HeadersOnlyError
 from postroom_shared.errors import TransientError
 from postroom_shared.logs import get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
@@ -82,8 +82,9 @@ async def quarantined_raw(request: Request, entry_id: PathId) -> Response:
     "/{entry_id}/reprocess",
     summary="Run the mail through the converter again",
     description="On success the entry leaves the quarantine; if it fails again it stays, with"
-    " one attempt more and the new reason.",
-    responses={**NOT_FOUND, **_UNAVAILABLE},
+    " one attempt more and the new reason. An entry that holds only a mail's headers (too"
+    " large, or unreadable on the server) cannot be reprocessed: 409.",
+    responses={**NOT_FOUND, **CONFLICT, **_UNAVAILABLE},
     dependencies=[RequireAdmin],
 )
 async def reprocess(request: Request, entry_id: PathId) -> ReprocessView:
@@ -99,6 +100,8 @@ async def reprocess(request: Request, entry_id: PathId) -> ReprocessView:
         outcome = await Converter(store=store, broker=broker, signer=signer).reprocess(entry_id)
     except KeyError:  # discarded or reprocessed concurrently
         raise not_found(f"no quarantine entry {entry_id}") from None
+    except HeadersOnlyError as exc:
+        raise conflict(str(exc)) from None
     except TransientError as exc:
         raise HTTPException(status_code=503, detail=f"try again: {exc}") from None
     except Exception as exc:  # e.g. the broker refused a publish: the entry is still there
