@@ -4,7 +4,6 @@ them, and a revoked consent turns the account into `needs_reauth` without a retr
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,10 +15,9 @@ from postroom_shared.contracts import AccountStateV1, MailReceivedV1
 from postroom_shared.models import EmailAccount
 from postroom_shared.oauth import TokenSource, complete_authorization, start_authorization
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from tests.idp import IdentityProvider
-from tests.integration.fetcher_helpers import broker_and_tap, mail, new_folder, wait_for
-from tests.integration.test_fetcher_supervisor import FAST
+from tests.integration.fetcher_helpers import FAST, broker_and_tap, mail, new_folder, wait_for
 from tests.oauth_helpers import (
     REDIRECT,
     SECRET,
@@ -35,10 +33,8 @@ BOX = SecretBox(SECRET)
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    yield opened
-    await opened.close()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 def _settings(stack: StackEnv, url: str, **extra: Any) -> FetcherSettings:

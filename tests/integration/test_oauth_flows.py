@@ -2,7 +2,6 @@
 msal and google-auth as in production; tokens are stored through both store adapters."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +17,7 @@ from postroom_shared.oauth import (
     start_authorization,
 )
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from tests.idp import IdentityProvider
 from tests.oauth_helpers import (
     REDIRECT,
@@ -30,24 +29,6 @@ from tests.oauth_helpers import (
 )
 
 BOX = SecretBox(SECRET)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-@pytest.fixture
-async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _sign_in(

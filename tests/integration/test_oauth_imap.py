@@ -2,7 +2,6 @@
 validates each token against the test IdP's tokeninfo/introspection endpoints."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Literal
 
 import pytest
@@ -33,15 +32,6 @@ from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
 BOX = SecretBox(SECRET)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def _imap(stack: StackEnv) -> IMAPClient:

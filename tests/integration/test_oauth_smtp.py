@@ -3,7 +3,7 @@ checks each token at the test IdP (tests/smtp_oauth_server.py); the SMTP server'
 sign-in stores its refresh token on the SMTP settings (owner "smtp")."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -38,15 +38,6 @@ def smtp_server(idp: IdentityProvider, tmp_path: Path) -> Iterator[OAuthSmtpServ
         port=port, tokeninfo_url=f"{idp.http_url}/tokeninfo?access_token="
     ) as server:
         yield server
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _smtp_signed_in(idp: IdentityProvider, store: Store, port: int) -> OAuthSettings:

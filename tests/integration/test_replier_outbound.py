@@ -10,7 +10,7 @@ import itertools
 import ssl
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ from postroom_shared.models import (
 from postroom_shared.oauth import TokenSource, complete_authorization, start_authorization
 from postroom_shared.runtime import make_broker
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from postroom_shared.topology import declare_topology
 from tests import factories
 from tests.idp import IdentityProvider
@@ -150,10 +150,8 @@ def smtpd(request: pytest.FixtureRequest, cert: tuple[Path, Path]) -> Iterator[t
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    yield opened
-    await opened.close()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 UNUSED_RELAY = RelaySettings(host="127.0.0.1", port=PORT_BASE + 499, security=Security.NONE)
