@@ -13,7 +13,7 @@ from postroom_fetcher.service import Fetcher
 from postroom_fetcher.settings import FetcherSettings
 from postroom_shared.contracts import AccountStateV1, MailReceivedV1
 from postroom_shared.models import EmailAccount
-from postroom_shared.oauth import TokenSource, complete_authorization, start_authorization
+from postroom_shared.oauth import TokenSource
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 from tests.idp import IdentityProvider
@@ -22,9 +22,9 @@ from tests.oauth_helpers import (
     REDIRECT,
     SECRET,
     account_for,
-    browser_sign_in,
     endpoints_for,
     oauth_for,
+    sign_in,
 )
 from tests.stack_env import StackEnv
 
@@ -59,20 +59,7 @@ async def _signed_in_account(
     base = account_for(account_id, "microsoft", oauth, user=user, imap_port=stack.imap_port)
     box = base.box.model_copy(update={"folder": folder})
     await store.put_account(base.model_copy(update={"mailbox": box, "use_idle": False}))
-    start = await asyncio.to_thread(
-        start_authorization,
-        "microsoft",
-        account_id,
-        oauth,
-        BOX,
-        endpoints_for(idp),
-        redirect_uri=REDIRECT,
-        login_hint=user,
-    )
-    query = browser_sign_in(start.url, idp)
-    await complete_authorization(
-        start.state, query, store=store, secrets=BOX, endpoints=endpoints_for(idp)
-    )
+    await sign_in(idp, store, BOX, "microsoft", account_id, oauth, login_hint=user)
     stored = await store.get_account(account_id)
     assert stored is not None and stored.oauth is not None
     assert stored.oauth.refresh_token_enc

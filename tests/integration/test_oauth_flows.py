@@ -26,6 +26,7 @@ from tests.oauth_helpers import (
     browser_sign_in,
     endpoints_for,
     oauth_for,
+    sign_in,
 )
 
 BOX = SecretBox(SECRET)
@@ -36,20 +37,8 @@ async def _sign_in(
 ) -> str:
     """Runs the whole sign-in; returns the refresh token the store now holds (clear)."""
     await store.put_account(account_for(account_id, provider, oauth))
-    endpoints = endpoints_for(idp)
-    start = await asyncio.to_thread(
-        start_authorization,
-        provider,
-        account_id,
-        oauth,
-        BOX,
-        endpoints,
-        redirect_uri=REDIRECT,
-        login_hint="alice@example.test",
-    )
-    query = browser_sign_in(start.url, idp)
-    owner = await complete_authorization(
-        query["state"], query, store=store, secrets=BOX, endpoints=endpoints
+    owner = await sign_in(
+        idp, store, BOX, provider, account_id, oauth, login_hint="alice@example.test"
     )
     assert owner == account_id
     stored = await store.get_account(account_id)
