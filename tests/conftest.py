@@ -8,6 +8,7 @@
   for tests about something other than the store adapters.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -107,19 +108,22 @@ def store_url(request: pytest.FixtureRequest) -> str:
     return url
 
 
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
+@contextlib.asynccontextmanager
+async def opened_store(url: str) -> AsyncIterator[Store]:
+    opened = await open_store(url)
     try:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    async with opened_store(store_url) as opened:
+        yield opened
 
 
 @pytest.fixture
 async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    try:
+    async with opened_store(sqlite_url) as opened:
         yield opened
-    finally:
-        await opened.close()
