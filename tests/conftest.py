@@ -4,8 +4,11 @@
   otherwise the mongoeco wire server (memory engine) is started for the session.
 - `stack`: RabbitMQ, Postfix and Dovecot on ports of their own (tests/stack_env.py), started
   once per session through the same deploy/local/stack.sh that `make run` uses.
+- `store`: an open store on each backend in turn (`store_url`); `sqlite_store`: on SQLite only,
+  for tests about something other than the store adapters.
 """
 
+import contextlib
 import os
 import shutil
 import socket
@@ -13,11 +16,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from postroom_shared.store import Store, open_store
 from tests.idp import IdentityProvider, idp_running
 from tests.stack_env import REPO, StackEnv, session_stack_env, short_state_dir
 
@@ -102,3 +106,24 @@ def store_url(request: pytest.FixtureRequest) -> str:
     name = "sqlite_url" if request.param == "sqlite" else "mongo_db_url"
     url: str = request.getfixturevalue(name)
     return url
+
+
+@contextlib.asynccontextmanager
+async def opened_store(url: str) -> AsyncIterator[Store]:
+    opened = await open_store(url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    async with opened_store(store_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
+    async with opened_store(sqlite_url) as opened:
+        yield opened

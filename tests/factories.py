@@ -1,11 +1,29 @@
 """Small builders shared by tests."""
 
 import hashlib
+import uuid
+from typing import Any
 
-from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
-from postroom_shared.models import EmailAccount, MailboxSettings, ThreadMessage
+from postroom_shared.contracts import (
+    AddressV1,
+    ClassificationV1,
+    ItemCreatedV1,
+    ItemRefV1,
+    MailReceivedV1,
+    MessageRefV1,
+    deterministic_event_id,
+)
+from postroom_shared.models import EmailAccount, Item, ItemType, MailboxSettings, ThreadMessage
+from postroom_shared.store import Store
 
-__all__ = ["EmailAccount", "account", "mail_received", "thread_message"]
+__all__ = [
+    "EmailAccount",
+    "account",
+    "item_created",
+    "mail_received",
+    "stored_incident",
+    "thread_message",
+]
 
 
 def account(account_id: str = "acc1", address: str = "support@example.test") -> EmailAccount:
@@ -39,3 +57,45 @@ def mail_received(mail_key: str, raw: bytes) -> MailReceivedV1:
 def thread_message(item_id: str, key: str = "in-1") -> ThreadMessage:
     """A first inbound message for an item created directly in a test."""
     return ThreadMessage(key=f"{item_id}/{key}", item_id=item_id, account_id="acc1", direction="in")
+
+
+async def stored_incident(store: Store, number: int, **fields: Any) -> Item:
+    """An incident "Printer" of acc1 with its first inbound message, as the converter leaves it."""
+    item = Item(
+        id=f"it_{uuid.uuid4().hex[:10]}",
+        item_type=ItemType.INCIDENT,
+        number=number,
+        project="Support",
+        account_id="acc1",
+        title="Printer",
+        **fields,
+    )
+    await store.insert_item(item, thread_message(item.id), [])
+    return item
+
+
+def item_created(item: Item, n: int, sender: str) -> ItemCreatedV1:
+    """The converter's event for mail number `n` from `sender` opening `stored_incident`'s item."""
+    key = f"acc1/INBOX/5/{n}-{uuid.uuid4().hex[:6]}"
+    return ItemCreatedV1(
+        event_id=deterministic_event_id(key, "item.created.v1"),
+        source="test",
+        correlation_id=key,
+        item=ItemRefV1(
+            item_id=item.id,
+            item_type="incident",
+            number=item.number,
+            token=item.token,
+            project="Support",
+            title="Printer",
+            status="new",
+            account_id="acc1",
+        ),
+        message=MessageRefV1(
+            mail_key=key,
+            message_id=f"<{key.replace('/', '.')}@x.test>",
+            subject=f"Printer {n}",
+            sender=AddressV1(address=sender),
+            classification=ClassificationV1(kind="normal", auto_submitted=False),
+        ),
+    )

@@ -1,13 +1,15 @@
 """Shared pieces of the OAuth tests: accounts bound to the test IdP, and the browser leg of the
 sign-in (follow /authorize to the redirect and hand its query to the callback)."""
 
+import asyncio
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
 from postroom_shared.models import EmailAccount, MailboxSettings, OAuthSettings, Security
-from postroom_shared.oauth import OAuthEndpoints
+from postroom_shared.oauth import OAuthEndpoints, complete_authorization, start_authorization
 from postroom_shared.secretbox import SecretBox
+from postroom_shared.store import Store
 from tests.idp import Client, IdentityProvider
 
 SECRET = "o" * 40
@@ -69,3 +71,33 @@ def browser_sign_in(url: str, idp: IdentityProvider) -> dict[str, str]:
     location = resp.headers["Location"]
     assert location.startswith(REDIRECT), location
     return dict(parse_qsl(urlsplit(location).query))
+
+
+async def sign_in(
+    idp: IdentityProvider,
+    store: Store,
+    box: SecretBox,
+    provider: str,
+    owner: str,
+    oauth: OAuthSettings,
+    *,
+    login_hint: str,
+) -> str:
+    """The whole sign-in of `owner` (an account id or "smtp") as the API and a browser run it:
+    start, the IdP's redirect, the callback storing the refresh token. Returns the owner the
+    callback named."""
+    endpoints = endpoints_for(idp)
+    start = await asyncio.to_thread(
+        start_authorization,
+        provider,
+        owner,
+        oauth,
+        box,
+        endpoints,
+        redirect_uri=REDIRECT,
+        login_hint=login_hint,
+    )
+    query = browser_sign_in(start.url, idp)
+    return await complete_authorization(
+        start.state, query, store=store, secrets=box, endpoints=endpoints
+    )

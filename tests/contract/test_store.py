@@ -4,7 +4,6 @@ MongoDB is the mongoeco wire server unless POSTROOM_TEST_MONGODB_URL names a rea
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -29,16 +28,7 @@ from postroom_shared.models import (
     WorkflowStep,
     utcnow,
 )
-from postroom_shared.store import ItemChanges, OutboxEvent, Store, open_store
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+from postroom_shared.store import ItemChanges, OutboxEvent, Store
 
 
 def _account(account_id: str = "acc1", name: str = "Support", active: bool = True) -> EmailAccount:

@@ -3,10 +3,7 @@ account states, seen keys, API keys, item queries with a cursor, listing and del
 Every test runs on SQLite and on MongoDB (the `store_url` fixture)."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
-
-import pytest
 
 from postroom_shared.models import (
     AccountState,
@@ -28,16 +25,7 @@ from postroom_shared.models import (
     WorkflowStep,
     utcnow,
 )
-from postroom_shared.store import ItemQuery, Store, open_store
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
+from postroom_shared.store import ItemQuery, Store
 
 
 async def test_lease_is_exclusive_until_it_expires_or_is_released(store: Store) -> None:

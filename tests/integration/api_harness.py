@@ -13,11 +13,15 @@ from pydantic import SecretStr
 
 from postroom_api.app import create_app
 from postroom_api.settings import ApiSettings
+from postroom_converter.service import Converter
+from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
+from postroom_shared.topology import declare_topology
+from tests import factories
 from tests.stack_env import StackEnv
 
-__all__ = ["KEY", "SECRET", "Api", "problems", "running_api"]
+__all__ = ["KEY", "SECRET", "Api", "converter_for", "problems", "running_api"]
 
 KEY = "a" * 32
 SECRET = "s" * 40
@@ -91,3 +95,12 @@ def problems(response: httpx.Response) -> dict[str, str]:
             loc = loc[1:]
         out[".".join(loc)] = error["msg"]
     return out
+
+
+async def converter_for(running: Api) -> Converter:
+    """A converter on the running API's store and broker, with account acc1 stored: tests fill
+    the store through the real conversion path rather than by writing items themselves."""
+    await running.store.put_account(factories.account())
+    broker = running.app.state.broker
+    await declare_topology(broker)
+    return Converter(store=running.store, broker=broker, signer=MessageIdSigner(SECRET, ""))

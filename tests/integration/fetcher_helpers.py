@@ -26,6 +26,17 @@ from tests.stack_env import StackEnv
 
 SECRET = "s" * 40
 BOX = SecretBox(SECRET)
+# Supervisor timings short enough for a test to see refreshes, renewals and backoff in seconds.
+FAST = {
+    "accounts_refresh_s": 0.3,
+    "wake_check_s": 0.2,
+    "lease_renew_s": 1.0,
+    "lease_ttl_s": 5.0,
+    "idle_check_s": 0.5,
+    "backoff_base_s": 0.2,
+    "backoff_permanent_s": 0.5,
+    "backoff_max_s": 2.0,
+}
 
 
 def imap(stack: StackEnv, user: str) -> IMAPClient:

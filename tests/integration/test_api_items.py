@@ -7,11 +7,8 @@ from email.message import EmailMessage
 
 import pytest
 
-from postroom_converter.service import Converter
-from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.topology import declare_topology
 from tests import factories
-from tests.integration.api_harness import SECRET, Api, problems, running_api
+from tests.integration.api_harness import Api, converter_for, problems, running_api
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -52,12 +49,7 @@ MAILS = [
 @pytest.fixture
 async def api(stack: StackEnv, store_url: str) -> AsyncIterator[Api]:
     async with running_api(stack, store_url) as running:
-        await running.store.put_account(factories.account())
-        broker = running.app.state.broker
-        await declare_topology(broker)
-        converter = Converter(
-            store=running.store, broker=broker, signer=MessageIdSigner(SECRET, "")
-        )
+        converter = await converter_for(running)
         for uid, raw in enumerate(MAILS, start=1):
             outcome = await converter.handle(factories.mail_received(f"acc1/INBOX/1/{uid}", raw))
             assert outcome.startswith("created"), outcome

@@ -6,12 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from postroom_converter.service import Converter
-from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.models import QuarantineEntry
-from postroom_shared.topology import declare_topology
 from tests import factories
-from tests.integration.api_harness import SECRET, Api, running_api
+from tests.integration.api_harness import Api, converter_for, running_api
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -30,12 +27,7 @@ FINE = b"From: Ann <ann@example.org>\r\nSubject: Lost once\r\nMessage-ID: <f@x>\
 @pytest.fixture
 async def api(stack: StackEnv, store_url: str) -> AsyncIterator[Api]:
     async with running_api(stack, store_url) as running:
-        await running.store.put_account(factories.account())
-        broker = running.app.state.broker
-        await declare_topology(broker)
-        converter = Converter(
-            store=running.store, broker=broker, signer=MessageIdSigner(SECRET, "")
-        )
+        converter = await converter_for(running)
         outcome = await converter.handle(factories.mail_received("acc1/INBOX/1/1", DEEP))
         assert outcome.startswith("quarantined: MIME nesting")
         # a mail a since-fixed bug had quarantined: it converts fine now

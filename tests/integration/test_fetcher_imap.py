@@ -2,7 +2,6 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 import pytest
@@ -19,7 +18,7 @@ from postroom_shared.errors import PermanentError
 from postroom_shared.models import AfterRead, EmailAccount, MailboxSettings, Security
 from postroom_shared.runtime import make_broker
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from postroom_shared.topology import EVENTS, declare_topology
 from tests.stack_env import StackEnv
 
@@ -64,10 +63,8 @@ def _alice(
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    yield opened
-    await opened.close()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ and a UIDVALIDITY change deduped by Message-ID."""
 import asyncio
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -15,7 +15,7 @@ from postroom_fetcher.service import Fetcher
 from postroom_fetcher.sync_imap import strike_namespace
 from postroom_shared.contracts import MailQuarantinedV1, MailReceivedV1
 from postroom_shared.models import AfterRead, Security
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from tests.integration.fetcher_helpers import (
     BOX,
     account,
@@ -33,10 +33,8 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    yield opened
-    await opened.close()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ them, and a revoked consent turns the account into `needs_reauth` without a retr
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,19 +13,18 @@ from postroom_fetcher.service import Fetcher
 from postroom_fetcher.settings import FetcherSettings
 from postroom_shared.contracts import AccountStateV1, MailReceivedV1
 from postroom_shared.models import EmailAccount
-from postroom_shared.oauth import TokenSource, complete_authorization, start_authorization
+from postroom_shared.oauth import TokenSource
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from tests.idp import IdentityProvider
-from tests.integration.fetcher_helpers import broker_and_tap, mail, new_folder, wait_for
-from tests.integration.test_fetcher_supervisor import FAST
+from tests.integration.fetcher_helpers import FAST, broker_and_tap, mail, new_folder, wait_for
 from tests.oauth_helpers import (
     REDIRECT,
     SECRET,
     account_for,
-    browser_sign_in,
     endpoints_for,
     oauth_for,
+    sign_in,
 )
 from tests.stack_env import StackEnv
 
@@ -35,10 +33,8 @@ BOX = SecretBox(SECRET)
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    yield opened
-    await opened.close()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 def _settings(stack: StackEnv, url: str, **extra: Any) -> FetcherSettings:
@@ -63,20 +59,7 @@ async def _signed_in_account(
     base = account_for(account_id, "microsoft", oauth, user=user, imap_port=stack.imap_port)
     box = base.box.model_copy(update={"folder": folder})
     await store.put_account(base.model_copy(update={"mailbox": box, "use_idle": False}))
-    start = await asyncio.to_thread(
-        start_authorization,
-        "microsoft",
-        account_id,
-        oauth,
-        BOX,
-        endpoints_for(idp),
-        redirect_uri=REDIRECT,
-        login_hint=user,
-    )
-    query = browser_sign_in(start.url, idp)
-    await complete_authorization(
-        start.state, query, store=store, secrets=BOX, endpoints=endpoints_for(idp)
-    )
+    await sign_in(idp, store, BOX, "microsoft", account_id, oauth, login_hint=user)
     stored = await store.get_account(account_id)
     assert stored is not None and stored.oauth is not None
     assert stored.oauth.refresh_token_enc

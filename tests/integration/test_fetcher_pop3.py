@@ -1,8 +1,6 @@
 """POP3 against the real Dovecot: UIDL dedupe, delete or keep, size pre-check with TOP,
 plain/STLS/POP3S, and keys of mail gone from the server pruned."""
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from postroom_fetcher.errors import MailboxError
@@ -30,10 +28,8 @@ USER = "customer"  # only the POP3 tests use this user's INBOX
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    yield opened
-    await opened.close()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 def _deliver(stack: StackEnv, *mails: bytes) -> None:

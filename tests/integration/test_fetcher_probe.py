@@ -3,7 +3,6 @@ names, messages waiting, connection tests naming the cause, and "fetch now"."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,9 +10,10 @@ from postroom_fetcher import probe
 from postroom_fetcher.errors import MailboxError
 from postroom_fetcher.service import Fetcher
 from postroom_shared.models import AfterRead, Security
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from tests.integration.fetcher_helpers import (
     BOX,
+    FAST,
     account,
     broker_and_tap,
     empty_inbox,
@@ -23,17 +23,14 @@ from tests.integration.fetcher_helpers import (
     settings,
     wait_for,
 )
-from tests.integration.test_fetcher_supervisor import FAST
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    yield opened
-    await opened.close()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 async def test_folder_list_is_decoded_from_modified_utf7(stack: StackEnv) -> None:

@@ -14,6 +14,7 @@ from postroom_shared.models import AfterRead, EmailAccount
 from postroom_shared.store import Store, open_store
 from tests.integration.fetcher_helpers import (
     BOX,
+    FAST,
     account,
     broker_and_tap,
     imap,
@@ -22,7 +23,6 @@ from tests.integration.fetcher_helpers import (
     settings,
     wait_for,
 )
-from tests.integration.test_fetcher_supervisor import FAST
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack

@@ -3,7 +3,7 @@ and one bad account never slowing the others, with a visible state per account."
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,9 +11,10 @@ from postroom_fetcher.service import Fetcher
 from postroom_fetcher.settings import FetcherSettings
 from postroom_shared.contracts import AccountStateV1, MailReceivedV1
 from postroom_shared.models import AccountState
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from tests.integration.fetcher_helpers import (
     BOX,
+    FAST,
     account,
     broker_and_tap,
     dovecot_conf,
@@ -27,23 +28,11 @@ from tests.integration.fetcher_helpers import (
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
-FAST = {
-    "accounts_refresh_s": 0.3,
-    "wake_check_s": 0.2,
-    "lease_renew_s": 1.0,
-    "lease_ttl_s": 5.0,
-    "idle_check_s": 0.5,
-    "backoff_base_s": 0.2,
-    "backoff_permanent_s": 0.5,
-    "backoff_max_s": 2.0,
-}
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    yield opened
-    await opened.close()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 def fast_settings(stack: StackEnv, url: str, **extra: float) -> FetcherSettings:

@@ -2,7 +2,6 @@
 msal and google-auth as in production; tokens are stored through both store adapters."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,7 +17,7 @@ from postroom_shared.oauth import (
     start_authorization,
 )
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from tests.idp import IdentityProvider
 from tests.oauth_helpers import (
     REDIRECT,
@@ -27,27 +26,10 @@ from tests.oauth_helpers import (
     browser_sign_in,
     endpoints_for,
     oauth_for,
+    sign_in,
 )
 
 BOX = SecretBox(SECRET)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
-@pytest.fixture
-async def sqlite_store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 async def _sign_in(
@@ -55,20 +37,8 @@ async def _sign_in(
 ) -> str:
     """Runs the whole sign-in; returns the refresh token the store now holds (clear)."""
     await store.put_account(account_for(account_id, provider, oauth))
-    endpoints = endpoints_for(idp)
-    start = await asyncio.to_thread(
-        start_authorization,
-        provider,
-        account_id,
-        oauth,
-        BOX,
-        endpoints,
-        redirect_uri=REDIRECT,
-        login_hint="alice@example.test",
-    )
-    query = browser_sign_in(start.url, idp)
-    owner = await complete_authorization(
-        query["state"], query, store=store, secrets=BOX, endpoints=endpoints
+    owner = await sign_in(
+        idp, store, BOX, provider, account_id, oauth, login_hint="alice@example.test"
     )
     assert owner == account_id
     stored = await store.get_account(account_id)

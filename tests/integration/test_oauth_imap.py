@@ -2,7 +2,6 @@
 validates each token against the test IdP's tokeninfo/introspection endpoints."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Literal
 
 import pytest
@@ -15,8 +14,6 @@ from postroom_shared.models import OAuthSettings, SmtpSettings
 from postroom_shared.oauth import (
     ReauthorizationRequired,
     TokenSource,
-    complete_authorization,
-    start_authorization,
 )
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store, open_store
@@ -25,23 +22,14 @@ from tests.oauth_helpers import (
     REDIRECT,
     SECRET,
     account_for,
-    browser_sign_in,
     endpoints_for,
     oauth_for,
+    sign_in,
 )
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
 BOX = SecretBox(SECRET)
-
-
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def _imap(stack: StackEnv) -> IMAPClient:
@@ -73,20 +61,7 @@ async def _signed_in(
     await store.put_account(
         account_for(account_id, provider, oauth, user=user, imap_port=stack.imap_port)
     )
-    start = await asyncio.to_thread(
-        start_authorization,
-        provider,
-        account_id,
-        oauth,
-        BOX,
-        endpoints_for(idp),
-        redirect_uri=REDIRECT,
-        login_hint=user,
-    )
-    query = browser_sign_in(start.url, idp)
-    await complete_authorization(
-        start.state, query, store=store, secrets=BOX, endpoints=endpoints_for(idp)
-    )
+    await sign_in(idp, store, BOX, provider, account_id, oauth, login_hint=user)
     account = await store.get_account(account_id)
     assert account is not None and account.oauth is not None
     return account.oauth

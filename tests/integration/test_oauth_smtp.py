@@ -2,8 +2,7 @@
 checks each token at the test IdP (tests/smtp_oauth_server.py); the SMTP server's own OAuth
 sign-in stores its refresh token on the SMTP settings (owner "smtp")."""
 
-import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -17,13 +16,11 @@ from postroom_shared.oauth import (
     SMTP_OWNER,
     ReauthorizationRequired,
     TokenSource,
-    complete_authorization,
-    start_authorization,
 )
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store, open_store
 from tests.idp import IdentityProvider
-from tests.oauth_helpers import REDIRECT, SECRET, browser_sign_in, endpoints_for, oauth_for
+from tests.oauth_helpers import REDIRECT, SECRET, endpoints_for, oauth_for, sign_in
 from tests.smtp_oauth_server import OAuthSmtpServer, parse_xoauth2
 from tests.stack_env import session_stack_env
 
@@ -40,35 +37,13 @@ def smtp_server(idp: IdentityProvider, tmp_path: Path) -> Iterator[OAuthSmtpServ
         yield server
 
 
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
-    try:
-        yield opened
-    finally:
-        await opened.close()
-
-
 async def _smtp_signed_in(idp: IdentityProvider, store: Store, port: int) -> OAuthSettings:
     client = idp.register_client(secret="s", redirect_uris=(REDIRECT,))
     oauth = oauth_for(client)
     await store.put_smtp_settings(
         SmtpSettings(host="127.0.0.1", port=port, auth="xoauth2", username=USER, oauth=oauth)
     )
-    start = await asyncio.to_thread(
-        start_authorization,
-        "microsoft",
-        SMTP_OWNER,
-        oauth,
-        BOX,
-        endpoints_for(idp),
-        redirect_uri=REDIRECT,
-        login_hint=USER,
-    )
-    query = browser_sign_in(start.url, idp)
-    owner = await complete_authorization(
-        start.state, query, store=store, secrets=BOX, endpoints=endpoints_for(idp)
-    )
+    owner = await sign_in(idp, store, BOX, "microsoft", SMTP_OWNER, oauth, login_hint=USER)
     assert owner == SMTP_OWNER
     smtp = await store.get_smtp_settings()
     assert smtp is not None and smtp.oauth is not None and smtp.oauth.refresh_token_enc

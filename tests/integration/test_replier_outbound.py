@@ -9,8 +9,7 @@ import imaplib
 import itertools
 import ssl
 import subprocess
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,18 +25,8 @@ from postroom_replier.outbound import RelaySettings
 from postroom_replier.service import Replier
 from postroom_replier.settings import ReplierSettings
 from postroom_replier.test_mail import TestMailResult, send_test_mail
-from postroom_shared.contracts import (
-    AddressV1,
-    ClassificationV1,
-    ItemCreatedV1,
-    ItemRefV1,
-    MessageRefV1,
-    deterministic_event_id,
-)
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.models import (
-    Item,
-    ItemType,
     OAuthSettings,
     Security,
     SmtpAuth,
@@ -46,7 +35,7 @@ from postroom_shared.models import (
 from postroom_shared.oauth import TokenSource, complete_authorization, start_authorization
 from postroom_shared.runtime import make_broker
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 from postroom_shared.topology import declare_topology
 from tests import factories
 from tests.idp import IdentityProvider
@@ -150,10 +139,8 @@ def smtpd(request: pytest.FixtureRequest, cert: tuple[Path, Path]) -> Iterator[t
 
 
 @pytest.fixture
-async def store(sqlite_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(sqlite_url)
-    yield opened
-    await opened.close()
+def store(sqlite_store: Store) -> Store:
+    return sqlite_store
 
 
 UNUSED_RELAY = RelaySettings(host="127.0.0.1", port=PORT_BASE + 499, security=Security.NONE)
@@ -386,32 +373,6 @@ async def test_xoauth2_without_a_token_source_or_oauth_settings_is_clear(
 # --- the replier: settings changes apply without a restart -----------------------------------
 
 
-def _event(item: Item, n: int) -> ItemCreatedV1:
-    key = f"acc1/INBOX/9/{n}-{uuid.uuid4().hex[:6]}"
-    return ItemCreatedV1(
-        event_id=deterministic_event_id(key, "item.created.v1"),
-        source="test",
-        correlation_id=key,
-        item=ItemRefV1(
-            item_id=item.id,
-            item_type="incident",
-            number=item.number,
-            token=item.token,
-            project="Support",
-            title="Printer",
-            status="new",
-            account_id="acc1",
-        ),
-        message=MessageRefV1(
-            mail_key=key,
-            message_id=f"<{uuid.uuid4().hex}@x.test>",
-            subject=f"Printer {n}",
-            sender=AddressV1(address=f"c{n}@example.org"),
-            classification=ClassificationV1(kind="normal", auto_submitted=False),
-        ),
-    )
-
-
 async def _replier(
     stack: StackEnv,
     store: Store,
@@ -447,16 +408,8 @@ async def _replier(
 
 async def _reply(replier: Replier, store: Store, n: int) -> tuple[str, str]:
     """One new item's auto-reply to c<n>@example.org: its ledger state and Message-ID."""
-    item = Item(
-        id=f"it_{uuid.uuid4().hex[:10]}",
-        item_type=ItemType.INCIDENT,
-        number=n,
-        project="Support",
-        account_id="acc1",
-        title="Printer",
-    )
-    await store.insert_item(item, factories.thread_message(item.id), [])
-    event = _event(item, n)
+    item = await factories.stored_incident(store, n)
+    event = factories.item_created(item, n, f"c{n}@example.org")
     await replier.handle(event)
     ledger = await store.get_ledger(
         item.id, f"auto_reply:{event.message.mail_key}", f"c{n}@example.org"

@@ -2,7 +2,6 @@
 
 import asyncio
 import imaplib
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -12,16 +11,11 @@ from pydantic import SecretStr
 from postroom_replier.service import Replier
 from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import (
-    AddressV1,
-    ClassificationV1,
-    ItemCreatedV1,
-    ItemRefV1,
     ItemUpdatedV1,
-    MessageRefV1,
     deterministic_event_id,
 )
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.models import Item, ItemType, LedgerEntry, NotificationTemplate, Security
+from postroom_shared.models import LedgerEntry, NotificationTemplate, Security
 from postroom_shared.runtime import make_broker
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store, open_store
@@ -69,52 +63,35 @@ async def replier(stack: StackEnv, store_url: str) -> AsyncIterator[Replier]:
         await store.close()
 
 
-async def _new_item(store: Store, number: int, **fields: Any) -> Item:
-    """An incident with its first inbound message, stored as the converter would leave it."""
-    item = Item(
-        id=f"it_{uuid.uuid4().hex[:10]}",
-        item_type=ItemType.INCIDENT,
-        number=number,
-        project="Support",
-        account_id="acc1",
-        title="Printer",
-        **fields,
-    )
-    await store.insert_item(item, factories.thread_message(item.id), [])
-    return item
+async def _delivered_bodies(stack: StackEnv, user: str, sent: dict[str, str]) -> dict[str, str]:
+    """The delivered text of each mail in `sent` (name -> Message-ID) in `user`'s INBOX, waiting up
+    to 10 s for all of them (whichever arrived, if not all do)."""
 
+    def bodies() -> dict[str, str]:
+        found = {}
+        with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
+            imap.login(user, user)
+            imap.select("INBOX", readonly=True)
+            for name, message_id in sent.items():
+                _, hits = imap.search(None, "HEADER", "Message-ID", message_id)
+                if hits[0]:
+                    _, data = imap.fetch(hits[0].split()[0].decode(), "(BODY.PEEK[])")
+                    raw = data[0][1] if isinstance(data[0], tuple) else b""
+                    found[name] = raw.decode("utf-8", "replace")
+        return found
 
-def _created(item: Item, n: int, sender: str) -> ItemCreatedV1:
-    key = f"acc1/INBOX/5/{n}-{uuid.uuid4().hex[:6]}"
-    return ItemCreatedV1(
-        event_id=deterministic_event_id(key, "item.created.v1"),
-        source="test",
-        correlation_id=key,
-        item=ItemRefV1(
-            item_id=item.id,
-            item_type="incident",
-            number=item.number,
-            token=item.token,
-            project="Support",
-            title="Printer",
-            status="new",
-            account_id="acc1",
-        ),
-        message=MessageRefV1(
-            mail_key=key,
-            message_id=f"<{key.replace('/', '.')}@x.test>",
-            subject=f"Printer {n}",
-            sender=AddressV1(address=sender),
-            classification=ClassificationV1(kind="normal", auto_submitted=False),
-        ),
-    )
+    for _ in range(100):
+        if len(found := bodies()) == len(sent):
+            break
+        await asyncio.sleep(0.1)
+    return found
 
 
 async def test_per_item_limit_stops_the_eleventh_reply(stack: StackEnv, replier: Replier) -> None:
-    item = await _new_item(replier.store, 1)
+    item = await factories.stored_incident(replier.store, 1)
     before = _inbox_count(stack, "bob")
     for n in range(11):
-        await replier.handle(_created(item, n, "bob@example.test"))
+        await replier.handle(factories.item_created(item, n, "bob@example.test"))
     history = await replier.store.sends_since("bob@example.test", item.created_at)
     assert len(history) == 10
     thread = await replier.store.list_messages(item.id)
@@ -130,15 +107,16 @@ async def test_per_item_limit_stops_the_eleventh_reply(stack: StackEnv, replier:
 async def test_identical_reply_goes_out_once_per_seven_days(
     stack: StackEnv, replier: Replier
 ) -> None:
-    item = await _new_item(replier.store, 3)
-    await replier.handle(_created(item, 1, "customer@example.test"))
-    await replier.handle(_created(item, 1, "customer@example.test"))  # same text, another mail
+    item = await factories.stored_incident(replier.store, 3)
+    await replier.handle(factories.item_created(item, 1, "customer@example.test"))
+    # The same text again, in another mail:
+    await replier.handle(factories.item_created(item, 1, "customer@example.test"))
     assert len(await replier.store.sends_since("customer@example.test", item.created_at)) == 1
 
 
 async def test_redelivered_event_sends_once(stack: StackEnv, replier: Replier) -> None:
-    item = await _new_item(replier.store, 2)
-    event = _created(item, 1, "alice@example.test")
+    item = await factories.stored_incident(replier.store, 2)
+    event = factories.item_created(item, 1, "alice@example.test")
     await replier.handle(event)
     await replier.handle(event)
     assert len(await replier.store.sends_since("alice@example.test", item.created_at)) == 1
@@ -164,28 +142,12 @@ async def test_account_template_is_used_and_a_broken_one_falls_back(
     for number, template_id in ((4, "thanks"), (5, "broken")):
         account.auto_reply.template_id = template_id
         await store.put_account(account)
-        item = await _new_item(store, number)
-        await replier.handle(_created(item, number, "customer@example.test"))
+        item = await factories.stored_incident(store, number)
+        await replier.handle(factories.item_created(item, number, "customer@example.test"))
         [out] = [m for m in await store.list_messages(item.id) if m.direction == "out"]
         sent[template_id] = out.message_id
 
-    def bodies() -> dict[str, str]:
-        found = {}
-        with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
-            imap.login("customer", "customer")
-            imap.select("INBOX", readonly=True)
-            for template_id, message_id in sent.items():
-                _, hits = imap.search(None, "HEADER", "Message-ID", message_id)
-                if hits[0]:
-                    _, data = imap.fetch(hits[0].split()[0].decode(), "(BODY.PEEK[])")
-                    raw = data[0][1] if isinstance(data[0], tuple) else b""
-                    found[template_id] = raw.decode("utf-8", "replace")
-        return found
-
-    for _ in range(100):
-        if len(found := bodies()) == 2:
-            break
-        await asyncio.sleep(0.1)
+    found = await _delivered_bodies(stack, "customer", sent)
     assert "Dear customer@example.test, noted: Printer" in found["thanks"]
     assert "multipart/alternative" in found["thanks"]
     assert "This is an automatic reply." in found["broken"]  # the built-in template
@@ -228,8 +190,8 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
         settings=settings,
     )
     store = replier.store
-    item = await _new_item(store, 6)
-    event = _created(item, 6, "customer@example.test")
+    item = await factories.stored_incident(store, 6)
+    event = factories.item_created(item, 6, "customer@example.test")
     with pytest.raises(RuntimeError, match="crash"):
         await crashy.handle(event)
     reason = f"auto_reply:{event.message.mail_key}"
@@ -262,13 +224,13 @@ async def test_notification_list_hears_about_new_mail_but_not_its_author(
     stack: StackEnv, replier: Replier
 ) -> None:
     store = replier.store
-    item = await _new_item(
+    item = await factories.stored_incident(
         store,
         7,
         notify=["bob@example.test", "customer@example.test", "noreply@example.org"],
         notify_on_create=False,
     )
-    created = _created(item, 7, "customer@example.test")
+    created = factories.item_created(item, 7, "customer@example.test")
     await replier.handle(created)  # auto-reply to the customer; no separate notification
     update = ItemUpdatedV1(
         **created.model_dump(exclude={"type", "event_id"}),
@@ -330,8 +292,10 @@ async def test_account_notification_template_is_used_and_a_missing_one_falls_bac
     for number, template_id in ((8, "note"), (9, "gone")):
         account.notification_template_id = template_id
         await store.put_account(account)
-        item = await _new_item(store, number, notify=["bob@example.test"], notify_on_create=False)
-        created = _created(item, number, "customer@example.test")
+        item = await factories.stored_incident(
+            store, number, notify=["bob@example.test"], notify_on_create=False
+        )
+        created = factories.item_created(item, number, "customer@example.test")
         await replier.handle(
             ItemUpdatedV1(
                 **created.model_dump(exclude={"type", "event_id"}),
@@ -344,23 +308,7 @@ async def test_account_notification_template_is_used_and_a_missing_one_falls_bac
         sent[template_id] = note.message_id
         assert note.to[0].address == "bob@example.test"
 
-    def bodies() -> dict[str, str]:
-        found = {}
-        with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
-            imap.login("bob", "bob")
-            imap.select("INBOX", readonly=True)
-            for template_id, message_id in sent.items():
-                _, hits = imap.search(None, "HEADER", "Message-ID", message_id)
-                if hits[0]:
-                    _, data = imap.fetch(hits[0].split()[0].decode(), "(BODY.PEEK[])")
-                    raw = data[0][1] if isinstance(data[0], tuple) else b""
-                    found[template_id] = raw.decode("utf-8", "replace")
-        return found
-
-    for _ in range(100):
-        if len(found := bodies()) == 2:
-            break
-        await asyncio.sleep(0.1)
+    found = await _delivered_bodies(stack, "bob", sent)
     assert "Heads-up on [INC-8] from customer@example.test" in found["note"]
     assert "Subject: Re: [INC-8] Heads-up: Printer" in found["note"]
     assert "Auto-Submitted: auto-generated" in found["note"]

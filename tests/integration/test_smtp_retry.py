@@ -11,11 +11,11 @@ from aiosmtpd.controller import Controller
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.outbound import RelaySettings
-from postroom_replier.test_mail import send_test_mail
+from postroom_replier.test_mail import TestMailResult, send_test_mail
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import Security
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import open_store
+from postroom_shared.store import Store
 
 
 class Scripted:
@@ -89,19 +89,19 @@ async def test_permanent_answer_is_not_retried(server: tuple[Scripted, SmtpTarge
     assert handler.attempts == 1
 
 
+async def _test_mail(store: Store, target: SmtpTarget) -> TestMailResult:
+    relay = RelaySettings(host="127.0.0.1", port=target.port, security=Security.NONE)
+    return await send_test_mail(
+        store, SecretBox("s" * 40), relay, None, to="a@b.test", from_address="s@example.test"
+    )
+
+
 @pytest.mark.parametrize("server", [[]], indirect=True)
 async def test_test_mail_reports_the_server_answer(
-    server: tuple[Scripted, SmtpTarget], sqlite_url: str
+    server: tuple[Scripted, SmtpTarget], sqlite_store: Store
 ) -> None:
     handler, target = server
-    store = await open_store(sqlite_url)
-    relay = RelaySettings(host="127.0.0.1", port=target.port, security=Security.NONE)
-    try:
-        result = await send_test_mail(
-            store, SecretBox("s" * 40), relay, None, to="a@b.test", from_address="s@example.test"
-        )
-    finally:
-        await store.close()
+    result = await _test_mail(sqlite_store, target)
     assert result.ok and "OK" in result.smtp_response and result.error is None
     assert b"Postroom test mail" in handler.delivered[0]
     assert b"Auto-Submitted: auto-generated" in handler.delivered[0]
@@ -109,17 +109,10 @@ async def test_test_mail_reports_the_server_answer(
 
 @pytest.mark.parametrize("server", [["550 5.7.1 relaying denied"]], indirect=True)
 async def test_test_mail_reports_a_refusal_without_raising(
-    server: tuple[Scripted, SmtpTarget], sqlite_url: str
+    server: tuple[Scripted, SmtpTarget], sqlite_store: Store
 ) -> None:
     handler, target = server
-    store = await open_store(sqlite_url)
-    relay = RelaySettings(host="127.0.0.1", port=target.port, security=Security.NONE)
-    try:
-        result = await send_test_mail(
-            store, SecretBox("s" * 40), relay, None, to="a@b.test", from_address="s@example.test"
-        )
-    finally:
-        await store.close()
+    result = await _test_mail(sqlite_store, target)
     assert (
         not result.ok and result.error is not None and "550 5.7.1 relaying denied" in result.error
     )

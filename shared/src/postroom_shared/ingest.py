@@ -14,7 +14,7 @@ from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
 from postroom_shared.messaging import publish_event
 from postroom_shared.store import Store
 
-__all__ = ["imap_mail_key", "publish_raw_mail", "push_mail_key"]
+__all__ = ["imap_mail_key", "mail_received_event", "publish_raw_mail", "push_mail_key"]
 
 
 def imap_mail_key(account_id: str, folder: str, uidvalidity: int, uid: int) -> str:
@@ -43,7 +43,35 @@ async def publish_raw_mail(
 ) -> MailReceivedV1:
     """Publish `raw` as `mail.received.v1` and return the event once the broker confirmed it."""
     small = len(raw) <= inline_max_bytes
-    event = MailReceivedV1(
+    event = mail_received_event(
+        account_id=account_id,
+        raw=raw,
+        mail_key=mail_key,
+        source=source,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        blob_ref=None if small else await store.put_blob(raw),
+    )
+    await publish_event(broker, event)
+    return event
+
+
+def mail_received_event(
+    *,
+    account_id: str,
+    raw: bytes,
+    mail_key: str,
+    source: str,
+    folder: str = "INBOX",
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+    blob_ref: str | None = None,
+) -> MailReceivedV1:
+    """`mail.received.v1` for `raw`: carried inline, or by `blob_ref` once the caller stored
+    the bytes in the blob store. The event id depends on the mail key only, so every path
+    that sees one mail names it alike."""
+    return MailReceivedV1(
         event_id=deterministic_event_id(mail_key, "mail.received.v1"),
         source=source,
         correlation_id=mail_key,
@@ -54,8 +82,6 @@ async def publish_raw_mail(
         uid=uid,
         size=len(raw),
         sha256=hashlib.sha256(raw).hexdigest(),
-        raw_inline=raw if small else None,
-        blob_ref=None if small else await store.put_blob(raw),
+        raw_inline=raw if blob_ref is None else None,
+        blob_ref=blob_ref,
     )
-    await publish_event(broker, event)
-    return event

@@ -16,12 +16,8 @@ from email.policy import compat32
 
 from faststream.rabbit import RabbitBroker
 
-from postroom_shared.contracts import (
-    AddressV1,
-    MailQuarantinedV1,
-    MailReceivedV1,
-    deterministic_event_id,
-)
+from postroom_shared.contracts import AddressV1, MailQuarantinedV1, deterministic_event_id
+from postroom_shared.ingest import mail_received_event
 from postroom_shared.mail.headers import clean_header_value
 from postroom_shared.messaging import publish_event
 from postroom_shared.models import QuarantineEntry
@@ -109,17 +105,14 @@ async def quarantine_headers(
     blob_ref = await store.put_blob(headers)
     quarantine_id = "q_" + hashlib.sha256(mail_key.encode()).hexdigest()[:20]
     # What reprocessing would convert: the headers only (the body was never downloaded).
-    received = MailReceivedV1(
-        event_id=deterministic_event_id(mail_key, "mail.received.v1"),
-        source=source,
-        correlation_id=mail_key,
+    received = mail_received_event(
         account_id=account_id,
+        raw=headers,
         mail_key=mail_key,
+        source=source,
         folder=folder,
         uidvalidity=uidvalidity,
         uid=uid,
-        size=len(headers),
-        sha256=hashlib.sha256(headers).hexdigest(),
         blob_ref=blob_ref,
     )
     await store.put_quarantine(

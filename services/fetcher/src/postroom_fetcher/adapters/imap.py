@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from postroom_fetcher.adapters.tls import tls_context
-from postroom_fetcher.credentials import Credentials
+from postroom_fetcher.adapters.connection import MailboxConnection
 from postroom_fetcher.errors import MailboxError, classify_response, mailbox_error
-from postroom_shared.models import AfterRead, MailboxSettings, Security
+from postroom_shared.models import AfterRead, Security
 
 __all__ = ["IdleWake", "ImapMailbox"]
 
@@ -35,33 +34,17 @@ class IdleWake:
     early: bool
 
 
-class ImapMailbox:
+class ImapMailbox(MailboxConnection):
     """One logged-in IMAP connection to one account."""
 
-    def __init__(
-        self,
-        settings: MailboxSettings,
-        credentials: Credentials,
-        *,
-        timeout_s: float,
-        ca_file: str | None = None,
-    ) -> None:
-        self._settings = settings
-        self._credentials = credentials
-        self._timeout = timeout_s
-        self._ca_file = ca_file
-        self._client: IMAPClient | None = None
-        self._idling = False
+    _client: IMAPClient | None = None
+    _idling = False
 
     @property
     def client(self) -> IMAPClient:
         if self._client is None:
             raise RuntimeError("not connected")
         return self._client
-
-    @property
-    def where(self) -> str:
-        return f"{self._settings.host}:{self._settings.port}"
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -120,7 +103,7 @@ class ImapMailbox:
     def connect(self) -> None:
         """Connect with the chosen security and log in."""
         s = self._settings
-        context = tls_context(verify=s.verify_tls, ca_file=self._ca_file)
+        context = self._tls_context()
         with self._errors("connect"):
             client = IMAPClient(
                 s.host,

@@ -11,10 +11,9 @@ import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from postroom_fetcher.adapters.tls import tls_context
-from postroom_fetcher.credentials import Credentials
+from postroom_fetcher.adapters.connection import MailboxConnection
 from postroom_fetcher.errors import MailboxError, classify_response, mailbox_error
-from postroom_shared.models import MailboxSettings, Security
+from postroom_shared.models import Security
 
 __all__ = ["Pop3Mailbox", "Pop3Message"]
 
@@ -30,33 +29,16 @@ class Pop3Message:
     size: int
 
 
-class Pop3Mailbox:
+class Pop3Mailbox(MailboxConnection):
     """One logged-in POP3 session."""
 
-    def __init__(
-        self,
-        settings: MailboxSettings,
-        credentials: Credentials,
-        *,
-        timeout_s: float,
-        ca_file: str | None = None,
-    ) -> None:
-        self._settings = settings
-        self._credentials = credentials
-        self._timeout = timeout_s
-        self._ca_file = ca_file
-        self._pop: poplib.POP3 | None = None
-        poplib._MAXLINE = max(poplib._MAXLINE, _MAX_LINE)  # type: ignore[attr-defined]
+    _pop: poplib.POP3 | None = None
 
     @property
     def pop(self) -> poplib.POP3:
         if self._pop is None:
             raise RuntimeError("not connected")
         return self._pop
-
-    @property
-    def where(self) -> str:
-        return f"{self._settings.host}:{self._settings.port}"
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -92,7 +74,8 @@ class Pop3Mailbox:
         s = self._settings
         if self._credentials.mechanism != "password":
             raise mailbox_error("POP3 accounts log in with a password", kind="auth", permanent=True)
-        context = tls_context(verify=s.verify_tls, ca_file=self._ca_file)
+        context = self._tls_context()
+        poplib._MAXLINE = max(poplib._MAXLINE, _MAX_LINE)  # type: ignore[attr-defined]
         with self._errors("connect"):
             if s.security is Security.TLS:
                 self._pop = poplib.POP3_SSL(s.host, s.port, timeout=self._timeout, context=context)
