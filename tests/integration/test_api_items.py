@@ -170,6 +170,23 @@ async def test_processing_log_with_raw_mail(api: Api) -> None:
     assert (await api.get("/v1/log/raw", params={"mail_key": "acc1/nope"})).status_code == 404
 
 
+async def test_ignored_mail_keeps_its_raw_mail_in_the_log(api: Api) -> None:
+    # an out-of-office answer that belongs to no item is ignored, not lost from sight
+    ooo = (
+        b"From: Dana <dana@example.org>\r\nTo: support@example.test\r\n"
+        b"Subject: Out of office\r\nAuto-Submitted: auto-replied\r\n"
+        b"Message-ID: <ooo-1@example.org>\r\n\r\nI am away until Monday.\r\n"
+    )
+    converter = await converter_for(api)
+    outcome = await converter.handle(factories.mail_received("acc1/INBOX/1/50", ooo))
+    assert outcome.startswith("ignored"), outcome
+    [entry] = (await api.get("/v1/log", params={"mail_key": "acc1/INBOX/1/50"})).json()
+    assert entry["action"] == "ignored" and entry["item_id"] is None
+    raw = await api.get(entry["raw_url"])
+    assert raw.status_code == 200 and raw.content == ooo
+    assert raw.headers["content-type"] == "message/rfc822"
+
+
 async def test_template_preview_against_a_real_item(api: Api) -> None:
     template = {
         "name": "Ack",

@@ -464,6 +464,9 @@ class ProcessingLogEntry(_Model):
     reason: str
     item_id: str | None = None
     item_token: str | None = None
+    blob_ref: str | None = Field(
+        default=None, description="The raw mail, for mail that reached no item (ignored)."
+    )
     at: AwareDatetime = Field(default_factory=utcnow)
 
 

@@ -160,10 +160,11 @@ class Converter:
             await self._candidates(account, mail, bounce=classification.kind == "bounce"),
         )
         if classification.kind == "own_loop":
-            return await self._ignore(event, "our own mail came back: " + _why(classification))
+            why = "our own mail came back: " + _why(classification)
+            return await self._ignore(event, why, blob_ref=blob_ref)
         if decision.item is None and classification.kind in _NEVER_NEW_ITEMS:
             reason = f"{classification.kind} mail that belongs to no item: {_why(classification)}"
-            return await self._ignore(event, reason)
+            return await self._ignore(event, reason, blob_ref=blob_ref)
         workflow = (
             await self.store.get_workflow(account.workflow_id) if account.workflow_id else None
         )
@@ -263,7 +264,13 @@ class Converter:
         )
 
     async def _log(
-        self, event: MailReceivedV1, action: str, reason: str, *, item: Item | None = None
+        self,
+        event: MailReceivedV1,
+        action: str,
+        reason: str,
+        *,
+        item: Item | None = None,
+        blob_ref: str | None = None,
     ) -> None:
         await self.store.put_log(
             ProcessingLogEntry(
@@ -275,6 +282,7 @@ class Converter:
                 reason=reason,
                 item_id=item.id if item else None,
                 item_token=item.token if item else None,
+                blob_ref=blob_ref,
             )
         )
 
@@ -373,8 +381,11 @@ class Converter:
         by_reference = await self.store.find_item_by_message_ids(account.id, referenced)
         return Candidates(signed=signed, by_token=by_token, by_reference=by_reference)
 
-    async def _ignore(self, event: MailReceivedV1, reason: str) -> str:
-        await self._log(event, "ignored", reason)
+    async def _ignore(
+        self, event: MailReceivedV1, reason: str, *, blob_ref: str | None = None
+    ) -> str:
+        # The raw bytes stay reachable from the log: "why was this ignored?" needs the mail.
+        await self._log(event, "ignored", reason, blob_ref=blob_ref or event.blob_ref)
         await publish_event(
             self.broker,
             MailIgnoredV1(

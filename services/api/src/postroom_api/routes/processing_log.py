@@ -58,7 +58,7 @@ async def list_log(
 
 @router.get(
     "/raw",
-    summary="The raw mail (.eml) of a mail key that was applied to an item",
+    summary="The raw mail (.eml) of a mail key that was applied to an item or ignored",
     responses={200: {"content": {"message/rfc822": {}}}, **NOT_FOUND},
     response_class=Response,
 )
@@ -77,4 +77,13 @@ async def raw_mail(
                     filename=f"{item.token}.eml",
                     fallback="message.eml",
                 )
+    for entry in await store.list_log(mail_key=mail_key, limit=20):
+        if entry.blob_ref:  # ignored mail: no item, the log keeps the reference
+            return await blob_response(
+                store,
+                entry.blob_ref,
+                content_type="message/rfc822",
+                filename="ignored.eml",
+                fallback="message.eml",
+            )
     raise not_found("no stored raw mail for this mail key (quarantined mail: /v1/quarantine)")

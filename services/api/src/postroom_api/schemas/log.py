@@ -22,8 +22,8 @@ class LogEntryView(BaseModel):
     item_token: str | None
     at: datetime
     raw_url: str | None = Field(
-        description="The raw mail (.eml) when it was applied to an item (quarantined mail:"
-        " GET /v1/quarantine/{id}/raw)."
+        description="The raw mail (.eml) when it was applied to an item or ignored"
+        " (quarantined mail: GET /v1/quarantine/{id}/raw)."
     )
 
     @classmethod
@@ -31,7 +31,7 @@ class LogEntryView(BaseModel):
         return cls(
             **entry.model_dump(),
             raw_url="/v1/log/raw?mail_key=" + quote(entry.mail_key, safe="")
-            if entry.item_id
+            if entry.item_id or entry.blob_ref
             else None,
         )
 
