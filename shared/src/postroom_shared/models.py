@@ -8,7 +8,7 @@ password.
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,12 +26,14 @@ __all__ = [
     "ItemFromMail",
     "ItemType",
     "LedgerEntry",
+    "MailBytesLimit",
     "MailSource",
     "MailboxSettings",
     "NotificationTemplate",
     "OAuthSettings",
     "Party",
     "Person",
+    "PollIntervalS",
     "ProcessingLogEntry",
     "Provider",
     "QuarantineEntry",
@@ -96,6 +98,9 @@ class MailboxSettings(_Model):
 
 
 Provider = Literal["imap", "pop3", "microsoft", "google", "push"]
+# Bounds of account settings, shared by the stored model and the API's input shapes.
+PollIntervalS = Annotated[float, Field(ge=1.0, le=86_400.0)]
+MailBytesLimit = Annotated[int, Field(ge=1024, le=200 * 1024 * 1024)]
 
 
 class OAuthSettings(_Model):
@@ -253,12 +258,10 @@ class EmailAccount(_Model):
         default=None, description="Required for the microsoft and google providers."
     )
     after_read: AfterRead = AfterRead.DELETE
-    poll_interval_s: float = Field(default=60.0, ge=1.0, le=86_400.0)
+    poll_interval_s: PollIntervalS = 60.0
     use_idle: bool = Field(default=True, description="IMAP IDLE when the server offers it.")
-    max_mail_bytes: int = Field(
+    max_mail_bytes: MailBytesLimit = Field(
         default=25 * 1024 * 1024,
-        ge=1024,
-        le=200 * 1024 * 1024,
         description="Larger mail is quarantined with its headers, never downloaded whole.",
     )
     tell_sender_when_too_large: bool = Field(

@@ -21,8 +21,10 @@ from postroom_shared.models import (
     EmailAccount,
     ItemType,
     MailboxSettings,
+    MailBytesLimit,
     MailSource,
     OAuthSettings,
+    PollIntervalS,
     Provider,
     Security,
 )
@@ -237,12 +239,10 @@ class AccountIn(In):
         default=AfterRead.DELETE,
         description="delete (recommended), mark_read (IMAP only) or leave_unread.",
     )
-    poll_interval_s: float = Field(default=60.0, ge=1.0, le=86_400.0)
+    poll_interval_s: PollIntervalS = 60.0
     use_idle: bool = Field(default=True, description="IMAP IDLE when the server offers it.")
-    max_mail_bytes: int = Field(
+    max_mail_bytes: MailBytesLimit = Field(
         default=25 * 1024 * 1024,
-        ge=1024,
-        le=200 * 1024 * 1024,
         description="Larger mail is quarantined with its headers, never downloaded whole.",
     )
     tell_sender_when_too_large: bool = Field(
@@ -281,9 +281,9 @@ class AccountPatch(In):
         default=None, description="Fields of `oauth` to change (see AccountIn)."
     )
     after_read: AfterRead | None = None
-    poll_interval_s: float | None = Field(default=None, ge=1.0, le=86_400.0)
+    poll_interval_s: PollIntervalS | None = None
     use_idle: bool | None = None
-    max_mail_bytes: int | None = Field(default=None, ge=1024, le=200 * 1024 * 1024)
+    max_mail_bytes: MailBytesLimit | None = None
     tell_sender_when_too_large: bool | None = None
     item_type: ItemType | None = None
     project: Name | None = None
