@@ -30,6 +30,7 @@ from postroom_shared.store import (
     mongo,  # noqa: F401  # imported here, not in the timing
     open_store,
 )
+from postroom_shared.store.mongo_bounds import client_bounds
 from tests.conftest import free_port, wait_tcp
 from tests.stack_env import REPO
 
@@ -109,17 +110,24 @@ async def test_frozen_mongodb_fails_each_call_in_bounded_time(
     own_mongoeco: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
     url, server = own_mongoeco
-    store = await open_store(url, FAST)
+    # Blob calls get their own, longer bound (a whole large mail moves in one call).
+    options = FAST.model_copy(update={"blob_timeout_s": 3.0})
+    store = await open_store(url, options)
     try:
         await store.put_log(_entry(1))  # the pool holds a live connection now
         os.kill(server.pid, signal.SIGSTOP)
-        for call in (store.list_log(), store.get_item("it_1"), store.put_blob(b"x" * 1000)):
+        calls = [
+            (store.list_log(), options.timeout_s),
+            (store.get_item("it_1"), options.timeout_s),
+            (store.put_blob(b"x" * 1000), options.blob_timeout_s),
+        ]
+        for call, bound in calls:
             started = time.monotonic()
             with pytest.raises(StoreUnavailableError):
-                await asyncio.wait_for(call, timeout=FAST.timeout_s + SLACK_S + 10)
+                await asyncio.wait_for(call, timeout=bound + SLACK_S + 10)
             took = time.monotonic() - started
-            print(f"call on a frozen server failed after {took:.2f} s")
-            assert took < FAST.timeout_s + SLACK_S
+            print(f"call on a frozen server failed after {took:.2f} s (bound {bound} s)")
+            assert bound - 0.2 < took < bound + SLACK_S
         os.kill(server.pid, signal.SIGCONT)
         await store.put_log(_entry(2))  # and it recovers once the server answers again
         assert len(await store.list_log()) == 2
@@ -146,3 +154,18 @@ async def test_locked_sqlite_fails_a_write_in_bounded_time(tmp_path: Path) -> No
     finally:
         holder.close()
         await store.close()
+
+
+def test_client_bounds_come_from_options_unless_the_url_sets_them() -> None:
+    options = StoreOptions(timeout_s=7, connect_timeout_s=2, server_selection_timeout_s=3)
+    assert client_bounds("mongodb://db.example/postroom", options) == {
+        "timeoutMS": 7000,
+        "connectTimeoutMS": 2000,
+        "serverSelectionTimeoutMS": 3000,
+        "socketTimeoutMS": 7000,
+    }
+    url = "mongodb://db.example/postroom?timeoutMS=0&connecttimeoutms=900"
+    assert client_bounds(url, options) == {
+        "serverSelectionTimeoutMS": 3000,
+        "socketTimeoutMS": 7000,
+    }

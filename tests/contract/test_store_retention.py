@@ -4,10 +4,13 @@ purge twice deletes nothing the second time."""
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
+from bson import ObjectId
 from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.uri_parser import parse_uri
@@ -287,3 +290,30 @@ async def test_cleanup_loop_runs_on_one_replica_at_a_time(store: Store) -> None:
         first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
+
+
+async def test_purge_blobs_removes_leftovers_of_writers_that_died(
+    store: Store, store_url: str
+) -> None:
+    # A writer killed mid-upload leaves a temporary file (disk) or chunks without their files
+    # document (GridFS writes that last); past the grace period they go, younger ones stay.
+    old = utcnow() - timedelta(days=40)
+    if store_url.startswith("sqlite:///"):
+        blob_dir = Path(store_url.removeprefix("sqlite:///")).parent / "blobs" / "ab"
+        blob_dir.mkdir(parents=True)
+        dead, alive = blob_dir / ("ab" + "0" * 62 + ".tmp123"), blob_dir / "x.tmp456"
+        for path in (dead, alive):
+            path.write_bytes(b"half a blob")
+        os.utime(dead, (old.timestamp(), old.timestamp()))
+        await store.purge_blobs(utcnow() - CUTOFF)
+        assert not dead.exists() and alive.exists()
+        return
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(store_url)
+    chunks = client[parse_uri(store_url)["database"]]["blobs.chunks"]
+    dead_id, alive_id = ObjectId.from_datetime(old), ObjectId()
+    for files_id in (dead_id, alive_id):
+        await chunks.insert_one({"files_id": files_id, "n": 0, "data": b"half a blob"})
+    assert await store.purge_blobs(utcnow() - CUTOFF) == 1
+    left = [doc["files_id"] async for doc in chunks.find({}, {"files_id": 1})]
+    await client.close()
+    assert left == [alive_id]

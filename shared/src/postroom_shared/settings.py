@@ -99,7 +99,11 @@ class CommonSettings(BaseSettings):
         default=5.0, gt=0, le=300, description="MongoDB connection handshake bound."
     )
     store_server_selection_timeout_s: float = Field(
-        default=10.0, gt=0, le=300, description="How long MongoDB calls wait for a server."
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long MongoDB calls wait for a server when the URL turns the call"
+        " bound off (timeoutMS=0); otherwise the call bound covers it.",
     )
     retention_interval_s: float = Field(
         default=3600.0,

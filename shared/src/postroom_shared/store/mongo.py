@@ -24,6 +24,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import pymongo
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
@@ -58,6 +59,7 @@ from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent, Sto
 __all__ = ["MongoStore"]
 
 log = get_logger(__name__)
+SCHEMA_TIMEOUT_S = 600.0
 
 
 def _item_from(doc: Doc | None) -> Item | None:
@@ -96,7 +98,11 @@ class MongoStore(MongoRetention):
             self._url, tz_aware=True, **client_bounds(self._url, self._options)
         )
         try:
-            await self._create_indexes()
+            # No server: fail within the ordinary bound. Then building an index over a large
+            # existing collection (the first start after an upgrade) may take minutes.
+            await self.ping()
+            with pymongo.timeout(max(SCHEMA_TIMEOUT_S, self._options.timeout_s)):
+                await self._create_indexes()
         except BaseException:
             # Unreachable server or a cancelled start: do not leave the client's threads behind.
             await self.close()

@@ -4,8 +4,9 @@ Without them PyMongo waits for ever on a server that accepts connections but nev
 (a hung or stopped process, a half-open connection after a network cut): a converter, the
 replier or an API request would stall with it. Every operation gets a whole-call deadline
 (`timeoutMS`, PyMongo's client-side operation timeout, which also bounds server selection,
-pool checkout and every socket read), and the connection handshake and server selection get
-their own shorter ones. Options the store URL sets itself are left to the URL.
+pool checkout and every socket read), and the connection handshake its own shorter one.
+`serverSelectionTimeoutMS` and `socketTimeoutMS` are set too, for a URL that turns the
+deadline off (`timeoutMS=0`). Options the store URL sets itself are left to the URL.
 
 A call that runs out of time, or finds no server, raises `StoreUnavailableError` (a
 `TransientError`): consumers retry it later instead of quarantining the mail.
@@ -30,17 +31,22 @@ from postroom_shared.store.ports import StoreOptions, StoreUnavailableError
 
 __all__ = ["BLOB_CALLS", "bounded_calls", "client_bounds", "is_unavailable"]
 
-# Calls that move a whole blob (up to the largest mail) get the blob bound instead.
-BLOB_CALLS = frozenset({"put_blob", "get_blob", "purge_blobs"})
+# Calls that move a whole blob (up to the largest mail) get the blob bound instead. (Purges
+# are many small operations, each under the ordinary bound, never one long deadline.)
+BLOB_CALLS = frozenset({"put_blob", "get_blob"})
 
 
 def client_bounds(url: str, options: StoreOptions) -> dict[str, Any]:
     """Keyword arguments for `AsyncMongoClient`: our bounds, minus those the URL sets."""
     in_url = {name.lower() for name in parse_uri(url)["options"]}
+    call_ms = round(options.timeout_s * 1000)
     bounds = {
-        "timeoutMS": round(options.timeout_s * 1000),
+        "timeoutMS": call_ms,
         "connectTimeoutMS": round(options.connect_timeout_s * 1000),
+        # Both only count where timeoutMS does not (a URL with timeoutMS=0): under it, server
+        # selection and socket reads get what is left of the call's deadline.
         "serverSelectionTimeoutMS": round(options.server_selection_timeout_s * 1000),
+        "socketTimeoutMS": call_ms,
     }
     return {name: value for name, value in bounds.items() if name.lower() not in in_url}
 

@@ -155,18 +155,25 @@ class MongoRetention:
         """Chunks of uploads that died before their files document was written (GridFS
         writes it last); their file id is an ObjectId, which carries its creation time."""
         files, chunks = self._db["blobs.files"], self._db["blobs.chunks"]
-        started = [
-            doc["files_id"]
-            async for doc in chunks.find(
-                {"files_id": {"$lt": ObjectId.from_datetime(before)}, "n": 0}, {"files_id": 1}
-            )
-        ]
+        # Page by file id with short queries: a cursor's whole life counts against the store
+        # timeout, so one long walk over every chunk could never finish on a large store.
+        after: Any = ObjectId("0" * 24)
         orphans = 0
-        for start in range(0, len(started), BATCH):
-            batch = started[start : start + BATCH]
-            alive = {doc["_id"] async for doc in files.find({"_id": {"$in": batch}}, {"_id": 1})}
-            for files_id in batch:
-                if files_id not in alive:
-                    await chunks.delete_many({"files_id": files_id})
-                    orphans += 1
-        return orphans
+        while True:
+            query = {"files_id": {"$gt": after, "$lt": ObjectId.from_datetime(before)}, "n": 0}
+            cursor = chunks.find(query, {"files_id": 1}).sort("files_id", ASCENDING).limit(BATCH)
+            page = [doc["files_id"] async for doc in cursor]
+            if not page:
+                return orphans
+            orphans += await self._drop_orphans(files, chunks, page)
+            after = page[-1]
+
+    @staticmethod
+    async def _drop_orphans(
+        files: AsyncCollection[Doc], chunks: AsyncCollection[Doc], batch: list[Any]
+    ) -> int:
+        alive = {doc["_id"] async for doc in files.find({"_id": {"$in": batch}}, {"_id": 1})}
+        dead = [files_id for files_id in batch if files_id not in alive]
+        if dead:
+            await chunks.delete_many({"files_id": {"$in": dead}})
+        return len(dead)

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+from itertools import islice
 
 from pydantic import TypeAdapter
 
@@ -151,10 +152,9 @@ class SqliteRetention:
 
     async def purge_blobs(self, before: datetime) -> int:
         cutoff = before.timestamp()
-        candidates = await asyncio.to_thread(lambda: list(self._blobs.refs_before(cutoff)))
+        candidates = self._blobs.refs_before(cutoff)  # walked a batch at a time, off the loop
         deleted = 0
-        for start in range(0, len(candidates), BATCH):
-            batch = candidates[start : start + BATCH]
+        while batch := await asyncio.to_thread(lambda: list(islice(candidates, BATCH))):
             referenced = await self._run(partial(self._referenced, refs=batch))
             for ref in batch:
                 if ref not in referenced:
