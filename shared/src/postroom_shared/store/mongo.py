@@ -60,6 +60,7 @@ __all__ = ["MongoStore"]
 
 log = get_logger(__name__)
 SCHEMA_TIMEOUT_S = 600.0
+_DUPLICATE_KEY, _INDEX_NOT_FOUND, _INDEX_CHANGED = 11000, 27, (85, 86)
 
 
 def _item_from(doc: Doc | None) -> Item | None:
@@ -149,16 +150,25 @@ class MongoStore(MongoRetention):
         pulled from the others, which are logged and left in place for a human (an item left
         with no key gets `released:<its id>`, never a mail key)."""
         items = self._db.items
-        old = (await items.index_information()).get("applied_1")
-        if old is not None and not old.get("unique"):
-            await items.drop_index("applied_1")
-        try:
-            await items.create_index("applied", unique=True)
-        except (DuplicateKeyError, OperationFailure) as exc:
-            if getattr(exc, "code", None) != 11000:
-                raise
-            await self._release_doubly_applied_keys()
-            await items.create_index("applied", unique=True)
+        for _ in range(3):  # other services may be starting and doing the same
+            old = (await items.index_information()).get("applied_1")
+            if old is not None and old.get("unique"):
+                return
+            if old is not None:
+                try:
+                    await items.drop_index("applied_1")
+                except OperationFailure as exc:
+                    if exc.code != _INDEX_NOT_FOUND:
+                        raise
+            try:
+                await items.create_index("applied", unique=True)
+                return
+            except OperationFailure as exc:  # DuplicateKeyError included
+                if exc.code == _DUPLICATE_KEY:
+                    await self._release_doubly_applied_keys()
+                elif exc.code not in _INDEX_CHANGED:
+                    raise
+        await items.create_index("applied", unique=True)  # the last word: raises if it cannot
 
     async def _release_doubly_applied_keys(self) -> None:
         pipeline: list[Doc] = [
