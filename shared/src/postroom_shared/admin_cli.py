@@ -52,7 +52,7 @@ def add_parsers(sub: Any) -> None:
 
 async def _api_key(args: argparse.Namespace) -> int:
     settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, settings.store_options())
     try:
         if args.key_action == "create":
             record, key = new_api_key(args.name, args.scope, args.account)
@@ -164,7 +164,7 @@ async def rotate_secrets(store: Store, box: SecretBox) -> RotationReport:
 
 async def _rotate_secrets(args: argparse.Namespace) -> int:
     settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, settings.store_options())
     try:
         report = await rotate_secrets(store, SecretBox.from_settings(settings))
     finally:

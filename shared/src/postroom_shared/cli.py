@@ -4,6 +4,7 @@ postroom seed-demo     configure the demo support account (used by `make run`)
 postroom health NAME   exit 0 when service NAME has a fresh ready heartbeat (container checks)
 postroom api-key create|list|revoke, postroom rotate-secrets   (see admin_cli)
 postroom deliver --account NAME   one mail on stdin from an MTA to a push account (docs/push.md)
+postroom cleanup       one retention pass: delete what the retention settings no longer keep
 """
 
 import argparse
@@ -12,7 +13,7 @@ import importlib
 import sys
 from typing import Any
 
-from postroom_shared import admin_cli
+from postroom_shared import admin_cli, retention
 from postroom_shared.health import fresh_services
 from postroom_shared.models import (
     AfterRead,
@@ -34,7 +35,7 @@ DEMO_ACCOUNT_ID = "acc_demo_support"
 async def _seed_demo(args: argparse.Namespace) -> int:
     settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
     box = SecretBox.from_settings(settings)
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, settings.store_options())
     try:
         existing = await store.get_account(DEMO_ACCOUNT_ID)
         account = EmailAccount(
@@ -67,7 +68,7 @@ async def _seed_demo(args: argparse.Namespace) -> int:
 
 async def _health(args: argparse.Namespace) -> int:
     settings = CommonSettings()  # type: ignore[call-arg]
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, settings.store_options())
     try:
         beat = (await fresh_services(store)).get(args.service)
     finally:
@@ -102,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     quarantine.add_argument("action", choices=["list", "show", "reprocess", "discard"])
     quarantine.add_argument("id", nargs="?", default="", help="quarantine id (all but list)")
     admin_cli.add_parsers(sub)
+    retention.add_parser(sub)
     deliver = sub.add_parser(
         "deliver", help="hand one mail on stdin to a push account (MTA pipe; sysexits status)"
     )
@@ -162,5 +164,6 @@ def main(argv: list[str] | None = None) -> None:
         "health": _health,
         "quarantine": _quarantine,
         **admin_cli.COMMANDS,
+        "cleanup": retention.cleanup_command,
     }[args.command]
     sys.exit(asyncio.run(command(args)))

@@ -74,7 +74,7 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, settings.store_options())
     broker = make_broker(settings, prefetch=prefetch)
     background = await setup(broker, store)
     await connect_with_retry(broker)

@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from postroom_shared.store.ports import StoreOptions
+
 __all__ = ["CommonSettings"]
 
 
@@ -80,6 +82,68 @@ class CommonSettings(BaseSettings):
     metrics_host: str = Field(
         default="127.0.0.1", description="Address the services' /metrics servers bind."
     )
+
+    # Store: time bounds of every call, and retention (postroom_shared.retention; the API
+    # runs the cleanup every `retention_interval_s`, `postroom cleanup` runs it once).
+    store_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Longest a store call may take (MongoDB timeoutMS, SQLite busy wait);"
+        " then it fails as transient and is retried later.",
+    )
+    store_blob_timeout_s: float = Field(
+        default=120.0, gt=0, le=3600, description="Longest one blob upload or download may take."
+    )
+    store_connect_timeout_s: float = Field(
+        default=5.0, gt=0, le=300, description="MongoDB connection handshake bound."
+    )
+    store_server_selection_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long MongoDB calls wait for a server when the URL turns the call"
+        " bound off (timeoutMS=0); otherwise the call bound covers it.",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the API runs the cleanup; 0: never (run `postroom cleanup`).",
+    )
+    retention_log_days: float = Field(default=30.0, ge=1, description="Processing log.")
+    retention_sends_days: float = Field(
+        default=30.0,
+        ge=8,
+        description="Automatic-mail history; at least 8: the rate windows and RFC 3834's"
+        " once-per-7-days rule read it.",
+    )
+    retention_ledger_days: float = Field(
+        default=30.0,
+        ge=1,
+        description="Reply ledger: an event replayed later than this may send its mail again.",
+    )
+    retention_quarantine_days: float = Field(default=90.0, ge=1, description="Quarantine.")
+    retention_seen_keys_days: float = Field(
+        default=90.0,
+        ge=7,
+        description="Message-ID dedupe keys of accounts that delete mail after reading"
+        " (others keep theirs while the mail may still be on the server).",
+    )
+    retention_blob_grace_days: float = Field(
+        default=30.0,
+        ge=1,
+        description="Unreferenced raw mail and attachments are deleted this long after they"
+        " were last stored; replay dead-lettered mail before then.",
+    )
+
+    def store_options(self) -> StoreOptions:
+        """The store's time bounds from these settings (for `open_store`)."""
+        return StoreOptions(
+            timeout_s=self.store_timeout_s,
+            blob_timeout_s=self.store_blob_timeout_s,
+            connect_timeout_s=self.store_connect_timeout_s,
+            server_selection_timeout_s=self.store_server_selection_timeout_s,
+        )
 
     def old_secret_keys(self) -> list[str]:
         """POSTROOM_SECRET_KEYS_OLD split into keys (empty entries ignored)."""

@@ -26,6 +26,8 @@ from postroom_api.routes import (
     workflows,
 )
 from postroom_api.settings import ApiSettings
+from postroom_shared.health import instance_name
+from postroom_shared.retention import RetentionPolicy, retention_loop
 from postroom_shared.runtime import connect_with_retry, make_broker
 from postroom_shared.store import open_store
 from postroom_shared.topology import declare_topology
@@ -51,17 +53,30 @@ async def _connect(broker: RabbitBroker, ready: asyncio.Event) -> None:
 def create_app(settings: ApiSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = await open_store(settings.store_url)
+        app.state.store = await open_store(settings.store_url, settings.store_options())
         app.state.broker = make_broker(settings, prefetch=1)
         app.state.broker_ready = asyncio.Event()
         # /readyz reports the broker as unreachable, and pushed mail is refused, until this
         # succeeds.
         connecting = asyncio.create_task(_connect(app.state.broker, app.state.broker_ready))
+        # Retention cleanup (postroom_shared.retention): here because the API always runs and
+        # is off the mail path; a store lease keeps it to one replica.
+        background = [connecting]
+        if settings.retention_interval_s > 0:
+            policy = RetentionPolicy.from_settings(settings)
+            cleanup = retention_loop(
+                app.state.store,
+                policy,
+                interval_s=settings.retention_interval_s,
+                owner=instance_name(),
+            )
+            background.append(asyncio.create_task(cleanup))
         try:
             yield
         finally:
-            connecting.cancel()
-            await asyncio.gather(connecting, return_exceptions=True)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await app.state.broker.stop()
             tokens = getattr(app.state, "token_source", None)  # made on first OAuth use
             if tokens is not None:

@@ -58,7 +58,7 @@ async def _reprocess(store: Store, settings: ConverterSettings, entry_id: str) -
 
 async def run(args: argparse.Namespace) -> int:
     settings = ConverterSettings()  # type: ignore[call-arg]  # values come from the environment
-    store = await open_store(settings.store_url)
+    store = await open_store(settings.store_url, settings.store_options())
     try:
         if args.action == "list":
             return await _list(store)

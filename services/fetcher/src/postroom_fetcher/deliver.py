@@ -94,7 +94,7 @@ async def find_push_account(store: Store, ref: str) -> EmailAccount:
 async def deliver(raw: bytes, account_ref: str, settings: FetcherSettings) -> str:
     """Publish `raw` for the push account `account_ref`; returns its mail key once confirmed."""
     try:
-        store = await open_store(settings.store_url)
+        store = await open_store(settings.store_url, settings.store_options())
     except Exception as exc:
         raise DeliveryError(EX_TEMPFAIL, f"store unreachable: {exc!r}") from exc
     try:

@@ -1,9 +1,24 @@
-"""Storage behind narrow ports, with an SQLite and a MongoDB adapter (DESIGN.md §3).
+"""Storage behind narrow ports, with an SQLite and a MongoDB adapter (docs/architecture.md).
 
 `open_store(url)` picks the adapter from the URL scheme; nothing connects before it is awaited.
 """
 
 from postroom_shared.store.factory import open_store
-from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent, Store
+from postroom_shared.store.ports import (
+    ItemChanges,
+    ItemQuery,
+    OutboxEvent,
+    Store,
+    StoreOptions,
+    StoreUnavailableError,
+)
 
-__all__ = ["ItemChanges", "ItemQuery", "OutboxEvent", "Store", "open_store"]
+__all__ = [
+    "ItemChanges",
+    "ItemQuery",
+    "OutboxEvent",
+    "Store",
+    "StoreOptions",
+    "StoreUnavailableError",
+    "open_store",
+]

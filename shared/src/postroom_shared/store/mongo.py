@@ -1,14 +1,21 @@
 """The production store: MongoDB through PyMongo's async API, GridFS for blobs.
 
-Designed for single-document atomicity (DESIGN.md §3), because no multi-document transaction is
-needed and the MongoDB-compatible test server mishandles conflicting ones:
+Designed for single-document atomicity (docs/architecture.md, "Storage"), because no
+multi-document transaction is needed and the MongoDB-compatible test server mishandles
+conflicting ones:
 - item numbers come from one counter document per item type (`$inc`, upsert, AFTER);
-- a mail is applied to an item once: the item document lists the mail keys applied to it, and
-  the update that appends a message carries `applied: {$ne: key}` in its filter;
+- a mail is applied to an item once: the item document lists the mail keys applied to it in
+  `applied`, under a unique (multikey) index, so two items can never hold one key; the update
+  that appends a message carries `applied: {$ne: key}` in its filter, and a duplicate-key
+  error means another call applied the mail first;
 - events ride in the item document's `outbox` array, written by the same update that changes
   the item, published afterwards and `$pull`ed (a relay re-publishes leftovers after a crash).
 The thread message documents are written first, keyed by the mail key, so a crash between the
-two writes leaves only an orphan message that the retry adopts.
+two writes leaves only an orphan message that the retry adopts; the call that wins the item
+write makes that message its own.
+
+Every call is bounded in time (`StoreOptions`) and a server that does not answer becomes a
+`StoreUnavailableError` (`mongo_bounds.py`); retention purges live in `mongo_retention.py`.
 """
 
 import contextlib
@@ -17,13 +24,15 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import pymongo
 from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 from pymongo.uri_parser import parse_uri
 
+from postroom_shared.logs import get_logger
 from postroom_shared.models import (
     AccountState,
     ApiKey,
@@ -43,11 +52,15 @@ from postroom_shared.models import (
     Workflow,
     utcnow,
 )
-from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent
+from postroom_shared.store.mongo_bounds import bounded_calls, client_bounds
+from postroom_shared.store.mongo_retention import Doc, MongoRetention
+from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent, StoreOptions
 
 __all__ = ["MongoStore"]
 
-Doc = dict[str, Any]
+log = get_logger(__name__)
+SCHEMA_TIMEOUT_S = 600.0
+_DUPLICATE_KEY, _INDEX_NOT_FOUND, _INDEX_CHANGED = 11000, 27, (85, 86)
 
 
 def _item_from(doc: Doc | None) -> Item | None:
@@ -60,13 +73,19 @@ def _to_doc(model: Any, **extra: Any) -> Doc:
     return doc
 
 
-class MongoStore:
+@bounded_calls
+class MongoStore(MongoRetention):
     """`Store` on a MongoDB database (name from the URL path, default `postroom`)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, options: StoreOptions | None = None) -> None:
         self._url = url
+        self._options = options or StoreOptions()
         self._dbname = parse_uri(url).get("database") or "postroom"
         self._client: AsyncMongoClient[Doc] | None = None
+
+    @property
+    def blob_timeout_s(self) -> float:
+        return self._options.blob_timeout_s
 
     @property
     def _db(self) -> AsyncDatabase[Doc]:
@@ -76,23 +95,43 @@ class MongoStore:
 
     # lifecycle -----------------------------------------------------------------------------
     async def connect(self) -> None:
-        self._client = AsyncMongoClient(self._url, tz_aware=True, serverSelectionTimeoutMS=10_000)
+        self._client = AsyncMongoClient(
+            self._url, tz_aware=True, **client_bounds(self._url, self._options)
+        )
         try:
-            await self._create_indexes()
+            # No server: fail within the ordinary bound. Then building an index over a large
+            # existing collection (the first start after an upgrade) may take minutes.
+            await self.ping()
+            with pymongo.timeout(max(SCHEMA_TIMEOUT_S, self._options.timeout_s)):
+                await self._create_indexes()
         except BaseException:
             # Unreachable server or a cancelled start: do not leave the client's threads behind.
             await self.close()
             raise
 
     async def _create_indexes(self) -> None:
+        # One index per lookup the methods below make (tests/contract/test_mongo_indexes.py
+        # checks each with explain()). Not indexed on purpose: the small configuration
+        # collections (accounts, settings, workflows, templates, people by kind) and the
+        # free-text filters of `query_items` (title, requester, status, project), which ride
+        # on the created_at order and the page limit.
         db = self._db
         await db.accounts.create_index("name", unique=True)
         await db.items.create_index([("item_type", ASCENDING), ("number", ASCENDING)], unique=True)
-        await db.items.create_index("applied")
+        await self._unique_applied_index()
         await db.items.create_index([("created_at", DESCENDING)])
+        await db.items.create_index([("account_id", ASCENDING), ("created_at", DESCENDING)])
+        # Only items with unpublished events are in this index: the relay's lookup and
+        # mark_published touch those few documents instead of scanning every item.
+        await db.items.create_index(
+            "outbox.event_id",
+            name="outbox_pending",
+            partialFilterExpression={"outbox.event_id": {"$exists": True}},
+        )
         await db.messages.create_index([("account_id", ASCENDING), ("message_id", ASCENDING)])
         await db.messages.create_index([("item_id", ASCENDING), ("created_at", ASCENDING)])
         await db.processing_log.create_index([("at", DESCENDING)])
+        await db.processing_log.create_index([("account_id", ASCENDING), ("at", DESCENDING)])
         await db.people.create_index("emails", unique=True)
         await db.sends.create_index([("recipient", ASCENDING), ("at", ASCENDING)])
         await db.processing_log.create_index("mail_key")
@@ -100,6 +139,70 @@ class MongoStore:
         await db.seen_keys.create_index(
             [("account_id", ASCENDING), ("namespace", ASCENDING), ("key", ASCENDING)]
         )
+        await db.quarantine.create_index([("created_at", DESCENDING)])
+        await db.heartbeats.create_index("seen_at")
+        await self._create_retention_indexes()
+
+    async def _unique_applied_index(self) -> None:
+        """`applied` unique: the guarantee that one mail makes one item. A database from
+        before it had a plain index, and the race it allowed may have left a mail key on two
+        items: the key stays on the item its thread message names (else the oldest) and is
+        pulled from the others, which are logged and left in place for a human (an item left
+        with no key gets `released:<its id>`, never a mail key)."""
+        items = self._db.items
+        for _ in range(3):  # other services may be starting and doing the same
+            old = (await items.index_information()).get("applied_1")
+            if old is not None and old.get("unique"):
+                return
+            if old is not None:
+                try:
+                    await items.drop_index("applied_1")
+                except OperationFailure as exc:
+                    if exc.code != _INDEX_NOT_FOUND:
+                        raise
+            try:
+                await items.create_index("applied", unique=True)
+                return
+            except OperationFailure as exc:  # DuplicateKeyError included
+                if exc.code == _DUPLICATE_KEY:
+                    await self._release_doubly_applied_keys()
+                elif exc.code not in _INDEX_CHANGED:
+                    raise
+        await items.create_index("applied", unique=True)  # the last word: raises if it cannot
+
+    async def _release_doubly_applied_keys(self) -> None:
+        pipeline: list[Doc] = [
+            {"$unwind": "$applied"},
+            {
+                "$group": {
+                    "_id": "$applied",
+                    "items": {"$push": {"id": "$_id", "at": "$created_at"}},
+                }
+            },
+            {"$match": {"items.1": {"$exists": True}}},
+        ]
+        async for group in await self._db.items.aggregate(pipeline):
+            key = group["_id"]
+            message = await self._db.messages.find_one({"_id": key}, {"item_id": 1})
+            holders = sorted(group["items"], key=lambda h: h["at"])
+            keep = next(
+                (h["id"] for h in holders if message and h["id"] == message["item_id"]),
+                holders[0]["id"],
+            )
+            others = [h["id"] for h in holders if h["id"] != keep]
+            for other in others:
+                await self._db.items.update_one({"_id": other}, {"$pull": {"applied": key}})
+                # An empty array is one (null) key of the unique index: several would clash.
+                await self._db.items.update_one(
+                    {"_id": other, "applied": {"$size": 0}},
+                    {"$set": {"applied": [f"released:{other}"]}},
+                )
+            log.warning(
+                "mail key was applied to several items; kept on one",
+                mail_key=key,
+                kept_on=keep,
+                duplicates=others,
+            )
 
     async def close(self) -> None:
         if self._client is not None:
@@ -191,7 +294,7 @@ class MongoStore:
     async def put_blob(self, data: bytes) -> str:
         ref = f"sha256:{hashlib.sha256(data).hexdigest()}"
         bucket = AsyncGridFSBucket(self._db, bucket_name="blobs")
-        if await self._db["blobs.files"].find_one({"filename": ref}, {"_id": 1}) is None:
+        if not await self._touch_blob(ref):  # absent (or just collected): store it
             await bucket.upload_from_stream(ref, data)
         return ref
 
@@ -217,10 +320,25 @@ class MongoStore:
     async def item_for_mail(self, mail_key: str) -> Item | None:
         return _item_from(await self._db.items.find_one({"applied": mail_key}, {"outbox": 0}))
 
-    async def _insert_message(self, message: ThreadMessage) -> None:
-        # A duplicate was written by an earlier attempt: adopt it.
-        with contextlib.suppress(DuplicateKeyError):
+    async def _insert_message(self, message: ThreadMessage) -> bool:
+        """Write the thread message; False when a document for its key was there already
+        (an earlier attempt that crashed, or a concurrent call for the same mail)."""
+        try:
             await self._db.messages.insert_one(_to_doc(message, _id=message.key))
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def _own_message(self, message: ThreadMessage) -> None:
+        """After winning the item write with a message document someone else wrote: make it
+        ours, so the thread shows the message on the item that holds its key. A no-op
+        (duplicate key on the upsert) when it names our item already."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db.messages.replace_one(
+                {"_id": message.key, "item_id": {"$ne": message.item_id}},
+                _to_doc(message, _id=message.key),
+                upsert=True,
+            )
 
     @staticmethod
     def _outbox(events: list[OutboxEvent]) -> list[Doc]:
@@ -231,12 +349,18 @@ class MongoStore:
     ) -> bool:
         if await self.item_for_mail(message.key) is not None:
             return False
-        await self._insert_message(message)
+        fresh = await self._insert_message(message)
         doc = _to_doc(item, _id=item.id, applied=[message.key], outbox=self._outbox(events))
         try:
             await self._db.items.insert_one(doc)
         except DuplicateKeyError:
-            return False
+            # Applied concurrently (the unique `applied` index, or the same item id): the
+            # number this call allocated stays unused. Any other clash is a real error.
+            if await self.item_for_mail(message.key) is not None:
+                return False
+            raise
+        if not fresh:
+            await self._own_message(message)
         return True
 
     async def append_message(
@@ -251,7 +375,7 @@ class MongoStore:
     ) -> bool:
         if await self._db.items.find_one({"_id": item_id}, {"_id": 1}) is None:
             raise KeyError(item_id)
-        await self._insert_message(message)
+        fresh = await self._insert_message(message)
         update: Doc = {
             "$addToSet": {"applied": message.key},
             "$set": {"updated_at": message.created_at},
@@ -268,10 +392,17 @@ class MongoStore:
                 update["$addToSet"]["bounced"] = {"$each": list(changes.bounced)}
         if events:
             update["$push"] = {"outbox": {"$each": self._outbox(events)}}
-        result = await self._db.items.update_one(
-            {"_id": item_id, "applied": {"$ne": message.key}}, update
-        )
-        return result.modified_count == 1
+        try:
+            result = await self._db.items.update_one(
+                {"_id": item_id, "applied": {"$ne": message.key}}, update
+            )
+        except DuplicateKeyError:  # applied to another item first (unique `applied`)
+            return False
+        if result.modified_count != 1:
+            return False
+        if not fresh:
+            await self._own_message(message)
+        return True
 
     async def get_item(self, item_id: str) -> Item | None:
         return _item_from(await self._db.items.find_one({"_id": item_id}))
@@ -312,7 +443,10 @@ class MongoStore:
 
     # outbox --------------------------------------------------------------------------------
     async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]:
-        cursor = self._db.items.find({"outbox.0": {"$exists": True}}, {"outbox": 1}).limit(limit)
+        # The same predicate as the partial index `outbox_pending`, so only it is read.
+        cursor = self._db.items.find({"outbox.event_id": {"$exists": True}}, {"outbox": 1}).limit(
+            limit
+        )
         events: list[OutboxEvent] = []
         async for doc in cursor:
             events.extend(OutboxEvent.model_validate(entry) for entry in doc["outbox"])
@@ -593,10 +727,13 @@ class MongoStore:
         return found
 
     async def add_seen_keys(self, account_id: str, namespace: str, keys: list[str]) -> None:
+        now = utcnow()
         for key in keys:
             doc = {"account_id": str(account_id), "namespace": str(namespace), "key": str(key)}
             await self._db.seen_keys.update_one(
-                {"_id": self._seen_id(account_id, namespace, key)}, {"$set": doc}, upsert=True
+                {"_id": self._seen_id(account_id, namespace, key)},
+                {"$set": doc, "$setOnInsert": {"at": now}},  # `at`: first recorded (retention)
+                upsert=True,
             )
 
     async def prune_seen_keys(self, account_id: str, namespace: str, keep: list[str]) -> int:

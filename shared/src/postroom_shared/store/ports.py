@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from postroom_shared.errors import TransientError
 from postroom_shared.models import (
     AccountState,
     ApiKey,
@@ -29,7 +30,38 @@ from postroom_shared.models import (
     Workflow,
 )
 
-__all__ = ["ItemChanges", "ItemQuery", "OutboxEvent", "Store"]
+__all__ = [
+    "ItemChanges",
+    "ItemQuery",
+    "OutboxEvent",
+    "Store",
+    "StoreOptions",
+    "StoreUnavailableError",
+]
+
+
+class StoreUnavailableError(TransientError):
+    """The store did not answer in time (server gone, network cut, database locked): the
+    caller retries later, like any other transient failure."""
+
+
+class StoreOptions(BaseModel):
+    """Time bounds of every store call, so a hung or vanished server fails a call instead of
+    stalling the service (docs/security.md, "Bounded waits"). A MongoDB URL that sets one of
+    these itself (`timeoutMS=…`) wins over the option."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout_s: float = Field(
+        default=30.0, gt=0, description="Whole-call bound (MongoDB timeoutMS, SQLite busy wait)."
+    )
+    blob_timeout_s: float = Field(
+        default=120.0, gt=0, description="Bound of one blob upload or download (large mail)."
+    )
+    connect_timeout_s: float = Field(default=5.0, gt=0, description="MongoDB connectTimeoutMS.")
+    server_selection_timeout_s: float = Field(
+        default=10.0, gt=0, description="MongoDB serverSelectionTimeoutMS."
+    )
 
 
 class OutboxEvent(BaseModel):
@@ -255,3 +287,40 @@ class Store(Protocol):
     # service health
     async def heartbeat(self, beat: ServiceHeartbeat) -> None: ...
     async def heartbeats(self, *, since: datetime) -> list[ServiceHeartbeat]: ...
+
+    # retention (postroom_shared.retention runs these periodically): each removes what is
+    # older than `before` in small batches, returns how many it removed, and can run again
+    # (or concurrently) at any time
+    async def purge_log(self, before: datetime) -> int:
+        """Processing log entries recorded before `before`."""
+        ...
+
+    async def purge_sends(self, before: datetime) -> int:
+        """Automatic-mail history (rate limits) older than `before`."""
+        ...
+
+    async def purge_ledger(self, before: datetime) -> int:
+        """Reply ledger entries claimed before `before`."""
+        ...
+
+    async def purge_quarantine(self, before: datetime) -> int:
+        """Quarantine entries first seen before `before`."""
+        ...
+
+    async def purge_heartbeats(self, before: datetime) -> int:
+        """Heartbeats of service instances last seen before `before` (stopped processes)."""
+        ...
+
+    async def purge_seen_keys(
+        self, before: datetime, *, account_ids: list[str], namespace_prefix: str
+    ) -> int:
+        """Seen keys of `account_ids` in namespaces starting with `namespace_prefix`, first
+        recorded before `before` (keys recorded before they carried a time count from the
+        first purge)."""
+        ...
+
+    async def purge_blobs(self, before: datetime) -> int:
+        """Blobs last stored before `before` that no thread message (raw mail, attachment),
+        quarantine entry or processing log entry references; also leftovers of writers that
+        died. A blob stored again (or referenced anew through `put_blob`) is kept."""
+        ...

@@ -2,8 +2,10 @@
 
 Every call runs on one dedicated thread per process (sqlite3 connections are not for sharing
 across threads, and the event loop must not block on disk). Writes that must be atomic run as
-short `BEGIN IMMEDIATE` transactions; `busy_timeout` lets the four processes take turns.
-Documents are stored as JSON next to the few columns that are looked up.
+short `BEGIN IMMEDIATE` transactions; `busy_timeout` lets the four processes take turns, and
+bounds the wait: a call that cannot get the lock in `StoreOptions.timeout_s` raises
+`StoreUnavailableError`. Documents are stored as JSON next to the few columns that are looked
+up. Retention purges live in `sqlite_retention.py`.
 """
 
 import asyncio
@@ -35,7 +37,19 @@ from postroom_shared.models import (
     utcnow,
 )
 from postroom_shared.store.blobs_fs import FileBlobs
-from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent
+from postroom_shared.store.ports import (
+    ItemChanges,
+    ItemQuery,
+    OutboxEvent,
+    StoreOptions,
+    StoreUnavailableError,
+)
+from postroom_shared.store.sqlite_retention import (
+    RETENTION_SCHEMA,
+    SqliteRetention,
+    message_blob_rows,
+    migrate,
+)
 
 __all__ = ["SqliteStore"]
 
@@ -79,17 +93,20 @@ CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS seen_keys (account_id TEXT NOT NULL, namespace TEXT NOT NULL,
     key TEXT NOT NULL, PRIMARY KEY (account_id, namespace, key));
 """
+# What SQLite says when the busy timeout ran out (another process held the lock throughout).
+_BUSY_WORDS = ("database is locked", "database table is locked", "database is busy")
 
 
 def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-class SqliteStore:
+class SqliteStore(SqliteRetention):
     """`Store` on one SQLite file plus a blob directory beside it."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, options: StoreOptions | None = None) -> None:
         self._path = Path(path)
+        self._options = options or StoreOptions()
         self._blobs = FileBlobs(self._path.parent / "blobs")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
@@ -101,7 +118,12 @@ class SqliteStore:
     def _call[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._db is None:
             raise RuntimeError("store is not connected")
-        return fn(self._db)
+        try:
+            return fn(self._db)
+        except sqlite3.OperationalError as exc:
+            if any(words in str(exc) for words in _BUSY_WORDS):
+                raise StoreUnavailableError(f"SQLite stayed locked: {exc}") from exc
+            raise
 
     @staticmethod
     def _tx[T](db: sqlite3.Connection, body: Callable[[], T]) -> T:
@@ -118,11 +140,14 @@ class SqliteStore:
     async def connect(self) -> None:
         def open_db() -> None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self._path, timeout=30.0, isolation_level=None)
+            timeout_s = self._options.timeout_s
+            db = sqlite3.connect(self._path, timeout=timeout_s, isolation_level=None)
+            db.execute(f"PRAGMA busy_timeout={round(timeout_s * 1000)}")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=30000")
             db.executescript(_SCHEMA)
+            db.executescript(RETENTION_SCHEMA)
+            migrate(db)
             self._db = db
 
         await asyncio.get_running_loop().run_in_executor(self._executor, open_db)
@@ -279,7 +304,16 @@ class SqliteStore:
 
     # blobs ---------------------------------------------------------------------------------
     async def put_blob(self, data: bytes) -> str:
-        return await asyncio.to_thread(self._blobs.put, data)
+        def put() -> str:
+            # `touch` renews a blob that was there already, so the collector keeps it; it
+            # fails only when the collector took it in between, and then it is stored again.
+            for _ in range(3):
+                ref = self._blobs.put(data)
+                if self._blobs.touch(ref):
+                    return ref
+            raise StoreUnavailableError("a blob vanished three times while it was stored")
+
+        return await asyncio.to_thread(put)
 
     async def get_blob(self, ref: str) -> bytes:
         return await asyncio.to_thread(self._blobs.get, ref)
@@ -307,6 +341,7 @@ class SqliteStore:
 
     @staticmethod
     def _insert_message(db: sqlite3.Connection, message: ThreadMessage) -> bool:
+        """Insert in the caller's transaction; False when the key is there already."""
         cur = db.execute(
             "INSERT INTO messages (key, item_id, account_id, message_id, created_at, doc)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
@@ -319,7 +354,13 @@ class SqliteStore:
                 message.model_dump_json(),
             ),
         )
-        return cur.rowcount == 1
+        if cur.rowcount != 1:
+            return False
+        db.executemany(
+            "INSERT OR IGNORE INTO message_blobs (ref, message_key) VALUES (?, ?)",
+            message_blob_rows(message),
+        )
+        return True
 
     @staticmethod
     def _insert_events(db: sqlite3.Connection, events: list[OutboxEvent]) -> None:
@@ -810,9 +851,9 @@ class SqliteStore:
     async def add_seen_keys(self, account_id: str, namespace: str, keys: list[str]) -> None:
         await self._run(
             lambda db: db.executemany(
-                "INSERT INTO seen_keys (account_id, namespace, key) VALUES (?, ?, ?)"
+                "INSERT INTO seen_keys (account_id, namespace, key, at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT DO NOTHING",
-                [(account_id, namespace, key) for key in keys],
+                [(account_id, namespace, key, _iso(utcnow())) for key in keys],
             )
         )
 
