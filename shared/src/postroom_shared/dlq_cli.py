@@ -85,11 +85,11 @@ async def _run(admin: BrokerAdmin, args: argparse.Namespace) -> int:
             )
         return 0
     if args.action == "show":
-        info = await deadletters.show(admin, args.queue, args.message_id)
-        if info is None:
+        found = await deadletters.show(admin, args.queue, args.message_id)
+        if found is None:
             print(f"no dead letter {args.message_id} in {args.queue}.dlq", file=sys.stderr)
             return 1
-        shown = asdict(info) | {"body": (info.body or b"").decode("utf-8", "replace")}
+        shown = asdict(found) | {"body": (found.body or b"").decode("utf-8", "replace")}
         print(json.dumps(shown, indent=2))
         return 0
     if args.action == "replay":
