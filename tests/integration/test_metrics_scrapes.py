@@ -41,8 +41,6 @@ async def _gauge(api: Api, name: str, **labels: str) -> float | None:
 async def test_fifty_scrapes_share_one_broker_connection(stack: StackEnv, sqlite_url: str) -> None:
     async with running_api(stack, sqlite_url, metrics_cache_s=0) as api:
         await asyncio.wait_for(api.app.state.broker_ready.wait(), timeout=30)
-        # the delay queues exist once a consumer with these retry settings declared them
-        await declare_topology(api.app.state.broker, RetryPolicy())
         before = connections_created(stack)
         started = time.monotonic()
         for _ in range(50):
@@ -52,6 +50,8 @@ async def test_fifty_scrapes_share_one_broker_connection(stack: StackEnv, sqlite
         print(f"50 scrapes (no cache) in {took:.2f} s opened {opened} broker connection(s)")
         assert opened <= 1
         assert api.app.state.broker_admin.connections_opened == 1
+        # the delay queues exist once a consumer with these retry settings declared them
+        await declare_topology(api.app.state.broker, RetryPolicy())
         text = (await api.client.get("/metrics")).text
         for queue in (
             "converter.mail.received.v1",

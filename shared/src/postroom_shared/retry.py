@@ -30,6 +30,7 @@ __all__ = [
     "copy_headers",
     "dead_letter_queue",
     "delay_label",
+    "delay_ms",
     "describe_error",
     "retry_queue",
 ]
@@ -134,9 +135,14 @@ def describe_error(error: BaseException) -> str:
     return text if len(text) <= _MAX_ERROR_CHARS else text[: _MAX_ERROR_CHARS - 1] + "…"
 
 
+def delay_ms(seconds: float) -> int:
+    """A delay in whole milliseconds (at least 1): the TTL of its delay queue."""
+    return max(math.ceil(seconds * 1000 - 1e-6), 1)
+
+
 def delay_label(seconds: float) -> str:
     """A delay as a queue-name part: 250ms, 5s, 2m, 1h (milliseconds when not whole)."""
-    ms = max(math.ceil(seconds * 1000 - 1e-6), 1)
+    ms = delay_ms(seconds)
     for unit, size in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
         if ms % size == 0:
             return f"{ms // size}{unit}"

@@ -18,7 +18,7 @@ decides when to give up on every broker version.
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
-from postroom_shared.retry import RetryPolicy, dead_letter_queue, retry_queue
+from postroom_shared.retry import RetryPolicy, dead_letter_queue, delay_ms, retry_queue
 
 __all__ = [
     "CONSUMERS",
@@ -82,7 +82,7 @@ def _delay_queue(name: str, seconds: float) -> RabbitQueue:
         queue_type=QueueType.QUORUM,
         durable=True,
         arguments={
-            "x-message-ttl": max(round(seconds * 1000), 1),
+            "x-message-ttl": delay_ms(seconds),  # the same milliseconds as the name
             "x-dead-letter-exchange": "",  # the default exchange: straight back to `name`
             "x-dead-letter-routing-key": name,
             # a copy is moved back only once `name` has it (quorum queues, RabbitMQ >= 3.10)
