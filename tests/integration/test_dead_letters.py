@@ -47,8 +47,10 @@ async def channel(stack: StackEnv, api: Api) -> AsyncIterator[AbstractChannel]:
     await asyncio.wait_for(api.app.state.broker_ready.wait(), timeout=30)  # topology declared
     conn = await connect_robust(stack.amqp_url)
     channel = await conn.channel()
-    for name in (QUEUE, f"{QUEUE}.dlq"):
-        await (await channel.declare_queue(name, passive=True)).purge()
+    # other tests leave events for the replier (items they created, mail they quarantined)
+    for event_type in ("item.created.v1", "item.updated.v1", "mail.quarantined.v1"):
+        for name in (f"replier.{event_type}", f"replier.{event_type}.dlq"):
+            await (await channel.declare_queue(name, passive=True)).purge()
     yield channel
     await conn.close()
 
