@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from aio_pika.abc import AbstractIncomingMessage
 from faststream import AckPolicy
 from faststream.message import StreamMessage
 from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitMessage, RabbitQueue
@@ -35,6 +36,7 @@ from postroom_shared.retry import (
     after_failure,
     attempt_of,
     copy_headers,
+    dead_letter_queue,
     describe_error,
     retry_queue,
 )
@@ -65,7 +67,9 @@ def retrying[E: BaseModel](
     """
     declared = False
 
-    async def forward(message: Any, decision: Retry | DeadLetter, error: str) -> None:
+    async def forward(
+        message: AbstractIncomingMessage, decision: Retry | DeadLetter, error: str
+    ) -> None:
         nonlocal declared
         if not declared:  # the delay queues of this process's policy, before the first use
             await declare_retry_path(broker, queue, policy)
@@ -93,7 +97,9 @@ def retrying[E: BaseModel](
             message_type=message.type,
         )
 
-    async def settle(message: Any, attempt: int, decision: Retry | DeadLetter, error: str) -> None:
+    async def settle(
+        message: AbstractIncomingMessage, decision: Retry | DeadLetter, error: str
+    ) -> None:
         try:
             await forward(message, decision, error)
         except Exception as exc:
@@ -111,7 +117,9 @@ def retrying[E: BaseModel](
         else:
             record_dead_lettered(queue)
             log.error(
-                "message dead-lettered", reason=decision.reason, dead_letter_queue=f"{queue}.dlq"
+                "message dead-lettered",
+                reason=decision.reason,
+                dead_letter_queue=dead_letter_queue(queue),
             )
 
     async def consume(message: RabbitMessage) -> None:
@@ -122,7 +130,7 @@ def retrying[E: BaseModel](
                 event = model.model_validate_json(raw.body)
             except ValidationError as exc:
                 reason = f"not a valid {model.__name__}: {describe_error(exc)}"
-                await settle(raw, attempt, DeadLetter(reason), reason)
+                await settle(raw, DeadLetter(reason), reason)
                 return
             try:
                 await handle(event, attempt >= policy.attempts)
@@ -130,7 +138,7 @@ def retrying[E: BaseModel](
             except Exception as exc:
                 decision = after_failure(policy, attempt, exc)
                 error = describe_error(exc)
-            await settle(raw, attempt, decision, error)
+            await settle(raw, decision, error)
 
     return consume
 
