@@ -90,9 +90,13 @@ async def _connected(stack: StackEnv) -> RabbitBroker:
 async def _subscribed(
     stack: StackEnv, store: Store, store_url: str, channel: AbstractChannel
 ) -> tuple[RabbitBroker, AbstractQueue]:
-    """A converter subscribed as in production (not started yet), on empty queues; its DLQ."""
+    """A converter subscribed as in production (not started yet), on empty queues; its DLQ.
+    Its retries wait 0.1-0.4 s instead of seconds to minutes."""
     settings = ConverterSettings(
-        store_url=store_url, broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
+        store_url=store_url,
+        broker_url=stack.amqp_url,
+        secret_key=SecretStr(SECRET),
+        retry_backoff_s=(0.1, 0.2, 0.4),
     )
     broker = make_broker(settings)
     for loop in register(broker, store, settings):

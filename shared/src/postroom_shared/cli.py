@@ -3,6 +3,7 @@
 postroom seed-demo     configure the demo support account (used by `make run`)
 postroom health NAME   exit 0 when service NAME has a fresh ready heartbeat (container checks)
 postroom api-key create|list|revoke, postroom rotate-secrets   (see admin_cli)
+postroom dlq list|show|replay|purge   dead-letter queues (see dlq_cli)
 postroom deliver --account NAME   one mail on stdin from an MTA to a push account (docs/push.md)
 postroom cleanup       one retention pass: delete what the retention settings no longer keep
 """
@@ -13,7 +14,7 @@ import importlib
 import sys
 from typing import Any
 
-from postroom_shared import admin_cli, retention
+from postroom_shared import admin_cli, dlq_cli, retention
 from postroom_shared.health import fresh_services
 from postroom_shared.models import (
     AfterRead,
@@ -104,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     quarantine.add_argument("id", nargs="?", default="", help="quarantine id (all but list)")
     admin_cli.add_parsers(sub)
     retention.add_parser(sub)
+    dlq_cli.add_parsers(sub)
     deliver = sub.add_parser(
         "deliver", help="hand one mail on stdin to a push account (MTA pipe; sysexits status)"
     )
@@ -165,5 +167,6 @@ def main(argv: list[str] | None = None) -> None:
         "quarantine": _quarantine,
         **admin_cli.COMMANDS,
         "cleanup": retention.cleanup_command,
+        **dlq_cli.COMMANDS,
     }[args.command]
     sys.exit(asyncio.run(command(args)))

@@ -5,8 +5,10 @@
     └── PermanentError      retrying cannot help (bad config, malformed input, SMTP 5xx)
         └── ConfigError     settings or stored configuration are invalid
 
-Consumers nack-and-requeue on TransientError (bounded by the queue's delivery limit, then the
-dead-letter queue) and quarantine or record PermanentError without retrying.
+Consumers retry a failed message with backoff through delay queues, counted by their own
+attempt header (`retry.py`), then quarantine it (the converter) or park it in the dead-letter
+queue. A PermanentError skips the remaining backoff: the next try is the last one. Publishing
+raises TransientError when the broker does not confirm in time or returns the message.
 """
 
 __all__ = ["ConfigError", "PermanentError", "PostroomError", "TransientError"]

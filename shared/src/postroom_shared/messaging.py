@@ -1,19 +1,61 @@
-"""Publishing events: persistent, confirmed by the broker, routed by their type.
+"""Publishing: persistent, confirmed by the broker within a deadline, never silently dropped.
 
-`publish_event` returns only after RabbitMQ confirmed the message (publisher confirms are on
-for FastStream's channels), so callers may then advance checkpoints or clear their outbox.
-Every confirmed publish is counted for Prometheus (`metrics.record_published`) here, so no
+`publish_event` returns only after RabbitMQ confirmed the message, so callers may then delete
+the mail at its source, advance checkpoints or clear their outbox. Three ways a publish can
+look fine and not be are turned into a `TransientError` (retry later; nothing was deleted):
+
+- no confirm within `POSTROOM_PUBLISH_TIMEOUT_S` (a stalled or blocked broker; e.g. a disk or
+  memory alarm blocks publishers without closing the connection);
+- the broker returned the message (`Basic.Return`): an event type Postroom consumes is
+  published `mandatory`, because a confirm without a bound queue means it was dropped;
+- the broker nacked it (a queue over its limit).
+
+Events nobody inside Postroom consumes (`reply.sent.v1`, `account.state.v1`, ...) are for
+outside subscribers and may go unrouted, so they are not mandatory.
+
+Every confirmed event is counted for Prometheus (`metrics.record_published`) here, so no
 service needs metric calls of its own.
 """
 
-from faststream.rabbit import RabbitBroker
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import aiormq.abc
+import aiormq.exceptions
+from faststream.rabbit import RabbitBroker, RabbitExchange
 
 from postroom_shared.contracts import EventEnvelope
+from postroom_shared.errors import TransientError
 from postroom_shared.metrics import record_published
 from postroom_shared.store.ports import OutboxEvent, Store
-from postroom_shared.topology import EVENTS
+from postroom_shared.topology import EVENTS, consumed_event_types
 
-__all__ = ["event_type", "publish_event", "publish_raw", "relay_outbox", "to_outbox"]
+__all__ = [
+    "DEFAULT_PUBLISH_TIMEOUT_S",
+    "confirmed_publish",
+    "event_type",
+    "publish_event",
+    "publish_raw",
+    "publish_timeout",
+    "relay_outbox",
+    "set_publish_timeout",
+    "to_outbox",
+]
+
+DEFAULT_PUBLISH_TIMEOUT_S = 30.0
+_TIMEOUTS: "WeakKeyDictionary[RabbitBroker, float]" = WeakKeyDictionary()
+
+
+def set_publish_timeout(broker: RabbitBroker, seconds: float) -> None:
+    """How long publishes through `broker` wait for a confirm (`runtime.make_broker` sets it
+    from POSTROOM_PUBLISH_TIMEOUT_S)."""
+    _TIMEOUTS[broker] = seconds
+
+
+def publish_timeout(broker: RabbitBroker) -> float:
+    return _TIMEOUTS.get(broker, DEFAULT_PUBLISH_TIMEOUT_S)
 
 
 def event_type(event: EventEnvelope) -> str:
@@ -29,6 +71,57 @@ def to_outbox(event: EventEnvelope) -> OutboxEvent:
     )
 
 
+async def confirmed_publish(
+    broker: RabbitBroker,
+    body: bytes,
+    *,
+    exchange: RabbitExchange,
+    routing_key: str,
+    mandatory: bool = True,
+    headers: Mapping[str, Any] | None = None,
+    content_type: str | None = "application/json",
+    message_id: str | None = None,
+    correlation_id: str | None = None,
+    message_type: str | None = None,
+) -> None:
+    """Publish persistently and wait for the broker's confirm; TransientError when it does not
+    come in time, or the message was returned or nacked."""
+    timeout = publish_timeout(broker)
+    try:
+        async with asyncio.timeout(timeout):
+            result = await broker.publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                persist=True,
+                mandatory=mandatory,
+                timeout=timeout,
+                headers=dict(headers) if headers else None,
+                content_type=content_type,
+                message_id=message_id,
+                correlation_id=correlation_id,
+                message_type=message_type,
+            )
+    except TimeoutError as exc:
+        raise TransientError(
+            f"the broker did not confirm {routing_key} within {timeout:g} s"
+        ) from exc
+    except aiormq.exceptions.PublishError as exc:  # Basic.Return, on_return_raises channels
+        raise TransientError(_returned(exchange, routing_key, exc.frame)) from exc
+    except aiormq.exceptions.DeliveryError as exc:
+        raise TransientError(f"the broker refused {routing_key} (nack)") from exc
+    if isinstance(result, aiormq.abc.DeliveredMessage):  # Basic.Return on other channels
+        raise TransientError(_returned(exchange, routing_key, result.delivery))
+
+
+def _returned(exchange: RabbitExchange, routing_key: str, frame: Any) -> str:
+    why = getattr(frame, "reply_text", "") or "returned"
+    return (
+        f"the broker returned {routing_key} ({why}): no queue is bound to exchange"
+        f" {exchange.name or '(default)'!r} for it; the message was not delivered"
+    )
+
+
 async def publish_raw(
     broker: RabbitBroker,
     routing_key: str,
@@ -36,13 +129,12 @@ async def publish_raw(
     event_id: str,
     correlation_id: str | None = None,
 ) -> None:
-    await broker.publish(
+    await confirmed_publish(
+        broker,
         body.encode(),
         exchange=EVENTS,
         routing_key=routing_key,
-        persist=True,
-        mandatory=False,
-        content_type="application/json",
+        mandatory=routing_key in consumed_event_types(),
         message_id=event_id,
         correlation_id=correlation_id,
         message_type=routing_key,

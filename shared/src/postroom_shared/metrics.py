@@ -4,11 +4,14 @@ Counters are fed from one place, `messaging.publish_raw` (every event any servic
 passes there, directly or through the outbox relay), so service code has no metric calls:
 mails received per account, items created, replies sent and suppressed (by a small set of
 reason codes), quarantined mail. Counters count publishes, so an event republished after a
-crash is counted again (at-least-once, like the events themselves).
+crash is counted again (at-least-once, like the events themselves). Consumers count the
+messages they retry or dead-letter (`consumer.retrying`).
 
-System gauges (quarantine size, messages ready per consumer queue, fetch state per account)
-describe shared state, not a process; only the API sets them, at scrape time, so summing over
-processes never double-counts them.
+System gauges (quarantine size, messages ready per consumer, delay and dead-letter queue,
+fetch state per account) describe shared state, not a process; only the API sets them
+(`SystemGauges`), at scrape time but at most every POSTROOM_METRICS_CACHE_S, over one kept
+broker connection, so summing over processes never double-counts them and scrapes cost
+little.
 
 Each service serves its registry on its own port (`start_metrics_server`, from
 `runtime.run_service`); the API serves it at `/metrics` on its HTTP port.
@@ -21,8 +24,6 @@ import threading
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIServer
 
-import aio_pika
-import aio_pika.exceptions
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -32,19 +33,24 @@ from prometheus_client import (
     start_http_server,
 )
 
+from postroom_shared.broker_admin import BrokerAdmin
 from postroom_shared.logs import get_logger
+from postroom_shared.retry import RetryPolicy
 from postroom_shared.store.ports import Store
-from postroom_shared.topology import CONSUMERS, consumer_queue
+from postroom_shared.topology import topology_queue_names
 
 __all__ = [
     "DEFAULT_PORTS",
     "SUPPRESSION_CODES",
     "MetricsServer",
+    "SystemGauges",
+    "queue_names",
+    "record_dead_lettered",
     "record_published",
+    "record_retried",
     "render_latest",
     "start_metrics_server",
     "suppression_code",
-    "update_system_gauges",
 ]
 
 log = get_logger(__name__)
@@ -84,7 +90,8 @@ MAILS_IGNORED = Counter("postroom_mails_ignored", "Mails deliberately ignored.",
 QUARANTINE_SIZE = Gauge("postroom_quarantine_size", "Mails waiting in the quarantine.")
 QUEUE_READY = Gauge(
     "postroom_queue_messages_ready",
-    "Messages waiting (ready, not yet delivered) in a consumer queue or its dead-letter queue.",
+    "Messages waiting (ready, not yet delivered) in a consumer queue, one of its delay queues"
+    " (<queue>.retry.<delay>) or its dead-letter queue (<queue>.dlq).",
     ["queue"],
 )
 QUEUE_CONSUMERS = Gauge("postroom_queue_consumers", "Consumers attached to a queue.", ["queue"])
@@ -102,6 +109,17 @@ SCRAPE_ERRORS = Gauge(
     "postroom_system_gauges_errors",
     "1 when the last update of a system gauge group failed (store or broker unreachable).",
     ["source"],
+)
+
+MESSAGES_RETRIED = Counter(
+    "postroom_messages_retried",
+    "Failed messages sent to a delay queue for another try, by consumer queue.",
+    ["queue"],
+)
+MESSAGES_DEAD_LETTERED = Counter(
+    "postroom_messages_dead_lettered",
+    "Messages parked in <queue>.dlq after their last try (or as no valid event), by queue.",
+    ["queue"],
 )
 
 SUPPRESSION_CODES = (
@@ -138,6 +156,14 @@ def suppression_code(why: str) -> str:
         if pattern.search(why):
             return code
     return "other"
+
+
+def record_retried(queue: str) -> None:
+    MESSAGES_RETRIED.labels(queue).inc()
+
+
+def record_dead_lettered(queue: str) -> None:
+    MESSAGES_DEAD_LETTERED.labels(queue).inc()
 
 
 def record_published(routing_key: str, body: str) -> None:
@@ -182,35 +208,46 @@ _LABELLED = frozenset(
 )  # fmt: skip
 
 
-def queue_names() -> list[str]:
-    """Every consumer queue and its dead-letter queue."""
-    names = [consumer_queue(service, event).name for service, event in CONSUMERS]
-    return [name for queue in names for name in (queue, f"{queue}.dlq")]
+def queue_names(policy: RetryPolicy | None = None) -> list[str]:
+    """Every consumer queue, its delay queues (under `policy`) and its dead-letter queue."""
+    return topology_queue_names(policy or RetryPolicy())
 
 
-async def _queue_depths(amqp_url: str, timeout_s: float) -> dict[str, tuple[int, int]]:
-    """(ready messages, consumers) per existing queue, read with passive declares (the
-    management plugin may be off). A queue that does not exist yet is left out."""
-    depths: dict[str, tuple[int, int]] = {}
-    connection = await aio_pika.connect(amqp_url, timeout=timeout_s)
-    try:
-        channel = await connection.channel()
-        for name in queue_names():
-            try:
-                queue = await channel.declare_queue(name, passive=True, timeout=timeout_s)
-            except aio_pika.exceptions.ChannelNotFoundEntity:
-                channel = await connection.channel()  # a failed passive declare closes it
-                continue
-            result = queue.declaration_result
-            depths[name] = (result.message_count or 0, result.consumer_count or 0)
-    finally:
-        await connection.close()
-    return depths
+class SystemGauges:
+    """The API's system gauges, refreshed at most every `cache_s` seconds: a scrape (which
+    needs no key) then costs neither a store query nor a broker round trip, and concurrent
+    scrapes share one refresh. Queue depths are read over `admin`'s one kept connection."""
+
+    def __init__(
+        self,
+        store: Store,
+        admin: BrokerAdmin,
+        *,
+        policy: RetryPolicy | None = None,
+        cache_s: float = 5.0,
+        timeout_s: float = 3.0,
+    ) -> None:
+        self.store = store
+        self.admin = admin
+        self.policy = policy or RetryPolicy()
+        self.cache_s = cache_s
+        self.timeout_s = timeout_s
+        self._refreshed_at: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            now = asyncio.get_running_loop().time()
+            if self._refreshed_at is not None and now - self._refreshed_at < self.cache_s:
+                return
+            await _update_store_gauges(self.store, self.timeout_s)
+            await _update_queue_gauges(self.admin, queue_names(self.policy), self.timeout_s)
+            self._refreshed_at = asyncio.get_running_loop().time()
 
 
-async def update_system_gauges(store: Store, amqp_url: str, *, timeout_s: float = 3.0) -> None:
-    """Refresh quarantine size, queue depths and account state; a part whose source is down
-    keeps its last values and sets `postroom_system_gauges_errors{source=...}`."""
+async def _update_store_gauges(store: Store, timeout_s: float) -> None:
+    """Quarantine size and account state; when the store is down they keep their last
+    values and `postroom_system_gauges_errors{source="store"}` is 1."""
     try:
         async with asyncio.timeout(timeout_s):
             QUARANTINE_SIZE.set(await store.count_quarantine())
@@ -225,9 +262,12 @@ async def update_system_gauges(store: Store, amqp_url: str, *, timeout_s: float 
     except Exception as exc:
         log.warning("metrics: store gauges not updated", error=repr(exc))
         SCRAPE_ERRORS.labels("store").set(1)
+
+
+async def _update_queue_gauges(admin: BrokerAdmin, names: list[str], timeout_s: float) -> None:
     try:
         async with asyncio.timeout(timeout_s * 2):
-            depths = await _queue_depths(amqp_url, timeout_s)
+            depths = await admin.depths(names)
         QUEUE_READY.clear()
         QUEUE_CONSUMERS.clear()
         for name, (ready, consumers) in depths.items():

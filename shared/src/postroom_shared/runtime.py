@@ -18,7 +18,9 @@ from faststream.rabbit.schemas import Channel
 
 from postroom_shared.health import heartbeat_loop
 from postroom_shared.logs import configure_logging, get_logger
+from postroom_shared.messaging import set_publish_timeout
 from postroom_shared.metrics import DEFAULT_PORTS, start_metrics_server
+from postroom_shared.retry import RetryPolicy
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import declare_topology
@@ -32,13 +34,18 @@ log = get_logger(__name__)
 
 
 def make_broker(settings: CommonSettings, *, prefetch: int = 8) -> RabbitBroker:
-    """A broker with publisher confirms and a bounded prefetch; it does not connect yet."""
-    return RabbitBroker(
+    """A broker with publisher confirms, returned mandatory messages raised as errors, a
+    deadline on every confirm and a bounded prefetch; it does not connect yet."""
+    broker = RabbitBroker(
         settings.broker_url,
-        default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True),
+        default_channel=Channel(
+            prefetch_count=prefetch, publisher_confirms=True, on_return_raises=True
+        ),
         graceful_timeout=30.0,
         logger=None,
     )
+    set_publish_timeout(broker, settings.publish_timeout_s)
+    return broker
 
 
 async def connect_with_retry(broker: RabbitBroker, deadline_s: float = 120.0) -> None:
@@ -78,7 +85,7 @@ async def serve(
     broker = make_broker(settings, prefetch=prefetch)
     background = await setup(broker, store)
     await connect_with_retry(broker)
-    await declare_topology(broker)
+    await declare_topology(broker, RetryPolicy.from_settings(settings))
     await broker.start()
 
     async def readiness() -> str | None:

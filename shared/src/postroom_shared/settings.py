@@ -7,14 +7,15 @@ Secrets are `SecretStr` so they never end up in a log line or a repr.
 from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
+from postroom_shared.broker_settings import BrokerSettings
 from postroom_shared.store.ports import StoreOptions
 
 __all__ = ["CommonSettings"]
 
 
-class CommonSettings(BaseSettings):
+class CommonSettings(BrokerSettings):
     """What every Postroom process needs: where the store and broker are, and the secret key."""
 
     model_config = SettingsConfigDict(env_prefix="POSTROOM_", extra="ignore", frozen=True)

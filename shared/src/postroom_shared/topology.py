@@ -1,25 +1,43 @@
 """The broker topology, in one place, so that every service declares the same thing.
 
 One durable topic exchange carries every event, routed by its type (`item.created.v1`). Each
-consumer owns a durable quorum queue `<service>.<event>` with a delivery limit; a message that
-keeps failing, or is rejected, goes through the dead-letter exchange into `<queue>.dlq`, where it
-waits for a human instead of being dropped (FastStream rejects on error by default, and a reject
-without a DLX loses the message).
+consumer owns a durable quorum queue `<service>.<event>`; around it:
+
+- delay queues `<queue>.retry.<delay>` (one per backoff step, a per-queue TTL, so the head is
+  always the first to expire) that a failing consumer publishes a copy to through the direct
+  exchange `postroom.retry`; when the TTL runs out the broker dead-letters the copy back to
+  `<queue>` through the default exchange, so only that queue sees it again (`retry.py`);
+- the dead-letter queue `<queue>.dlq`, bound to the direct exchange `postroom.dlx`: where a
+  consumer parks a message after its last try, and where the broker itself puts one that was
+  redelivered `DELIVERY_LIMIT` times (a consumer killed mid-message again and again).
+
+The delivery limit is only the backstop for such crash loops: every retry is a new copy whose
+broker count starts at zero, so the two counts never add up, and our own attempt header
+decides when to give up on every broker version.
 """
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+
+from postroom_shared.retry import RetryPolicy, dead_letter_queue, delay_ms, retry_queue
 
 __all__ = [
     "CONSUMERS",
     "DELIVERY_LIMIT",
     "DLX",
     "EVENTS",
+    "RETRY",
+    "consumed_event_types",
     "consumer_queue",
+    "declare_retry_path",
     "declare_topology",
+    "topology_queue_names",
 ]
 
 EVENTS = RabbitExchange("postroom.events", type=ExchangeType.TOPIC, durable=True)
 DLX = RabbitExchange("postroom.dlx", type=ExchangeType.DIRECT, durable=True)
+RETRY = RabbitExchange("postroom.retry", type=ExchangeType.DIRECT, durable=True)
+# Unchanged since the first release: a queue's arguments cannot change once it exists
+# (RabbitMQ refuses the declaration with PRECONDITION_FAILED), and it only counts crash loops.
 DELIVERY_LIMIT = 5
 
 # (service, event type) of every consumer queue; the metrics and the AsyncAPI document read it.
@@ -29,6 +47,11 @@ CONSUMERS: tuple[tuple[str, str], ...] = (
     ("replier", "item.updated.v1"),
     ("replier", "mail.quarantined.v1"),
 )
+
+
+def consumed_event_types() -> frozenset[str]:
+    """Event types Postroom itself consumes: publishing one that no queue takes loses it."""
+    return frozenset(event_type for _, event_type in CONSUMERS)
 
 
 def consumer_queue(service: str, event_type: str) -> RabbitQueue:
@@ -48,20 +71,64 @@ def consumer_queue(service: str, event_type: str) -> RabbitQueue:
 
 
 def _dead_letter_queue(name: str) -> RabbitQueue:
-    return RabbitQueue(f"{name}.dlq", queue_type=QueueType.QUORUM, durable=True, routing_key=name)
+    return RabbitQueue(
+        dead_letter_queue(name), queue_type=QueueType.QUORUM, durable=True, routing_key=name
+    )
 
 
-async def declare_topology(broker: RabbitBroker) -> None:
-    """Declare exchanges, every consumer queue and its DLQ; idempotent, run by each service.
+def _delay_queue(name: str, seconds: float) -> RabbitQueue:
+    return RabbitQueue(
+        retry_queue(name, seconds),
+        queue_type=QueueType.QUORUM,
+        durable=True,
+        arguments={
+            "x-message-ttl": delay_ms(seconds),  # the same milliseconds as the name
+            "x-dead-letter-exchange": "",  # the default exchange: straight back to `name`
+            "x-dead-letter-routing-key": name,
+            # a copy is moved back only once `name` has it (quorum queues, RabbitMQ >= 3.10)
+            "x-dead-letter-strategy": "at-least-once",
+            "x-overflow": "reject-publish",
+        },
+    )
+
+
+def topology_queue_names(policy: RetryPolicy) -> list[str]:
+    """Every consumer queue, then its delay queues and its dead-letter queue."""
+    names = []
+    for service, event_type in CONSUMERS:
+        queue = consumer_queue(service, event_type).name
+        names.append(queue)
+        names.extend(retry_queue(queue, seconds) for seconds in policy.delays())
+        names.append(dead_letter_queue(queue))
+    return names
+
+
+async def declare_retry_path(
+    broker: RabbitBroker, queue: str, policy: RetryPolicy | None = None
+) -> None:
+    """The dead-letter queue of consumer queue `queue` and, given a policy, its delay queues
+    (only consumers publish to those; they declare them with their own retry settings)."""
+    dlx = await broker.declare_exchange(DLX)
+    dlq = await broker.declare_queue(_dead_letter_queue(queue))
+    await dlq.bind(dlx, routing_key=queue)
+    if policy is None:
+        return
+    retry = await broker.declare_exchange(RETRY)
+    for seconds in policy.delays():
+        delay = await broker.declare_queue(_delay_queue(queue, seconds))
+        await delay.bind(retry, routing_key=delay.name)
+
+
+async def declare_topology(broker: RabbitBroker, policy: RetryPolicy | None = None) -> None:
+    """Declare exchanges, every consumer queue and its DLQ, and with a `policy` (a consuming
+    service's retry settings) the delay queues too; idempotent, run by each service.
 
     Declaring the consumers' queues from producers too means an event published before its
     consumer ever started is queued, not dropped as unroutable.
     """
     events = await broker.declare_exchange(EVENTS)
-    dlx = await broker.declare_exchange(DLX)
     for service, event_type in CONSUMERS:
         queue = consumer_queue(service, event_type)
         declared = await broker.declare_queue(queue)
         await declared.bind(events, routing_key=event_type)
-        dlq = await broker.declare_queue(_dead_letter_queue(queue.name))
-        await dlq.bind(dlx, routing_key=queue.name)
+        await declare_retry_path(broker, queue.name, policy)

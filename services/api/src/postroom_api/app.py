@@ -11,6 +11,7 @@ from postroom_api.auth import digest, document_auth_responses
 from postroom_api.routes import (
     accounts,
     asyncapi,
+    deadletters,
     health,
     ingest,
     items,
@@ -26,8 +27,11 @@ from postroom_api.routes import (
     workflows,
 )
 from postroom_api.settings import ApiSettings
+from postroom_shared.broker_admin import BrokerAdmin
 from postroom_shared.health import instance_name
+from postroom_shared.metrics import SystemGauges
 from postroom_shared.retention import RetentionPolicy, retention_loop
+from postroom_shared.retry import RetryPolicy
 from postroom_shared.runtime import connect_with_retry, make_broker
 from postroom_shared.store import open_store
 from postroom_shared.topology import declare_topology
@@ -56,6 +60,14 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.store = await open_store(settings.store_url, settings.store_options())
         app.state.broker = make_broker(settings, prefetch=1)
         app.state.broker_ready = asyncio.Event()
+        # one kept connection for queue depths (/metrics) and dead letters, opened on first use
+        app.state.broker_admin = BrokerAdmin(settings.broker_url)
+        app.state.system_gauges = SystemGauges(
+            app.state.store,
+            app.state.broker_admin,
+            policy=RetryPolicy.from_settings(settings),
+            cache_s=settings.metrics_cache_s,
+        )
         # /readyz reports the broker as unreachable, and pushed mail is refused, until this
         # succeeds.
         connecting = asyncio.create_task(_connect(app.state.broker, app.state.broker_ready))
@@ -78,6 +90,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await app.state.broker.stop()
+            await app.state.broker_admin.close()
             tokens = getattr(app.state, "token_source", None)  # made on first OAuth use
             if tokens is not None:
                 tokens.close()
@@ -108,6 +121,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(projects.router)
     app.include_router(processing_log.router)
     app.include_router(quarantine.router)
+    app.include_router(deadletters.router)
     app.include_router(oauth.router)
     app.include_router(oauth.callback_router)
     return app

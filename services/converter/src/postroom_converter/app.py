@@ -1,20 +1,25 @@
-"""Wiring: the converter's subscriber and its outbox relay, registered on a broker."""
+"""Wiring: the converter's subscriber and its outbox relay, registered on a broker.
+
+Failures are retried with backoff through delay queues (`postroom_shared.consumer`); on the
+last try `Converter.handle` quarantines the mail instead of failing again.
+"""
 
 import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from faststream import AckPolicy
-from faststream.rabbit import RabbitBroker, RabbitMessage
+from faststream.rabbit import RabbitBroker
 
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
+from postroom_shared.consumer import subscribe
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.logs import get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.messaging import relay_outbox
+from postroom_shared.retry import RetryPolicy
 from postroom_shared.store import Store
-from postroom_shared.topology import DELIVERY_LIMIT, EVENTS, consumer_queue
+from postroom_shared.topology import EVENTS, consumer_queue
 
 __all__ = ["register"]
 
@@ -42,17 +47,17 @@ def register(
         signer=MessageIdSigner(settings.secret_key.get_secret_value(), domain=""),
     )
 
-    @broker.subscriber(
+    async def convert(event: MailReceivedV1, final_attempt: bool) -> None:
+        await converter.handle(event, final_attempt=final_attempt)
+
+    subscribe(
+        broker,
         consumer_queue("converter", "mail.received.v1"),
         EVENTS,
-        ack_policy=AckPolicy.NACK_ON_ERROR,  # requeue; the quorum delivery limit then DLQs it
-        title="converter.mail.received.v1",
+        MailReceivedV1,
+        convert,
+        RetryPolicy.from_settings(settings),
         description="Turns each received mail into an item or a thread message.",
     )
-    async def on_mail_received(event: MailReceivedV1, message: RabbitMessage) -> None:
-        # Quorum queues count deliveries; the last one quarantines instead of dead-lettering.
-        headers = message.raw_message.headers or {}
-        deliveries = int(str(headers.get("x-delivery-count", 0) or 0))
-        await converter.handle(event, final_attempt=deliveries >= DELIVERY_LIMIT - 1)
 
     return [_relay_forever(converter, settings.outbox_relay_interval_s)]

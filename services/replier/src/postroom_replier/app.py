@@ -1,16 +1,27 @@
-"""Wiring: the replier's subscribers, registered on a broker."""
+"""Wiring: the replier's subscribers, registered on a broker.
 
-from collections.abc import Coroutine
+Failures are retried with backoff through delay queues; after the last try the event is
+parked in `<queue>.dlq` (`postroom_shared.consumer`), from where `postroom dlq replay` brings
+it back.
+"""
+
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker
 
 from postroom_replier.service import Replier
 from postroom_replier.settings import ReplierSettings
-from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1, MailQuarantinedV1
+from postroom_shared.consumer import subscribe
+from postroom_shared.contracts import (
+    EventEnvelope,
+    ItemCreatedV1,
+    ItemUpdatedV1,
+    MailQuarantinedV1,
+)
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.oauth import OAuthEndpoints, TokenSource
+from postroom_shared.retry import RetryPolicy
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 from postroom_shared.topology import EVENTS, consumer_queue
@@ -34,34 +45,43 @@ def register(
         tokens=TokenSource(store, secrets, OAuthEndpoints.from_settings(settings)),
     )
 
-    @broker.subscriber(
-        consumer_queue("replier", "item.created.v1"),
-        EVENTS,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="replier.item.created.v1",
-        description="Auto-replies to the first mail of a new item.",
-    )
-    async def on_item_created(event: ItemCreatedV1) -> None:
+    policy = RetryPolicy.from_settings(settings)
+
+    async def on_created(event: ItemCreatedV1, final_attempt: bool) -> None:
         await replier.handle(event)
 
-    @broker.subscriber(
-        consumer_queue("replier", "item.updated.v1"),
-        EVENTS,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="replier.item.updated.v1",
-        description="Decides on auto-replies to follow-up mail (silent by default).",
-    )
-    async def on_item_updated(event: ItemUpdatedV1) -> None:
+    async def on_updated(event: ItemUpdatedV1, final_attempt: bool) -> None:
         await replier.handle(event)
 
-    @broker.subscriber(
-        consumer_queue("replier", "mail.quarantined.v1"),
-        EVENTS,
-        ack_policy=AckPolicy.NACK_ON_ERROR,
-        title="replier.mail.quarantined.v1",
-        description="Tells the sender of a mail left unprocessed for its size (once, loop-safe).",
-    )
-    async def on_mail_quarantined(event: MailQuarantinedV1) -> None:
+    async def on_quarantined(event: MailQuarantinedV1, final_attempt: bool) -> None:
         await replier.handle_quarantined(event)
 
+    _subscribe(
+        broker, policy, ItemCreatedV1, on_created, "Auto-replies to the first mail of a new item."
+    )
+    _subscribe(
+        broker,
+        policy,
+        ItemUpdatedV1,
+        on_updated,
+        "Decides on auto-replies to follow-up mail (silent by default).",
+    )
+    _subscribe(
+        broker,
+        policy,
+        MailQuarantinedV1,
+        on_quarantined,
+        "Tells the sender of a mail left unprocessed for its size (once, loop-safe).",
+    )
     return []
+
+
+def _subscribe[E: EventEnvelope](
+    broker: RabbitBroker,
+    policy: RetryPolicy,
+    model: type[E],
+    handle: Callable[[E, bool], Awaitable[None]],
+    description: str,
+) -> None:
+    queue = consumer_queue("replier", model.model_fields["type"].default)
+    subscribe(broker, queue, EVENTS, model, handle, policy, description=description)

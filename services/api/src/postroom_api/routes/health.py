@@ -5,7 +5,8 @@
   `?services=false`) the fetcher, converter and replier each have a fresh ready heartbeat;
   503 with `checks` saying what is missing. `make run` waits on it.
 - `GET /metrics`: Prometheus text format (this process's counters plus the system gauges:
-  quarantine size, queue depths, account fetch state).
+  quarantine size, queue depths, account fetch state, refreshed at most every
+  POSTROOM_METRICS_CACHE_S over one kept broker connection).
 """
 
 from typing import Annotated, Any
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from faststream.rabbit import RabbitBroker
 
 from postroom_shared.health import fresh_services
-from postroom_shared.metrics import render_latest, update_system_gauges
+from postroom_shared.metrics import render_latest
 from postroom_shared.store import Store
 
 __all__ = ["REQUIRED_SERVICES", "router"]
@@ -70,6 +71,6 @@ async def readyz(
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def metrics(request: Request) -> Response:
-    await update_system_gauges(request.app.state.store, request.app.state.amqp_url)
+    await request.app.state.system_gauges.refresh()  # cached: POSTROOM_METRICS_CACHE_S
     body, content_type = render_latest()
     return Response(content=body, media_type=content_type)
