@@ -307,7 +307,7 @@ class OAuthStartIn(In):
         description="Only for the SMTP server's sign-in; default: google for Google hosts or"
         " endpoints, else microsoft (accounts use their own provider).",
     )
-    login_hint: Annotated[str, StringConstraints(max_length=320)] | None = Field(
+    login_hint: Address | None = Field(
         default=None, description="Account to preselect on the provider's sign-in page."
     )
 
