@@ -16,6 +16,7 @@ from postroom_api.schemas.common import (
     Url,
 )
 from postroom_shared.models import (
+    MAIL_BYTES_CEILING,
     AccountState,
     AfterRead,
     EmailAccount,
@@ -242,8 +243,10 @@ class AccountIn(In):
     poll_interval_s: PollIntervalS = 60.0
     use_idle: bool = Field(default=True, description="IMAP IDLE when the server offers it.")
     max_mail_bytes: MailBytesLimit = Field(
-        default=25 * 1024 * 1024,
-        description="Larger mail is quarantined with its headers, never downloaded whole.",
+        default=MAIL_BYTES_CEILING,
+        description="Larger mail is quarantined with its headers, never downloaded whole;"
+        " pushed mail over it is refused (413). At most 25 MiB, and POSTROOM_MAX_MAIL_BYTES"
+        " caps it for the whole deployment.",
     )
     tell_sender_when_too_large: bool = Field(
         default=True, description="Tell the sender when their mail was too large."
