@@ -99,7 +99,8 @@ class MailboxIn(In):
     password: Secret | None = Field(
         default=None,
         description="Write-only, stored encrypted. Omitted on update: the stored one is kept"
-        " (unless host, username or provider change). Not used by microsoft and google.",
+        " only while provider, host, port, security, verify_tls and username stay the same;"
+        " otherwise it is required again. Not used by microsoft and google.",
     )
     folder: _Folder = Field(
         default="INBOX",
@@ -121,7 +122,8 @@ class OAuthIn(In):
     client_secret: Secret | None = Field(
         default=None,
         description="Write-only, stored encrypted. Omitted on update: the stored one is kept"
-        " (unless the client id, tenant or endpoints change).",
+        " only while the provider, the mailbox server and login, the client id, tenant and"
+        " endpoints stay the same; otherwise it is required again.",
     )
     tenant: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")] = Field(
         default="common", description="Microsoft tenant (id or domain)."
@@ -146,7 +148,8 @@ class OAuthIn(In):
     refresh_token: Secret | None = Field(
         default=None,
         description="Write-only. Normally stored by the OAuth callback; omitted on update: kept"
-        " while client id, tenant and scopes stay the same.",
+        " only while the provider, the mailbox server and login, the client, its endpoints,"
+        " flow and scopes stay the same; otherwise dropped (sign in again).",
     )
     mechanism: Literal["xoauth2", "oauthbearer"] = Field(
         default="xoauth2", description="SASL mechanism for the IMAP login."
