@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from postroom_api.schemas.common import (
     Address,
     Host,
+    HttpsUrl,
     Id,
     In,
     Name,
@@ -128,12 +129,15 @@ class OAuthIn(In):
     tenant: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")] = Field(
         default="common", description="Microsoft tenant (id or domain)."
     )
-    authority_url: Url | None = Field(
-        default=None, description="Microsoft authority override (sovereign clouds, tests)."
+    authority_url: HttpsUrl | None = Field(
+        default=None,
+        description="Microsoft authority override (sovereign clouds, tests); https only.",
     )
-    token_url: Url | None = Field(default=None, description="Google token endpoint override.")
-    auth_url: Url | None = Field(
-        default=None, description="Google authorisation endpoint override."
+    token_url: HttpsUrl | None = Field(
+        default=None, description="Google token endpoint override; https only."
+    )
+    auth_url: HttpsUrl | None = Field(
+        default=None, description="Google authorisation endpoint override; https only."
     )
     scopes: list[_Scope] = Field(
         default_factory=list,

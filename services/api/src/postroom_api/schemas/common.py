@@ -24,6 +24,7 @@ __all__ = [
     "ID_PATTERN",
     "Address",
     "Host",
+    "HttpsUrl",
     "Id",
     "In",
     "Label",
@@ -102,6 +103,11 @@ Address = Annotated[
 ]
 Url = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://\S+$")
+]
+HttpsUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https://[^\s/]+(/\S*)?$"),
+    Field(description="An https URL: identity provider endpoints get secrets, never over http."),
 ]
 Secret = Annotated[
     SecretStr,
