@@ -24,6 +24,7 @@ from postroom_shared.oauth.microsoft import authority_of, user_scopes
 from postroom_shared.oauth.state import (
     STATE_TTL_S,
     PendingSignIn,
+    new_binding,
     open_state,
     pkce_challenge,
     pkce_verifier,
@@ -44,6 +45,8 @@ def _pending(**changes: object) -> PendingSignIn:
         "redirect_uri": "https://p.example/cb",
         "scopes": ["openid", "offline_access"],
         "nonce": "n0",
+        "state_id": "st_0123456789abcdef",
+        "binding": new_binding()[1],
         "expires_at": time.time() + STATE_TTL_S,
     }
     return PendingSignIn.model_validate(data | changes)

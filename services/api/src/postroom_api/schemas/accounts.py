@@ -522,5 +522,8 @@ class OAuthDoneView(BaseModel):
 
 
 class OAuthStartView(BaseModel):
-    authorization_url: str = Field(description="Send the admin's browser here to sign in.")
+    authorization_url: str = Field(
+        description="The sign-in link: open it in the browser that signs in. It binds the"
+        " sign-in to that browser (a cookie), then sends it to the identity provider."
+    )
     redirect_uri: str = Field(description="Where the provider sends the browser back.")
