@@ -7,8 +7,9 @@ one state:
 - HTTPS (msal insists on an https authority with a tenant path), Microsoft-style:
   /<tenant>/v2.0/.well-known/openid-configuration, /<tenant>/oauth2/v2.0/authorize and
   /<tenant>/oauth2/v2.0/token;
-- plain HTTP, Google-style /auth and /token, and Dovecot's /tokeninfo?access_token= and
-  POST /introspect (INFRA §3: `email` + `active` "true"/"false", 401 for unknown tokens).
+- Google-style /auth and /token (Postroom takes https endpoints only: the tests use the HTTPS
+  listener), and Dovecot's /tokeninfo?access_token= and POST /introspect over plain HTTP
+  (`email` + `active` "true"/"false", 401 for unknown tokens).
 
 Grants: authorization_code (PKCE S256/plain verified; registered clients require it),
 refresh_token with ROTATION (the old refresh token then gives invalid_grant) and
@@ -206,11 +207,11 @@ class IdentityProvider:
 
     @property
     def google_auth_url(self) -> str:
-        return f"{self.http_url}/auth"
+        return f"{self.https_url}/auth"
 
     @property
     def google_token_url(self) -> str:
-        return f"{self.http_url}/token"
+        return f"{self.https_url}/token"
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:

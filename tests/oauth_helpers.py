@@ -1,13 +1,20 @@
-"""Shared pieces of the OAuth tests: accounts bound to the test IdP, and the browser leg of the
-sign-in (follow /authorize to the redirect and hand its query to the callback)."""
+"""Shared pieces of the OAuth tests: accounts bound to the test IdP, and the browser's part of
+the sign-in, as a browser does it: it keeps the cookie that binds the sign-in to it, follows
+/authorize to the redirect, and brings the redirect's query and its cookies to the callback."""
 
 import asyncio
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import requests
 
 from postroom_shared.models import EmailAccount, MailboxSettings, OAuthSettings, Security
-from postroom_shared.oauth import OAuthEndpoints, complete_authorization, start_authorization
+from postroom_shared.oauth import (
+    AuthStart,
+    OAuthEndpoints,
+    complete_authorization,
+    start_authorization,
+)
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 from tests.idp import Client, IdentityProvider
@@ -62,6 +69,15 @@ def account_for(
     )
 
 
+def provider_redirect(url: str, idp: IdentityProvider) -> dict[str, str]:
+    """The provider's leg: sign in at `url`; the query the provider redirects back with."""
+    with requests.Session() as browser:
+        browser.trust_env = False
+        resp = browser.get(url, allow_redirects=False, verify=str(idp.ca_file), timeout=10)
+    assert resp.status_code == 302, resp.text
+    return dict(parse_qsl(urlsplit(resp.headers["Location"]).query))
+
+
 def browser_sign_in(url: str, idp: IdentityProvider) -> dict[str, str]:
     """What the user's browser brings back to the redirect URI: its query parameters."""
     with requests.Session() as browser:
@@ -71,6 +87,31 @@ def browser_sign_in(url: str, idp: IdentityProvider) -> dict[str, str]:
     location = resp.headers["Location"]
     assert location.startswith(REDIRECT), location
     return dict(parse_qsl(urlsplit(location).query))
+
+
+class Browser:
+    """A browser's cookie jar over the library-level sign-in: `begin` does what Postroom's
+    sign-in link does in a browser (keep the binding cookie, go to the provider)."""
+
+    def __init__(self, idp: IdentityProvider) -> None:
+        self.idp = idp
+        self.cookies: dict[str, str] = {}
+
+    def begin(self, start: AuthStart) -> dict[str, str]:
+        self.cookies[start.cookie] = start.binding
+        return browser_sign_in(start.url, self.idp)
+
+
+async def open_sign_in_link(
+    client: httpx.AsyncClient, link: str, idp: IdentityProvider
+) -> dict[str, str]:
+    """The browser's part of a sign-in the API started: open the API's sign-in link with
+    `client` (its cookie jar keeps the binding cookie), sign in at the provider it redirects
+    to; returns the query the provider sends the browser back to the callback with."""
+    parts = urlsplit(link)
+    begin = await client.get(f"{parts.path}?{parts.query}")
+    assert begin.status_code == 302, begin.text
+    return provider_redirect(begin.headers["location"], idp)
 
 
 async def sign_in(
@@ -97,7 +138,8 @@ async def sign_in(
         redirect_uri=REDIRECT,
         login_hint=login_hint,
     )
-    query = browser_sign_in(start.url, idp)
+    browser = Browser(idp)
+    query = browser.begin(start)
     return await complete_authorization(
-        start.state, query, store=store, secrets=box, endpoints=endpoints
+        start.state, query, cookies=browser.cookies, store=store, secrets=box, endpoints=endpoints
     )

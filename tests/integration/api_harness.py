@@ -2,9 +2,14 @@
 (shared by the tests/integration/test_api_*.py modules; not a test module itself)."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import os
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,9 +24,18 @@ from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 from postroom_shared.topology import declare_topology
 from tests import factories
-from tests.stack_env import StackEnv
+from tests.stack_env import REPO, StackEnv
 
-__all__ = ["KEY", "SECRET", "Api", "converter_for", "problems", "running_api"]
+__all__ = [
+    "KEY",
+    "SECRET",
+    "Api",
+    "Served",
+    "converter_for",
+    "problems",
+    "running_api",
+    "served_api",
+]
 
 KEY = "a" * 32
 SECRET = "s" * 40
@@ -104,3 +118,60 @@ async def converter_for(running: Api) -> Converter:
     broker = running.app.state.broker
     await declare_topology(broker)
     return Converter(store=running.store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+
+
+@dataclass
+class Served:
+    """`postroom-api` running under uvicorn in a process of its own."""
+
+    url: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def memory_kb(self) -> tuple[int, int]:
+        """(resident now, peak resident) of the API process, in KiB."""
+        fields = dict(
+            line.split(":", 1)
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
+        )
+        return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
+
+
+@contextmanager
+def served_api(stack: StackEnv, store_url: str, tmp_path: Path, **env: str) -> Iterator[Served]:
+    """The real `postroom-api` (uvicorn) on the session stack's broker, with KEY as the admin
+    key and SECRET as the secret key; `env` adds POSTROOM_* variables."""
+    port = stack.base + 384
+    values = dict(
+        os.environ,
+        POSTROOM_STORE_URL=store_url,
+        POSTROOM_BROKER_URL=stack.amqp_url,
+        POSTROOM_SECRET_KEY=SECRET,
+        POSTROOM_ADMIN_API_KEY=KEY,
+        POSTROOM_API_PORT=str(port),
+        POSTROOM_LOG_LEVEL="WARNING",
+        **env,
+    )
+    log = tmp_path / "api.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(REPO / ".venv/bin/postroom-api")], env=values, stdout=out, stderr=subprocess.STDOUT
+        )
+    served = Served(url=f"http://127.0.0.1:{port}", port=port, proc=proc, log=log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                ready = httpx.get(f"{served.url}/readyz", params={"services": "false"}, timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("postroom-api did not start:\n" + log.read_text())
+            time.sleep(0.2)
+        yield served
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)

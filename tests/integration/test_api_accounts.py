@@ -84,7 +84,7 @@ async def test_create_read_list_with_documented_defaults(api: Api) -> None:
         ({"provider": "push"}, "mailbox", "no mailbox"),
         ({"item_type": "task"}, "item_type", "incident"),
         ({"poll_interval_s": 0}, "poll_interval_s", "greater than or equal"),
-        ({"address": "not-an-address"}, "address", "pattern"),
+        ({"address": "not-an-address"}, "address", "local-part@domain"),
         ({"auto_reply": {"enabled": True, "sent_to_cc": True}}, "auto_reply.sent_to_cc", "xtra"),
         (
             {"items": {"field_mapping": {"colour": "subject"}}},

@@ -22,8 +22,8 @@ from tests.idp import IdentityProvider
 from tests.oauth_helpers import (
     REDIRECT,
     SECRET,
+    Browser,
     account_for,
-    browser_sign_in,
     endpoints_for,
     oauth_for,
     sign_in,
@@ -138,11 +138,17 @@ async def test_declined_consent_is_a_clear_error(
         endpoints_for(idp),
         redirect_uri=REDIRECT,
     )
-    query = browser_sign_in(start.url, idp)
+    browser = Browser(idp)
+    query = browser.begin(start)
     assert query["error"] == "access_denied"
     with pytest.raises(OAuthError, match=r"declined.*ask the mailbox owner"):
         await complete_authorization(
-            start.state, query, store=sqlite_store, secrets=BOX, endpoints=endpoints_for(idp)
+            start.state,
+            query,
+            cookies=browser.cookies,
+            store=sqlite_store,
+            secrets=BOX,
+            endpoints=endpoints_for(idp),
         )
     assert (await _oauth(sqlite_store, "acc_d")).refresh_token_enc is None
 
@@ -154,10 +160,16 @@ async def test_bad_states_and_reused_codes_are_refused(
     oauth = oauth_for(client)
     await sqlite_store.put_account(account_for("acc_s", "microsoft", oauth))
     endpoints = endpoints_for(idp)
+    browser = Browser(idp)
 
     async def finish(state: str, query: dict[str, str]) -> str:
         return await complete_authorization(
-            state, query, store=sqlite_store, secrets=BOX, endpoints=endpoints
+            state,
+            query,
+            cookies=browser.cookies,
+            store=sqlite_store,
+            secrets=BOX,
+            endpoints=endpoints,
         )
 
     with pytest.raises(OAuthError, match="not issued by this Postroom"):
@@ -169,9 +181,9 @@ async def test_bad_states_and_reused_codes_are_refused(
     start = await asyncio.to_thread(
         start_authorization, "microsoft", "acc_s", oauth, BOX, endpoints, redirect_uri=REDIRECT
     )
-    query = browser_sign_in(start.url, idp)
+    query = browser.begin(start)
     assert await finish(start.state, query) == "acc_s"
-    with pytest.raises(OAuthError, match=r"sign-in code .* was refused"):
+    with pytest.raises(OAuthError, match="already completed"):  # single-use
         await finish(start.state, query)
     with pytest.raises(OAuthError, match="does not match"):
         await finish(start.state, {**query, "state": "x"})
@@ -181,7 +193,7 @@ async def test_bad_states_and_reused_codes_are_refused(
         start_authorization, "microsoft", "acc_s", oauth, BOX, endpoints, redirect_uri=REDIRECT
     )
     with pytest.raises(OAuthError, match="no longer exists"):
-        await finish(start.state, browser_sign_in(start.url, idp))
+        await finish(start.state, browser.begin(start))
 
 
 async def test_revoked_consent_needs_reauthorisation(idp: IdentityProvider, store: Store) -> None:
@@ -402,10 +414,16 @@ async def test_outage_during_the_code_exchange_is_transient(
     start = await asyncio.to_thread(
         start_authorization, "microsoft", "acc_x", oauth, BOX, endpoints, redirect_uri=REDIRECT
     )
-    query = browser_sign_in(start.url, idp)
+    browser = Browser(idp)
+    query = browser.begin(start)
     idp.fail_token_requests(client.client_id, 502)
     with pytest.raises(TransientError, match="try the sign-in again"):
         await complete_authorization(
-            start.state, query, store=sqlite_store, secrets=BOX, endpoints=endpoints
+            start.state,
+            query,
+            cookies=browser.cookies,
+            store=sqlite_store,
+            secrets=BOX,
+            endpoints=endpoints,
         )
     assert (await _oauth(sqlite_store, "acc_x")).refresh_token_enc is None

@@ -39,7 +39,7 @@ from postroom_shared.store import Store
 from postroom_shared.topology import declare_topology
 from tests import factories
 from tests.idp import IdentityProvider
-from tests.oauth_helpers import REDIRECT, browser_sign_in, endpoints_for, oauth_for
+from tests.oauth_helpers import REDIRECT, Browser, endpoints_for, oauth_for
 from tests.oauth_helpers import SECRET as OAUTH_SECRET
 from tests.smtp_oauth_server import OAuthSmtpServer
 from tests.stack_env import PORT_OFFSET, StackEnv
@@ -471,9 +471,10 @@ async def test_auto_replies_over_xoauth2_with_tokens_from_the_identity_provider(
         redirect_uri=REDIRECT,
         login_hint=user,
     )
-    query = await asyncio.to_thread(browser_sign_in, start.url, idp)
+    browser = Browser(idp)  # keeps the cookie that binds the sign-in to it
+    query = await asyncio.to_thread(browser.begin, start)
     owner = await complete_authorization(
-        start.state, query, store=store, secrets=BOX, endpoints=endpoints
+        start.state, query, cookies=browser.cookies, store=store, secrets=BOX, endpoints=endpoints
     )
     assert owner == "smtp"
     tokens = TokenSource(store, BOX, endpoints)

@@ -24,6 +24,7 @@ from postroom_shared.oauth.microsoft import authority_of, user_scopes
 from postroom_shared.oauth.state import (
     STATE_TTL_S,
     PendingSignIn,
+    new_binding,
     open_state,
     pkce_challenge,
     pkce_verifier,
@@ -44,6 +45,8 @@ def _pending(**changes: object) -> PendingSignIn:
         "redirect_uri": "https://p.example/cb",
         "scopes": ["openid", "offline_access"],
         "nonce": "n0",
+        "state_id": "st_0123456789abcdef",
+        "binding": new_binding()[1],
         "expires_at": time.time() + STATE_TTL_S,
     }
     return PendingSignIn.model_validate(data | changes)
@@ -163,12 +166,12 @@ def test_endpoints_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTROOM_OAUTH_CA_BUNDLE", "")  # as example.env has it
     assert OAuthEndpoints.from_settings(_settings()) == OAuthEndpoints()
     monkeypatch.setenv("POSTROOM_OAUTH_MICROSOFT_AUTHORITY", "https://login.microsoftonline.us")
-    monkeypatch.setenv("POSTROOM_OAUTH_GOOGLE_TOKEN_URL", "http://127.0.0.1:1/token")
+    monkeypatch.setenv("POSTROOM_OAUTH_GOOGLE_TOKEN_URL", "https://127.0.0.1:1/token")
     monkeypatch.setenv("POSTROOM_OAUTH_CA_BUNDLE", "/etc/postroom/idp-ca.pem")
     endpoints = OAuthEndpoints.from_settings(_settings())
     assert TokenSource.from_settings(cast(Store, object()), _settings())._endpoints == endpoints
     assert endpoints.microsoft_authority == "https://login.microsoftonline.us"
-    assert endpoints.google_token_url == "http://127.0.0.1:1/token"
+    assert endpoints.google_token_url == "https://127.0.0.1:1/token"
     assert endpoints.ca_bundle == "/etc/postroom/idp-ca.pem"
     monkeypatch.setenv("POSTROOM_OAUTH_MICROSOFT_AUTHORITY", "http://plain.example")
     with pytest.raises(ValueError, match="oauth_microsoft_authority"):

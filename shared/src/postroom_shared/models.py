@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 __all__ = [
     "DEFAULT_FIELD_MAPPING",
+    "MAIL_BYTES_CEILING",
     "TOKEN_PREFIXES",
     "AccountState",
     "AfterRead",
@@ -47,6 +48,7 @@ __all__ = [
     "ThreadMessage",
     "Workflow",
     "WorkflowStep",
+    "mail_size_limit",
     "utcnow",
 ]
 
@@ -100,7 +102,16 @@ class MailboxSettings(_Model):
 Provider = Literal["imap", "pop3", "microsoft", "google", "push"]
 # Bounds of account settings, shared by the stored model and the API's input shapes.
 PollIntervalS = Annotated[float, Field(ge=1.0, le=86_400.0)]
-MailBytesLimit = Annotated[int, Field(ge=1024, le=200 * 1024 * 1024)]
+#: The largest mail Postroom takes in, however it comes: fetched, pushed over HTTP or piped to
+#: `postroom deliver`. The converter parses mail up to this size; POSTROOM_MAX_MAIL_BYTES and an
+#: account's max_mail_bytes may only lower it, so mail let in is never too large to convert.
+MAIL_BYTES_CEILING = 25 * 1024 * 1024
+MailBytesLimit = Annotated[int, Field(ge=1024, le=MAIL_BYTES_CEILING)]
+
+
+def mail_size_limit(account_max: int, deployment_max: int) -> int:
+    """The size limit of one account's mail: its own, within the deployment's and the ceiling."""
+    return min(account_max, deployment_max, MAIL_BYTES_CEILING)
 
 
 class OAuthSettings(_Model):
@@ -261,7 +272,7 @@ class EmailAccount(_Model):
     poll_interval_s: PollIntervalS = 60.0
     use_idle: bool = Field(default=True, description="IMAP IDLE when the server offers it.")
     max_mail_bytes: MailBytesLimit = Field(
-        default=25 * 1024 * 1024,
+        default=MAIL_BYTES_CEILING,
         description="Larger mail is quarantined with its headers, never downloaded whole.",
     )
     tell_sender_when_too_large: bool = Field(
@@ -292,6 +303,12 @@ class EmailAccount(_Model):
     @property
     def folder(self) -> str:
         return self.mailbox.folder if self.mailbox else "INBOX"
+
+    @field_validator("max_mail_bytes", mode="before")
+    @classmethod
+    def _within_the_ceiling(cls, value: object) -> object:
+        # stored while accounts could say up to 200 MB: read as the ceiling, not refused
+        return min(value, MAIL_BYTES_CEILING) if isinstance(value, int) else value
 
     @model_validator(mode="after")
     def _provider_needs(self) -> "EmailAccount":

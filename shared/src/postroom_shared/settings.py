@@ -57,13 +57,14 @@ class CommonSettings(BrokerSettings):
     )
     oauth_google_auth_url: str = Field(
         default="https://accounts.google.com/o/oauth2/v2/auth",
-        pattern=r"^https?://\S+$",
-        description="Google authorisation endpoint.",
+        pattern=r"^https://[^\s/]+(/\S*)?$",
+        description="Google authorisation endpoint; https only.",
     )
     oauth_google_token_url: str = Field(
         default="https://oauth2.googleapis.com/token",
-        pattern=r"^https?://\S+$",
-        description="Google token endpoint.",
+        pattern=r"^https://[^\s/]+(/\S*)?$",
+        description="Google token endpoint (it receives the client secret and refresh tokens);"
+        " https only.",
     )
     oauth_ca_bundle: str | None = Field(
         default=None,

@@ -2,8 +2,9 @@
 
 - provider needs (SPEC F2): a mailbox for imap, pop3, microsoft and google; OAuth settings for
   microsoft and google only; POP3 reads INBOX and cannot mark mail read;
-- write-only secrets: a new one is encrypted; an omitted one is kept while the server or
-  client it belongs to stays the same, so a stored password is never sent to a new host;
+- write-only secrets: a new one is encrypted; an omitted one is kept only while everything
+  that decides where it goes stays the same (`kept_secrets`), so a stored secret is never sent
+  to a new host, port, TLS setting, login or identity provider;
 - copies are inactive and carry no secrets.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from postroom_api.kept_secrets import account_destination, moved, required_again
 from postroom_api.schemas.accounts import (
     AccountIn,
     AutoReplyIn,
@@ -117,74 +119,77 @@ def problems(body: AccountIn) -> list[Problem]:
     return found
 
 
-def _mailbox(
-    body: AccountIn, box: MailboxIn, old: EmailAccount | None, secrets: SecretBox
-) -> MailboxSettings:
-    host = box.host or DEFAULT_HOSTS[body.provider]
-    password_enc: str | None = None
-    if box.password is not None:
-        password_enc = secrets.encrypt(box.password.get_secret_value())
-    elif old is not None and old.mailbox is not None and old.mailbox.password_enc:
-        same = (old.provider, old.mailbox.host.lower(), old.mailbox.username) == (
-            body.provider,
-            host.lower(),
-            box.username,
-        )
-        if not same:
-            raise Invalid(
-                [
-                    (
-                        ("mailbox", "password"),
-                        "required again: the host, username or"
-                        " provider changed, and the stored password is only ever sent to"
-                        " the server it was given for",
-                    )
-                ]
-            )
-        password_enc = old.mailbox.password_enc
+def _server(body: AccountIn) -> MailboxSettings | None:
+    """The mailbox settings of `body` with the provider's defaults, without the password."""
+    box = body.mailbox
+    if box is None:
+        return None
     return MailboxSettings(
-        host=host,
+        host=box.host or DEFAULT_HOSTS[body.provider],
         port=box.port or default_port(body.provider, box.security),
         security=box.security,
         verify_tls=box.verify_tls,
         username=box.username,
-        password_enc=password_enc,
         folder=box.folder,
     )
 
 
+def _moved(body: AccountIn, server: MailboxSettings | None, old: EmailAccount | None) -> list[str]:
+    """What changed of what decides where the account's secrets go (see kept_secrets)."""
+    if old is None:
+        return []
+    username = server.username if server else None
+    before = old.mailbox.username if old.mailbox else None
+    return moved(
+        account_destination(old.provider, old.mailbox, before, old.oauth),
+        account_destination(body.provider, server, username, body.oauth),
+    )
+
+
+def _mailbox(
+    server: MailboxSettings,
+    box: MailboxIn,
+    old: EmailAccount | None,
+    secrets: SecretBox,
+    changed: list[str],
+) -> MailboxSettings:
+    password_enc: str | None = None
+    if box.password is not None:
+        password_enc = secrets.encrypt(box.password.get_secret_value())
+    elif old is not None and old.mailbox is not None and old.mailbox.password_enc:
+        if changed:
+            raise Invalid([(("mailbox", "password"), required_again("password", changed))])
+        password_enc = old.mailbox.password_enc
+    return server.model_copy(update={"password_enc": password_enc})
+
+
 def oauth_settings(
-    oauth: OAuthIn, before: OAuthSettings | None, secrets: SecretBox, *, loc: tuple[str, ...]
+    oauth: OAuthIn,
+    before: OAuthSettings | None,
+    secrets: SecretBox,
+    *,
+    loc: tuple[str, ...],
+    changed: list[str],
 ) -> OAuthSettings:
-    """Stored OAuth settings for `oauth`; `before` are the stored ones of the same owner and
-    provider (None when there are none or the provider changed)."""
-
-    def client(o: OAuthIn | OAuthSettings) -> tuple[Any, ...]:
-        return (o.client_id, o.tenant, o.authority_url, o.token_url, o.auth_url)
-
+    """Stored OAuth settings for `oauth`; `before` are the stored ones of the same owner, and
+    `changed` what changed of where their secrets go (then none is kept)."""
     secret_enc: str | None = None
     if oauth.client_secret is not None:
         secret_enc = secrets.encrypt(oauth.client_secret.get_secret_value())
     elif before is not None and before.client_secret_enc:
-        if client(before) != client(oauth):
-            raise Invalid(
-                [
-                    (
-                        (*loc, "client_secret"),
-                        "required again: the client id, tenant or endpoints changed",
-                    )
-                ]
-            )
+        if changed:
+            raise Invalid([((*loc, "client_secret"), required_again("client secret", changed))])
         secret_enc = before.client_secret_enc
     refresh_enc: str | None = None
     if oauth.refresh_token is not None:
         refresh_enc = secrets.encrypt(oauth.refresh_token.get_secret_value())
-    elif before is not None and (client(before), before.flow, before.scopes) == (
-        client(oauth),
-        oauth.flow,
-        oauth.scopes,
+    elif (
+        before is not None
+        and not changed
+        and (before.flow, before.scopes) == (oauth.flow, oauth.scopes)
     ):
-        # Same client and consent: the sign-in stays valid. Otherwise the admin signs in again.
+        # Same server, client and consent: the sign-in stays valid. Otherwise the admin signs
+        # in again.
         refresh_enc = before.refresh_token_enc
     return OAuthSettings(
         flow=oauth.flow,
@@ -201,15 +206,16 @@ def oauth_settings(
     )
 
 
-def _oauth(
-    body: AccountIn, oauth: OAuthIn, old: EmailAccount | None, secrets: SecretBox
-) -> OAuthSettings:
-    stored = old.oauth if old is not None else None
-    same_provider = old is not None and old.provider == body.provider
-    if not same_provider and stored and stored.client_secret_enc and oauth.client_secret is None:
-        # a client secret goes only to the identity provider it was given for
-        raise Invalid([(("oauth", "client_secret"), "required again: the provider changed")])
-    return oauth_settings(oauth, stored if same_provider else None, secrets, loc=("oauth",))
+def _dropped_sign_in(old: EmailAccount | None, account: EmailAccount, changed: list[str]) -> str:
+    """Why an active account lost its refresh token with this change, or "" if it did not."""
+    kept = account.oauth is not None and account.oauth.refresh_token_enc
+    if old is None or old.oauth is None or not old.oauth.refresh_token_enc or kept or not changed:
+        return ""
+    return (
+        f"dropped: {', '.join(changed)} changed, and a sign-in is only kept while the server"
+        " and the client it was made for stay the same; save the account inactive, then sign"
+        f" in again (POST /v1/accounts/{account.id}/oauth/start)"
+    )
 
 
 def activation_problem(account: EmailAccount) -> str | None:
@@ -242,8 +248,15 @@ def build_account(
     found = problems(body)
     if found:
         raise Invalid(found)
-    mailbox = _mailbox(body, body.mailbox, old, secrets) if body.mailbox else None
-    oauth = _oauth(body, body.oauth, old, secrets) if body.oauth else None
+    server = _server(body)
+    changed = _moved(body, server, old)
+    mailbox = None
+    if server is not None and body.mailbox is not None:
+        mailbox = _mailbox(server, body.mailbox, old, secrets, changed)
+    oauth = None
+    if body.oauth is not None:
+        before = old.oauth if old is not None else None
+        oauth = oauth_settings(body.oauth, before, secrets, loc=("oauth",), changed=changed)
     items = body.items.model_dump()
     items["field_mapping"] = items["field_mapping"] or dict(DEFAULT_FIELD_MAPPING)
     try:
@@ -277,6 +290,9 @@ def build_account(
         ) from None
     if account.active:
         why = activation_problem(account)
+        dropped = _dropped_sign_in(old, account, changed)
+        if why and dropped:
+            raise Invalid([(("oauth", "refresh_token"), dropped)])
         if why:
             raise Invalid([(("active",), f"cannot be active yet: {why}")])
     return account

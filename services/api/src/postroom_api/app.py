@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
 
 from postroom_api.auth import digest, document_auth_responses
+from postroom_api.door import RequestDoor
 from postroom_api.routes import (
     accounts,
     asyncapi,
@@ -103,6 +104,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
         lifespan=lifespan,
     )
     document_auth_responses(app)
+    # the API key and the body size are checked from the headers, before any body is read
+    app.add_middleware(RequestDoor)
     app.state.admin_key_digest = digest(settings.admin_api_key.get_secret_value())
     app.state.amqp_url = settings.broker_url
     app.state.inline_max_bytes = settings.inline_max_bytes

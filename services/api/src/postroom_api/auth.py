@@ -13,18 +13,24 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from starlette.datastructures import State
 
 from postroom_shared.apikeys import find_api_key
 from postroom_shared.store import Store
 
 __all__ = [
     "BOOTSTRAP_KEY_ID",
+    "INVALID_KEY",
+    "MISSING_KEY",
     "Principal",
     "RequireAdmin",
     "RequireDeliver",
     "RequireRead",
     "digest",
     "document_auth_responses",
+    "presented_key",
+    "principal_for",
 ]
 
 BOOTSTRAP_KEY_ID = "bootstrap"
@@ -62,21 +68,41 @@ def _forbidden(detail: str) -> HTTPException:
     return HTTPException(status_code=status.HTTP_403_FORBIDDEN, detail=detail)
 
 
+MISSING_KEY = "missing API key: send `Authorization: Bearer <key>`"
+INVALID_KEY = "invalid or revoked API key"
+
+
+def presented_key(authorization: str | None) -> str | None:
+    """The key of an `Authorization: Bearer <key>` header value, or None (as HTTPBearer)."""
+    scheme, credentials = get_authorization_scheme_param(authorization)
+    if not (authorization and scheme and credentials) or scheme.lower() != "bearer":
+        return None
+    return credentials
+
+
+async def principal_for(state: State, presented: str) -> Principal | None:
+    """Who `presented` is (the app's `state` holds the store and the bootstrap key's digest);
+    None for an unknown or revoked key."""
+    expected: bytes = state.admin_key_digest
+    if hmac.compare_digest(digest(presented), expected):
+        return Principal(BOOTSTRAP_KEY_ID, "POSTROOM_ADMIN_API_KEY", frozenset({"admin"}))
+    store: Store = state.store
+    record = await find_api_key(store, presented)
+    if record is None:
+        return None
+    return Principal(record.id, record.name, frozenset(record.scopes), tuple(record.account_ids))
+
+
 async def authenticate(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
-        raise _unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    presented = credentials.credentials
-    expected: bytes = request.app.state.admin_key_digest
-    if hmac.compare_digest(digest(presented), expected):
-        return Principal(BOOTSTRAP_KEY_ID, "POSTROOM_ADMIN_API_KEY", frozenset({"admin"}))
-    store: Store = request.app.state.store
-    record = await find_api_key(store, presented)
-    if record is None:
-        raise _unauthorized("invalid or revoked API key")
-    return Principal(record.id, record.name, frozenset(record.scopes), tuple(record.account_ids))
+        raise _unauthorized(MISSING_KEY)
+    principal = await principal_for(request.app.state, credentials.credentials)
+    if principal is None:
+        raise _unauthorized(INVALID_KEY)
+    return principal
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]

@@ -2,6 +2,7 @@
 
 from pydantic import Field, SecretStr, field_validator
 
+from postroom_shared.models import MAIL_BYTES_CEILING
 from postroom_shared.settings import CommonSettings
 
 __all__ = ["ApiSettings"]
@@ -16,6 +17,13 @@ class ApiSettings(CommonSettings):
         ge=0,
         description="Pushed mail up to this size rides inside mail.received.v1; larger mail"
         " goes to the blob store first.",
+    )
+    max_mail_bytes: int = Field(
+        default=MAIL_BYTES_CEILING,
+        gt=0,
+        le=MAIL_BYTES_CEILING,
+        description="The deployment's ceiling for every account's max_mail_bytes (the variable"
+        " the fetcher reads too): pushed mail over the smaller of the two is refused with 413.",
     )
     mail_ca_file: str | None = Field(
         default=None,

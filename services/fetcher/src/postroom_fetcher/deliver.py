@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from postroom_fetcher.settings import FetcherSettings
 from postroom_shared.ingest import publish_raw_mail, push_mail_key
-from postroom_shared.models import EmailAccount
+from postroom_shared.models import EmailAccount, mail_size_limit
 from postroom_shared.runtime import make_broker
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import declare_topology
@@ -104,11 +104,12 @@ async def deliver(raw: bytes, account_ref: str, settings: FetcherSettings) -> st
             raise
         except Exception as exc:
             raise DeliveryError(EX_TEMPFAIL, f"store unreachable: {exc!r}") from exc
-        if len(raw) > account.max_mail_bytes:
+        limit = mail_size_limit(account.max_mail_bytes, settings.max_mail_bytes)
+        if len(raw) > limit:
             raise DeliveryError(
                 EX_DATAERR,
                 f"mail of {len(raw)} bytes is over account {account.name!r}'s limit"
-                f" of {account.max_mail_bytes} bytes",
+                f" of {limit} bytes (max_mail_bytes, POSTROOM_MAX_MAIL_BYTES)",
             )
         broker = make_broker(settings)
         try:

@@ -2,6 +2,7 @@
 
 from pydantic import Field
 
+from postroom_shared.models import MAIL_BYTES_CEILING
 from postroom_shared.settings import CommonSettings
 
 __all__ = ["FetcherSettings"]
@@ -18,8 +19,9 @@ class FetcherSettings(CommonSettings):
         description="Raw mail up to this size rides in the event; larger goes to the blob store.",
     )
     max_mail_bytes: int = Field(
-        default=25 * 1024 * 1024,
+        default=MAIL_BYTES_CEILING,
         gt=0,
+        le=MAIL_BYTES_CEILING,
         description="Ceiling for every account's own max_mail_bytes: larger mail is"
         " quarantined with its headers only.",
     )

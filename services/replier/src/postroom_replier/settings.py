@@ -3,7 +3,7 @@
 from pydantic import Field, SecretStr
 
 from postroom_replier.outbound import RelaySettings
-from postroom_shared.models import Security
+from postroom_shared.models import MAIL_BYTES_CEILING, Security
 from postroom_shared.settings import CommonSettings
 
 __all__ = ["ReplierSettings"]
@@ -26,8 +26,9 @@ class ReplierSettings(CommonSettings):
     )
 
     max_mail_bytes: int = Field(
-        default=25 * 1024 * 1024,
+        default=MAIL_BYTES_CEILING,
         gt=0,
+        le=MAIL_BYTES_CEILING,
         description="The fetcher's ceiling for every account's max_mail_bytes (same variable):"
         " the limit a too-large notice names is the smaller of the two, as the fetcher applies.",
     )

@@ -1,14 +1,19 @@
 """The authorisation-code sign-in (with PKCE S256), started and finished by the API.
 
 `start_authorization` returns the provider URL to send the admin's (or mailbox owner's)
-browser to; the `state` in it carries the sealed pending sign-in (see `state.py`).
-`complete_authorization` runs on the redirect back: it checks the state, exchanges the code,
-and stores the encrypted refresh token on the account (or on the SMTP settings) at once.
+browser to, and the binding secret that browser must hold as a cookie; the `state` in the URL
+carries the sealed pending sign-in (see `state.py`). `complete_authorization` runs on the
+redirect back: it checks the state and the browser's cookie, records the state as used,
+exchanges the code, and stores the encrypted refresh token on the account (or on the SMTP
+settings) at once.
 """
 
 import asyncio
+import secrets as token_source
 import time
 import warnings
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -25,6 +30,9 @@ from postroom_shared.oauth.owners import SMTP_OWNER, describe, stored_oauth
 from postroom_shared.oauth.state import (
     STATE_TTL_S,
     PendingSignIn,
+    binding_cookie,
+    check_binding,
+    new_binding,
     open_state,
     pkce_challenge,
     pkce_verifier,
@@ -39,10 +47,20 @@ OAuthProvider = Literal["microsoft", "google"]
 
 
 class AuthStart(BaseModel):
+    """A started sign-in: the provider URL (with the sealed `state`), and the cookie the
+    browser that opens it must carry back to the callback (`cookie` = `binding`)."""
+
     model_config = ConfigDict(frozen=True)
 
     url: str
     state: str
+    state_id: str
+    binding: str
+    expires_at: float
+
+    @property
+    def cookie(self) -> str:
+        return binding_cookie(self.state_id)
 
 
 def client_secret(oauth: OAuthSettings, secrets: SecretBox) -> str | None:
@@ -82,6 +100,8 @@ def start_authorization(
     _check_startable(provider, oauth)
     redirect = oauth.redirect_uri or redirect_uri
     expires_at = time.time() + STATE_TTL_S
+    state_id = token_source.token_urlsafe(16)
+    binding, binding_hash = new_binding()
     if provider == "microsoft":
         with IdpSession(endpoints) as session:
             app = microsoft.new_app(oauth, client_secret(oauth, secrets), endpoints, session)
@@ -102,10 +122,15 @@ def start_authorization(
             redirect_uri=redirect,
             scopes=list(flow["scope"]),
             nonce=flow.get("nonce"),
+            state_id=state_id,
+            binding=binding_hash,
             expires_at=expires_at,
         )
         state = seal_state(pending, secrets)
-        return AuthStart(url=_with_state(flow["auth_uri"], state), state=state)
+        url = _with_state(flow["auth_uri"], state)
+        return AuthStart(
+            url=url, state=state, state_id=state_id, binding=binding, expires_at=expires_at
+        )
     verifier = pkce_verifier()
     scopes = list(oauth.scopes or google.GOOGLE_SCOPES)
     pending = PendingSignIn(
@@ -114,6 +139,8 @@ def start_authorization(
         code_verifier=verifier,
         redirect_uri=redirect,
         scopes=scopes,
+        state_id=state_id,
+        binding=binding_hash,
         expires_at=expires_at,
     )
     state = seal_state(pending, secrets)
@@ -126,7 +153,9 @@ def start_authorization(
         code_challenge=pkce_challenge(verifier),
         login_hint=login_hint,
     )
-    return AuthStart(url=url, state=state)
+    return AuthStart(
+        url=url, state=state, state_id=state_id, binding=binding, expires_at=expires_at
+    )
 
 
 def _authorize_error(pending: PendingSignIn, query: dict[str, str]) -> OAuthError:
@@ -224,15 +253,24 @@ async def complete_authorization(
     state: str,
     query: dict[str, str],
     *,
+    cookies: Mapping[str, str],
     store: Store,
     secrets: SecretBox,
     endpoints: OAuthEndpoints,
 ) -> str:
-    """Finish a sign-in from the redirect's query parameters; returns the owner (account id
-    or "smtp") whose encrypted refresh token is now stored."""
+    """Finish a sign-in from the redirect's query parameters and the browser's `cookies`;
+    returns the owner (account id or "smtp") whose encrypted refresh token is now stored."""
     pending = open_state(state, secrets)
     if query.get("state") not in (None, state):
         raise OAuthError("the OAuth callback's state does not match; start the sign-in again")
+    check_binding(pending, cookies)
+    # before the code is exchanged: of two callbacks with one state, one gets past this line
+    until = datetime.fromtimestamp(pending.expires_at, UTC)
+    if not await store.consume_oauth_state(pending.state_id, until):
+        raise OAuthError(
+            "this sign-in was already completed (or refused) once: a sign-in link works"
+            " once; start the sign-in again"
+        )
     if query.get("error"):
         raise _authorize_error(pending, query)
     if not query.get("code"):

@@ -1,9 +1,10 @@
 """Google OAuth 2.0: a hand-built authorisation request and code exchange (PKCE S256, offline
 access so a refresh token is issued), and refreshes through google-auth.
 
-Why not google_auth_oauthlib's Flow: it refuses plain-HTTP token URLs unless a process-wide
-environment variable is set, and these are two small, fixed requests. Google needs the full
-mail scope for IMAP and SMTP ("read, compose and send").
+Why not google_auth_oauthlib's Flow: these are two small, fixed requests, and Flow's own
+switches are process-wide environment variables. Google needs the full mail scope for IMAP and
+SMTP ("read, compose and send"). Every endpoint must be https (`https_only`): the token endpoint
+receives the client secret, refresh tokens and codes, the authorisation endpoint the sign-in.
 """
 
 from datetime import UTC, datetime
@@ -19,9 +20,24 @@ from postroom_shared.errors import TransientError
 from postroom_shared.oauth.errors import OAuthError, token_error
 from postroom_shared.oauth.http import IdpSession
 
-__all__ = ["GOOGLE_SCOPES", "Refreshed", "authorization_url", "exchange_code", "refresh"]
+__all__ = [
+    "GOOGLE_SCOPES",
+    "Refreshed",
+    "authorization_url",
+    "exchange_code",
+    "https_only",
+    "refresh",
+]
 
 GOOGLE_SCOPES = ("https://mail.google.com/",)
+
+
+def https_only(url: str, what: str) -> str:
+    """`url`, or OAuthError when it is not https (a setting or an account stored before the
+    rule, or written around the API)."""
+    if not url.lower().startswith("https://") or len(url) <= len("https://"):
+        raise OAuthError(f"the Google {what} must be an https URL; got {url!r}")
+    return url
 
 
 def authorization_url(
@@ -48,6 +64,7 @@ def authorization_url(
     }
     if login_hint:
         params["login_hint"] = login_hint
+    https_only(auth_url, "authorisation endpoint")
     sep = "&" if "?" in auth_url else "?"
     return auth_url + sep + urlencode(params)
 
@@ -63,6 +80,7 @@ def exchange_code(
     redirect_uri: str,
     owner: str,
 ) -> dict[str, Any]:
+    https_only(token_url, "token endpoint")
     data = {
         "grant_type": "authorization_code",
         "code": code,
@@ -111,6 +129,7 @@ def refresh(
     refresh_token: str,
     owner: str,
 ) -> Refreshed:
+    https_only(token_url, "token endpoint")
     creds = Credentials(  # type: ignore[no-untyped-call]
         token=None,
         refresh_token=refresh_token,

@@ -681,6 +681,16 @@ class MongoStore(MongoRetention):
         )
         return result.modified_count > 0
 
+    # OAuth sign-in states used (single-use): the state id is the _id, so of two concurrent
+    # uses one insert fails; documents past their state's expiry go with each new use.
+    async def consume_oauth_state(self, state_id: str, expires_at: datetime) -> bool:
+        await self._db.oauth_states.delete_many({"expires_at": {"$lt": utcnow()}})
+        try:
+            await self._db.oauth_states.insert_one({"_id": str(state_id), "expires_at": expires_at})
+        except DuplicateKeyError:
+            return False
+        return True
+
     # fetcher coordination ------------------------------------------------------------------
     async def put_account_state(self, state: AccountState) -> None:
         await self._db.account_states.replace_one(

@@ -160,6 +160,13 @@ class Store(Protocol):
         """Set revoked_at; False when unknown or already revoked."""
         ...
 
+    # OAuth sign-in (the API's callback)
+    async def consume_oauth_state(self, state_id: str, expires_at: datetime) -> bool:
+        """Record the sign-in state `state_id` as used: True the first time, False ever after.
+        Atomic across processes; the record may go once `expires_at` (the state's own expiry,
+        after which the state is refused anyway) has passed."""
+        ...
+
     # fetcher coordination: account state, leases, seen keys
     async def put_account_state(self, state: AccountState) -> None: ...
     async def get_account_state(self, account_id: str) -> AccountState | None: ...

@@ -789,6 +789,23 @@ class SqliteStore(SqliteRetention):
 
         return await self._run(lambda db: self._tx(db, lambda: body(db)))
 
+    # OAuth sign-in states used (single-use). The table is made here, with the method, and
+    # rows past their state's expiry go with each new use (the state is refused by then).
+    async def consume_oauth_state(self, state_id: str, expires_at: datetime) -> bool:
+        def body(db: sqlite3.Connection) -> bool:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS oauth_states"
+                " (state_id TEXT PRIMARY KEY, expires_at REAL NOT NULL)"
+            )
+            db.execute("DELETE FROM oauth_states WHERE expires_at < ?", (time.time(),))
+            cur = db.execute(
+                "INSERT OR IGNORE INTO oauth_states (state_id, expires_at) VALUES (?, ?)",
+                (state_id, expires_at.timestamp()),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
     # fetcher coordination ------------------------------------------------------------------
     async def put_account_state(self, state: AccountState) -> None:
         await self._run(

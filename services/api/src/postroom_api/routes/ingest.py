@@ -15,9 +15,12 @@ from faststream.rabbit import RabbitBroker
 from pydantic import BaseModel
 
 from postroom_api.auth import RequireDeliver
+from postroom_api.deps import settings_of
+from postroom_api.door import BodyTooLarge, too_large
 from postroom_api.routing import SafeRoute
 from postroom_shared.ingest import publish_raw_mail, push_mail_key
 from postroom_shared.logs import get_logger
+from postroom_shared.models import mail_size_limit
 from postroom_shared.store import Store
 
 __all__ = ["PushedMail", "router"]
@@ -44,24 +47,17 @@ def _unavailable(detail: str) -> HTTPException:
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+    """The body, refused past `limit` while it streams in. The door (`postroom_api.door`)
+    already refused what declared more, and cuts a chunked body at the same limit; this keeps
+    the route safe wherever it is mounted."""
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise BodyTooLarge(too_large(limit))
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(limit: int) -> HTTPException:
-    return HTTPException(
-        status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-        detail=f"mail larger than this account's limit of {limit} bytes (max_mail_bytes)",
-    )
 
 
 @router.post(
@@ -74,7 +70,11 @@ def _too_large(limit: int) -> HTTPException:
         400: {"description": "Empty body."},
         404: {"description": "No such account."},
         409: {"description": "The account is not active, or is not a push account."},
-        413: {"description": "Larger than the account's max_mail_bytes."},
+        413: {
+            "description": "Larger than the account's max_mail_bytes (within the deployment's"
+            " POSTROOM_MAX_MAIL_BYTES); refused before the body is read when Content-Length"
+            " says so, else cut where the body passes the limit."
+        },
         415: {"description": "Body is not message/rfc822."},
         503: {"description": "Broker unavailable; retry after `Retry-After` seconds."},
     },
@@ -108,7 +108,8 @@ async def push_mail(
             status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             detail="send the raw mail with Content-Type: message/rfc822",
         )
-    raw = await _read_limited(request, account.max_mail_bytes)
+    limit = mail_size_limit(account.max_mail_bytes, settings_of(request).max_mail_bytes)
+    raw = await _read_limited(request, limit)
     if not raw.strip():
         raise HTTPException(status_code=400, detail="empty mail")
     if not (request.app.state.broker_ready.is_set() and await broker.ping(timeout=1.0)):

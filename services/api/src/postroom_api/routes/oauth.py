@@ -1,15 +1,22 @@
-"""OAuth 2.0 sign-in (SPEC F2): started by an admin for an account or the SMTP server, finished
-by the identity provider's redirect to the callback.
+"""OAuth 2.0 sign-in: started by an admin for an account or the SMTP server, opened in a
+browser, finished by the identity provider's redirect to the callback.
 
-The callback needs no API key: the admin's browser arrives from the provider without one. The
-sealed, time-limited `state` (postroom_shared.oauth) is what authorises it: only a sign-in this
-API started can be completed, once, within 15 minutes.
+1. `POST .../oauth/start` (admin key) answers a sign-in link to Postroom's `/oauth/begin`.
+2. The browser that opens the link gets an HttpOnly, SameSite=Lax cookie holding a random
+   secret, and is redirected to the provider (the secret's hash is sealed in the `state`).
+3. The provider redirects that browser to `/oauth/callback`, which needs no API key: the sealed,
+   15-minute `state`, the browser's cookie, and the state's single use (recorded in the store)
+   authorise it. A callback URL seen by anybody else (history, logs, a screen) is useless.
 """
 
 import asyncio
+import posixpath
+import time
 from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse
 
 from postroom_api.auth import RequireAdmin
 from postroom_api.deps import forget_tokens, oauth_endpoints_of, secrets_of, store_of
@@ -22,7 +29,10 @@ from postroom_shared.models import OAuthSettings
 from postroom_shared.oauth import (
     SMTP_OWNER,
     OAuthError,
+    SignInLink,
     complete_authorization,
+    open_link,
+    seal_link,
     start_authorization,
 )
 
@@ -38,6 +48,23 @@ _IDP_DOWN: dict[int | str, dict[str, Any]] = {
     424: {"description": "The identity provider could not be reached or answered badly."}
 }
 _CALLBACK = "oauth_callback"
+_BEGIN = "oauth_begin"
+
+
+def _link_for(request: Request, redirect: str) -> tuple[str, str, bool]:
+    """(URL of the sign-in link's page, cookie path, secure cookie) for a callback at
+    `redirect`: the link lives next to the callback (same origin, same path prefix behind a
+    proxy), so the cookie it sets comes back with the callback."""
+    parts = urlsplit(redirect)
+    if parts.path.endswith("/callback"):
+        begin = urlunsplit(parts._replace(path=parts.path[: -len("callback")] + "begin", query=""))
+    else:
+        begin = str(request.url_for(_BEGIN))
+    begin_path = urlsplit(begin).path
+    cookie_path = posixpath.commonpath(
+        [posixpath.dirname(begin_path), posixpath.dirname(parts.path)]
+    )
+    return begin, cookie_path or "/", parts.scheme == "https"
 
 
 async def _start(
@@ -62,15 +89,28 @@ async def _start(
         raise HTTPException(
             status_code=424, detail=f"the identity provider could not be reached: {exc}"
         ) from None
-    return OAuthStartView(authorization_url=start.url, redirect_uri=redirect)
+    begin, cookie_path, secure = _link_for(request, redirect)
+    link = SignInLink(
+        provider_url=start.url,
+        state_id=start.state_id,
+        binding_secret=start.binding,
+        cookie_path=cookie_path,
+        secure=secure,
+        expires_at=start.expires_at,
+    )
+    ticket = seal_link(link, secrets_of(request))
+    url = f"{begin}?{urlencode({'ticket': ticket})}"
+    return OAuthStartView(authorization_url=url, redirect_uri=redirect)
 
 
 @router.post(
     "/accounts/{account_id}/oauth/start",
     summary="Start the OAuth 2.0 sign-in of a microsoft or google account",
-    description="Returns the provider's authorisation URL: send the admin's (or the mailbox"
-    " owner's) browser there. The provider redirects to /oauth/callback, which stores the"
-    " refresh token on the account.",
+    description="Returns a sign-in link (`authorization_url`): open it in the browser that signs"
+    " in (the admin's, or the mailbox owner's). It binds the sign-in to that browser with a"
+    " cookie and sends it on to the provider, which redirects back to /oauth/callback; the"
+    " callback stores the refresh token on the account. The link works for 15 minutes; the"
+    " sign-in completes once.",
     responses={**NOT_FOUND, **CONFLICT, **_IDP_DOWN},
     dependencies=[RequireAdmin],
 )
@@ -115,6 +155,39 @@ _Param = Annotated[str | None, Query(max_length=2000)]
 
 
 @callback_router.get(
+    "/oauth/begin",
+    name=_BEGIN,
+    summary="The sign-in link: binds the sign-in to this browser, then goes to the provider",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={
+        302: {"description": "To the identity provider, with the binding cookie set."},
+        400: {"description": "Not a link of this installation, or older than 15 minutes."},
+    },
+)
+async def oauth_begin(
+    request: Request, ticket: Annotated[str, Query(min_length=1, max_length=24000)]
+) -> RedirectResponse:
+    try:
+        link = open_link(ticket, secrets_of(request))
+    except OAuthError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    response = RedirectResponse(link.provider_url, status_code=302)
+    response.set_cookie(
+        link.cookie,
+        link.binding_secret,
+        max_age=max(1, int(link.expires_at - time.time())),
+        path=link.cookie_path,
+        secure=link.secure,
+        httponly=True,
+        samesite="lax",  # sent with the provider's top-level redirect back to the callback
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@callback_router.get(
     "/oauth/callback",
     name=_CALLBACK,
     summary="Where the identity provider sends the browser back (no API key: the state is sealed)",
@@ -145,6 +218,7 @@ async def oauth_callback(
         owner = await complete_authorization(
             state,
             query,
+            cookies=request.cookies,
             store=store_of(request),
             secrets=secrets_of(request),
             endpoints=oauth_endpoints_of(request),

@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request, status
 from postroom_api.account_config import Invalid, oauth_settings
 from postroom_api.auth import RequireAdmin, RequireRead
 from postroom_api.deps import forget_tokens, relay_of, secrets_of, settings_of, store_of, tokens_of
+from postroom_api.kept_secrets import moved, required_again, smtp_destination
 from postroom_api.routing import UNPROCESSABLE, SafeRoute, unprocessable
 from postroom_api.schemas import SmtpIn, SmtpSettingsView, SmtpView, TestMailIn, TestMailView
 from postroom_api.schemas.common import Problem
@@ -19,8 +20,8 @@ router = APIRouter(prefix="/v1/smtp", tags=["smtp"], route_class=SafeRoute)
 
 
 def build_smtp(body: SmtpIn, old: SmtpSettings | None, secrets: SecretBox) -> SmtpSettings:
-    """Stored settings for `body`; a stored password or OAuth secret is kept while it would go
-    to the same server and login."""
+    """Stored settings for `body`; a stored password or OAuth secret is kept only while it
+    would go to the same server, login and identity provider (`kept_secrets`)."""
     found: list[Problem] = []
     if body.auth == "none":
         for name in ("username", "password", "oauth"):
@@ -36,29 +37,42 @@ def build_smtp(body: SmtpIn, old: SmtpSettings | None, secrets: SecretBox) -> Sm
             found.append((("password",), "not used with auth 'xoauth2' (OAuth 2.0 signs in)"))
     elif body.auth == "password" and body.oauth is not None:
         found.append((("oauth",), "only used with auth 'xoauth2'"))
+    changed: list[str] = []
+    if old is not None:
+        changed = moved(
+            smtp_destination(
+                old,
+                auth=old.auth,
+                username=old.username,
+                oauth_provider=old.oauth_provider,
+                oauth=old.oauth,
+            ),
+            smtp_destination(
+                body,
+                auth=body.auth,
+                username=body.username,
+                oauth_provider=body.oauth_provider,
+                oauth=body.oauth,
+            ),
+        )
     password_enc: str | None = None
     if body.auth == "password":
         if body.password is not None:
             password_enc = secrets.encrypt(body.password.get_secret_value())
-        elif (
-            old is not None
-            and old.password_enc
-            and (old.host.lower(), old.username) == (body.host.lower(), body.username)
-        ):
+        elif old is not None and old.password_enc and not changed:
             password_enc = old.password_enc
+        elif old is not None and old.password_enc:
+            found.append((("password",), required_again("password", changed)))
         else:
             found.append(
-                (
-                    ("password",),
-                    "required with auth 'password' (none is stored for this host and username)",
-                )
+                (("password",), "required with auth 'password' (none is stored for this server)")
             )
     if found:
         raise Invalid(found)
     oauth = None
     if body.auth == "xoauth2" and body.oauth is not None:
-        before = old.oauth if old is not None and old.host.lower() == body.host.lower() else None
-        oauth = oauth_settings(body.oauth, before, secrets, loc=("oauth",))
+        before = old.oauth if old is not None else None
+        oauth = oauth_settings(body.oauth, before, secrets, loc=("oauth",), changed=changed)
     return SmtpSettings(
         host=body.host,
         port=body.port,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from postroom_api.schemas.common import (
     Address,
     Host,
+    HttpsUrl,
     Id,
     In,
     Name,
@@ -16,6 +17,7 @@ from postroom_api.schemas.common import (
     Url,
 )
 from postroom_shared.models import (
+    MAIL_BYTES_CEILING,
     AccountState,
     AfterRead,
     EmailAccount,
@@ -98,7 +100,8 @@ class MailboxIn(In):
     password: Secret | None = Field(
         default=None,
         description="Write-only, stored encrypted. Omitted on update: the stored one is kept"
-        " (unless host, username or provider change). Not used by microsoft and google.",
+        " only while provider, host, port, security, verify_tls and username stay the same;"
+        " otherwise it is required again. Not used by microsoft and google.",
     )
     folder: _Folder = Field(
         default="INBOX",
@@ -120,17 +123,21 @@ class OAuthIn(In):
     client_secret: Secret | None = Field(
         default=None,
         description="Write-only, stored encrypted. Omitted on update: the stored one is kept"
-        " (unless the client id, tenant or endpoints change).",
+        " only while the provider, the mailbox server and login, the client id, tenant and"
+        " endpoints stay the same; otherwise it is required again.",
     )
     tenant: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,200}$")] = Field(
         default="common", description="Microsoft tenant (id or domain)."
     )
-    authority_url: Url | None = Field(
-        default=None, description="Microsoft authority override (sovereign clouds, tests)."
+    authority_url: HttpsUrl | None = Field(
+        default=None,
+        description="Microsoft authority override (sovereign clouds, tests); https only.",
     )
-    token_url: Url | None = Field(default=None, description="Google token endpoint override.")
-    auth_url: Url | None = Field(
-        default=None, description="Google authorisation endpoint override."
+    token_url: HttpsUrl | None = Field(
+        default=None, description="Google token endpoint override; https only."
+    )
+    auth_url: HttpsUrl | None = Field(
+        default=None, description="Google authorisation endpoint override; https only."
     )
     scopes: list[_Scope] = Field(
         default_factory=list,
@@ -145,7 +152,8 @@ class OAuthIn(In):
     refresh_token: Secret | None = Field(
         default=None,
         description="Write-only. Normally stored by the OAuth callback; omitted on update: kept"
-        " while client id, tenant and scopes stay the same.",
+        " only while the provider, the mailbox server and login, the client, its endpoints,"
+        " flow and scopes stay the same; otherwise dropped (sign in again).",
     )
     mechanism: Literal["xoauth2", "oauthbearer"] = Field(
         default="xoauth2", description="SASL mechanism for the IMAP login."
@@ -242,8 +250,10 @@ class AccountIn(In):
     poll_interval_s: PollIntervalS = 60.0
     use_idle: bool = Field(default=True, description="IMAP IDLE when the server offers it.")
     max_mail_bytes: MailBytesLimit = Field(
-        default=25 * 1024 * 1024,
-        description="Larger mail is quarantined with its headers, never downloaded whole.",
+        default=MAIL_BYTES_CEILING,
+        description="Larger mail is quarantined with its headers, never downloaded whole;"
+        " pushed mail over it is refused (413). At most 25 MiB, and POSTROOM_MAX_MAIL_BYTES"
+        " caps it for the whole deployment.",
     )
     tell_sender_when_too_large: bool = Field(
         default=True, description="Tell the sender when their mail was too large."
@@ -307,7 +317,7 @@ class OAuthStartIn(In):
         description="Only for the SMTP server's sign-in; default: google for Google hosts or"
         " endpoints, else microsoft (accounts use their own provider).",
     )
-    login_hint: Annotated[str, StringConstraints(max_length=320)] | None = Field(
+    login_hint: Address | None = Field(
         default=None, description="Account to preselect on the provider's sign-in page."
     )
 
@@ -512,5 +522,8 @@ class OAuthDoneView(BaseModel):
 
 
 class OAuthStartView(BaseModel):
-    authorization_url: str = Field(description="Send the admin's browser here to sign in.")
+    authorization_url: str = Field(
+        description="The sign-in link: open it in the browser that signs in. It binds the"
+        " sign-in to that browser (a cookie), then sends it to the identity provider."
+    )
     redirect_uri: str = Field(description="Where the provider sends the browser back.")

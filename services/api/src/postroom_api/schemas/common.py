@@ -8,12 +8,23 @@ in a request body.
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    model_validator,
+)
+
+from postroom_shared.mail.address import MAX_ADDRESS_CHARS, normalize_address
 
 __all__ = [
     "ID_PATTERN",
     "Address",
     "Host",
+    "HttpsUrl",
     "Id",
     "In",
     "Label",
@@ -81,17 +92,22 @@ Host = Annotated[
 ]
 Address = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True,
-        to_lower=True,
-        min_length=3,
-        max_length=320,
-        pattern=r"^[^@\s<>\",;]+@[^@\s<>\",;]+$",
+    StringConstraints(max_length=MAX_ADDRESS_CHARS),
+    AfterValidator(normalize_address),
+    Field(
+        description="A mail address: ASCII local part, domain name (internationalised domains"
+        " are kept in their xn-- form), at most 254 characters; kept lower-cased.",
+        examples=["support@example.com"],
+        json_schema_extra={"format": "email"},
     ),
-    Field(description="A mail address (kept lower-cased).", examples=["support@example.com"]),
 ]
 Url = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https?://\S+$")
+]
+HttpsUrl = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2000, pattern=r"^https://[^\s/]+(/\S*)?$"),
+    Field(description="An https URL: identity provider endpoints get secrets, never over http."),
 ]
 Secret = Annotated[
     SecretStr,

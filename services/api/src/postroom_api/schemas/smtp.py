@@ -31,8 +31,8 @@ class SmtpIn(In):
     )
     password: Secret | None = Field(
         default=None,
-        description="Write-only, stored encrypted; omitted on update: kept while host and"
-        " username stay the same.",
+        description="Write-only, stored encrypted; omitted on update: kept only while host,"
+        " port, security, verify_tls, auth and username stay the same, else required again.",
     )
     oauth: OAuthIn | None = Field(default=None, description="For auth = xoauth2.")
     oauth_provider: Literal["microsoft", "google"] | None = Field(

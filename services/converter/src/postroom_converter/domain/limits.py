@@ -10,6 +10,7 @@ to the quarantine where a human reads it.
 import re
 
 from postroom_shared.errors import PermanentError
+from postroom_shared.models import MAIL_BYTES_CEILING
 
 __all__ = [
     "MAX_DEPTH",
@@ -25,8 +26,8 @@ __all__ = [
     "mime_depth",
 ]
 
-#: Whole mail; larger mail is refused before download (RFC822.SIZE) and again here.
-MAX_MAIL_BYTES = 25 * 1024 * 1024
+#: Whole mail: the ceiling every door applies (fetcher, push, `postroom deliver`), checked again.
+MAX_MAIL_BYTES = MAIL_BYTES_CEILING
 #: Top-level header block (everything before the first empty line).
 MAX_HEADER_BLOCK_BYTES = 1024 * 1024
 #: One top-level header field, folded lines included. Real mail reaches ~210 KB (flanker's
