@@ -3,7 +3,17 @@
 `open_store(url)` picks the adapter from the URL scheme; nothing connects before it is awaited.
 """
 
+from postroom_shared.store.blobs import BlobCorrupted, BlobWriter, StoredBlob
 from postroom_shared.store.factory import open_store
 from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent, Store
 
-__all__ = ["ItemChanges", "ItemQuery", "OutboxEvent", "Store", "open_store"]
+__all__ = [
+    "BlobCorrupted",
+    "BlobWriter",
+    "ItemChanges",
+    "ItemQuery",
+    "OutboxEvent",
+    "Store",
+    "StoredBlob",
+    "open_store",
+]

@@ -17,8 +17,6 @@ import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from gridfs import AsyncGridFSBucket
-from gridfs.errors import NoFile
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -43,6 +41,8 @@ from postroom_shared.models import (
     Workflow,
     utcnow,
 )
+from postroom_shared.store.blobs import BlobWriter
+from postroom_shared.store.blobs_gridfs import GridFsBlobs
 from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent
 
 __all__ = ["MongoStore"]
@@ -189,19 +189,13 @@ class MongoStore:
 
     # blobs ---------------------------------------------------------------------------------
     async def put_blob(self, data: bytes) -> str:
-        ref = f"sha256:{hashlib.sha256(data).hexdigest()}"
-        bucket = AsyncGridFSBucket(self._db, bucket_name="blobs")
-        if await self._db["blobs.files"].find_one({"filename": ref}, {"_id": 1}) is None:
-            await bucket.upload_from_stream(ref, data)
-        return ref
+        return await GridFsBlobs(self._db).put(data)
+
+    async def open_blob_writer(self) -> BlobWriter:
+        return GridFsBlobs(self._db).writer()
 
     async def get_blob(self, ref: str) -> bytes:
-        bucket = AsyncGridFSBucket(self._db, bucket_name="blobs")
-        try:
-            stream = await bucket.open_download_stream_by_name(ref)
-        except NoFile:
-            raise KeyError(ref) from None
-        return await stream.read()
+        return await GridFsBlobs(self._db).get(ref)
 
     # items ---------------------------------------------------------------------------------
     async def next_item_number(self, item_type: ItemType) -> int:

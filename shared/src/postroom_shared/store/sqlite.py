@@ -34,7 +34,8 @@ from postroom_shared.models import (
     Workflow,
     utcnow,
 )
-from postroom_shared.store.blobs_fs import FileBlobs
+from postroom_shared.store.blobs import BlobWriter
+from postroom_shared.store.blobs_fs import FileBlobs, ThreadedBlobWriter
 from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent
 
 __all__ = ["SqliteStore"]
@@ -280,6 +281,9 @@ class SqliteStore:
     # blobs ---------------------------------------------------------------------------------
     async def put_blob(self, data: bytes) -> str:
         return await asyncio.to_thread(self._blobs.put, data)
+
+    async def open_blob_writer(self) -> BlobWriter:
+        return ThreadedBlobWriter(await asyncio.to_thread(self._blobs.writer))
 
     async def get_blob(self, ref: str) -> bytes:
         return await asyncio.to_thread(self._blobs.get, ref)
