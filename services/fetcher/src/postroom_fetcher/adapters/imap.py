@@ -277,17 +277,14 @@ class ImapBody:
         self._uid = uid
         self._chunk = chunk_bytes
         self._offset = 0
-        self._done = False
 
     def read(self) -> bytes | None:
-        """The next piece; b"" at the end, None when the mail was expunged meanwhile."""
-        if self._done:
-            return b""
+        """The next piece; b"" at the end, None when the mail was expunged meanwhile. Only
+        an empty piece ends the mail: a server that answers short is asked again, never
+        trusted to have said everything."""
         data = self._mailbox.body_part(self._uid, self._offset, self._chunk)
-        if data is None:
-            return None
-        self._offset += len(data)
-        self._done = len(data) < self._chunk
+        if data is not None:
+            self._offset += len(data)
         return data
 
     def discard(self) -> None:
