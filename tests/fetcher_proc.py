@@ -128,6 +128,12 @@ class FetcherProcess:
                 self.proc.kill()
         return self.proc.wait(timeout=10)
 
+    def memory_kib(self, field: str = "VmHWM") -> int:
+        """A memory figure of the live process from /proc (VmHWM: peak resident set)."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith(f"{field}:"))
+        return int(line.split()[1])
+
     def log(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])

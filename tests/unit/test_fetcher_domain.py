@@ -7,7 +7,10 @@ import pytest
 from postroom_fetcher.oversize import sender_and_subject, too_large_reason
 from postroom_fetcher.plan import (
     Scan,
+    SizeSplit,
+    batch_weight,
     batches,
+    byte_batches,
     dedupe_key,
     header_block,
     pop3_mail_key,
@@ -40,7 +43,30 @@ def test_scan_starts_after_the_checkpoint_or_rescans_on_a_new_uidvalidity() -> N
 def test_batches_and_size_split() -> None:
     assert list(batches([1, 2, 3, 4, 5], 2)) == [[1, 2], [3, 4], [5]]
     assert list(batches([], 3)) == []
-    assert split_by_size({3: 10, 1: 2000, 2: 1000}, 1000) == ([2, 3], [1])
+    assert split_by_size({3: 10, 1: 2000, 2: 1000}, limit=1000, inline_max=1000) == SizeSplit(
+        whole=[2, 3], streamed=[], too_large=[1]
+    )
+    assert split_by_size(
+        {1: 10, 2: 600, 3: 1000, 4: 1001}, limit=1000, inline_max=500
+    ) == SizeSplit(whole=[1], streamed=[2, 3], too_large=[4])
+
+
+def test_byte_batches_cut_by_count_and_by_bytes() -> None:
+    def cut(weights: list[int], count: int = 20, budget: int = 100) -> list[list[int]]:
+        items = list(enumerate(weights))
+        return list(byte_batches(items, count=count, budget=budget))
+
+    assert cut([]) == []
+    assert cut([10] * 5, count=2) == [[0, 1], [2, 3], [4]]
+    assert cut([40, 40, 40, 10]) == [[0, 1], [2, 3]]
+    assert cut([100, 1]) == [[0], [1]]  # exactly the budget still fits
+    # a mail bigger than the budget is a batch of its own, before and after it a new one
+    assert cut([10, 500, 10, 10]) == [[0], [1], [2, 3]]
+    assert cut([0] * 30, count=20) == [list(range(20)), list(range(20, 30))]
+    # 30 mails of 4 MB under a 16 MB budget: batches of 4, never 20 x 4 MB at once
+    four_mb = 4 * 1024 * 1024
+    assert [len(b) for b in cut([four_mb] * 30, budget=16 * 1024 * 1024)] == [4] * 7 + [2]
+    assert batch_weight(5000, limit=1000) == 0 and batch_weight(900, limit=1000) == 900
 
 
 RAW = (

@@ -10,7 +10,7 @@ import signal
 
 __all__ = ["POINTS", "crash_point"]
 
-POINTS = ("mid_download", "after_publish", "after_finish", "after_checkpoint")
+POINTS = ("mid_download", "mid_stream", "after_publish", "after_finish", "after_checkpoint")
 _passed: dict[str, int] = {}
 
 

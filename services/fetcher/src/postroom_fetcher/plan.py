@@ -15,7 +15,10 @@ from postroom_shared.models import Checkpoint
 
 __all__ = [
     "Scan",
+    "SizeSplit",
+    "batch_weight",
     "batches",
+    "byte_batches",
     "dedupe_key",
     "header_block",
     "msgid_namespace",
@@ -50,11 +53,45 @@ def batches[T](items: list[T], size: int) -> Iterator[list[T]]:
         yield items[start : start + size]
 
 
-def split_by_size(sizes: dict[int, int], limit: int) -> tuple[list[int], list[int]]:
-    """(UIDs to download whole, UIDs over `limit`), each in UID order."""
-    small = sorted(uid for uid, size in sizes.items() if size <= limit)
-    large = sorted(uid for uid, size in sizes.items() if size > limit)
-    return small, large
+def byte_batches[T](items: list[tuple[T, int]], *, count: int, budget: int) -> Iterator[list[T]]:
+    """Consecutive groups of `(item, bytes)` of at most `count` items and `budget` bytes; an
+    item heavier than the budget is a group of its own."""
+    batch: list[T] = []
+    used = 0
+    for item, weight in items:
+        if batch and (len(batch) >= count or used + weight > budget):
+            yield batch
+            batch, used = [], 0
+        batch.append(item)
+        used += weight
+    if batch:
+        yield batch
+
+
+def batch_weight(size: int, limit: int) -> int:
+    """What a mail of `size` costs a batch: its size, or nothing when only its headers are
+    fetched (over the limit)."""
+    return size if size <= limit else 0
+
+
+@dataclass(frozen=True)
+class SizeSplit:
+    """How each mail of a batch is downloaded, in UID order: `whole` in one request and held
+    in memory (up to the inline limit), `streamed` piece by piece into the blob store (up to
+    the account's limit), `too_large` not at all (its headers go to the quarantine)."""
+
+    whole: list[int]
+    streamed: list[int]
+    too_large: list[int]
+
+
+def split_by_size(sizes: dict[int, int], *, limit: int, inline_max: int) -> SizeSplit:
+    ordered = sorted(sizes.items())
+    return SizeSplit(
+        whole=[uid for uid, size in ordered if size <= min(limit, inline_max)],
+        streamed=[uid for uid, size in ordered if inline_max < size <= limit],
+        too_large=[uid for uid, size in ordered if size > limit],
+    )
 
 
 def header_block(raw: bytes) -> bytes:

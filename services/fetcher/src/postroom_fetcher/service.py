@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from faststream.rabbit import RabbitBroker
 
 from postroom_fetcher.adapters.pop3 import Pop3Mailbox
+from postroom_fetcher.budget import ByteBudget
 from postroom_fetcher.credentials import AccessTokens
 from postroom_fetcher.settings import FetcherSettings
 from postroom_fetcher.supervisor import Supervisor, default_replica_id
@@ -45,6 +46,7 @@ class Fetcher:
             tokens=self.tokens,
             settings=self.settings,
             slots=asyncio.Semaphore(self.settings.max_parallel_fetches),
+            memory=ByteBudget(self.settings.fetch_memory_bytes),
         )
 
     @property

@@ -25,7 +25,28 @@ class FetcherSettings(CommonSettings):
         description="Ceiling for every account's own max_mail_bytes: larger mail is"
         " quarantined with its headers only.",
     )
-    fetch_batch: int = Field(default=20, ge=1, le=500)
+    fetch_batch: int = Field(
+        default=20, ge=1, le=500, description="Most mails published per batch (checkpoint)."
+    )
+    fetch_batch_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Most bytes (by the server's sizes) per batch; a larger mail is a batch of"
+        " its own.",
+    )
+    fetch_chunk_bytes: int = Field(
+        default=1024 * 1024,
+        ge=16 * 1024,
+        le=64 * 1024 * 1024,
+        description="Mail over inline_max_bytes is downloaded into the blob store in pieces"
+        " of this size.",
+    )
+    fetch_memory_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="Mail bytes all accounts of this replica may hold in memory at once;"
+        " downloads wait for room.",
+    )
     network_timeout_s: float = Field(default=30.0, gt=0)
     replica_id: str | None = Field(
         default=None,

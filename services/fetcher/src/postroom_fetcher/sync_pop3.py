@@ -1,20 +1,22 @@
 """One POP3 session: everything whose UIDL was not seen is published once.
 
 POP3 has no UIDs or checkpoints; the store's seen keys (namespace "uidl") remember which
-messages were published. Order per batch: download (TOP n 0 only for mail over the limit) →
-publish, confirmed → DELE (when the account deletes after reading) → record the UIDLs. DELE
-takes effect only at QUIT, so a session that dies anywhere deletes nothing; mail published
-and recorded but still on the server is deleted in the next session. After QUIT the keys of
-mail gone from the server are pruned.
+messages were published. Batches are cut by count and by bytes (LIST sizes), like IMAP's.
+Order per batch: download (TOP n 0 only for mail over the limit; mail over the inline limit
+streamed into the blob store as RETR delivers it) → publish, confirmed → DELE (when the
+account deletes after reading) → record the UIDLs. DELE takes effect only at QUIT, so a
+session that dies anywhere deletes nothing; mail published and recorded but still on the
+server is deleted in the next session. After QUIT the keys of mail gone from the server are
+pruned.
 """
 
 from typing import Literal
 
-from postroom_fetcher.adapters.pop3 import Pop3Mailbox, Pop3Message
+from postroom_fetcher.adapters.pop3 import Pop3Body, Pop3Mailbox, Pop3Message
 from postroom_fetcher.crashpoints import crash_point
 from postroom_fetcher.errors import MailboxError
 from postroom_fetcher.oversize import quarantine_headers, quarantine_too_large
-from postroom_fetcher.plan import batches, pop3_mail_key
+from postroom_fetcher.plan import batch_weight, byte_batches, pop3_mail_key
 from postroom_fetcher.poison import (
     POISON_STRIKES,
     add_strikes,
@@ -23,9 +25,10 @@ from postroom_fetcher.poison import (
     unreadable_headers,
     unreadable_reason,
 )
+from postroom_fetcher.streaming import stream_to_blob
 from postroom_fetcher.sync_imap import SyncDeps
 from postroom_fetcher.threads import AccountThread
-from postroom_shared.ingest import publish_raw_mail
+from postroom_shared.ingest import publish_raw_mail, publish_stored_mail
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.models import AfterRead, EmailAccount
 
@@ -60,7 +63,9 @@ async def sync_pop3(
         await run(mailbox.delete, [m.number for m in deleted])
     failing: list[Pop3Message] = []  # the server refused them this time: retried next session
     done = 0
-    for index, batch in enumerate(batches(new, deps.batch_size)):
+    weighed = [(m, batch_weight(m.size, limit)) for m in new]
+    planned = byte_batches(weighed, count=deps.batch_size, budget=deps.batch_bytes)
+    for index, batch in enumerate(planned):
         if index:
             crash_point("mid_download")
         handled: list[Pop3Message] = []
@@ -134,7 +139,21 @@ async def _deliver(
                 )
                 log.warning("mail over the size limit quarantined", size=message.size)
                 return "quarantined"
-            raw = await run(mailbox.retrieve, message.number)
+            if message.size > deps.inline_max_bytes:
+                return await _stream(deps, account, mailbox, run, message, limit)
+            async with deps.memory.hold(message.size):
+                raw = await run(mailbox.retrieve, message.number)
+                await publish_raw_mail(
+                    deps.store,
+                    deps.broker,
+                    account_id=account.id,
+                    raw=raw,
+                    mail_key=key,
+                    source=deps.source,
+                    inline_max_bytes=deps.inline_max_bytes,
+                )
+            log.info("mail published", size=len(raw))
+            return "published"
         except MailboxError as exc:
             if exc.kind != "protocol":
                 raise
@@ -142,14 +161,29 @@ async def _deliver(
             await add_strikes(deps.store, account.id, STRIKES_NAMESPACE, [message.uidl], strikes)
             log.warning("server refused a message", error=str(exc), strikes=strikes[message.uidl])
             return "failed"
-        await publish_raw_mail(
-            deps.store,
-            deps.broker,
-            account_id=account.id,
-            raw=raw,
-            mail_key=key,
-            source=deps.source,
-            inline_max_bytes=deps.inline_max_bytes,
-        )
-        log.info("mail published", size=len(raw))
-        return "published"
+
+
+async def _stream(
+    deps: SyncDeps,
+    account: EmailAccount,
+    mailbox: Pop3Mailbox,
+    run: AccountThread,
+    message: Pop3Message,
+    limit: int,
+) -> Literal["published"]:
+    """RETR straight into the blob store, piece by piece, then publish the blob."""
+    async with deps.memory.hold(deps.chunk_bytes):
+        body: Pop3Body = await run(mailbox.open_body, message.number, deps.chunk_bytes)
+        what = f"POP3 message UIDL {message.uidl}"
+        stored = await stream_to_blob(deps.store, run, body, limit=limit, what=what)
+    if stored is None:  # POP3 messages cannot vanish within a session
+        raise MailboxError(f"{what} ended before it began", kind="protocol", permanent=False)
+    await publish_stored_mail(
+        deps.broker,
+        account_id=account.id,
+        blob=stored.blob,
+        mail_key=pop3_mail_key(account.id, message.uidl),
+        source=deps.source,
+    )
+    log.info("mail published", size=stored.blob.size, streamed=True)
+    return "published"

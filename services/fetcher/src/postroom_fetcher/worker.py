@@ -4,7 +4,8 @@ Connect → sync → then either IDLE on the same connection (server supports it
 wants it) or close and wait `poll_interval_s`. Every failure is recorded in the account's
 state with its cause and a backoff with jitter; `account.state.v1` goes out when the status
 changes. The account's blocking I/O runs on its own thread, and downloads share a
-replica-wide semaphore, so one slow or broken account never holds up the others.
+replica-wide semaphore, so one slow or broken account never holds up the others, and a
+replica-wide byte budget for the mail they hold in memory.
 """
 
 import asyncio
@@ -18,6 +19,7 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_fetcher.adapters.imap import ImapMailbox
 from postroom_fetcher.adapters.pop3 import Pop3Mailbox
+from postroom_fetcher.budget import ByteBudget
 from postroom_fetcher.credentials import AccessTokens, credentials_for
 from postroom_fetcher.errors import MailboxError
 from postroom_fetcher.idle import idle_until_change
@@ -54,6 +56,7 @@ class WorkerDeps:
     tokens: AccessTokens | None
     settings: FetcherSettings
     slots: asyncio.Semaphore
+    memory: ByteBudget  # mail bytes held at once, across every account of the process
 
     @property
     def sync(self) -> SyncDeps:
@@ -63,6 +66,9 @@ class WorkerDeps:
             broker=self.broker,
             inline_max_bytes=s.inline_max_bytes,
             batch_size=s.fetch_batch,
+            batch_bytes=s.fetch_batch_bytes,
+            chunk_bytes=s.fetch_chunk_bytes,
+            memory=self.memory,
             max_mail_bytes=s.max_mail_bytes,
         )
 

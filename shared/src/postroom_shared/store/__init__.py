@@ -3,6 +3,7 @@
 `open_store(url)` picks the adapter from the URL scheme; nothing connects before it is awaited.
 """
 
+from postroom_shared.store.blobs import BlobCorrupted, BlobWriter, StoredBlob
 from postroom_shared.store.factory import open_store
 from postroom_shared.store.ports import (
     ItemChanges,
@@ -14,11 +15,14 @@ from postroom_shared.store.ports import (
 )
 
 __all__ = [
+    "BlobCorrupted",
+    "BlobWriter",
     "ItemChanges",
     "ItemQuery",
     "OutboxEvent",
     "Store",
     "StoreOptions",
     "StoreUnavailableError",
+    "StoredBlob",
     "open_store",
 ]

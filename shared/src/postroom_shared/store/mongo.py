@@ -25,8 +25,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import pymongo
-from gridfs import AsyncGridFSBucket
-from gridfs.errors import NoFile
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, OperationFailure
@@ -52,6 +50,8 @@ from postroom_shared.models import (
     Workflow,
     utcnow,
 )
+from postroom_shared.store.blobs import BlobWriter
+from postroom_shared.store.blobs_gridfs import GridFsBlobs
 from postroom_shared.store.mongo_bounds import bounded_calls, client_bounds
 from postroom_shared.store.mongo_retention import Doc, MongoRetention
 from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent, StoreOptions
@@ -292,19 +292,13 @@ class MongoStore(MongoRetention):
 
     # blobs ---------------------------------------------------------------------------------
     async def put_blob(self, data: bytes) -> str:
-        ref = f"sha256:{hashlib.sha256(data).hexdigest()}"
-        bucket = AsyncGridFSBucket(self._db, bucket_name="blobs")
-        if not await self._touch_blob(ref):  # absent (or just collected): store it
-            await bucket.upload_from_stream(ref, data)
-        return ref
+        return await GridFsBlobs(self._db).put(data)
+
+    async def open_blob_writer(self) -> BlobWriter:
+        return GridFsBlobs(self._db).writer()
 
     async def get_blob(self, ref: str) -> bytes:
-        bucket = AsyncGridFSBucket(self._db, bucket_name="blobs")
-        try:
-            stream = await bucket.open_download_stream_by_name(ref)
-        except NoFile:
-            raise KeyError(ref) from None
-        return await stream.read()
+        return await GridFsBlobs(self._db).get(ref)
 
     # items ---------------------------------------------------------------------------------
     async def next_item_number(self, item_type: ItemType) -> int:

@@ -60,13 +60,6 @@ class MongoRetention:
         await db.quarantine.create_index("blob_ref")
         await db["blobs.files"].create_index("uploadDate")
 
-    async def _touch_blob(self, ref: str) -> bool:
-        """Mark the blob `ref` as stored now; False when there is none."""
-        result = await self._db["blobs.files"].update_many(
-            {"filename": ref}, {"$set": {"metadata.touched_at": utcnow()}}
-        )
-        return result.matched_count > 0
-
     @staticmethod
     async def _purge(collection: AsyncCollection[Doc], query: Doc) -> int:
         total = 0

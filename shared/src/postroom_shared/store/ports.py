@@ -29,6 +29,7 @@ from postroom_shared.models import (
     ThreadMessage,
     Workflow,
 )
+from postroom_shared.store.blobs import BlobWriter
 
 __all__ = [
     "ItemChanges",
@@ -195,11 +196,18 @@ class Store(Protocol):
 
     # blobs (raw mail, attachments), addressed by sha256
     async def put_blob(self, data: bytes) -> str:
-        """Store bytes, return their reference; storing the same bytes twice is a no-op."""
+        """Store bytes, return their reference; storing the same bytes twice (also at the same
+        time, from threads or processes) yields the same reference and no error."""
+        ...
+
+    async def open_blob_writer(self) -> BlobWriter:
+        """A writer for bytes too large to hold at once: written chunk by chunk, hashed as
+        they come, visible under their reference only after `commit`."""
         ...
 
     async def get_blob(self, ref: str) -> bytes:
-        """The bytes for `ref`; KeyError when unknown."""
+        """The bytes for `ref`, hashed again on every read: KeyError when unknown,
+        BlobCorrupted when the stored bytes do not match their reference."""
         ...
 
     # items and threads

@@ -36,7 +36,8 @@ from postroom_shared.models import (
     Workflow,
     utcnow,
 )
-from postroom_shared.store.blobs_fs import FileBlobs
+from postroom_shared.store.blobs import BlobWriter
+from postroom_shared.store.blobs_fs import FileBlobs, ThreadedBlobWriter
 from postroom_shared.store.ports import (
     ItemChanges,
     ItemQuery,
@@ -314,6 +315,9 @@ class SqliteStore(SqliteRetention):
             raise StoreUnavailableError("a blob vanished three times while it was stored")
 
         return await asyncio.to_thread(put)
+
+    async def open_blob_writer(self) -> BlobWriter:
+        return ThreadedBlobWriter(await asyncio.to_thread(self._blobs.writer))
 
     async def get_blob(self, ref: str) -> bytes:
         return await asyncio.to_thread(self._blobs.get, ref)

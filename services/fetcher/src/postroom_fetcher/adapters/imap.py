@@ -20,7 +20,7 @@ from postroom_fetcher.adapters.connection import MailboxConnection
 from postroom_fetcher.errors import MailboxError, classify_response, mailbox_error
 from postroom_shared.models import AfterRead, Security
 
-__all__ = ["IdleWake", "ImapMailbox"]
+__all__ = ["IdleWake", "ImapBody", "ImapMailbox"]
 
 SEEN = b"\\Seen"
 
@@ -167,6 +167,22 @@ class ImapMailbox(MailboxConnection):
         """The whole raw mail of each UID, without setting \\Seen."""
         return self._fetch_part(uids, "BODY.PEEK[]", b"BODY[]")
 
+    def body_part(self, uid: int, offset: int, length: int) -> bytes | None:
+        """Up to `length` bytes of the raw mail from `offset` (`BODY.PEEK[]<offset.length>`,
+        \\Seen untouched): fewer at the end, b"" past it, None when the UID is gone."""
+        with self._errors("download"):
+            found = self.client.fetch([uid], [f"BODY.PEEK[]<{offset}.{length}>"])
+        if uid not in found:
+            return None
+        for key, value in found[uid].items():
+            if isinstance(key, bytes) and key.startswith(b"BODY[]<"):
+                return bytes(value) if isinstance(value, bytes) else b""
+        raise mailbox_error(
+            f"IMAP server {self.where} answered a partial FETCH of UID {uid} without the body",
+            kind="protocol",
+            permanent=False,
+        )
+
     def _fetch_part(self, uids: list[int], item: str, key: bytes) -> dict[int, bytes]:
         if not uids:
             return {}
@@ -251,6 +267,28 @@ class ImapMailbox(MailboxConnection):
             return
         with contextlib.suppress(OSError, AttributeError, IMAPClientError):
             client.socket().shutdown(socket.SHUT_RDWR)
+
+
+class ImapBody:
+    """One mail read piece by piece with partial FETCHes (blocking, like the mailbox)."""
+
+    def __init__(self, mailbox: ImapMailbox, uid: int, chunk_bytes: int) -> None:
+        self._mailbox = mailbox
+        self._uid = uid
+        self._chunk = chunk_bytes
+        self._offset = 0
+
+    def read(self) -> bytes | None:
+        """The next piece; b"" at the end, None when the mail was expunged meanwhile. Only
+        an empty piece ends the mail: a server that answers short is asked again, never
+        trusted to have said everything."""
+        data = self._mailbox.body_part(self._uid, self._offset, self._chunk)
+        if data is not None:
+            self._offset += len(data)
+        return data
+
+    def discard(self) -> None:
+        """Nothing to drain: every piece is a complete command."""
 
 
 def _text(exc: BaseException) -> str:

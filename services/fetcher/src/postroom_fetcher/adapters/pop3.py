@@ -15,7 +15,7 @@ from postroom_fetcher.adapters.connection import MailboxConnection
 from postroom_fetcher.errors import MailboxError, classify_response, mailbox_error
 from postroom_shared.models import Security
 
-__all__ = ["Pop3Mailbox", "Pop3Message"]
+__all__ = ["Pop3Body", "Pop3Mailbox", "Pop3Message"]
 
 # poplib refuses lines over 2,048 bytes, but real mail has longer ones (unwrapped HTML);
 # the account's size limit bounds a mail, and so its lines, anyway.
@@ -117,6 +117,18 @@ class Pop3Mailbox(MailboxConnection):
             _, lines, _ = self.pop.retr(number)
         return b"\r\n".join(lines) + b"\r\n"
 
+    def open_body(self, number: int, chunk_bytes: int) -> "Pop3Body":
+        """Send RETR and read its status line; the message follows through `Pop3Body.read`,
+        piece by piece, instead of poplib's list of every line."""
+        with self._errors("download"):
+            self.pop.sock.sendall(f"RETR {number}\r\n".encode("ascii"))
+            status = self.pop.file.readline(_MAX_LINE)
+            if not status:
+                raise EOFError("connection closed before the message")
+            if not status.startswith(b"+"):
+                raise poplib.error_proto(status.rstrip(b"\r\n"))
+        return Pop3Body(self, chunk_bytes)
+
     def headers(self, number: int) -> bytes:
         """The header block only (TOP n 0), for mail over the size limit."""
         with self._errors("header download"):
@@ -128,6 +140,10 @@ class Pop3Mailbox(MailboxConnection):
         with self._errors("delete"):
             for number in numbers:
                 self.pop.dele(number)
+
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """Failures while a body is read, named like every other failure of the session."""
+        return self._errors("download")
 
     def count(self) -> int:
         with self._errors("status"):
@@ -154,6 +170,43 @@ class Pop3Mailbox(MailboxConnection):
         if pop is not None and pop.sock is not None:
             with contextlib.suppress(OSError):
                 pop.sock.shutdown(2)
+
+
+class Pop3Body:
+    """The multi-line answer to RETR, read in pieces of about `chunk_bytes` (blocking). Lines
+    keep their CRLF; the byte-stuffing dot is removed; the lone "." ends the message."""
+
+    def __init__(self, mailbox: Pop3Mailbox, chunk_bytes: int) -> None:
+        self._mailbox = mailbox
+        self._chunk = chunk_bytes
+        self._line_start = True
+        self._done = False
+
+    def read(self) -> bytes | None:
+        """The next piece; b"" once the message ended (never None: POP3 numbers are fixed
+        for the session, nothing vanishes)."""
+        out = bytearray()
+        with self._mailbox.reading():
+            file = self._mailbox.pop.file
+            while not self._done and len(out) < self._chunk:
+                # a line longer than a piece comes in several pieces; only a piece that
+                # starts a line can be the terminator or carry the stuffed dot
+                piece = file.readline(self._chunk)
+                if not piece:
+                    raise EOFError("connection closed in the middle of a message")
+                if self._line_start and piece in (b".\r\n", b".\n"):
+                    self._done = True
+                    break
+                if self._line_start and piece.startswith(b".."):
+                    piece = piece[1:]
+                self._line_start = piece.endswith(b"\n")
+                out += piece
+        return bytes(out)
+
+    def discard(self) -> None:
+        """Read the rest of the message unused, so the session can go on."""
+        while self.read():
+            pass
 
 
 def _pair(line: bytes) -> tuple[int, str]:
