@@ -156,10 +156,12 @@ class Chaos:
     log: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # every draw happens in a fixed order, whatever the timing: a seed replays its schedule
         self.rng = random.Random(self.seed)
+        self.rabbit_at = self.rng.uniform(0.3, 0.7)  # restart once this share of mail was sent
+        self.rabbit_down = self.rng.uniform(*RABBIT_DOWN_S)
         self.first = self.rng.sample(SERVICES, len(SERVICES))  # each service dies at least once
         self.next_kill = self.t0 + self.rng.uniform(*KILL_GAP_S)
-        self.rabbit_at = self.rng.uniform(0.3, 0.7)  # restart once this share of mail was sent
 
     def say(self, what: str) -> None:
         line = f"chaos +{time.monotonic() - self.t0:6.1f}s {what}"
@@ -170,9 +172,8 @@ class Chaos:
         for name in self.supervisor.restart_exited():
             self.say(f"{name} had exited by itself: started again")
         if not self.rabbit_restarts and sent_share >= self.rabbit_at:
-            down = self.rng.uniform(*RABBIT_DOWN_S)
-            self.say(f"RabbitMQ: stopping the node for {down:.1f} s")
-            restart_rabbitmq(self.env, down)
+            self.say(f"RabbitMQ: stopping the node for {self.rabbit_down:.1f} s")
+            restart_rabbitmq(self.env, self.rabbit_down)
             self.rabbit_restarts += 1
             self.say("RabbitMQ: node up again")
         if time.monotonic() >= self.next_kill:
