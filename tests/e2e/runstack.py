@@ -24,8 +24,8 @@ import pytest
 from tests.stack_env import REPO, StackEnv
 
 __all__ = [
-    "RunningStack", "alive", "ctrl_c", "mailbox", "running_stack", "send", "start_run",
-    "started_pids", "wait_for",
+    "RunningStack", "alive", "background_stack", "ctrl_c", "mailbox", "running_stack", "send",
+    "start_run", "started_pids", "wait_for",
 ]  # fmt: skip
 
 
@@ -152,4 +152,50 @@ def running_stack(env: StackEnv, extra: dict[str, str]) -> Iterator[RunningStack
     finally:
         if not stopped:
             ctrl_c(stack)
+        shutil.rmtree(env.state_dir, ignore_errors=True)
+
+
+@contextmanager
+def background_stack(env: StackEnv, extra: dict[str, str]) -> Iterator[RunningStack]:
+    """`run.sh --background` (`make start`) up for the block; then `run.sh --stop`, and every
+    process recorded in its pid files (also one a test restarted and recorded there) must be
+    gone. Unlike the foreground run, nothing stops the stack when a service dies, so a test can
+    kill and restart services as a process supervisor would."""
+    run_sh = str(REPO / "deploy/local/run.sh")
+    proc = subprocess.Popen(
+        [run_sh, "--background"],
+        env=env.environ(**extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    stopped = False
+    try:
+        out, _ = proc.communicate(timeout=300)
+        output = out.splitlines()
+        if proc.returncode != 0:
+            pytest.fail("run.sh --background did not come up:\n" + "\n".join(output[-60:]))
+        key_line = next(line for line in output if "Admin API key" in line)
+        api_key = key_line.split("Admin API key", 1)[1].split()[0]
+        yield RunningStack(env=env, proc=proc, api_key=api_key, output=output)
+        pids = started_pids(env.state_dir)
+        stop = subprocess.run(
+            [run_sh, "--stop"], env=env.environ(**extra), capture_output=True, text=True,
+            timeout=300, check=False,
+        )  # fmt: skip
+        stopped = True
+        assert stop.returncode == 0, stop.stdout[-4000:] + stop.stderr[-4000:]
+        assert {"api", "fetcher", "converter", "replier"} <= pids.keys()
+        still = {name: pid for name, pid in pids.items() if alive(pid)}
+        assert not still, f"still running after run.sh --stop: {still}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        if not stopped:
+            subprocess.run(
+                [run_sh, "--stop"], env=env.environ(**extra), capture_output=True, timeout=300,
+                check=False,
+            )  # fmt: skip
         shutil.rmtree(env.state_dir, ignore_errors=True)

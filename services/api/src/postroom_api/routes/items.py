@@ -31,7 +31,11 @@ _MESSAGE_REF = r"^m_[0-9a-f]{24}$"
 _MIME_PART = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
 _CONTENT_TYPE_RE = re.compile(rf"^{_MIME_PART}/{_MIME_PART}$")
 _BYTES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/octet-stream": {}}, "description": "The bytes."}
+    200: {
+        "content": {"*/*": {}},
+        "description": "The bytes, with the attachment's own content type (a valid one, else"
+        " application/octet-stream), as a download.",
+    }
 }
 
 
