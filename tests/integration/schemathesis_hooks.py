@@ -143,14 +143,6 @@ def _raw(body: object) -> bytes | None:
     return data if isinstance(data, bytes) else None
 
 
-def _utf8(body: object) -> bool:
-    try:
-        (_raw(body) or b"").decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 @schemathesis.hook
 def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrategy[Any]:
     operation = context.operation
@@ -160,15 +152,3 @@ def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrat
     if where == ("POST", "/v1/accounts"):
         return st.one_of(st.just(body), _account())
     return st.just(body)
-
-
-@schemathesis.hook
-def filter_failure(
-    context: schemathesis.HookContext, failure: Any, case: Any, response: Any
-) -> bool:
-    """Drops one known failure, tracked by a strict xfail test so that it cannot be forgotten:
-    a pushed mail with bytes that are not UTF-8 is answered 503, because mail.received.v1
-    cannot serialise it (test_eightbit_mail.py). Remove this hook with that test's marker."""
-    operation = case.operation
-    known = (operation.method.upper(), operation.path) == PUSH and response.status_code == 503
-    return not (known and not _utf8(case.body))

@@ -1,11 +1,10 @@
 """Mail whose bytes are not UTF-8 (8-bit Latin-1 headers or body, binary parts sent 8bit) must
 travel like any other mail, pushed or fetched (found by the schemathesis run of the push route).
 
-Today `mail.received.v1` carries small mail in `raw_inline`, a `bytes` field that pydantic
-serialises to JSON as UTF-8 text: `model_dump_json` raises for such mail, so a push is answered
-503 for ever, and a fetch fails its whole batch at every attempt: nothing of the batch is
-deleted, the checkpoint never moves, the mailbox is stuck behind that one mail and the rest of
-the batch is published again at each retry.
+`mail.received.v1` carries small mail in `raw_inline`; it used to be serialised to JSON as UTF-8
+text, so such mail could not be published at all: a push was answered 503 for ever, and a fetch
+failed its whole batch at every attempt (nothing deleted, the checkpoint stuck, the rest of the
+batch published again at each retry). The contract now carries it as base64, as documented.
 """
 
 import asyncio
@@ -21,15 +20,7 @@ from tests.fetcher_proc import MailTap, append_mails, mail_account, start_fetche
 from tests.integration.api_harness import converter_for, running_api
 from tests.stack_env import StackEnv
 
-pytestmark = [
-    pytest.mark.stack,
-    pytest.mark.xfail(
-        strict=True,
-        reason="mail.received.v1 serialises raw_inline as UTF-8 text, so mail with 8-bit bytes"
-        " that are not UTF-8 cannot be published (fix: carry it through the blob store, or"
-        " base64 in JSON as the contract's description says)",
-    ),
-]
+pytestmark = pytest.mark.stack
 
 
 def latin1_mail(tag: str) -> bytes:

@@ -7,11 +7,21 @@ and consumers can be upgraded independently. `tests/contract/` snapshots each JS
 that a breaking edit fails loudly.
 """
 
+import base64
+import binascii
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 __all__ = [
     "EVENT_NAMESPACE",
@@ -35,6 +45,28 @@ __all__ = [
 ]
 
 EVENT_NAMESPACE = uuid.UUID("6f1d2a8e-53b1-4b7c-9a57-0c1f5e2f7d10")
+
+
+def _raw_from_wire(value: Any) -> Any:
+    """Raw mail from JSON: base64, as documented. Events written before the encoding was
+    enforced carried the bytes as UTF-8 text; a raw mail always has a `Name: value` header,
+    and a colon is never base64, so such a value is told apart and read as before."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return base64.b64decode(value, validate=True)
+    except binascii.Error:
+        return value.encode()
+
+
+# Raw mail is arbitrary bytes (8-bit bodies in Latin-1, Shift_JIS, ...): JSON carries it as
+# base64, never as text, which could not hold bytes that are not UTF-8.
+RawMail = Annotated[
+    bytes,
+    BeforeValidator(_raw_from_wire),
+    PlainSerializer(lambda raw: base64.b64encode(raw).decode(), return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]
 
 
 MailKind = Literal["normal", "auto_reply", "out_of_office", "bounce", "list", "own_loop"]
@@ -128,7 +160,7 @@ class MailReceivedV1(EventEnvelope):
     uid: int | None = None
     size: int = Field(ge=0, description="Size of the raw mail in bytes.")
     sha256: str = Field(description="Hex sha256 of the raw mail.")
-    raw_inline: bytes | None = Field(
+    raw_inline: RawMail | None = Field(
         default=None, description="The raw mail when small (base64 in JSON); else use blob_ref."
     )
     blob_ref: str | None = Field(default=None, description="Blob store reference of the raw mail.")
