@@ -1,5 +1,6 @@
 """Wiring: the replier's subscribers, registered on a broker."""
 
+import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
@@ -64,4 +65,12 @@ def register(
     async def on_mail_quarantined(event: MailQuarantinedV1) -> None:
         await replier.handle_quarantined(event)
 
-    return []
+    return [_close_on_stop(replier)]
+
+
+async def _close_on_stop(replier: Replier) -> None:
+    """Runs until the service stops, then stops the template render workers."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await replier.aclose()

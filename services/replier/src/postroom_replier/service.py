@@ -20,9 +20,18 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.domain.compose import compose_auto_reply, compose_too_large_notice
+from postroom_replier.domain.loop_breaker import breaker_for
+from postroom_replier.domain.loop_breaker import why as breaker_why
 from postroom_replier.domain.loop_rules import plan_auto_reply
 from postroom_replier.domain.notify_rules import plan_notifications
-from postroom_replier.domain.rate_limits import HISTORY, fingerprint, rate_limit_reason
+from postroom_replier.domain.rate_limits import (
+    BUDGET_WINDOW,
+    HISTORY,
+    budget_reason,
+    domain_of,
+    fingerprint,
+    rate_limit_reason,
+)
 from postroom_replier.domain.templates import (
     BUILTIN_AUTO_REPLY,
     BUILTIN_NOTIFICATION,
@@ -33,6 +42,7 @@ from postroom_replier.domain.templates import (
 )
 from postroom_replier.domain.too_large import LEDGER_REASON, notice_key, plan_too_large_notice
 from postroom_replier.outbound import AccessTokens, resolve_target
+from postroom_replier.renderer import TemplateRenderer
 from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import (
     EventEnvelope,
@@ -89,6 +99,12 @@ class Replier:
     secrets: SecretBox
     settings: ReplierSettings
     tokens: AccessTokens | None = None  # XOAUTH2 for the stored SMTP server
+    renderer: TemplateRenderer | None = None  # for stored templates; made on first use
+
+    async def aclose(self) -> None:
+        """Stop the template render workers (a render in progress finishes first)."""
+        if self.renderer is not None:
+            await self.renderer.aclose()
 
     async def handle(self, event: ItemEvent) -> None:
         with bind(
@@ -158,7 +174,7 @@ class Replier:
             claim = LedgerEntry(
                 item_id=key, reason=LEDGER_REASON, recipient=recipient, message_id=message_id
             )
-            outcome = await self._deliver(claim, mail, "too_large")
+            outcome = await self._deliver(claim, mail, "too_large", account.id)
             await self._report(event, key, claim, outcome, "too_large")
 
     async def _suppressed(
@@ -198,10 +214,10 @@ class Replier:
             recipient=recipient,
             message_id=message_id,
             instance=self.settings.instance,
-            rendered=await self._render(account, event, purpose),
+            rendered=await self._render(account, event, purpose, recipient),
             auto_submitted="auto-replied" if purpose == "auto_reply" else "auto-generated",
         )
-        outcome = await self._deliver(claim, mail, purpose)
+        outcome = await self._deliver(claim, mail, purpose, account.id)
         if outcome.state == "sent":
             await self.store.append_message(
                 item.item_id,
@@ -223,7 +239,9 @@ class Replier:
             )
         await self._report(event, item.item_id, claim, outcome, purpose)
 
-    async def _deliver(self, claim: LedgerEntry, mail: EmailMessage, purpose: Purpose) -> _Outcome:
+    async def _deliver(
+        self, claim: LedgerEntry, mail: EmailMessage, purpose: Purpose, account_id: str
+    ) -> _Outcome:
         """The one path of every automatic mail: ledger, limits, claim, SMTP, ledger, history."""
         recipient = claim.recipient
         held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
@@ -233,13 +251,7 @@ class Replier:
             return _Outcome("sent", "already sent (ledger)")
         content = fingerprint(str(mail["Subject"]), _body(mail))
         if held is None:  # the limits apply to new mail, not to finishing a claimed one
-            limited = rate_limit_reason(
-                now=utcnow(),
-                recipient=recipient,
-                item_id=claim.item_id,
-                content=content,
-                history=await self.store.sends_since(recipient, utcnow() - HISTORY),
-            )
+            limited = await self._limited(claim, content, purpose)
             if limited is not None:
                 return _Outcome("limited", limited)
         if await self._claim(claim) == "claimed":
@@ -254,7 +266,13 @@ class Replier:
                 return _Outcome("failed", str(exc))
             await self.store.mark_done(claim, "sent")
             await self.store.record_send(
-                SendRecord(recipient=recipient, item_id=claim.item_id, fingerprint=content)
+                SendRecord(
+                    recipient=recipient,
+                    item_id=claim.item_id,
+                    fingerprint=content,
+                    purpose=purpose,
+                    account_id=account_id,
+                )
             )
             log.info(f"{_label(purpose)} sent", recipient=recipient, message_id=claim.message_id)
             return _Outcome("sent", response)
@@ -262,6 +280,32 @@ class Replier:
         if held is not None and held.state == "failed":
             return _Outcome("failed_before", "")
         return _Outcome("sent", "already sent (ledger)")
+
+    async def _limited(self, claim: LedgerEntry, content: str, purpose: Purpose) -> str | None:
+        """Why this new automatic mail must not go out, or None: the loop breaker (auto-replies
+        only), the rate limits and RFC 3834's identical-reply rule, the global budgets."""
+        now, recipient = utcnow(), claim.recipient
+        history = await self.store.sends_since(recipient, now - HISTORY)
+        rule = self.settings.breaker_rule()
+        breaker = breaker_for(recipient, history, rule, now) if purpose == "auto_reply" else None
+        if breaker is not None:
+            return breaker_why(breaker, rule)
+        limited = rate_limit_reason(
+            now=now, recipient=recipient, item_id=claim.item_id, content=content, history=history
+        )
+        if limited is not None:
+            return limited
+        since = now - BUDGET_WINDOW
+        budget = self.settings.automail_max_per_hour
+        if budget > 0:
+            sent = await self.store.count_sends_since(since, limit=budget)
+            if reason := budget_reason(sent, budget):
+                return reason
+        budget, domain = self.settings.automail_max_per_domain_per_hour, domain_of(recipient)
+        if budget > 0:
+            sent = await self.store.count_sends_since(since, domain=domain, limit=budget)
+            return budget_reason(sent, budget, domain=domain)
+        return None
 
     async def _report(
         self,
@@ -383,10 +427,14 @@ class Replier:
                 raise TransientError(f"send claim of {claim.recipient} still held")
             await asyncio.sleep(0.2)
 
-    async def _render(self, account: EmailAccount, event: ItemEvent, purpose: Purpose) -> Rendered:
+    async def _render(
+        self, account: EmailAccount, event: ItemEvent, purpose: Purpose, recipient: str
+    ) -> Rendered:
         """The account's template for this mail (auto-reply: `auto_reply.template_id`,
         notification: `notification_template_id`); the built-in one if it is missing or
-        broken, so a template error never sends a broken mail (and never blocks the mail)."""
+        broken, so a template error never sends a broken mail (and never blocks the mail).
+        Stored templates render in a worker process under time and memory limits; why one
+        was not used goes to the processing log."""
         values = context(event.item, account, event.message)
         if purpose == "notification":
             template_id, builtin = account.notification_template_id, BUILTIN_NOTIFICATION
@@ -400,14 +448,35 @@ class Replier:
             )
         if template is not None:
             try:
-                return render(template, values)
+                return await self._template_renderer().render(template, values)
             except TemplateError as exc:
                 log.warning(
                     f"{_label(purpose)} template broken, using the built-in one",
                     template=template_id,
                     error=str(exc),
                 )
+                await self.store.put_log(
+                    ProcessingLogEntry(
+                        id=f"{event.message.mail_key}:replier:{purpose}_template:{recipient}",
+                        mail_key=event.message.mail_key,
+                        account_id=account.id,
+                        stage="replier",
+                        action=f"{purpose}_template_failed",
+                        reason=f"template {template_id} not used, the built-in one instead: {exc}",
+                        item_id=event.item.item_id,
+                        item_token=event.item.token,
+                    )
+                )
         return render(builtin, values)
+
+    def _template_renderer(self) -> TemplateRenderer:
+        if self.renderer is None:
+            self.renderer = TemplateRenderer(
+                workers=self.settings.template_workers,
+                timeout_s=self.settings.template_render_timeout_s,
+                memory_mb=self.settings.template_memory_mb,
+            )
+        return self.renderer
 
     async def _smtp_target(self) -> SmtpTarget:
         """Read per send: an SMTP change through the API applies to the next mail."""
