@@ -71,7 +71,7 @@ def _counted(iterable: Iterable[Any]) -> Iterator[Any]:
 @pass_eval_context
 def _concat(eval_ctx: EvalContext, *parts: Any) -> str:
     """`a ~ b ~ c`, with the size checked before the string is built."""
-    check_join(list(parts), "")
+    check_join(list(parts), "", "'~' concatenation")
     return markup_join(parts) if eval_ctx.autoescape else str_join(parts)
 
 
@@ -91,7 +91,7 @@ def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str
 def _bounded_concat(parts: Iterable[str]) -> str:
     """How Jinja joins macro, block and filter-block output: size checked first."""
     chunks = list(parts)
-    check_join(chunks, "")
+    check_join(chunks, "", "macro or block output")
     return "".join(chunks)
 
 

@@ -172,7 +172,7 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
             _ensure_size("repetition", footprint(seq) * times)
     elif operator == "**":
         big = _is_int(left) and _is_int(right) and right > 0 and abs(left) > 1
-        if big and abs(left).bit_length() * right > MAX_INT_BITS:
+        if big and (abs(left).bit_length() - 1) * right > MAX_INT_BITS:  # a lower bound
             raise TemplateBudgetError(f"'**' result over {MAX_INT_BITS} bits")
     elif operator == "+":
         if _is_seq(left) and _is_seq(right):
@@ -238,9 +238,9 @@ def bounded_list(iterable: Any, what: str) -> list[Any]:
     return items
 
 
-def check_join(items: list[Any], separator: Any) -> None:
+def check_join(items: list[Any], separator: Any, what: str = "join") -> None:
     size = sum(footprint(item) for item in items)
-    _ensure_size("join", size + footprint(separator) * max(len(items) - 1, 0))
+    _ensure_size(what, size + footprint(separator) * max(len(items) - 1, 0))
 
 
 def check_replace(text: Any, old: Any, new: Any, count: Any) -> None:
