@@ -211,7 +211,7 @@ async def test_domain_budget_silences_one_domain_only(
         assert (await _opened(replier, 50 + n, f"p{n}@victim.test"))[1] == [f"p{n}@victim.test"]
     over, recipients = await _opened(replier, 52, "p2@victim.test")
     assert recipients == []
-    other, elsewhere = await _opened(replier, 53, "someone@elsewhere.test")
+    _, elsewhere = await _opened(replier, 53, "someone@elsewhere.test")
     assert elsewhere == ["someone@elsewhere.test"]
     [event] = await _suppressed(replies, [over])
     assert event["why"].startswith("domain_budget: 2 automatic mails to victim.test"), event

@@ -66,7 +66,10 @@ def test_self_described_automatic_answers_in_common_languages(body: str) -> None
 @pytest.mark.parametrize(
     ("subject", "body"),
     [
-        ("Printer", "I got an automatic answer from you but no ticket. Is this an automatic reply?"),
+        (
+            "Printer",
+            "I got an automatic answer from you but no ticket. Is this an automatic reply?",
+        ),
         ("Printer", "I am out of the office tomorrow, please call me on my mobile."),
         ("Fwd: Regarding your message", "See below.\n\n> This is an automatic answer."),
         ("Re: Regarding your message", "Why did I get this? This is an automatic answer, it said."),
