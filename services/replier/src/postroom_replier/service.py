@@ -20,30 +20,16 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.domain.compose import compose_auto_reply, compose_too_large_notice
-from postroom_replier.domain.loop_breaker import breaker_for
-from postroom_replier.domain.loop_breaker import why as breaker_why
 from postroom_replier.domain.loop_rules import plan_auto_reply
 from postroom_replier.domain.notify_rules import plan_notifications
-from postroom_replier.domain.rate_limits import (
-    BUDGET_WINDOW,
-    HISTORY,
-    budget_reason,
-    domain_of,
-    fingerprint,
-    rate_limit_reason,
-)
-from postroom_replier.domain.templates import (
-    BUILTIN_AUTO_REPLY,
-    BUILTIN_NOTIFICATION,
-    Rendered,
-    TemplateError,
-    context,
-    render,
-)
+from postroom_replier.domain.rate_limits import fingerprint
+from postroom_replier.domain.templates import Rendered
 from postroom_replier.domain.too_large import LEDGER_REASON, notice_key, plan_too_large_notice
+from postroom_replier.limits import why_held
 from postroom_replier.outbound import AccessTokens, resolve_target
 from postroom_replier.renderer import TemplateRenderer
 from postroom_replier.settings import ReplierSettings
+from postroom_replier.templating import render_for
 from postroom_shared.contracts import (
     EventEnvelope,
     ItemCreatedV1,
@@ -251,7 +237,14 @@ class Replier:
             return _Outcome("sent", "already sent (ledger)")
         content = fingerprint(str(mail["Subject"]), _body(mail))
         if held is None:  # the limits apply to new mail, not to finishing a claimed one
-            limited = await self._limited(claim, content, purpose)
+            limited = await why_held(
+                self.store,
+                self.settings,
+                recipient=recipient,
+                item_id=claim.item_id,
+                content=content,
+                auto_reply=purpose == "auto_reply",
+            )
             if limited is not None:
                 return _Outcome("limited", limited)
         if await self._claim(claim) == "claimed":
@@ -280,32 +273,6 @@ class Replier:
         if held is not None and held.state == "failed":
             return _Outcome("failed_before", "")
         return _Outcome("sent", "already sent (ledger)")
-
-    async def _limited(self, claim: LedgerEntry, content: str, purpose: Purpose) -> str | None:
-        """Why this new automatic mail must not go out, or None: the loop breaker (auto-replies
-        only), the rate limits and RFC 3834's identical-reply rule, the global budgets."""
-        now, recipient = utcnow(), claim.recipient
-        history = await self.store.sends_since(recipient, now - HISTORY)
-        rule = self.settings.breaker_rule()
-        breaker = breaker_for(recipient, history, rule, now) if purpose == "auto_reply" else None
-        if breaker is not None:
-            return breaker_why(breaker, rule)
-        limited = rate_limit_reason(
-            now=now, recipient=recipient, item_id=claim.item_id, content=content, history=history
-        )
-        if limited is not None:
-            return limited
-        since = now - BUDGET_WINDOW
-        budget = self.settings.automail_max_per_hour
-        if budget > 0:
-            sent = await self.store.count_sends_since(since, limit=budget)
-            if reason := budget_reason(sent, budget):
-                return reason
-        budget, domain = self.settings.automail_max_per_domain_per_hour, domain_of(recipient)
-        if budget > 0:
-            sent = await self.store.count_sends_since(since, domain=domain, limit=budget)
-            return budget_reason(sent, budget, domain=domain)
-        return None
 
     async def _report(
         self,
@@ -430,44 +397,14 @@ class Replier:
     async def _render(
         self, account: EmailAccount, event: ItemEvent, purpose: Purpose, recipient: str
     ) -> Rendered:
-        """The account's template for this mail (auto-reply: `auto_reply.template_id`,
-        notification: `notification_template_id`); the built-in one if it is missing or
-        broken, so a template error never sends a broken mail (and never blocks the mail).
-        Stored templates render in a worker process under time and memory limits; why one
-        was not used goes to the processing log."""
-        values = context(event.item, account, event.message)
-        if purpose == "notification":
-            template_id, builtin = account.notification_template_id, BUILTIN_NOTIFICATION
-        else:
-            template_id, builtin = account.auto_reply.template_id, BUILTIN_AUTO_REPLY
-        template = await self.store.get_template(template_id) if template_id else None
-        if template_id and template is None:
-            log.warning(
-                f"{_label(purpose)} template missing, using the built-in one",
-                template=template_id,
-            )
-        if template is not None:
-            try:
-                return await self._template_renderer().render(template, values)
-            except TemplateError as exc:
-                log.warning(
-                    f"{_label(purpose)} template broken, using the built-in one",
-                    template=template_id,
-                    error=str(exc),
-                )
-                await self.store.put_log(
-                    ProcessingLogEntry(
-                        id=f"{event.message.mail_key}:replier:{purpose}_template:{recipient}",
-                        mail_key=event.message.mail_key,
-                        account_id=account.id,
-                        stage="replier",
-                        action=f"{purpose}_template_failed",
-                        reason=f"template {template_id} not used, the built-in one instead: {exc}",
-                        item_id=event.item.item_id,
-                        item_token=event.item.token,
-                    )
-                )
-        return render(builtin, values)
+        return await render_for(
+            self.store,
+            self._template_renderer(),
+            account=account,
+            event=event,
+            notification=purpose == "notification",
+            recipient=recipient,
+        )
 
     def _template_renderer(self) -> TemplateRenderer:
         if self.renderer is None:
