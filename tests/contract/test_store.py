@@ -342,6 +342,37 @@ async def test_send_history(store: Store) -> None:
     assert await store.sends_since("c@x.test", now - timedelta(days=7)) == []
 
 
+async def test_send_counts_for_the_budgets_and_an_accounts_history(store: Store) -> None:
+    now = utcnow()
+    for minutes, recipient, account in [
+        (90, "a@victim.test", "acc1"),
+        (30, "b@victim.test", "acc1"),
+        (20, "c@Victim.test", "acc2"),
+        (10, "d@other.test", "acc1"),
+        (1, "e@victim.test.other.test", None),
+    ]:
+        await store.record_send(
+            SendRecord(
+                recipient=recipient.lower(),
+                item_id="it_1",
+                fingerprint="f",
+                at=now - timedelta(minutes=minutes),
+                purpose="auto_reply",
+                account_id=account,
+            )
+        )
+    hour = now - timedelta(hours=1)
+    assert await store.count_sends_since(hour, limit=100) == 4
+    assert await store.count_sends_since(hour, limit=2) == 2  # counting stops at the budget
+    assert await store.count_sends_since(hour, domain="victim.test", limit=100) == 2
+    assert await store.count_sends_since(hour, domain="VICTIM.test", limit=100) == 2
+    assert await store.count_sends_since(hour, domain="nowhere.test", limit=100) == 0
+    history = await store.account_sends_since("acc1", hour, limit=100)
+    assert [r.recipient for r in history] == ["b@victim.test", "d@other.test"]
+    assert history[0].purpose == "auto_reply" and history[0].account_id == "acc1"
+    assert len(await store.account_sends_since("acc1", hour, limit=1)) == 1
+
+
 async def test_templates(store: Store) -> None:
     assert await store.get_template("t1") is None
     template = NotificationTemplate(id="t1", name="Thanks", text="Hi {{ message.sender_name }}")

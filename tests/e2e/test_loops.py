@@ -11,18 +11,24 @@ line for QUIET_S seconds, after its expected mails arrived) and then asserts EXA
 4. a mailing-list mail and a no-reply sender;
 5. a burst of ordinary mails converted at the same moment: still one auto-reply per mail;
 6. a mail over the account's size limit (the sender is told once; a large bounce of it and the
-   same mail sent again get nothing; the customer's vacation stays silent).
+   same mail sent again get nothing; the customer's vacation stays silent);
+7. a customer-side auto-responder that answers every mail from support with a FRESH subject, no
+   threading headers and no automatic-mail header: recognised by its text (one auto-reply,
+   then silence), or, when its text says nothing, stopped by the loop breaker (three).
 """
 
 import asyncio
+import dataclasses
 import json
 import smtplib
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 import pytest
 
 from postroom_shared.models import (
@@ -42,7 +48,7 @@ pytestmark = pytest.mark.e2e
 
 QUIET_S = 4.0  # nothing new anywhere for this long = the system is quiet
 SETTLE_TIMEOUT_S = 90.0
-MAILBOXES = ("support", "customer", "alice", "outbound")
+MAILBOXES = ("support", "customer", "alice", "outbound", "dave", "erin")
 SERVICE_LOGS = ("fetcher", "converter", "replier")
 ALICE_ACCOUNT_ID = "acc_loop_alice"
 
@@ -53,6 +59,7 @@ ALICE_ACCOUNT_ID = "acc_loop_alice"
 @pytest.fixture(scope="module")
 def stack() -> Iterator[RunningStack]:
     env = e2e_stack_env(short_state_dir("pr-loop-"), index=2, with_mongo=False)
+    env = dataclasses.replace(env, users=f"{env.users} dave erin")  # scenario 7's customers
     with running_stack(env, {"POSTROOM_ACCOUNTS_REFRESH_S": "2"}) as running:
         yield running
 
@@ -652,3 +659,141 @@ def test_too_large_mail_tells_its_sender_once(stack: RunningStack) -> None:
         )
     finally:
         asyncio.run(_set_size_limit(env, 25 * 1024 * 1024))
+
+
+# --- 7. an auto-responder with fresh subjects and no threading headers --------------------------
+
+
+class FreshSubjectResponder:
+    """A customer's badly made auto-responder (a mail rule, a helpdesk of theirs): it answers
+    every mail from support with a new subject, no In-Reply-To/References and no
+    Auto-Submitted or other automatic-mail header, so nothing threads it and no header gives
+    it away. It runs until stopped (at most `most` answers, a safety net for the test)."""
+
+    def __init__(self, env: StackEnv, user: str, tag: str, body: str, most: int = 40) -> None:
+        self.env, self.user, self.tag, self.body, self.most = env, user, tag, body, most
+        self.answered: list[str] = []  # Message-IDs of the mails it answered
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "FreshSubjectResponder":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.3) and len(self.answered) < self.most:
+            for mail in mailbox(self.env, self.user):
+                message_id = str(mail.get("Message-ID", ""))
+                from_support = "support@example.test" in str(mail.get("From", "")).lower()
+                if from_support and message_id not in self.answered:
+                    self.answered.append(message_id)
+                    n = len(self.answered)
+                    send(
+                        self.env,
+                        person_mail(
+                            f"{self.user.title()} <{self.user}@example.test>",
+                            "support@example.test",
+                            f"Your message has reached us {self.tag} #{n}",
+                            f"<{self.tag}-answer-{n}@example.test>",
+                            self.body,
+                        ),
+                    )
+
+
+def _replier_metric(env: StackEnv, why: str) -> float:
+    port = env.api_port + 1023  # run.sh: the services' metrics ports follow the API port
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    name = f'postroom_replies_suppressed_total{{reason="auto_reply",why="{why}"}}'
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+
+def _duel(
+    stack: RunningStack, user: str, tag: str, body: str, over: Callable[[], bool]
+) -> FreshSubjectResponder:
+    """The customer writes once, by hand; their auto-responder then answers whatever comes from
+    support. Returns the responder once `over()` holds and the system has been quiet since
+    (every count is final)."""
+    env = stack.env
+    address = f"{user}@example.test"
+    with FreshSubjectResponder(env, user, tag, body) as responder:
+        send(
+            env,
+            person_mail(
+                f"{user.title()} <{address}>",
+                "support@example.test",
+                f"Invoice 4711 is wrong {tag}",
+                f"<{tag}-first@example.test>",
+                "The amount on invoice 4711 is wrong, please correct it.",
+            ),
+        )
+        took = settle(env, lambda: bool(responder.answered) and over(), f"duel {tag}")
+    print(f"{tag} quiet after {took:.1f} s: responder answered {len(responder.answered)}")
+    return responder
+
+
+@pytest.mark.timeout(420)
+def test_fresh_subject_auto_responder_recognised_by_its_text(stack: RunningStack) -> None:
+    """7a: its answer says "This is an automatic answer": no item, no auto-reply to it."""
+    env = stack.env
+    tag = "S7a-ooo"
+
+    def ignored() -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = stack.get("/v1/log", params={"limit": 200}).json()
+        return [e for e in entries if e["action"] == "ignored" and "out_of_office" in e["reason"]]
+
+    body = "I am out of the office. This is an automatic answer."
+    responder = _duel(stack, "dave", tag, body, lambda: bool(ignored()))
+    sent = replier_events(env, "auto-reply sent", "dave@example.test")
+    inbox = tagged(mailbox(env, "dave"), "Invoice 4711")
+    items = items_tagged(stack, tag)
+    print(
+        f"S7a: Postroom auto-replies {len(sent)}, responder answers {len(responder.answered)},"
+        f" items {len(items)}, answers ignored as out_of_office {len(ignored())}"
+    )
+    assert len(sent) == 1 and len(inbox) == 1  # the one auto-reply to the person's mail
+    assert len(responder.answered) == 1
+    assert [i["title"] for i in items] == [f"Invoice 4711 is wrong {tag}"]
+    [why] = ignored()
+    assert "automatic-answer text" in why["reason"], why
+    assert tagged(mailbox(env, "support"), tag) == []
+
+
+@pytest.mark.timeout(420)
+def test_fresh_subject_auto_responder_is_stopped_by_the_loop_breaker(stack: RunningStack) -> None:
+    """7b: its answer reads like a person's: each opens an item; after three answered new items
+    within ten minutes the loop breaker silences Postroom towards it (then the duel is over)."""
+    env = stack.env
+    tag = "S7b-duel"
+    before = _replier_metric(env, "loop_breaker")
+
+    def held() -> list[dict[str, Any]]:
+        return [
+            e
+            for e in replier_events(env, "auto-reply suppressed", "erin@example.test")
+            if str(e.get("why", "")).startswith("loop_breaker:")
+        ]
+
+    body = "Thank you for your message. We will get back to you shortly."
+    responder = _duel(stack, "erin", tag, body, lambda: bool(held()))
+    sent = replier_events(env, "auto-reply sent", "erin@example.test")
+    items = items_tagged(stack, tag)
+    state = stack.get("/v1/accounts/acc_demo_support/state").json()
+    breakers = [b for b in state["loop_breakers"] if b["recipient"] == "erin@example.test"]
+    counted = _replier_metric(env, "loop_breaker") - before
+    print(
+        f"S7b: Postroom auto-replies {len(sent)}, responder answers {len(responder.answered)},"
+        f" items {len(items)}, suppressed by the loop breaker {len(held())}"
+        f" (metric +{counted:g}), account state breakers {breakers}"
+    )
+    assert len(sent) == 3  # the person's mail and the responder's first two answers
+    assert len(mailbox(env, "erin")) == 3
+    assert len(responder.answered) == 3
+    assert len(items) == 4  # the person's mail + three answers, each a new item
+    [stop] = held()
+    assert "got auto-replies to 3 new items" in stop["why"], stop
+    assert counted == 1
+    assert len(breakers) == 1 and breakers[0]["items"] == 3

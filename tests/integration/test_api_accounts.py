@@ -54,6 +54,7 @@ async def test_create_read_list_with_documented_defaults(api: Api) -> None:
         "send_to_cc": False,
         "first_mail_only": True,
         "template_id": None,
+        "honour_reply_to": False,
     }
     assert account["items"]["field_mapping"]["title"] == "subject"
     assert account["items"]["map_sender"] is True

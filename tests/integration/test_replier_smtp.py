@@ -50,15 +50,17 @@ async def replier(stack: StackEnv, store_url: str) -> AsyncIterator[Replier]:
     broker = make_broker(settings)
     await broker.connect()
     await declare_topology(broker)
+    replier = Replier(
+        store=store,
+        broker=broker,
+        signer=MessageIdSigner(SECRET, "x"),
+        secrets=SecretBox(SECRET),
+        settings=settings,
+    )
     try:
-        yield Replier(
-            store=store,
-            broker=broker,
-            signer=MessageIdSigner(SECRET, "x"),
-            secrets=SecretBox(SECRET),
-            settings=settings,
-        )
+        yield replier
     finally:
+        await replier.aclose()  # the render workers of stored templates
         await broker.stop()
         await store.close()
 

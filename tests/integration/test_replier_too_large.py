@@ -74,7 +74,7 @@ async def running(stack: StackEnv, store: Store, store_url: str) -> AsyncIterato
         max_mail_bytes=8 * MB,  # the deployment's ceiling, below the account's own 10 MB
     )
     broker = make_broker(settings)
-    register(broker, store, settings)
+    background = [asyncio.create_task(loop) for loop in register(broker, store, settings)]
     await broker.connect()
     await declare_topology(broker)
     await broker.start()
@@ -82,6 +82,9 @@ async def running(stack: StackEnv, store: Store, store_url: str) -> AsyncIterato
         yield
     finally:
         await broker.stop()
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
 
 
 def _quarantined(

@@ -8,6 +8,7 @@ import pytest
 
 from postroom_replier.domain.templates import BUILTIN_NOTIFICATION, MAX_OUTPUT
 from postroom_replier.preview import preview_template
+from postroom_replier.renderer import TemplateRenderer
 from postroom_shared.models import Item, ItemType, NotificationTemplate, Party, ThreadMessage
 from postroom_shared.store import Store, open_store
 from tests import factories
@@ -20,6 +21,13 @@ TEMPLATE = NotificationTemplate(
     " -- {{ account.name }} <{{ account.address }}>",
     html="<p>{{ item.title }}</p>",
 )
+
+
+@pytest.fixture
+async def renderer() -> AsyncIterator[TemplateRenderer]:
+    rendering = TemplateRenderer(workers=1)
+    yield rendering
+    await rendering.aclose()
 
 
 @pytest.fixture
@@ -64,47 +72,71 @@ async def store(sqlite_url: str) -> AsyncIterator[Store]:
     await opened.close()
 
 
-async def test_renders_against_the_item_its_account_and_last_inbound_mail(store: Store) -> None:
-    preview = await preview_template(store, TEMPLATE, item_id="it_prev", account_id=None)
+async def test_renders_against_the_item_its_account_and_last_inbound_mail(
+    store: Store, renderer: TemplateRenderer
+) -> None:
+    preview = await preview_template(
+        store, TEMPLATE, item_id="it_prev", account_id=None, renderer=renderer
+    )
     assert preview.error is None
     assert preview.subject == "Re: [DEF-12] Got it: Re: in-2"  # as sent: token added once
     assert preview.text == "Dear Bea, [DEF-12] is open. -- Support <support@example.test>"
     assert preview.html == "<p>Login &lt;b&gt;broken&lt;/b&gt;</p>"  # autoescaped, as sent
 
 
-async def test_another_account_can_be_chosen(store: Store) -> None:
-    preview = await preview_template(store, TEMPLATE, item_id="it_prev", account_id="acc2")
+async def test_another_account_can_be_chosen(store: Store, renderer: TemplateRenderer) -> None:
+    preview = await preview_template(
+        store, TEMPLATE, item_id="it_prev", account_id="acc2", renderer=renderer
+    )
     assert preview.text.endswith("-- Sales <sales@example.test>")
 
 
-async def test_without_an_item_a_sample_is_used(store: Store) -> None:
-    preview = await preview_template(store, BUILTIN_NOTIFICATION, item_id=None, account_id="acc1")
+async def test_without_an_item_a_sample_is_used(store: Store, renderer: TemplateRenderer) -> None:
+    preview = await preview_template(
+        store, BUILTIN_NOTIFICATION, item_id=None, account_id="acc1", renderer=renderer
+    )
     assert preview.error is None and "[INC-42]" in preview.subject
     assert "Casey Customer" in preview.text and "Support" in preview.text
 
 
 @pytest.mark.parametrize(
-    ("source", "expected"),
+    ("source", "expected", "over_budget"),
     [
-        ("{{ item.title ", "TemplateSyntaxError"),
-        ("{{ nope.x }}", "UndefinedError"),
-        ("{{ item.__class__.__mro__ }}", "unsafe"),
+        ("{{ item.title ", "TemplateSyntaxError", False),
+        ("{{ nope.x }}", "UndefinedError", False),
+        ("{{ item.__class__.__mro__ }}", "unsafe", False),
         (
             "{% for i in range(10**6) %}{% for j in range(10**6) %}x{% endfor %}{% endfor %}",
             "loop steps",
+            True,
         ),
-        ("{{ 'x' * 10 }}{% for i in range(100000) %}{{ 'y' * 100 }}{% endfor %}", str(MAX_OUTPUT)),
+        (
+            "{{ 'x' * 10 }}{% for i in range(100000) %}{{ 'y' * 100 }}{% endfor %}",
+            str(MAX_OUTPUT),
+            True,
+        ),
+        ('{{ "x" * 3000000000 }}', "repetition", True),
+        ("{{ 9 ** 99999999 }}", "'**' result over", True),
     ],
 )
-async def test_template_errors_come_back_as_error(store: Store, source: str, expected: str) -> None:
+async def test_template_errors_come_back_as_error(
+    store: Store, source: str, expected: str, over_budget: bool, renderer: TemplateRenderer
+) -> None:
     broken = NotificationTemplate(id="b", name="Broken", text=source)
-    preview = await preview_template(store, broken, item_id="it_prev", account_id=None)
+    preview = await preview_template(
+        store, broken, item_id="it_prev", account_id=None, renderer=renderer
+    )
     assert preview.error is not None and expected in preview.error, preview.error
+    assert preview.over_budget is over_budget
     assert preview.text == "" and preview.html is None
 
 
-async def test_unknown_ids_come_back_as_error(store: Store) -> None:
-    missing_item = await preview_template(store, TEMPLATE, item_id="it_nope", account_id=None)
+async def test_unknown_ids_come_back_as_error(store: Store, renderer: TemplateRenderer) -> None:
+    missing_item = await preview_template(
+        store, TEMPLATE, item_id="it_nope", account_id=None, renderer=renderer
+    )
     assert missing_item.error == "no item 'it_nope'"
-    missing_account = await preview_template(store, TEMPLATE, item_id=None, account_id="acc_nope")
+    missing_account = await preview_template(
+        store, TEMPLATE, item_id=None, account_id="acc_nope", renderer=renderer
+    )
     assert missing_account.error == "no account 'acc_nope'"

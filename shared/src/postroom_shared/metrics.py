@@ -124,7 +124,8 @@ MESSAGES_DEAD_LETTERED = Counter(
 
 SUPPRESSION_CODES = (
     "auto_submitted", "bulk", "list", "bounce", "null_sender", "daemon", "own_loop", "author",
-    "rate_limited", "duplicate_7d", "first_mail_only", "disabled", "other",
+    "rate_limited", "duplicate_7d", "first_mail_only", "disabled", "loop_breaker",
+    "global_budget", "domain_budget", "other",
 )  # fmt: skip
 
 # First match wins; patterns follow the replier's wording (loop_rules, notify_rules,
@@ -132,6 +133,9 @@ SUPPRESSION_CODES = (
 _SUPPRESSION_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), code)
     for pattern, code in (
+        (r"^loop_breaker\b", "loop_breaker"),
+        (r"^global_budget\b", "global_budget"),
+        (r"^domain_budget\b", "domain_budget"),
         (r"^inbound mail is bounce", "bounce"),
         (r"^inbound mail is own_loop", "own_loop"),
         (r"^inbound mail is list\b.*\b(bulk|junk)\b", "bulk"),

@@ -147,6 +147,11 @@ class AutoReplySettings(_Model):
     template_id: str | None = Field(
         default=None, description="Notification template of the reply; None = built-in."
     )
+    honour_reply_to: bool = Field(
+        default=False,
+        description="Answer Reply-To even when its domain differs from From's (default: only"
+        " within From's domain; forged mail must not aim Postroom at any address).",
+    )
 
 
 class NotificationTemplate(_Model):
@@ -443,6 +448,10 @@ class SendRecord(_Model):
     item_id: str
     fingerprint: str = Field(description="sha256 of the subject and body as sent.")
     at: AwareDatetime = Field(default_factory=utcnow)
+    purpose: Literal["auto_reply", "notification", "too_large"] = Field(
+        default="auto_reply", description="What was sent (the loop breaker counts auto-replies)."
+    )
+    account_id: str | None = Field(default=None, description="The account that sent it.")
 
 
 class ServiceHeartbeat(_Model):

@@ -95,6 +95,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             tokens = getattr(app.state, "token_source", None)  # made on first OAuth use
             if tokens is not None:
                 tokens.close()
+            renderer = getattr(app.state, "template_renderer", None)  # made on first preview
+            if renderer is not None:
+                await renderer.aclose()
             await app.state.store.close()
 
     app = FastAPI(

@@ -5,6 +5,7 @@ parked in `<queue>.dlq` (`postroom_shared.consumer`), from where `postroom dlq r
 it back.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -73,7 +74,7 @@ def register(
         on_quarantined,
         "Tells the sender of a mail left unprocessed for its size (once, loop-safe).",
     )
-    return []
+    return [_close_on_stop(replier)]
 
 
 def _subscribe[E: EventEnvelope](
@@ -85,3 +86,11 @@ def _subscribe[E: EventEnvelope](
 ) -> None:
     queue = consumer_queue("replier", model.model_fields["type"].default)
     subscribe(broker, queue, EVENTS, model, handle, policy, description=description)
+
+
+async def _close_on_stop(replier: Replier) -> None:
+    """Runs until the service stops, then stops the template render workers."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await replier.aclose()

@@ -1,15 +1,18 @@
 """Template preview for the API (SPEC F5 "editable, previewable"): a template rendered against a
 real stored item, its account and its last inbound mail, exactly as a real send renders it
-(same sandbox, same budgets, same subject with the item token).
+(same sandbox, same budgets, same worker processes with a deadline, same subject with the item
+token), so a hostile template cannot stall the API's event loop.
 
 A template that does not render is the point of previewing: its error comes back in
-`Preview.error`, never as an exception and never as half a mail.
+`Preview.error` (with `over_budget` when it hit an operation limit, the memory cap or the
+deadline), never as an exception and never as half a mail.
 """
 
 from dataclasses import dataclass
 
 from postroom_replier.domain.compose import final_subject
-from postroom_replier.domain.templates import TemplateError, context, render
+from postroom_replier.domain.templates import TemplateBudgetError, TemplateError, context
+from postroom_replier.renderer import TemplateRenderer
 from postroom_shared.contracts import AddressV1, ClassificationV1, ItemRefV1, MessageRefV1
 from postroom_shared.models import (
     EmailAccount,
@@ -48,6 +51,7 @@ class Preview:
     text: str
     html: str | None
     error: str | None = None
+    over_budget: bool = False  # the error is an operation limit, the memory cap or the deadline
 
 
 def item_ref(item: Item) -> ItemRefV1:
@@ -91,14 +95,19 @@ def message_ref(item: Item, inbound: ThreadMessage | None) -> MessageRefV1:
     )
 
 
-def render_preview(
-    template: NotificationTemplate, item: ItemRefV1, account: EmailAccount, message: MessageRefV1
+async def render_preview(
+    renderer: TemplateRenderer,
+    template: NotificationTemplate,
+    item: ItemRefV1,
+    account: EmailAccount,
+    message: MessageRefV1,
 ) -> Preview:
-    """Pure: the template rendered as a real send would render it, or the error."""
+    """The template rendered as a real send would render it, or the error."""
     try:
-        rendered = render(template, context(item, account, message))
+        rendered = await renderer.render(template, context(item, account, message))
     except TemplateError as exc:
-        return Preview(subject="", text="", html=None, error=str(exc))
+        over = isinstance(exc, TemplateBudgetError)
+        return Preview(subject="", text="", html=None, error=str(exc), over_budget=over)
     return Preview(
         subject=final_subject(rendered.subject, item), text=rendered.text, html=rendered.html
     )
@@ -120,6 +129,7 @@ async def preview_template(
     *,
     item_id: str | None,
     account_id: str | None,
+    renderer: TemplateRenderer,
 ) -> Preview:
     """`template` rendered for item `item_id` (its account unless `account_id` is given, and
     its last inbound mail); without an item, for a sample item and mail. Unknown ids come back
@@ -130,8 +140,8 @@ async def preview_template(
         if account is None:
             return Preview(subject="", text="", html=None, error=f"no account {account_id!r}")
     if item_id is None:
-        return render_preview(
-            template, SAMPLE_ITEM, account or _sample_account(None), SAMPLE_MESSAGE
+        return await render_preview(
+            renderer, template, SAMPLE_ITEM, account or _sample_account(None), SAMPLE_MESSAGE
         )
     item = await store.get_item(item_id)
     if item is None:
@@ -139,6 +149,10 @@ async def preview_template(
     if account is None:
         account = await store.get_account(item.account_id) or _sample_account(item.account_id)
     inbound = [m for m in await store.list_messages(item.id) if m.direction == "in"]
-    return render_preview(
-        template, item_ref(item), account, message_ref(item, inbound[-1] if inbound else None)
+    return await render_preview(
+        renderer,
+        template,
+        item_ref(item),
+        account,
+        message_ref(item, inbound[-1] if inbound else None),
     )

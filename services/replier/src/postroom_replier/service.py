@@ -22,18 +22,14 @@ from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.domain.compose import compose_auto_reply, compose_too_large_notice
 from postroom_replier.domain.loop_rules import plan_auto_reply
 from postroom_replier.domain.notify_rules import plan_notifications
-from postroom_replier.domain.rate_limits import HISTORY, fingerprint, rate_limit_reason
-from postroom_replier.domain.templates import (
-    BUILTIN_AUTO_REPLY,
-    BUILTIN_NOTIFICATION,
-    Rendered,
-    TemplateError,
-    context,
-    render,
-)
+from postroom_replier.domain.rate_limits import fingerprint
+from postroom_replier.domain.templates import Rendered
 from postroom_replier.domain.too_large import LEDGER_REASON, notice_key, plan_too_large_notice
+from postroom_replier.limits import why_held
 from postroom_replier.outbound import AccessTokens, resolve_target
+from postroom_replier.renderer import TemplateRenderer
 from postroom_replier.settings import ReplierSettings
+from postroom_replier.templating import render_for
 from postroom_shared.contracts import (
     EventEnvelope,
     ItemCreatedV1,
@@ -89,6 +85,12 @@ class Replier:
     secrets: SecretBox
     settings: ReplierSettings
     tokens: AccessTokens | None = None  # XOAUTH2 for the stored SMTP server
+    renderer: TemplateRenderer | None = None  # for stored templates; made on first use
+
+    async def aclose(self) -> None:
+        """Stop the template render workers (a render in progress finishes first)."""
+        if self.renderer is not None:
+            await self.renderer.aclose()
 
     async def handle(self, event: ItemEvent) -> None:
         with bind(
@@ -158,7 +160,7 @@ class Replier:
             claim = LedgerEntry(
                 item_id=key, reason=LEDGER_REASON, recipient=recipient, message_id=message_id
             )
-            outcome = await self._deliver(claim, mail, "too_large")
+            outcome = await self._deliver(claim, mail, "too_large", account.id)
             await self._report(event, key, claim, outcome, "too_large")
 
     async def _suppressed(
@@ -198,10 +200,10 @@ class Replier:
             recipient=recipient,
             message_id=message_id,
             instance=self.settings.instance,
-            rendered=await self._render(account, event, purpose),
+            rendered=await self._render(account, event, purpose, recipient),
             auto_submitted="auto-replied" if purpose == "auto_reply" else "auto-generated",
         )
-        outcome = await self._deliver(claim, mail, purpose)
+        outcome = await self._deliver(claim, mail, purpose, account.id)
         if outcome.state == "sent":
             await self.store.append_message(
                 item.item_id,
@@ -223,7 +225,9 @@ class Replier:
             )
         await self._report(event, item.item_id, claim, outcome, purpose)
 
-    async def _deliver(self, claim: LedgerEntry, mail: EmailMessage, purpose: Purpose) -> _Outcome:
+    async def _deliver(
+        self, claim: LedgerEntry, mail: EmailMessage, purpose: Purpose, account_id: str
+    ) -> _Outcome:
         """The one path of every automatic mail: ledger, limits, claim, SMTP, ledger, history."""
         recipient = claim.recipient
         held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
@@ -233,12 +237,13 @@ class Replier:
             return _Outcome("sent", "already sent (ledger)")
         content = fingerprint(str(mail["Subject"]), _body(mail))
         if held is None:  # the limits apply to new mail, not to finishing a claimed one
-            limited = rate_limit_reason(
-                now=utcnow(),
+            limited = await why_held(
+                self.store,
+                self.settings,
                 recipient=recipient,
                 item_id=claim.item_id,
                 content=content,
-                history=await self.store.sends_since(recipient, utcnow() - HISTORY),
+                auto_reply=purpose == "auto_reply",
             )
             if limited is not None:
                 return _Outcome("limited", limited)
@@ -254,7 +259,13 @@ class Replier:
                 return _Outcome("failed", str(exc))
             await self.store.mark_done(claim, "sent")
             await self.store.record_send(
-                SendRecord(recipient=recipient, item_id=claim.item_id, fingerprint=content)
+                SendRecord(
+                    recipient=recipient,
+                    item_id=claim.item_id,
+                    fingerprint=content,
+                    purpose=purpose,
+                    account_id=account_id,
+                )
             )
             log.info(f"{_label(purpose)} sent", recipient=recipient, message_id=claim.message_id)
             return _Outcome("sent", response)
@@ -383,31 +394,26 @@ class Replier:
                 raise TransientError(f"send claim of {claim.recipient} still held")
             await asyncio.sleep(0.2)
 
-    async def _render(self, account: EmailAccount, event: ItemEvent, purpose: Purpose) -> Rendered:
-        """The account's template for this mail (auto-reply: `auto_reply.template_id`,
-        notification: `notification_template_id`); the built-in one if it is missing or
-        broken, so a template error never sends a broken mail (and never blocks the mail)."""
-        values = context(event.item, account, event.message)
-        if purpose == "notification":
-            template_id, builtin = account.notification_template_id, BUILTIN_NOTIFICATION
-        else:
-            template_id, builtin = account.auto_reply.template_id, BUILTIN_AUTO_REPLY
-        template = await self.store.get_template(template_id) if template_id else None
-        if template_id and template is None:
-            log.warning(
-                f"{_label(purpose)} template missing, using the built-in one",
-                template=template_id,
+    async def _render(
+        self, account: EmailAccount, event: ItemEvent, purpose: Purpose, recipient: str
+    ) -> Rendered:
+        return await render_for(
+            self.store,
+            self._template_renderer(),
+            account=account,
+            event=event,
+            notification=purpose == "notification",
+            recipient=recipient,
+        )
+
+    def _template_renderer(self) -> TemplateRenderer:
+        if self.renderer is None:
+            self.renderer = TemplateRenderer(
+                workers=self.settings.template_workers,
+                timeout_s=self.settings.template_render_timeout_s,
+                memory_mb=self.settings.template_memory_mb,
             )
-        if template is not None:
-            try:
-                return render(template, values)
-            except TemplateError as exc:
-                log.warning(
-                    f"{_label(purpose)} template broken, using the built-in one",
-                    template=template_id,
-                    error=str(exc),
-                )
-        return render(builtin, values)
+        return self.renderer
 
     async def _smtp_target(self) -> SmtpTarget:
         """Read per send: an SMTP change through the API applies to the next mail."""

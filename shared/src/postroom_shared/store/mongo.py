@@ -134,6 +134,9 @@ class MongoStore(MongoRetention):
         await db.processing_log.create_index([("account_id", ASCENDING), ("at", DESCENDING)])
         await db.people.create_index("emails", unique=True)
         await db.sends.create_index([("recipient", ASCENDING), ("at", ASCENDING)])
+        await db.sends.create_index([("at", ASCENDING)])
+        await db.sends.create_index([("domain", ASCENDING), ("at", ASCENDING)])
+        await db.sends.create_index([("account_id", ASCENDING), ("at", ASCENDING)])
         await db.processing_log.create_index("mail_key")
         await db.api_keys.create_index("key_hash", unique=True)
         await db.seen_keys.create_index(
@@ -544,11 +547,31 @@ class MongoStore(MongoRetention):
 
     # automatic mail history --------------------------------------------------------------
     async def record_send(self, record: SendRecord) -> None:
-        await self._db.sends.insert_one(record.model_dump())
+        # the recipient's domain is stored alongside for the per-domain budget's index
+        domain = record.recipient.rsplit("@", 1)[-1].lower()
+        await self._db.sends.insert_one({**record.model_dump(), "domain": domain})
 
     async def sends_since(self, recipient: str, since: datetime) -> list[SendRecord]:
         cursor = self._db.sends.find({"recipient": str(recipient), "at": {"$gte": since}}).sort(
             "at", ASCENDING
+        )
+        return [SendRecord.model_validate(doc) async for doc in cursor]
+
+    async def count_sends_since(
+        self, since: datetime, *, domain: str | None = None, limit: int
+    ) -> int:
+        query: dict[str, Any] = {"at": {"$gte": since}}
+        if domain:
+            query["domain"] = domain.lower()
+        return await self._db.sends.count_documents(query, limit=limit)
+
+    async def account_sends_since(
+        self, account_id: str, since: datetime, *, limit: int
+    ) -> list[SendRecord]:
+        cursor = (
+            self._db.sends.find({"account_id": account_id, "at": {"$gte": since}})
+            .sort("at", ASCENDING)
+            .limit(limit)
         )
         return [SendRecord.model_validate(doc) async for doc in cursor]
 

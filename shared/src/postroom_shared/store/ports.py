@@ -299,6 +299,20 @@ class Store(Protocol):
         """Automatic mail sent to `recipient` at or after `since`, oldest first."""
         ...
 
+    async def count_sends_since(
+        self, since: datetime, *, domain: str | None = None, limit: int
+    ) -> int:
+        """How many automatic mails went out at or after `since` (to addresses of `domain`
+        only, when given), counted up to `limit` (the budget: counting stops there)."""
+        ...
+
+    async def account_sends_since(
+        self, account_id: str, since: datetime, *, limit: int
+    ) -> list[SendRecord]:
+        """Automatic mail `account_id` sent at or after `since`, oldest first, at most
+        `limit` records."""
+        ...
+
     # service health
     async def heartbeat(self, beat: ServiceHeartbeat) -> None: ...
     async def heartbeats(self, *, since: datetime) -> list[ServiceHeartbeat]: ...

@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS people (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS person_emails (email TEXT PRIMARY KEY, person_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sends (recipient TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS sends_recipient_at ON sends (recipient, at);
+CREATE INDEX IF NOT EXISTS sends_at ON sends (at);
 CREATE TABLE IF NOT EXISTS heartbeats (service TEXT NOT NULL, instance TEXT NOT NULL,
     seen_at TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (service, instance));
 CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE,
@@ -621,6 +622,32 @@ class SqliteStore(SqliteRetention):
             lambda db: db.execute(
                 "SELECT doc FROM sends WHERE recipient=? AND at >= ? ORDER BY at",
                 (recipient, _iso(since)),
+            ).fetchall()
+        )
+        return [SendRecord.model_validate_json(row[0]) for row in rows]
+
+    async def count_sends_since(
+        self, since: datetime, *, domain: str | None = None, limit: int
+    ) -> int:
+        # the window holds at most about the global budget of rows, so filtering the domain
+        # row by row stays cheap
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM sends WHERE at >= ?1 AND (?2 IS NULL OR"
+                " substr(recipient, instr(recipient, '@') + 1) = ?2) LIMIT ?3)",
+                (_iso(since), domain.lower() if domain else None, limit),
+            ).fetchone()
+        )
+        return int(row[0])
+
+    async def account_sends_since(
+        self, account_id: str, since: datetime, *, limit: int
+    ) -> list[SendRecord]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT doc FROM sends WHERE at >= ? AND json_extract(doc, '$.account_id') = ?"
+                " ORDER BY at LIMIT ?",
+                (_iso(since), account_id, limit),
             ).fetchall()
         )
         return [SendRecord.model_validate_json(row[0]) for row in rows]

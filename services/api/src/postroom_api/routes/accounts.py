@@ -20,7 +20,7 @@ from postroom_api.account_config import (
     merge,
 )
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import forget_tokens, secrets_of, store_of
+from postroom_api.deps import forget_tokens, secrets_of, settings_of, store_of
 from postroom_api.routing import (
     CONFLICT,
     NOT_FOUND,
@@ -34,7 +34,9 @@ from postroom_api.routing import (
     unprocessable,
 )
 from postroom_api.schemas import AccountIn, AccountPatch, AccountStateView, AccountView, CopyIn
+from postroom_api.schemas.accounts import LoopBreakerView
 from postroom_api.schemas.common import Problem
+from postroom_replier.account_breakers import account_breakers
 from postroom_shared.models import EmailAccount
 from postroom_shared.store import Store
 
@@ -227,11 +229,17 @@ async def deactivate_account(request: Request, account_id: PathId) -> AccountVie
 
 @router.get(
     "/{account_id}/state",
-    summary="Connection state: last error, since when, next attempt, re-authorisation needed",
+    summary="Connection state: last error, since when, next attempt, re-authorisation needed;"
+    " the addresses its auto-replies are silent to (loop breakers)",
     responses=NOT_FOUND,
     dependencies=[RequireRead],
 )
 async def account_state(request: Request, account_id: PathId) -> AccountStateView:
     store = store_of(request)
     await load_account(store, account_id)
-    return AccountStateView.of(account_id, await store.get_account_state(account_id))
+    view = AccountStateView.of(account_id, await store.get_account_state(account_id))
+    rule = settings_of(request).breaker_rule()
+    view.loop_breakers = [
+        LoopBreakerView(**vars(b)) for b in await account_breakers(store, account_id, rule)
+    ]
+    return view

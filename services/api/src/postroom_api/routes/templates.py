@@ -1,4 +1,9 @@
-"""Notification templates (auto-replies and notifications, SPEC F5/F6): CRUD and preview."""
+"""Notification templates (auto-replies and notifications, SPEC F5/F6): CRUD and preview.
+
+Previews render in the replier's worker processes (`postroom_replier.renderer`), never on the
+event loop: a template over an operation limit, the memory cap or the deadline is a 422 naming
+the limit, while the rest of the API keeps answering.
+"""
 
 import secrets as token_source
 from typing import Annotated
@@ -6,10 +11,20 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request, Response, status
 
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import store_of
-from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict, not_found
+from postroom_api.deps import settings_of, store_of
+from postroom_api.routing import (
+    CONFLICT,
+    NOT_FOUND,
+    UNPROCESSABLE,
+    PathId,
+    SafeRoute,
+    conflict,
+    not_found,
+    unprocessable,
+)
 from postroom_api.schemas import DraftPreviewIn, PreviewIn, PreviewView, TemplateIn, TemplateView
 from postroom_replier.preview import preview_template
+from postroom_replier.renderer import TemplateRenderer
 from postroom_shared.models import NotificationTemplate
 from postroom_shared.store import Store
 
@@ -25,6 +40,20 @@ async def load_template(store: Store, template_id: str) -> NotificationTemplate:
     return template
 
 
+def renderer_of(request: Request) -> TemplateRenderer:
+    """The API's render workers, started on the first preview (stopped with the app)."""
+    renderer: TemplateRenderer | None = getattr(request.app.state, "template_renderer", None)
+    if renderer is None:
+        settings = settings_of(request)
+        renderer = TemplateRenderer(
+            workers=settings.template_workers,
+            timeout_s=settings.template_render_timeout_s,
+            memory_mb=settings.template_memory_mb,
+        )
+        request.app.state.template_renderer = renderer
+    return renderer
+
+
 def _template(template_id: str, body: TemplateIn) -> NotificationTemplate:
     return NotificationTemplate(id=template_id, **body.model_dump())
 
@@ -38,8 +67,14 @@ async def _preview(
     if body.account_id is not None and await store.get_account(body.account_id) is None:
         raise not_found(f"no account {body.account_id}")
     preview = await preview_template(
-        store, template, item_id=body.item_id, account_id=body.account_id
+        store,
+        template,
+        item_id=body.item_id,
+        account_id=body.account_id,
+        renderer=renderer_of(request),
     )
+    if preview.over_budget:
+        raise unprocessable([(("template",), preview.error or "over a template limit")])
     return PreviewView(
         subject=preview.subject, text=preview.text, html=preview.html, error=preview.error
     )
@@ -49,8 +84,9 @@ async def _preview(
     "/preview",
     summary="Preview an unsaved template against a stored item (or a sample)",
     description="Rendered in the same sandbox as real sends; a template that does not render"
-    " comes back with `error` (200).",
-    responses=NOT_FOUND,
+    " comes back with `error` (200); one over an operation limit, the memory cap or the time"
+    " budget is a 422 naming the limit.",
+    responses={**NOT_FOUND, **UNPROCESSABLE},
     dependencies=[RequireAdmin],
 )
 async def preview_draft(request: Request, body: DraftPreviewIn) -> PreviewView:
@@ -63,8 +99,9 @@ async def preview_draft(request: Request, body: DraftPreviewIn) -> PreviewView:
     summary="Preview a template against a stored item (or a sample)",
     description="Rendered in the same sandbox as real sends, with the item, its account (or"
     " `account_id`) and its last inbound mail; without `item_id`, a sample item. A template"
-    " that does not render comes back with `error` (200).",
-    responses=NOT_FOUND,
+    " that does not render comes back with `error` (200); one over an operation limit, the"
+    " memory cap or the time budget is a 422 naming the limit.",
+    responses={**NOT_FOUND, **UNPROCESSABLE},
     dependencies=[RequireAdmin],
 )
 async def preview_stored(

@@ -171,6 +171,11 @@ class AutoReplyIn(In):
     template_id: Id | None = Field(
         default=None, description="Notification template of the reply; null: built-in."
     )
+    honour_reply_to: bool = Field(
+        default=False,
+        description="Answer Reply-To even when its domain differs from From's (default: reply"
+        " to From, or to Reply-To only within From's domain).",
+    )
 
 
 class ReplyActionsIn(In):
@@ -382,6 +387,7 @@ class AutoReplyView(BaseModel):
     send_to_cc: bool
     first_mail_only: bool
     template_id: str | None
+    honour_reply_to: bool
 
 
 class ReplyActionsView(BaseModel):
@@ -451,8 +457,18 @@ class AccountView(BaseModel):
         )
 
 
+class LoopBreakerView(BaseModel):
+    """An address the replier stopped auto-replying to: it got auto-replies to several new
+    items within minutes (a mail loop with an auto-responder, or a flood)."""
+
+    recipient: str
+    tripped_at: datetime = Field(description="The auto-reply that completed the series.")
+    until: datetime = Field(description="Auto-replies to it resume after this.")
+    items: int = Field(description="New items answered within the window.")
+
+
 class AccountStateView(BaseModel):
-    """How fetching goes, as the fetcher last wrote it."""
+    """How fetching goes, as the fetcher last wrote it, and the replier's active loop breakers."""
 
     account_id: str
     status: Literal["ok", "error", "needs_reauth", "unknown"] = Field(
@@ -469,6 +485,10 @@ class AccountStateView(BaseModel):
     last_success: datetime | None = None
     mode: str | None = None
     updated_at: datetime | None = None
+    loop_breakers: list[LoopBreakerView] = Field(
+        default_factory=list,
+        description="Addresses this account's auto-replies are silent to for now (loop breaker).",
+    )
 
     @classmethod
     def of(cls, account_id: str, state: AccountState | None) -> "AccountStateView":

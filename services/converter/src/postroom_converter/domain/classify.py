@@ -26,7 +26,12 @@ from postroom_converter.domain.bounce_patterns import (
     STRONG_BODY_RE,
     WEAK_BODY_RE,
 )
-from postroom_converter.domain.ooo import AUTO_REPLY_PREFIX_RE, OOO_BODY_RE, OOO_WORDS_RE
+from postroom_converter.domain.ooo import (
+    AUTO_REPLY_PREFIX_RE,
+    AUTOMATIC_BODY_RE,
+    OOO_BODY_RE,
+    OOO_WORDS_RE,
+)
 from postroom_converter.domain.parse import ParsedMail
 from postroom_shared.contracts import ClassificationV1, MailKind
 
@@ -150,6 +155,11 @@ def classify(
     prefix = AUTO_REPLY_PREFIX_RE.match(subject)
     if prefix:
         hit("auto_reply", f"auto-reply subject {prefix.group(0).strip()!r}")
+    if not kinds and not _QUOTE_PREFIX_RE.match(subject):
+        # no header says so, yet the text does (auto-responders with a fresh subject)
+        said = AUTOMATIC_BODY_RE.search(mail.text[:_OOO_BODY_CHARS])
+        if said:
+            hit("auto_reply", f"automatic-answer text ({said.group(0)!r})")
     if "auto_reply" in kinds and not _QUOTE_PREFIX_RE.match(subject):
         ooo = OOO_WORDS_RE.search(subject)
         if ooo:

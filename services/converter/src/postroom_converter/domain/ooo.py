@@ -9,7 +9,7 @@ auto-reply. Kept apart from `classify.py` so translations can be added without t
 
 import re
 
-__all__ = ["AUTO_REPLY_PREFIX_RE", "OOO_BODY_RE", "OOO_WORDS_RE"]
+__all__ = ["AUTOMATIC_BODY_RE", "AUTO_REPLY_PREFIX_RE", "OOO_BODY_RE", "OOO_WORDS_RE"]
 
 _OOO = (
     r"out of (?:the )?office|ooo\b|away (?:until|till|from|through)|on (?:vacation|holiday|leave)|"
@@ -52,5 +52,37 @@ OOO_BODY_RE = re.compile(
     r"ich bin (?:bis|vom|ab|derzeit|zurzeit|momentan|nicht)|abwesend|"
     r"je suis (?:absent|en cong)|estoy (?:fuera|ausente|de vacaciones)|sono (?:fuori|assente)|"
     r"ik ben (?:afwezig|met vakantie)",
+    re.IGNORECASE,
+)
+
+# A body that says of itself that it is an automatic answer: what an auto-responder without any
+# automatic-mail header, with a fresh subject and no threading headers still writes ("This is an
+# automatic reply", "Dies ist eine automatische Antwort" ...). Only explicit self-descriptions,
+# never "out of office" alone: a person may write that, and a mail taken for automatic opens no
+# item. Linear: alternatives of literal words joined by single `\s+`, no nested quantifiers.
+AUTOMATIC_BODY_RE = re.compile(
+    r"\bthis\s+is\s+an\s+(?:auto(?:mat(?:ic|ed)|matically\s+generated|-?generated)\s+"
+    r"(?:reply|answer|response|message|notification|e-?mail|confirmation)|"
+    r"auto[- ]?(?:reply|response))\b|"
+    r"\bthis\s+(?:e-?mail|message|reply|answer)\s+(?:is|was|has\s+been)\s+(?:"
+    r"automatically\s+(?:generated|sent|created)|generated\s+automatically|"
+    r"sent\s+automatically|an\s+automatic\s+(?:reply|answer|response))\b|"
+    r"\bdies\s+ist\s+eine\s+automatisch(?:e|\s+generierte)\s+"
+    r"(?:antwort|nachricht|e-?mail|benachrichtigung|abwesenheitsnotiz)\b|"
+    r"\bdiese\s+(?:nachricht|e-?mail)\s+wurde\s+automatisch\s+(?:erstellt|generiert|versendet|"
+    r"verschickt|gesendet)\b|"
+    r"\bceci\s+est\s+une?\s+(?:r[ée]ponse|message|courriel|e-?mail)\s+automatique\b|"
+    r"\bce\s+(?:message|courriel)\s+(?:a\s+[ée]t[ée]|est)\s+(?:g[ée]n[ée]r[ée]|envoy[ée])\s+"
+    r"automatiquement\b|"
+    r"\b(?:esta|[ée]ste|este)\s+es\s+una?\s+(?:respuesta|mensaje|correo)\s+autom[áa]tic[oa]\b|"
+    r"\b(?:questa|questo)\s+[èe]\s+una?\s+(?:risposta|messaggio)\s+automatic[oa]\b|"
+    r"\bdit\s+is\s+een\s+automatisch(?:\s+gegenereerd)?\s+(?:antwoord|bericht|e-?mail)\b|"
+    r"\b(?:esta|este)\s+[ée]\s+uma?\s+(?:resposta|mensagem|e-?mail)\s+autom[áa]tic[oa]\b|"
+    r"\bdetta\s+[äa]r\s+ett\s+automatiskt\s+(?:svar|meddelande|genererat)\b|"
+    r"\bdette\s+er\s+et\s+automatisk(?:\s+genereret)?\s+(?:svar|meddelelse|melding)\b|"
+    r"\bto\s+jest\s+automatyczna\s+(?:odpowied[źz]|wiadomo[śs][ćc])\b|"
+    r"это\s+автоматическ(?:ий\s+ответ|ое\s+(?:сообщение|письмо|уведомление))|"
+    r"このメールは自動(?:送信|返信|配信|応答)|これは自動(?:返信|応答)|"
+    r"这是(?:一封)?自动(?:回复|发送|生成)|此邮件(?:为|是)(?:系统)?自动(?:发送|回复|生成)",
     re.IGNORECASE,
 )

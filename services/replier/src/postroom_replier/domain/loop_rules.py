@@ -1,4 +1,4 @@
-"""Whether an item event gets an auto-reply, and to whom (SPEC F5, F10; DESIGN.md §6).
+"""Whether an item event gets an auto-reply, and to whom (SPEC F5, F10; docs/security.md).
 
 Silence is the safe default: every rule that says no is named in the result, and the service
 publishes it as `reply.suppressed.v1` so nobody has to guess why no mail went out.
@@ -11,7 +11,7 @@ from typing import Literal
 from postroom_shared.contracts import MessageRefV1
 from postroom_shared.models import EmailAccount
 
-__all__ = ["NOREPLY_RE", "ReplyPlan", "plan_auto_reply"]
+__all__ = ["NOREPLY_RE", "ReplyPlan", "plan_auto_reply", "reply_target"]
 
 NOREPLY_RE = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|bounces?|daemon|"
@@ -34,6 +34,23 @@ def _why_not(address: str, own: set[str]) -> str | None:
     return None
 
 
+def _domain(address: str) -> str:
+    return address.rsplit("@", 1)[-1]
+
+
+def reply_target(message: MessageRefV1, *, honour_reply_to: bool) -> str | None:
+    """Whom an auto-reply to `message` goes to: From, or Reply-To when it is in From's domain
+    (a team address, a ticket alias) or the account honours any Reply-To. Anyone can put any
+    Reply-To on a mail; answering it blindly lets forged mail aim Postroom at any address."""
+    sender = message.sender.address.lower() if message.sender else None
+    reply_to = message.reply_to[0].address.lower() if message.reply_to else None
+    if reply_to is None or "@" not in reply_to:
+        return sender
+    if honour_reply_to or (sender is not None and _domain(sender) == _domain(reply_to)):
+        return reply_to
+    return sender
+
+
 def plan_auto_reply(
     *,
     account: EmailAccount,
@@ -54,7 +71,7 @@ def plan_auto_reply(
         return ReplyPlan((), ((sender, why),))
     if message.return_path_null:
         return ReplyPlan((), ((sender, "null return path"),))
-    target: str | None = message.reply_to[0].address.lower() if message.reply_to else sender
+    target = reply_target(message, honour_reply_to=settings.honour_reply_to)
     if target is None:
         return ReplyPlan((), ((None, "no usable sender address"),))
     candidates = [target]

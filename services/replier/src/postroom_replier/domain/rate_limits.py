@@ -1,8 +1,10 @@
-"""Time-window limits on automatic mail (DESIGN.md §6, Zammad's proven defaults) and RFC 3834's
-"at most one identical auto-reply per sender per 7 days".
+"""Time-window limits on automatic mail (Zammad's proven defaults), RFC 3834's "at most one
+identical auto-reply per sender per 7 days", and the global budgets.
 
 A loop that slips past every header check still cannot run away: per item and recipient at most
-10 in 10 minutes … 100 in 10 hours, per recipient overall 30 … 360.
+10 in 10 minutes … 100 in 10 hours, per recipient overall 30 … 360. Forged mail (any From or
+Reply-To) cannot turn Postroom into a mail cannon either: at most POSTROOM_AUTOMAIL_MAX_PER_HOUR
+automatic mails per hour in all, POSTROOM_AUTOMAIL_MAX_PER_DOMAIN_PER_HOUR per recipient domain.
 """
 
 import hashlib
@@ -12,9 +14,14 @@ from datetime import datetime, timedelta
 from postroom_shared.models import SendRecord
 
 __all__ = [
+    "BUDGET_WINDOW",
+    "DOMAIN_BUDGET",
+    "GLOBAL_BUDGET",
     "HISTORY",
     "PER_ITEM_AND_RECIPIENT",
     "PER_RECIPIENT",
+    "budget_reason",
+    "domain_of",
     "fingerprint",
     "rate_limit_reason",
 ]
@@ -27,6 +34,9 @@ PER_RECIPIENT: tuple[tuple[int, int], ...] = (
 )  # fmt: skip
 IDENTICAL = timedelta(days=7)
 HISTORY = IDENTICAL  # how far back the service must load the recipient's history
+BUDGET_WINDOW = timedelta(hours=1)
+GLOBAL_BUDGET = "global_budget"
+DOMAIN_BUDGET = "domain_budget"
 
 
 def fingerprint(subject: str, body: str) -> str:
@@ -71,3 +81,24 @@ def rate_limit_reason(
     if hit:
         return f"rate limit: {hit[1]} automatic mails to {recipient} in {hit[0]} min"
     return None
+
+
+def domain_of(address: str) -> str:
+    return address.rsplit("@", 1)[-1].lower()
+
+
+def budget_reason(sent: int, limit: int, *, domain: str | None = None) -> str | None:
+    """Why one more automatic mail must not go out when `sent` went out in the last hour (to
+    `domain`, when given) and the budget is `limit` (0: no budget), or None. The reason starts
+    with the code the metrics count."""
+    if limit <= 0 or sent < limit:
+        return None
+    if domain is None:
+        return (
+            f"{GLOBAL_BUDGET}: {sent} automatic mails in the last hour"
+            " (POSTROOM_AUTOMAIL_MAX_PER_HOUR)"
+        )
+    return (
+        f"{DOMAIN_BUDGET}: {sent} automatic mails to {domain} in the last hour"
+        " (POSTROOM_AUTOMAIL_MAX_PER_DOMAIN_PER_HOUR)"
+    )

@@ -1,32 +1,31 @@
-"""Notification templates: Jinja2 in a sandbox, rendered from plain values only.
+"""Notification templates: Jinja2 in a limited sandbox, rendered from plain values only.
 
 Admins edit templates; a template must never reach Postroom's internals (the sandbox and a
-context of plain dicts take care of that) and a broken template must never send a broken mail:
-any error raises `TemplateError`, and the replier then falls back to the built-in template.
+context of plain dicts take care of that), never exhaust the CPU or the memory (operation
+limits and budgets, `sandbox.py`; admin-written templates render in a worker process with a
+deadline, `renderer.py`) and a broken template must never send a broken mail: any error raises
+`TemplateError`, and the replier then falls back to the built-in template.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined
-from jinja2 import TemplateError as JinjaError
-from jinja2.sandbox import SandboxedEnvironment
-
+from postroom_replier.domain.sandbox import MAX_OUTPUT, render_parts
+from postroom_replier.domain.template_limits import TemplateBudgetError, TemplateError
 from postroom_shared.contracts import ItemRefV1, MessageRefV1
-from postroom_shared.errors import PermanentError
 from postroom_shared.mail.tokens import format_token
 from postroom_shared.models import EmailAccount, ItemType, NotificationTemplate
 
 __all__ = [
     "BUILTIN_AUTO_REPLY",
     "BUILTIN_NOTIFICATION",
+    "MAX_OUTPUT",
     "Rendered",
+    "TemplateBudgetError",
     "TemplateError",
     "context",
     "render",
 ]
-
-MAX_OUTPUT = 200_000
 
 BUILTIN_AUTO_REPLY = NotificationTemplate(
     id="builtin-auto-reply",
@@ -65,21 +64,11 @@ This is an automatic notification.
 )
 
 
-class TemplateError(PermanentError):
-    """The template cannot be rendered (syntax, unknown variable, sandbox violation, size)."""
-
-
 @dataclass(frozen=True)
 class Rendered:
     subject: str
     text: str
     html: str | None
-
-
-_TEXT = SandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-)
-_HTML = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
 
 
 def context(item: ItemRefV1, account: EmailAccount, message: MessageRefV1) -> dict[str, Any]:
@@ -105,46 +94,7 @@ def context(item: ItemRefV1, account: EmailAccount, message: MessageRefV1) -> di
     }
 
 
-MAX_LOOP_STEPS = 100_000
-
-
-class _Budget:
-    """`range` for templates with one iteration budget per render: nested loops cannot spin."""
-
-    def __init__(self) -> None:
-        self.left = MAX_LOOP_STEPS
-
-    def range(self, *args: int) -> range:
-        steps = range(*args)
-        self.left -= len(steps)
-        if self.left < 0:
-            raise TemplateError(f"more than {MAX_LOOP_STEPS} loop steps")
-        return steps
-
-
-def _render(env: SandboxedEnvironment, source: str, values: dict[str, Any], part: str) -> str:
-    chunks: list[str] = []
-    size = 0
-    try:
-        stream = env.from_string(source).generate({**values, "range": _Budget().range})
-        for chunk in stream:  # streamed, so runaway output stops at the cap, not after it
-            size += len(chunk)
-            if size > MAX_OUTPUT:
-                raise TemplateError(f"{part}: rendered output over {MAX_OUTPUT} characters")
-            chunks.append(chunk)
-    except TemplateError as exc:
-        raise TemplateError(f"{part}: {exc}") from exc
-    except JinjaError as exc:
-        raise TemplateError(f"{part}: {type(exc).__name__}: {exc}") from exc
-    except Exception as exc:  # a sandbox violation or an error inside a filter
-        raise TemplateError(f"{part}: {type(exc).__name__}: {exc}") from exc
-    return "".join(chunks)
-
-
 def render(template: NotificationTemplate, values: dict[str, Any]) -> Rendered:
-    """Subject, text and (optional) HTML of `template`; raises TemplateError."""
-    return Rendered(
-        subject=_render(_TEXT, template.subject, values, "subject"),
-        text=_render(_TEXT, template.text, values, "text"),
-        html=_render(_HTML, template.html, values, "html") if template.html else None,
-    )
+    """Subject, text and (optional) HTML of `template`, in this process; raises TemplateError.
+    For the built-in templates and tests: admin-written templates go through `renderer.py`."""
+    return Rendered(*render_parts(template.subject, template.text, template.html, values))
