@@ -81,7 +81,8 @@ class Replier:
             retry_backoff_s=STEPS,
         )
         self.broker = make_broker(self.settings)
-        register(self.broker, self.flaky.as_store(), self.settings)
+        for loop in register(self.broker, self.flaky.as_store(), self.settings):
+            loop.close()  # the replier's background loop: not needed by these tests
 
     async def publish(self) -> MailQuarantinedV1:
         key = f"acc_quiet/INBOX/3/{uuid.uuid4().hex[:8]}"

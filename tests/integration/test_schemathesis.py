@@ -204,7 +204,10 @@ def seed(url: str, idp: IdentityProvider) -> Seeded:
         for _ in range(5):
             start = api.post(f"/v1/accounts/{microsoft}/oauth/start", json={})
             assert start.status_code == 200, start.text
-            query = dict(parse_qsl(urlsplit(start.json()["authorization_url"]).query))
+            # the sign-in link binds a browser, then redirects to the provider with the state
+            begin = api.get(start.json()["authorization_url"], follow_redirects=False)
+            assert begin.status_code == 302, begin.text
+            query = dict(parse_qsl(urlsplit(begin.headers["location"]).query))
             states.append(query["state"])
     return Seeded(
         push_account=push,
