@@ -7,6 +7,7 @@ from typing import Any
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitMessage
 
+from postroom_converter.budget import Analyser
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
 from postroom_shared.contracts import MailReceivedV1
@@ -36,11 +37,9 @@ def register(
     broker: RabbitBroker, store: Store, settings: ConverterSettings
 ) -> list[Coroutine[Any, Any, None]]:
     """Subscribe the converter to `mail.received.v1`; returns its background loops."""
-    converter = Converter(
-        store=store,
-        broker=broker,
-        signer=MessageIdSigner(settings.secret_key.get_secret_value(), domain=""),
-    )
+    signer = MessageIdSigner(settings.secret_key.get_secret_value(), domain="")
+    analyser = Analyser(signer, budget_s=settings.parse_budget_s, workers=settings.parse_workers)
+    converter = Converter(store=store, broker=broker, signer=signer, analyser=analyser)
 
     @broker.subscriber(
         consumer_queue("converter", "mail.received.v1"),
