@@ -18,7 +18,6 @@ budget counts from the moment it has the mail. A request is the raw bytes, the a
 """
 
 import asyncio
-import atexit
 import pickle
 import select
 import subprocess
@@ -130,6 +129,11 @@ class _Worker:
         self.process.wait()
 
 
+def _stop_all(workers: list[_Worker]) -> None:
+    while workers:
+        workers.pop().stop()
+
+
 def _stop_started(starting: "asyncio.Future[_Worker]") -> None:
     """A worker whose start outlived the request that wanted it."""
     if starting.exception() is None:
@@ -157,16 +161,19 @@ class Analyser:
         budget_s: float = DEFAULT_BUDGET_S,
         workers: int = 1,
     ) -> None:
+        self._idle: list[_Worker] = []
+        self._started = 0  # workers alive or being started
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
         if budget_s <= 0 or workers < 1:
             raise ValueError("budget_s must be > 0 and workers >= 1")
         self.signer = signer
         self.budget_s = budget_s
         self.workers = workers
-        self._idle: list[_Worker] = []
-        self._started = 0  # workers alive or being started
-        self._waiters: deque[asyncio.Future[None]] = deque()
-        self._closed = False
-        _ANALYSERS.add(self)
+        # Stops the idle workers on close(), when the analyser is dropped, or at exit. It holds
+        # the list, not the analyser: dropped in a reference cycle, the workers' own finalizers
+        # could run first and leave running processes behind.
+        self._stop_idle = weakref.finalize(self, _stop_all, self._idle)
 
     async def analyse(
         self, raw: bytes, *, attachment_data: bool = True, every_bounce: bool = False
@@ -186,11 +193,10 @@ class Analyser:
         return result
 
     def close(self) -> None:
-        """Stop the idle workers now and the busy ones when they finish."""
+        """Stop the idle workers now and the busy ones when they finish; no new mail after."""
         self._closed = True
-        while self._idle:
-            self._idle.pop().stop()
-            self._started -= 1
+        self._started -= len(self._idle)
+        self._stop_idle()
 
     async def _ask(self, worker: _Worker, options: bytes, raw: bytes) -> Analysis:
         loop = asyncio.get_running_loop()
@@ -216,6 +222,8 @@ class Analyser:
         return await _off_loop(worker.answer) if len(raw) > _LARGE else worker.answer()
 
     async def _acquire(self) -> _Worker:
+        if self._closed:
+            raise RuntimeError("the analyser is closed")
         while True:
             while self._idle:
                 worker = self._idle.pop()
@@ -274,15 +282,6 @@ async def _off_loop[T](call: Callable[..., T], *args: object) -> T:
     except asyncio.CancelledError:
         running.add_done_callback(lambda done: done.exception())
         raise
-
-
-_ANALYSERS: "weakref.WeakSet[Analyser]" = weakref.WeakSet()
-
-
-@atexit.register
-def _close_all() -> None:
-    for analyser in list(_ANALYSERS):
-        analyser.close()
 
 
 _SHARED: dict[tuple[MessageIdSigner | None, float], Analyser] = {}
