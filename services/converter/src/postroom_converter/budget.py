@@ -97,7 +97,9 @@ class _Worker:
 
     def wait(self, timeout: float) -> bool:
         """True once an answer (or the end of the stream) can be read."""
-        return bool(select.select([self.answers], [], [], timeout)[0])
+        poller = select.poll()  # (not select(): descriptors above 1023 are fine)
+        poller.register(self.answers, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(timeout * 1000))
 
     def send(self, options: bytes, raw: bytes) -> None:
         try:
@@ -244,7 +246,7 @@ class Analyser:
 
     async def _start(self) -> _Worker:
         self._started += 1
-        # Starting a process (and, the first time, the fork server) blocks: not on the loop.
+        # Starting a worker blocks until it has imported the analysis: not on the loop.
         starting = asyncio.get_running_loop().run_in_executor(None, _Worker, self.signer)
         try:
             return await asyncio.shield(starting)
