@@ -24,7 +24,7 @@ class AnalysisSettings(BaseSettings):
         default=2,
         ge=1,
         le=64,
-        description="Worker processes that parse and classify mail (each ~60 MB).",
+        description="Worker processes that parse and classify mail (each ~40 MB).",
     )
 
 
