@@ -135,6 +135,16 @@ def test_issue_20k_spaces_in_a_bounce_line() -> None:
 
 
 @pytest.mark.timeout(120)
+def test_a_bounce_line_naming_thousands_of_recipients() -> None:
+    # each address used to get its own copy of the 6 lines after it (the status window)
+    line = " ".join(f"user{i}@example{i}.org" for i in range(2_600))
+    result = assert_quick(mail(BOUNCE, line + "\n5.1.1\n"))
+    assert result.bounce is not None
+    assert len(result.bounce.recipients) == 2_600
+    assert {r.status for r in result.bounce.recipients} == {"5.1.1"}
+
+
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("run", ["<", "<b", "<<>", "< >", "<" + "x" * 2_100])
 def test_html_bounce_tags_are_cut_in_linear_time(run: str) -> None:
     html = "<p>Delivery failed: bob@example.org 5.1.1</p>" + run * (200_000 // len(run))
