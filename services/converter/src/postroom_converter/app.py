@@ -10,6 +10,7 @@ from typing import Any
 
 from faststream.rabbit import RabbitBroker
 
+from postroom_converter.budget import Analyser
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
 from postroom_shared.consumer import subscribe
@@ -41,11 +42,9 @@ def register(
     broker: RabbitBroker, store: Store, settings: ConverterSettings
 ) -> list[Coroutine[Any, Any, None]]:
     """Subscribe the converter to `mail.received.v1`; returns its background loops."""
-    converter = Converter(
-        store=store,
-        broker=broker,
-        signer=MessageIdSigner(settings.secret_key.get_secret_value(), domain=""),
-    )
+    signer = MessageIdSigner(settings.secret_key.get_secret_value(), domain="")
+    analyser = Analyser(signer, budget_s=settings.parse_budget_s, workers=settings.parse_workers)
+    converter = Converter(store=store, broker=broker, signer=signer, analyser=analyser)
 
     async def convert(event: MailReceivedV1, final_attempt: bool) -> None:
         await converter.handle(event, final_attempt=final_attempt)

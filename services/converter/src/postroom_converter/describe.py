@@ -2,8 +2,9 @@
 
 Support uses it to answer "why did this mail do that", and tools can rely on its keys: they are
 always all present, in this order, whatever the mail (see `KEYS`). Mail over a size or
-structure cap still yields the object, with `rejected` giving the reason (what the converter
-would quarantine it for).
+structure cap, or over the time budget, still yields the object, with `rejected` giving the
+reason (what the converter would quarantine it for). The command analyses the mail exactly as
+the converter does: in a worker process under POSTROOM_PARSE_BUDGET_S (`budget.py`).
 """
 
 import json
@@ -11,52 +12,45 @@ import os
 import sys
 from typing import Any
 
-from postroom_converter.domain.bounce import parse_bounce
-from postroom_converter.domain.classify import classify
-from postroom_converter.domain.parse import Address, ParsedMail, parse_mail
-from postroom_shared.contracts import ClassificationV1
-from postroom_shared.errors import PermanentError
+from postroom_converter.analysis import Analysis, analyse
+from postroom_converter.budget import AnalysisFailed, TooSlow, analyse_once
+from postroom_converter.domain.parse import Address
+from postroom_converter.settings import AnalysisSettings
 from postroom_shared.mail.msgid import MessageIdSigner
 
-__all__ = ["KEYS", "describe", "main"]
+__all__ = ["KEYS", "describe", "describe_analysis", "main"]
 
 KEYS = (
     "message_id", "in_reply_to", "references", "date", "from", "reply_to", "to", "cc",
     "subject", "text", "html", "reply_text", "attachments", "classification", "bounce",
     "defects", "rejected",
 )  # fmt: skip
-LOOP_HEADER = "x-postroom-loop"
 
 
 def _address(address: Address | None) -> dict[str, str] | None:
     return {"address": address.address, "name": address.name} if address else None
 
 
-def _classification(mail: ParsedMail, signer: MessageIdSigner | None) -> ClassificationV1:
-    def ours(mid: str) -> bool:
-        return signer is not None and signer.verify(mid) is not None
+def _rejected(reason: str) -> dict[str, Any]:
+    empty: dict[str, Any] = dict.fromkeys(KEYS)
+    empty.update(
+        in_reply_to=[],
+        references=[],
+        reply_to=[],
+        to=[],
+        cc=[],
+        attachments=[],
+        defects=[f"rejected: {reason}"],
+        rejected=reason,
+    )
+    return empty
 
-    return classify(mail, is_our_message_id=ours, loop_header=LOOP_HEADER)
 
-
-def describe(raw: bytes, *, signer: MessageIdSigner | None = None) -> dict[str, Any]:
-    """The JSON-ready description of `raw`; never raises."""
-    try:
-        mail = parse_mail(raw)
-    except PermanentError as exc:
-        empty: dict[str, Any] = dict.fromkeys(KEYS)
-        empty.update(
-            in_reply_to=[],
-            references=[],
-            reply_to=[],
-            to=[],
-            cc=[],
-            attachments=[],
-            defects=[f"rejected: {exc}"],
-            rejected=str(exc),
-        )
-        return empty
-    bounce = parse_bounce(mail.tree)
+def describe_analysis(analysis: Analysis) -> dict[str, Any]:
+    """The JSON-ready description of an analysed mail."""
+    mail, classification, bounce = analysis.mail, analysis.classification, analysis.bounce
+    if mail is None or classification is None:
+        return _rejected(analysis.rejected)
     return {
         "message_id": mail.message_id,
         "in_reply_to": list(mail.in_reply_to),
@@ -81,7 +75,7 @@ def describe(raw: bytes, *, signer: MessageIdSigner | None = None) -> dict[str, 
             }
             for a in mail.attachments
         ],
-        "classification": _classification(mail, signer).model_dump(mode="json"),
+        "classification": classification.model_dump(mode="json"),
         "bounce": (
             {
                 "permanent": bounce.permanent,
@@ -97,6 +91,11 @@ def describe(raw: bytes, *, signer: MessageIdSigner | None = None) -> dict[str, 
     }
 
 
+def describe(raw: bytes, *, signer: MessageIdSigner | None = None) -> dict[str, Any]:
+    """The JSON-ready description of `raw`, analysed in this process; never raises."""
+    return describe_analysis(analyse(raw, signer=signer, attachment_data=False, every_bounce=True))
+
+
 def main(path: str) -> int:
     """Print the description of the mail in `path` (`-` = stdin); exit 0 for any readable mail."""
     try:
@@ -106,6 +105,14 @@ def main(path: str) -> int:
         return 66  # EX_NOINPUT
     secret = os.environ.get("POSTROOM_SECRET_KEY")
     signer = MessageIdSigner(secret, "") if secret else None
-    json.dump(describe(raw, signer=signer), sys.stdout, ensure_ascii=False, indent=2)
+    try:
+        budget_s = AnalysisSettings().parse_budget_s
+        analysis = analyse_once(raw, signer=signer, budget_s=budget_s, every_bounce=True)
+    except TooSlow as exc:
+        analysis = Analysis(mail=None, rejected=str(exc))
+    except (AnalysisFailed, ValueError) as exc:  # (ValueError: a bad POSTROOM_PARSE_BUDGET_S)
+        print(f"postroom parse: {exc}", file=sys.stderr)
+        return 70  # EX_SOFTWARE
+    json.dump(describe_analysis(analysis), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0

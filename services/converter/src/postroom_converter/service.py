@@ -2,7 +2,8 @@
 
 Order of effects, chosen so any crash point is safe on redelivery:
 1. if the mail key was already applied, only re-publish leftover events (idempotency);
-2. parse, classify and decide the thread (pure);
+2. analyse the mail (parse, classify, read a bounce: pure, in a worker process under a time
+   budget, see budget.py; over it the mail is quarantined `too_slow`), decide the thread;
 3. one store write: the new item (or the appended message) together with its outbox event;
 4. publish the event (confirmed), then clear it from the outbox.
 The broker message is acked only after all of this returned (the subscriber's ack policy).
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 
 from faststream.rabbit import RabbitBroker
 
-from postroom_converter.domain.bounce import parse_bounce
-from postroom_converter.domain.classify import classify
+from postroom_converter.analysis import LOOP_HEADER
+from postroom_converter.budget import Analyser, TooSlow, shared_analyser
+from postroom_converter.domain.bounce import Bounce
 from postroom_converter.domain.effects import reply_changes, starting_step
 from postroom_converter.domain.mapping import (
     contact_for,
@@ -23,8 +25,7 @@ from postroom_converter.domain.mapping import (
     participants_of,
     thread_message,
 )
-from postroom_converter.domain.parse import ParsedMail, parse_mail
-from postroom_converter.domain.returned import returned_message_ids
+from postroom_converter.domain.parse import ParsedMail
 from postroom_converter.domain.threading import Candidates, decide_thread
 from postroom_shared.contracts import (
     ClassificationV1,
@@ -52,9 +53,8 @@ from postroom_shared.models import (
 )
 from postroom_shared.store import ItemChanges, Store
 
-__all__ = ["Converter", "HeadersOnlyError"]
+__all__ = ["LOOP_HEADER", "Converter", "HeadersOnlyError"]
 
-LOOP_HEADER = "x-postroom-loop"
 SOURCE = "converter"
 log = get_logger(__name__)
 
@@ -98,6 +98,8 @@ class Converter:
     store: Store
     broker: RabbitBroker
     signer: MessageIdSigner
+    # None: this process's shared one-worker analyser (a converter made to reprocess one mail)
+    analyser: Analyser | None = None
 
     async def handle(self, event: MailReceivedV1, *, final_attempt: bool = False) -> str:
         """Apply one received mail; returns what happened, for logs and tests.
@@ -146,18 +148,17 @@ class Converter:
             return await self._ignore(event, f"unknown account {event.account_id}")
         raw = await self._raw(event)
         blob_ref = event.blob_ref or await self.store.put_blob(raw)
+        analyser = self.analyser or shared_analyser(self.signer)
         try:
-            mail = parse_mail(raw)
-        except PermanentError as exc:  # over a size or structure cap
+            analysis = await analyser.analyse(raw, attachment_data=account.items.save_attachments)
+        except TooSlow as exc:  # the same every time: quarantined at once, no retries
             return await self._quarantine(event, str(exc), blob_ref=blob_ref)
-        classification = classify(
-            mail,
-            is_our_message_id=lambda mid: self.signer.verify(mid) is not None,
-            loop_header=LOOP_HEADER,
-        )
+        mail, classification = analysis.mail, analysis.classification
+        if mail is None or classification is None:  # over a size or structure cap
+            return await self._quarantine(event, analysis.rejected, blob_ref=blob_ref)
         decision = decide_thread(
             mail.sender.address if mail.sender else None,
-            await self._candidates(account, mail, bounce=classification.kind == "bounce"),
+            await self._candidates(account, mail, analysis.returned_ids),
         )
         if classification.kind == "own_loop":
             why = "our own mail came back: " + _why(classification)
@@ -195,7 +196,15 @@ class Converter:
             outcome = f"created {item.token} ({decision.reason})"
         else:
             applied = await self._append(
-                account, item, mail, thread, classification, workflow, envelope, decision.reason
+                account,
+                item,
+                mail,
+                thread,
+                classification,
+                workflow,
+                envelope,
+                decision.reason,
+                bounce=analysis.bounce,
             )
             outcome = f"threaded onto {item.token} ({decision.reason})"
         if not applied:
@@ -230,10 +239,11 @@ class Converter:
         workflow: Workflow | None,
         envelope: dict[str, object],
         threaded_by: str,
+        *,
+        bounce: Bounce | None,
     ) -> bool:
         """Append a reply to `item` with the changes its kind asks for (status, workflow step,
         bounced recipients); False when this mail was appended already."""
-        bounce = parse_bounce(mail.tree) if classification.kind == "bounce" else None
         changes = reply_changes(
             account=account,
             item=item,
@@ -361,11 +371,10 @@ class Converter:
         return await self.store.get_blob(event.blob_ref)
 
     async def _candidates(
-        self, account: EmailAccount, mail: ParsedMail, *, bounce: bool
+        self, account: EmailAccount, mail: ParsedMail, returned: tuple[str, ...]
     ) -> Candidates:
-        referenced = [*mail.in_reply_to, *reversed(mail.references)]
-        if bounce:  # a bounce belongs to the item whose mail it returns
-            referenced = [*returned_message_ids(mail.tree), *referenced]
+        # A bounce belongs to the item whose mail it returns (`returned`: only bounces have it).
+        referenced = [*returned, *mail.in_reply_to, *reversed(mail.references)]
         signed = None
         for mid in referenced:
             item_id = self.signer.verify(mid)

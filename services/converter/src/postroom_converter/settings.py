@@ -1,12 +1,33 @@
 """Converter settings (`POSTROOM_*`)."""
 
 from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from postroom_shared.settings import CommonSettings
 
-__all__ = ["ConverterSettings"]
+__all__ = ["AnalysisSettings", "ConverterSettings"]
 
 
-class ConverterSettings(CommonSettings):
+class AnalysisSettings(BaseSettings):
+    """The per-mail budget; also read by processes that reprocess quarantined mail (API, CLI)."""
+
+    model_config = SettingsConfigDict(env_prefix="POSTROOM_", extra="ignore", frozen=True)
+
+    parse_budget_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Wall-clock seconds one mail may take to parse and classify; slower mail"
+        " is quarantined with reason too_slow.",
+    )
+    parse_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Worker processes that parse and classify mail (each ~40 MB).",
+    )
+
+
+class ConverterSettings(CommonSettings, AnalysisSettings):
     prefetch: int = Field(default=8, ge=1, le=256, description="Mails converted concurrently.")
     outbox_relay_interval_s: float = Field(default=5.0, gt=0)

@@ -27,6 +27,15 @@ class MessageIdSigner:
         mac = hmac.new(self._key, f"{item_id}.{nonce}".encode(), hashlib.sha256).digest()
         return base64.b32encode(mac[:10]).decode().lower()
 
+    def __eq__(self, other: object) -> bool:  # equal keys sign alike (shared worker pools)
+        return isinstance(other, MessageIdSigner) and (self._key, self._domain) == (
+            other._key,
+            other._domain,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._key, self._domain))
+
     def make(self, item_id: str, nonce: str, *, domain: str | None = None) -> str:
         """A Message-ID for a mail about `item_id`; `nonce` makes it unique per mail."""
         return f"<pr.{item_id}.{nonce}.{self._sig(item_id, nonce)}@{domain or self._domain}>"

@@ -4,6 +4,11 @@ RFC 3464 reports (`message/delivery-status` parts) are read field by field. Non-
 (qmail, Exim, old Sendmail, Postfix text, Domino, Exchange 2003, Japanese carriers, Amazon SES
 notifications, ...) are read from the MTA's own text: the recipient addresses it names outside
 the returned original message, with the DSN status (or SMTP reply code) written next to them.
+
+Anyone can send a bounce-looking mail, so every step is linear in the text: no two quantifiers
+compete for the same characters (possessive `*+` where they would), and HTML tags are cut by
+`_without_tags` instead of a pattern that rescans 2,000 characters after every `<`
+(tests/unit/test_pathological.py).
 """
 
 import email
@@ -23,9 +28,9 @@ _STATUS_RE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _REPLY_RE = re.compile(r"(?<![\d.])([45]\d\d)(?:[ -]|$)")
 # Lines naming the sender, the original's headers or the SMTP dialogue: not recipients.
 _NOT_RCPT_LINE_RE = re.compile(
-    r"^\s*>*\s*(?:from|return-path|reply-to|sender|message-id|received|x-[\w-]+|references|"
+    r"^\s*+>*+\s*+(?:from|return-path|reply-to|sender|message-id|received|x-[\w-]+|references|"
     r"in-reply-to|envelope-from|mail from|>>> mail from|original-envelope-id|reporting-mta|"
-    r"dkim-signature|list-[\w-]+|errors-to)\s*:|\bmail from\s*:?\s*<|\bhelo\b|\behlo\b",
+    r"dkim-signature|list-[\w-]+|errors-to)\s*:|\bmail from\s*+:?+\s*+<|\bhelo\b|\behlo\b",
     re.IGNORECASE,
 )
 _TEMPORARY_RE = re.compile(
@@ -33,15 +38,17 @@ _TEMPORARY_RE = re.compile(
     r"temporar(?:y|ily)|not yet been delivered|transient)\b",
     re.IGNORECASE,
 )
-# Where an MTA starts quoting the returned message inline.
+# Where an MTA starts quoting the returned message inline: after a line's run of " \t|>-"
+# ("------ This is a copy of your message", "> original message follows"). The run is taken
+# whole (possessive): optional dashes inside it made the pattern cubic on a line of dashes.
 _ORIGINAL_RE = re.compile(
-    r"^[ \t|>-]*(?:-+ ?)?(?:this is a copy of (?:your|the) message|below this line is a copy|"
+    r"^[ \t|>-]*+(?:this is a copy of (?:your|the) message|below this line is a copy|"
     r"original message (?:follows|headers)|message text follows|"
-    r"(?:the )?(?:original|returned) message|unsent message below|"
-    r"-+ ?(?:original|returned) message)",
+    r"(?:the )?(?:original|returned) message|unsent message below)",
     re.IGNORECASE | re.MULTILINE,
 )
 _SES_RE = re.compile(r"\{\s*\"notificationType\"\s*:", re.IGNORECASE)
+_TAG_CHARS = 2_000  # a "tag" is at most this long between its < and >
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,29 @@ def _decoded(part: Message) -> str:
         return payload.decode("utf-8", "replace")
 
 
+def _without_tags(html: str, limit: int) -> str:
+    """`re.sub(r"<[^>]{0,2000}>", " ", html)`, at least its first `limit` characters, in
+    linear time (the pattern rescans 2,000 characters from every `<` of a run of them).
+
+    Every `<` between two `>` shares the next `>`: the first one at most 2,000 characters
+    before it opens the tag; when there is none, the `>` stays."""
+    out: list[str] = []
+    size = 0
+    start = 0
+    while size < limit:
+        close = html.find(">", start)
+        if close == -1:
+            break
+        opened = html.find("<", max(start, close - _TAG_CHARS - 1), close)
+        piece = html[start:close] + ">" if opened == -1 else html[start:opened] + " "
+        out.append(piece)
+        size += len(piece)
+        start = close + 1
+    if size < limit:
+        out.append(html[start:])
+    return "".join(out)
+
+
 def notice_text(tree: Message | None) -> str:
     """The text the reporting system wrote: text parts outside any returned message
     (`message/rfc822`, `text/rfc822-headers`), decoded, capped at 64 KB."""
@@ -90,7 +120,7 @@ def notice_text(tree: Message | None) -> str:
         if broken or part.get_content_maintype() == "text" or ctype == "message/delivery-status":
             text = _decoded(part)
             if part.get_content_subtype() == "html":
-                text = re.sub(r"<[^>]{0,2000}>", " ", text)
+                text = _without_tags(text, _MAX_NOTICE - size)
             chunks.append(text[: _MAX_NOTICE - size])
             size += len(chunks[-1])
     return "\n".join(chunks)
@@ -138,7 +168,7 @@ def _ses_recipients(text: str) -> list[BouncedRecipient] | None:
         return None
     try:
         doc, _ = json.JSONDecoder().raw_decode(text[start.start() :])
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the decoder goes
         return None
     if not isinstance(doc, dict):
         return None
@@ -166,9 +196,11 @@ def _text_recipients(text: str, exclude: set[str]) -> list[BouncedRecipient]:
                 continue
             seen[address] = number
     found: list[BouncedRecipient] = []
+    statuses: dict[int, str] = {}  # by line: many addresses on one line share its window
     for address, number in seen.items():
-        window = "\n".join(lines[number : number + 6])
-        found.append(BouncedRecipient(address=address, status=_clean_status(window)))
+        if number not in statuses:
+            statuses[number] = _clean_status("\n".join(lines[number : number + 6]))
+        found.append(BouncedRecipient(address=address, status=statuses[number]))
     return found
 
 

@@ -8,6 +8,10 @@ corpus (tests/fixtures/mail/sisimai) without touching the logic. All regexes are
 
 A pattern is "strong" when it is MTA boilerplate that people do not type themselves; weak
 patterns (generic error phrases) only count together with a machine sender or a null return path.
+
+Every pattern is linear in its input (a bounce can come from anyone): no two quantifiers compete
+for the same characters; where a phrase may follow a run of dashes that the line's leading
+run already takes, a look-behind checks the dashes instead (tests/unit/test_pathological.py).
 """
 
 import re
@@ -52,9 +56,12 @@ BOUNCE_SUBJECT_RE = re.compile(
     re.IGNORECASE,
 )
 
-# MTA boilerplate, matched at the start of a line (a quoted "> ..." copy is not one).
+# MTA boilerplate, matched at the start of a line (a quoted "> ..." copy is not one), after
+# the line's run of " \t*=-" taken whole; the phrases that need dashes right before them
+# ("------ the following addresses had") come last and look back for them.
+_AFTER_DASHES = r"(?:(?<=-)|(?<=- ))"
 STRONG_BODY_RE = re.compile(
-    r"^[ \t*=-]*(?:"
+    r"^[ \t*=-]*+(?:"
     r"this is the mail system at host|"
     r"this message was created automatically by mail delivery software|"
     r"hi\. this is the (?:qmail-send|deliver) program|"
@@ -62,7 +69,6 @@ STRONG_BODY_RE = re.compile(
     r"sorry, we were unable to deliver your message|"
     r"the following addresses had (?:permanent fatal errors|delivery problems|"
     r"transient non-fatal errors)|"
-    r"-+ ?the following addresses had|"
     r"the original message was received at|"
     r"delivery to the following recipients? (?:failed|has been delayed|was delayed)|"
     r"delivery has failed to these recipients or groups|"
@@ -77,9 +83,8 @@ STRONG_BODY_RE = re.compile(
     r"duplicated message-id|"
     r"unable to deliver message to|"
     r"did not reach the following recipient|"
-    r"\|?-+ ?(?:message log|failed addresses) follow|"
+    r"\|-+ ?(?:message log|failed addresses) follow|"
     r"a message that you sent contained one or more recipient addresses|"
-    r"-+ this is a copy of your message, including all the headers|"
     r"message delivery has failed|"
     r"your mail sent on: .*|"
     r"could not be delivered to:|"
@@ -87,7 +92,10 @@ STRONG_BODY_RE = re.compile(
     r"this is a delivery status notification|"
     r"message from .+ could not be delivered|"
     r"the following message to <[^>]+> was undeliverable|"
-    r"\{\"notificationtype\":\"(?:bounce|complaint|delivery)\""
+    r"\{\"notificationtype\":\"(?:bounce|complaint|delivery)\"|"
+    rf"{_AFTER_DASHES}the following addresses had|"
+    rf"{_AFTER_DASHES}(?:message log|failed addresses) follow|"
+    r"(?<=- )this is a copy of your message, including all the headers"
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -104,7 +112,7 @@ WEAK_BODY_RE = re.compile(
 
 # Abuse reports that are not ARF (Hotmail JMRP, some feedback loops).
 FEEDBACK_SUBJECT_RE = re.compile(
-    r"^\s*(?:complaint about message from|abuse report\b|[\w ]*abuse report$|"
+    r"^\s*+(?:complaint about message from|abuse report\b|[\w ]*abuse report$|"
     r"email feedback report|dmarc forensic report|spamtraphit)",
     re.IGNORECASE,
 )

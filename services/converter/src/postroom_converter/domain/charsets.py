@@ -178,15 +178,16 @@ def decode_header(value: str) -> str:
     if "=?" not in value:
         return value
     out: list[str] = []
-    pending: bytes = b""
+    pending = bytearray()  # adjacent words of one charset (not bytes: += would be quadratic)
     pending_charset: str | None = None
     last_end = 0
 
     def flush() -> None:
-        nonlocal pending, pending_charset
+        nonlocal pending_charset
         if pending:
-            out.append(decode_bytes(pending, pending_charset)[0])
-        pending, pending_charset = b"", None
+            out.append(decode_bytes(bytes(pending), pending_charset)[0])
+        pending.clear()
+        pending_charset = None
 
     for match in _ENCODED_WORD_RE.finditer(value):
         between = value[last_end : match.start()]

@@ -22,6 +22,7 @@ __all__ = [
     "MailRejected",
     "MailTooLarge",
     "check_raw",
+    "check_size",
     "defuse_param_headers",
     "mime_depth",
 ]
@@ -162,10 +163,15 @@ def mime_depth(raw: bytes) -> int:
     return deepest + 1
 
 
-def check_raw(raw: bytes) -> None:
-    """Raise `MailTooLarge` / `MailRejected` when `raw` is over a cap; cheap for normal mail."""
+def check_size(raw: bytes) -> None:
+    """Raise `MailTooLarge` when `raw` is over the size cap."""
     if len(raw) > MAX_MAIL_BYTES:
         raise MailTooLarge(f"mail is {len(raw)} bytes, the limit is {MAX_MAIL_BYTES}")
+
+
+def check_raw(raw: bytes) -> None:
+    """Raise `MailTooLarge` / `MailRejected` when `raw` is over a cap; cheap for normal mail."""
+    check_size(raw)
     _check_header_values(_header_block(raw))
     # x2: an untyped part of a multipart/digest is a message/rfc822 level of its own
     if 2 * len(_CONTAINER_CT_RE.findall(raw)) + 1 > MAX_DEPTH:

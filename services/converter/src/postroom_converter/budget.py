@@ -1,0 +1,322 @@
+"""A per-mail CPU budget: mail is analysed in worker processes that a deadline can stop.
+
+Why: the analysis (`analysis.py`: parsing, classifying, reading bounces) runs on content anyone
+can send. Its patterns are linear, but one missed super-linear path must not freeze the
+converter: on the event loop it would stall every account, starve the broker heartbeat and come
+back with every redelivery. Here the event loop only hands the raw bytes to a worker and waits
+without blocking; a worker that has not answered within `budget_s` is killed and replaced, and
+the call raises `TooSlow` (the converter quarantines the mail with reason `too_slow`).
+
+A worker is a new program (`worker.py`, started like `python -m postroom_converter.worker`:
+never a `fork` of the service and its threads), ready once it has imported the analysis; the
+budget counts from the moment it has the mail. A request is the raw bytes, the answer a pickled
+`Analysis` (no Message tree), so the hop costs little per mail (`make bench-converter`).
+
+    Analyser(signer, budget_s=10, workers=2)   the converter service: a pool, async
+    shared_analyser(signer)                    API / CLI reprocessing: one per process
+    analyse_once(raw, ...)                     `postroom parse`: one worker, no event loop
+"""
+
+import asyncio
+import pickle
+import select
+import subprocess
+import sys
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import IO
+
+from postroom_converter.analysis import Analysis
+from postroom_converter.domain.limits import MailTooLarge, check_size
+from postroom_converter.settings import AnalysisSettings
+from postroom_converter.worker import READY, read_frame, write_frame
+from postroom_shared.errors import PermanentError
+from postroom_shared.mail.msgid import MessageIdSigner
+
+__all__ = [
+    "DEFAULT_BUDGET_S",
+    "Analyser",
+    "AnalysisFailed",
+    "TooSlow",
+    "analyse_once",
+    "shared_analyser",
+]
+
+DEFAULT_BUDGET_S: float = AnalysisSettings.model_fields["parse_budget_s"].default
+_START_S = 120.0  # a worker imports the analysis before it is ready (~0.5 s; slow machines)
+_LARGE = 1024 * 1024  # mail bigger than this is handed over off the event loop
+
+
+class TooSlow(PermanentError):
+    """The analysis of one mail did not finish within the budget; `str()` starts `too_slow`."""
+
+    def __init__(self, budget_s: float) -> None:
+        super().__init__(
+            f"too_slow: analysing the mail took longer than the budget of {budget_s:g} s"
+            " (POSTROOM_PARSE_BUDGET_S)"
+        )
+
+
+class AnalysisFailed(RuntimeError):
+    """The worker raised or died (a bug, or killed from outside): worth a retry."""
+
+
+def _options(attachment_data: bool, every_bounce: bool) -> bytes:
+    return bytes((int(attachment_data), int(every_bounce)))
+
+
+class _Worker:
+    """One worker process; blocks until it is ready (start it off the event loop)."""
+
+    def __init__(self, signer: MessageIdSigner | None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "postroom_converter.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+        )
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.requests: IO[bytes] = self.process.stdin
+        self.answers: IO[bytes] = self.process.stdout
+        try:
+            write_frame(self.requests, pickle.dumps(signer))  # never on the command line
+            if not self.wait(_START_S) or read_frame(self.answers) != READY:
+                raise AnalysisFailed(f"the analysis worker did not start in {_START_S:g} s")
+        except (OSError, EOFError) as exc:
+            self.stop()
+            raise AnalysisFailed(f"the analysis worker did not start: {exc!r}") from exc
+        except BaseException:
+            self.stop()
+            raise
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def wait(self, timeout: float) -> bool:
+        """True once an answer (or the end of the stream) can be read."""
+        poller = select.poll()  # (not select(): descriptors above 1023 are fine)
+        poller.register(self.answers, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(timeout * 1000))
+
+    def send(self, options: bytes, raw: bytes) -> None:
+        try:
+            write_frame(self.requests, options, raw)
+        except OSError as exc:
+            raise AnalysisFailed(f"the analysis worker is gone: {exc!r}") from exc
+
+    def answer(self) -> Analysis:
+        try:
+            ok, value = pickle.loads(read_frame(self.answers))  # noqa: S301  # our worker's
+        except (EOFError, OSError) as exc:
+            raise AnalysisFailed(
+                f"the analysis worker died (exit code {self.process.poll()})"
+            ) from exc
+        if not ok or not isinstance(value, Analysis):
+            raise AnalysisFailed(f"the analysis failed: {value}")
+        return value
+
+    def kill(self) -> None:
+        """Stop at once (SIGKILL) and reap it in the background."""
+        if self.process.poll() is None:
+            self.process.kill()
+        for stream in (self.requests, self.answers):
+            stream.close()
+        threading.Thread(target=self.process.wait, name="reap-analysis", daemon=True).start()
+
+    def stop(self) -> None:
+        self.kill()
+        self.process.wait()
+
+
+def _stop_all(workers: list[_Worker]) -> None:
+    while workers:
+        workers.pop().stop()
+
+
+def _stop_started(starting: "asyncio.Future[_Worker]") -> None:
+    """A worker whose start outlived the request that wanted it."""
+    if starting.exception() is None:
+        starting.result().stop()
+
+
+def _too_large(raw: bytes) -> Analysis | None:
+    # Refused here, so a mail over the cap never travels to a worker.
+    try:
+        check_size(raw)
+    except MailTooLarge as exc:
+        return Analysis(mail=None, rejected=str(exc))
+    return None
+
+
+class Analyser:
+    """A pool of up to `workers` analysis processes, started on first use; each mail gets
+    `budget_s` seconds of wall-clock time once a worker has it (waiting for a free worker
+    does not count)."""
+
+    def __init__(
+        self,
+        signer: MessageIdSigner | None,
+        *,
+        budget_s: float = DEFAULT_BUDGET_S,
+        workers: int = 1,
+    ) -> None:
+        self._idle: list[_Worker] = []
+        self._started = 0  # workers alive or being started
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+        if budget_s <= 0 or workers < 1:
+            raise ValueError("budget_s must be > 0 and workers >= 1")
+        self.signer = signer
+        self.budget_s = budget_s
+        self.workers = workers
+        # Stops the idle workers on close(), when the analyser is dropped, or at exit. It holds
+        # the list, not the analyser: dropped in a reference cycle, the workers' own finalizers
+        # could run first and leave running processes behind.
+        self._stop_idle = weakref.finalize(self, _stop_all, self._idle)
+
+    async def analyse(
+        self, raw: bytes, *, attachment_data: bool = True, every_bounce: bool = False
+    ) -> Analysis:
+        """The analysis of `raw`; raises `TooSlow` over the budget, `AnalysisFailed` when the
+        worker raised or died."""
+        refused = _too_large(raw)
+        if refused is not None:
+            return refused
+        worker = await self._acquire()
+        try:
+            result = await self._ask(worker, _options(attachment_data, every_bounce), raw)
+        except BaseException:
+            self._discard(worker)  # over the deadline, dead, or we were cancelled: unknown state
+            raise
+        self._release(worker)
+        return result
+
+    def close(self) -> None:
+        """Stop the idle workers now and the busy ones when they finish; no new mail after."""
+        self._closed = True
+        self._started -= len(self._idle)
+        self._stop_idle()
+
+    async def _ask(self, worker: _Worker, options: bytes, raw: bytes) -> Analysis:
+        loop = asyncio.get_running_loop()
+        readable: asyncio.Future[None] = loop.create_future()
+
+        def ready() -> None:
+            if not readable.done():
+                readable.set_result(None)
+
+        fd = worker.answers.fileno()
+        loop.add_reader(fd, ready)
+        try:
+            if len(raw) > _LARGE:  # a pipe takes ~64 KB at a time: megabytes would block
+                await _off_loop(worker.send, options, raw)
+            else:
+                worker.send(options, raw)
+            async with asyncio.timeout(self.budget_s):
+                await readable
+        except TimeoutError:
+            raise TooSlow(self.budget_s) from None
+        finally:
+            loop.remove_reader(fd)
+        return await _off_loop(worker.answer) if len(raw) > _LARGE else worker.answer()
+
+    async def _acquire(self) -> _Worker:
+        if self._closed:
+            raise RuntimeError("the analyser is closed")
+        while True:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive():
+                    return worker
+                self._discard(worker)
+            if self._started < self.workers:
+                return await self._start()
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake()  # we were woken, then cancelled: pass it on
+                waiter.cancel()
+                raise
+
+    async def _start(self) -> _Worker:
+        self._started += 1
+        # Starting a worker blocks until it has imported the analysis: not on the loop.
+        starting = asyncio.get_running_loop().run_in_executor(None, _Worker, self.signer)
+        try:
+            return await asyncio.shield(starting)
+        except BaseException:
+            self._started -= 1
+            self._wake()
+            starting.add_done_callback(_stop_started)
+            raise
+
+    def _release(self, worker: _Worker) -> None:
+        if self._closed:
+            self._discard(worker)
+            return
+        self._idle.append(worker)
+        self._wake()
+
+    def _discard(self, worker: _Worker) -> None:
+        worker.kill()  # a replacement is started by the next request
+        self._started -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done() and not waiter.get_loop().is_closed():
+                waiter.set_result(None)
+                return
+
+
+async def _off_loop[T](call: Callable[..., T], *args: object) -> T:
+    """`call(*args)` in a thread; if we are cancelled meanwhile, its outcome is dropped."""
+    running = asyncio.get_running_loop().run_in_executor(None, call, *args)
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        running.add_done_callback(lambda done: done.exception())
+        raise
+
+
+_SHARED: dict[tuple[MessageIdSigner | None, float], Analyser] = {}
+
+
+def shared_analyser(signer: MessageIdSigner | None) -> Analyser:
+    """One single-worker analyser per process and signer, for converters made on the fly
+    (reprocessing from the API or the CLI). Its budget is POSTROOM_PARSE_BUDGET_S, read when
+    it is first needed, like the converter service reads it."""
+    budget_s = AnalysisSettings().parse_budget_s
+    key = (signer, budget_s)
+    if key not in _SHARED:
+        _SHARED[key] = Analyser(signer, budget_s=budget_s, workers=1)
+    return _SHARED[key]
+
+
+def analyse_once(
+    raw: bytes,
+    *,
+    signer: MessageIdSigner | None,
+    budget_s: float = DEFAULT_BUDGET_S,
+    attachment_data: bool = False,
+    every_bounce: bool = False,
+) -> Analysis:
+    """`raw` analysed in a fresh worker under the budget, without an event loop."""
+    refused = _too_large(raw)
+    if refused is not None:
+        return refused
+    worker = _Worker(signer)
+    try:
+        worker.send(_options(attachment_data, every_bounce), raw)
+        if not worker.wait(budget_s):
+            raise TooSlow(budget_s)
+        return worker.answer()
+    finally:
+        worker.stop()
