@@ -37,6 +37,7 @@ from postroom_shared.mail.msgid import MessageIdSigner
 
 __all__ = [
     "DEFAULT_BUDGET_S",
+    "WORKER_MODULE",
     "Analyser",
     "AnalysisFailed",
     "TooSlow",
@@ -45,6 +46,7 @@ __all__ = [
 ]
 
 DEFAULT_BUDGET_S: float = AnalysisSettings.model_fields["parse_budget_s"].default
+WORKER_MODULE = "postroom_converter.worker"
 _START_S = 120.0  # a worker imports the analysis before it is ready (~0.5 s; slow machines)
 _LARGE = 1024 * 1024  # mail bigger than this is handed over off the event loop
 
@@ -70,9 +72,9 @@ def _options(attachment_data: bool, every_bounce: bool) -> bytes:
 class _Worker:
     """One worker process; blocks until it is ready (start it off the event loop)."""
 
-    def __init__(self, signer: MessageIdSigner | None) -> None:
+    def __init__(self, signer: MessageIdSigner | None, module: str = WORKER_MODULE) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "postroom_converter.worker"],
+            [sys.executable, "-m", module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             bufsize=0,
@@ -162,6 +164,7 @@ class Analyser:
         *,
         budget_s: float = DEFAULT_BUDGET_S,
         workers: int = 1,
+        worker_module: str = WORKER_MODULE,
     ) -> None:
         self._idle: list[_Worker] = []
         self._started = 0  # workers alive or being started
@@ -172,6 +175,7 @@ class Analyser:
         self.signer = signer
         self.budget_s = budget_s
         self.workers = workers
+        self.worker_module = worker_module  # another program speaking the same frames (tests)
         # Stops the idle workers on close(), when the analyser is dropped, or at exit. It holds
         # the list, not the analyser: dropped in a reference cycle, the workers' own finalizers
         # could run first and leave running processes behind.
@@ -247,7 +251,9 @@ class Analyser:
     async def _start(self) -> _Worker:
         self._started += 1
         # Starting a worker blocks until it has imported the analysis: not on the loop.
-        starting = asyncio.get_running_loop().run_in_executor(None, _Worker, self.signer)
+        starting = asyncio.get_running_loop().run_in_executor(
+            None, _Worker, self.signer, self.worker_module
+        )
         try:
             return await asyncio.shield(starting)
         except BaseException:
@@ -307,12 +313,13 @@ def analyse_once(
     budget_s: float = DEFAULT_BUDGET_S,
     attachment_data: bool = False,
     every_bounce: bool = False,
+    worker_module: str = WORKER_MODULE,
 ) -> Analysis:
     """`raw` analysed in a fresh worker under the budget, without an event loop."""
     refused = _too_large(raw)
     if refused is not None:
         return refused
-    worker = _Worker(signer)
+    worker = _Worker(signer, worker_module)
     try:
         worker.send(_options(attachment_data, every_bounce), raw)
         if not worker.wait(budget_s):
