@@ -205,7 +205,9 @@ def seed(url: str, idp: IdentityProvider) -> Seeded:
             start = api.post(f"/v1/accounts/{microsoft}/oauth/start", json={})
             assert start.status_code == 200, start.text
             # the sign-in link binds a browser, then redirects to the provider with the state
-            begin = api.get(start.json()["authorization_url"], follow_redirects=False)
+            # the link is on the public host (behind a proxy that strips /api): ask the API
+            link = urlsplit(start.json()["authorization_url"])
+            begin = api.get(f"/oauth/begin?{link.query}", follow_redirects=False)
             assert begin.status_code == 302, begin.text
             query = dict(parse_qsl(urlsplit(begin.headers["location"]).query))
             states.append(query["state"])

@@ -151,7 +151,13 @@ async def start_smtp_sign_in(
     return await _start(request, provider, SMTP_OWNER, smtp.oauth, hint)
 
 
-_Param = Annotated[str | None, Query(max_length=2000)]
+# What identity providers send back is ASCII (RFC 6749 appendix A); sealed values are
+# urlsafe base64 behind a version prefix. Saying so keeps every valid URL well inside what the
+# HTTP server reads in a request line (uvicorn drops the connection on ~100 KB).
+_ASCII = r"^[\x20-\x7e]*$"
+_SEALED = r"^[A-Za-z0-9:_=-]+$"
+_Param = Annotated[str | None, Query(max_length=2000, pattern=_ASCII)]
+_Text = Annotated[str | None, Query(max_length=2000)]
 
 
 @callback_router.get(
@@ -166,7 +172,7 @@ _Param = Annotated[str | None, Query(max_length=2000)]
     },
 )
 async def oauth_begin(
-    request: Request, ticket: Annotated[str, Query(min_length=1, max_length=24000)]
+    request: Request, ticket: Annotated[str, Query(min_length=1, max_length=24000, pattern=_SEALED)]
 ) -> RedirectResponse:
     try:
         link = open_link(ticket, secrets_of(request))
@@ -195,10 +201,10 @@ async def oauth_begin(
 )
 async def oauth_callback(
     request: Request,
-    state: Annotated[str, Query(min_length=1, max_length=8000)],
-    code: Annotated[str | None, Query(max_length=8000)] = None,
+    state: Annotated[str, Query(min_length=1, max_length=8000, pattern=_SEALED)],
+    code: Annotated[str | None, Query(max_length=8000, pattern=_ASCII)] = None,
     error: _Param = None,
-    error_description: _Param = None,
+    error_description: _Text = None,
     session_state: _Param = None,
     client_info: _Param = None,
 ) -> OAuthDoneView:
