@@ -3,6 +3,7 @@
 import json
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -166,6 +167,38 @@ async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converte
     assert isinstance(outcome, Threaded) and outcome.token == "INC-1", outcome
     after = await store.get_item(item.id)
     assert after is not None and after.bounced == ["gone@example.org"] and after.status == "new"
+
+
+async def test_our_own_mail_is_ignored_before_any_threading_lookup(
+    converter: Converter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = converter.store
+    await converter.handle(_received(1, _mail("Printer")))
+    item = (await store.list_items())[0]
+    lookups: list[str] = []
+    for name in ("get_item", "find_item_by_number", "find_item_by_message_ids"):
+        real = getattr(store, name)
+
+        async def spy(*args: object, _name: str = name, _real: Any = real) -> Any:
+            lookups.append(_name)
+            return await _real(*args)
+
+        monkeypatch.setattr(store, name, spy)
+    # It names the item every way threading knows: signed id, subject token, reference.
+    echo = _mail(
+        "Re: [INC-1] Printer",
+        Message_ID=SIGNER.make(item.id, "n2"),
+        In_Reply_To=SIGNER.make(item.id, "n1"),
+        References=f"{SIGNER.make(item.id, 'n1')} <first@example.org>",
+    )
+    outcome = await converter.handle(_received(2, echo))
+    print(f"outcome: {outcome}; threading lookups: {lookups}")
+    assert isinstance(outcome, Ignored)
+    assert outcome.reason == "our own mail came back: our Message-ID"
+    assert lookups == []
+    log = await store.list_log(mail_key="acc1/INBOX/3/2")
+    assert [e.action for e in log] == ["ignored"]
+    assert (await store.get_item(item.id)) == item
 
 
 async def test_attachments_are_saved_and_html_is_sanitised(converter: Converter) -> None:
