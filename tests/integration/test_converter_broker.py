@@ -116,7 +116,7 @@ async def test_redelivery_gives_one_item_and_one_event(
     tap = await _tap(channel, "item.#")
     broker = await _connected(stack)
     try:
-        converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+        converter = Converter(store=store, broker=broker, signer=MessageIdSigner.checking(SECRET))
         event = _event()
         assert await converter.handle(event) == Created("INC-1", "no thread match: new item")
         assert isinstance(await converter.handle(event), Duplicate)
@@ -135,7 +135,7 @@ async def test_crash_between_store_write_and_publish_loses_nothing(
     event = _event(2)
     # First attempt: the store write succeeds, the publish fails (no broker connection).
     offline = Converter(
-        store=store, broker=RabbitBroker(stack.amqp_url), signer=MessageIdSigner(SECRET, "")
+        store=store, broker=RabbitBroker(stack.amqp_url), signer=MessageIdSigner.checking(SECRET)
     )
     with pytest.raises(Exception):  # noqa: B017,PT011 - whatever the client raises when offline
         await offline.handle(event)
@@ -143,7 +143,7 @@ async def test_crash_between_store_write_and_publish_loses_nothing(
     # Redelivery: nothing is applied twice, the pending event goes out exactly once.
     broker = await _connected(stack)
     try:
-        online = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+        online = Converter(store=store, broker=broker, signer=MessageIdSigner.checking(SECRET))
         assert isinstance(await online.handle(event), Duplicate)
         assert len(await _drain(tap)) == 1
         assert await store.pending_events() == []
@@ -223,7 +223,7 @@ async def test_failing_mail_is_quarantined_not_dead_lettered_and_can_be_reproces
 
         # The cause is fixed (the blob arrives); reprocessing creates the item.
         assert await store.put_blob(raw) == missing
-        converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+        converter = Converter(store=store, broker=broker, signer=MessageIdSigner.checking(SECRET))
         assert isinstance(await converter.reprocess(entry.id), Created)
         assert await store.list_quarantine() == []
         assert {e.action for e in await store.list_log(mail_key=event.mail_key)} == {

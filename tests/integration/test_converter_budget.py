@@ -150,7 +150,7 @@ async def test_too_slow_mail_is_quarantined_and_the_next_mail_is_not_stalled(
 
         # Reprocessing (API and CLI call this) gets the same budget: it stays quarantined.
         monkeypatch.setenv("POSTROOM_PARSE_BUDGET_S", str(BUDGET_S))
-        converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+        converter = Converter(store=store, broker=broker, signer=MessageIdSigner.checking(SECRET))
         outcome = await converter.reprocess(entry.id)
         assert isinstance(outcome, Quarantined) and outcome.reason.startswith("too_slow")
         again = await store.get_quarantine(entry.id)

@@ -59,7 +59,7 @@ async def test_list_show_reprocess_discard(stack: StackEnv, store_url: str) -> N
     broker = make_broker(settings)
     await broker.connect()
     await declare_topology(broker)
-    converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+    converter = Converter(store=store, broker=broker, signer=MessageIdSigner.checking(SECRET))
     for uid in (1, 2):
         outcome = await converter.handle(factories.mail_received(f"acc1/INBOX/1/{uid}", DEEP))
         assert isinstance(outcome, Quarantined) and outcome.reason.startswith("MIME nesting")

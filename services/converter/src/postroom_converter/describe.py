@@ -13,9 +13,10 @@ import sys
 from typing import Any
 
 from postroom_converter.analysis import Analysis, analyse
-from postroom_converter.budget import AnalysisFailed, TooSlow, analyse_once
+from postroom_converter.budget import TooSlow, analyse_once
 from postroom_converter.domain.parse import Address
 from postroom_converter.settings import AnalysisSettings
+from postroom_converter.worker_process import AnalysisFailed
 from postroom_shared.mail.msgid import MessageIdSigner
 
 __all__ = ["KEYS", "describe", "describe_analysis", "describe_budgeted", "main"]

@@ -8,7 +8,6 @@ from typing import Any
 
 from faststream.rabbit import RabbitBroker
 
-from postroom_converter.budget import AnalysisFailed
 from postroom_converter.describe import describe_budgeted
 from postroom_converter.domain.outcome import (
     Created,
@@ -19,6 +18,7 @@ from postroom_converter.domain.outcome import (
     Threaded,
 )
 from postroom_converter.service import Converter, HeadersOnlyError
+from postroom_converter.worker_process import AnalysisFailed
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.store import Store
 
