@@ -1,4 +1,5 @@
-"""The converter's decision rules, each on its own and in their order (pure, no servers)."""
+"""The converter's decision rules, each on its own and in their order, and the outcome and
+item reference types they lead to (pure, no servers)."""
 
 import importlib
 import pkgutil
@@ -8,6 +9,7 @@ import pytest
 
 from postroom_converter.domain import rules
 from postroom_converter.domain.decision import Create, Ignore, Quarantine, Thread
+from postroom_converter.domain.outcome import Created, Duplicate, Ignored, Quarantined, Threaded
 from postroom_converter.domain.rules import (
     Arrival,
     Content,
@@ -19,7 +21,7 @@ from postroom_converter.domain.rules import (
     unreadable,
 )
 from postroom_converter.domain.threading import Candidates
-from postroom_shared.contracts import ClassificationV1, MailKind
+from postroom_shared.contracts import ClassificationV1, MailKind, item_ref
 from postroom_shared.models import Item, ItemType
 from tests import factories
 
@@ -116,3 +118,25 @@ def test_the_stages_stop_or_go_on_in_order() -> None:
     assert isinstance(rules.on_placement(_placement("bounce", Candidates())), Ignore)
     assert isinstance(rules.on_placement(_placement("bounce", Candidates(signed=ITEM))), Thread)
     assert isinstance(rules.on_placement(_placement("normal", Candidates())), Create)
+
+
+def test_outcomes_read_as_the_log_lines_they_were() -> None:
+    assert str(Created("INC-3", "no thread match: new item")) == (
+        "created INC-3 (no thread match: new item)"
+    )
+    assert str(Threaded("INC-1", "signed Message-ID")) == "threaded onto INC-1 (signed Message-ID)"
+    assert str(Ignored("our own mail came back: x")) == "ignored: our own mail came back: x"
+    assert str(Quarantined("too_slow: x")) == "quarantined: too_slow: x"
+    assert str(Duplicate("already applied")) == "duplicate: already applied"
+
+
+def test_item_ref_shows_the_item_as_events_do() -> None:
+    ref = item_ref(ITEM)
+    assert (ref.item_id, ref.token, ref.status, ref.item_type) == (
+        "it_1",
+        "INC-1",
+        "new",
+        "incident",
+    )
+    assert item_ref(ITEM, status="open").status == "open"
+    assert item_ref(ITEM, status=None) == ref

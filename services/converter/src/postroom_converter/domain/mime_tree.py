@@ -1,8 +1,9 @@
 """Walking a parsed MIME tree without recursion, and decoding one part's body to text.
 
 Iterative on purpose: how deep a mail nests costs no stack (the depth cap in `limits.py` is
-the guard, not the interpreter's recursion limit). Decoding never raises: what the `email` package cannot decode is
-recorded in `defects` and read through the charset fallback chain (`charsets.py`).
+the guard, not the interpreter's recursion limit). Decoding never raises: what the `email`
+package cannot decode is recorded in `defects` and read through the charset fallback chain
+(`charsets.py`).
 """
 
 from collections.abc import Iterator
