@@ -66,6 +66,17 @@ def _own_event_ids(event: MailReceivedV1) -> set[str]:
     }
 
 
+def _about(event: MailReceivedV1) -> dict[str, object]:
+    """The fields every event the converter publishes about a mail carries."""
+    return {
+        "source": SOURCE,
+        "correlation_id": event.correlation_id,
+        "causation_id": event.event_id,
+        "account_id": event.account_id,
+        "mail_key": event.mail_key,
+    }
+
+
 @dataclass(frozen=True)
 class Placing:
     """A readable mail on its way onto an item: what creating or threading needs."""
@@ -187,18 +198,9 @@ class Recorder:
     async def ignore(self, event: MailReceivedV1, reason: str, *, blob_ref: str | None) -> Ignored:
         # The raw bytes stay reachable from the log: "why was this ignored?" needs the mail.
         await self.log(event, "ignored", reason, blob_ref=blob_ref or event.blob_ref)
-        await publish_event(
-            self.broker,
-            MailIgnoredV1(
-                event_id=deterministic_event_id(event.mail_key, "mail.ignored.v1"),
-                source=SOURCE,
-                correlation_id=event.correlation_id,
-                causation_id=event.event_id,
-                account_id=event.account_id,
-                mail_key=event.mail_key,
-                reason=reason,
-            ),
-        )
+        event_id = deterministic_event_id(event.mail_key, "mail.ignored.v1")
+        ignored = {**_about(event), "event_id": event_id, "reason": reason}
+        await publish_event(self.broker, MailIgnoredV1.model_validate(ignored))
         return Ignored(reason)
 
     async def quarantine(
@@ -224,19 +226,13 @@ class Recorder:
             )
         )
         await self.log(event, "quarantined", reason)
-        await publish_event(
-            self.broker,
-            MailQuarantinedV1(
-                event_id=deterministic_event_id(event.mail_key, "mail.quarantined.v1", reason),
-                source=SOURCE,
-                correlation_id=event.correlation_id,
-                causation_id=event.event_id,
-                account_id=event.account_id,
-                mail_key=event.mail_key,
-                quarantine_id=quarantine_id,
-                reason=reason,
-            ),
-        )
+        quarantined = {
+            **_about(event),
+            "event_id": deterministic_event_id(event.mail_key, "mail.quarantined.v1", reason),
+            "quarantine_id": quarantine_id,
+            "reason": reason,
+        }
+        await publish_event(self.broker, MailQuarantinedV1.model_validate(quarantined))
         log.warning("mail quarantined", reason=reason, quarantine_id=quarantine_id)
         return Quarantined(reason)
 

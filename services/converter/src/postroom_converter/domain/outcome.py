@@ -5,6 +5,7 @@ small closed set instead of a sentence to parse. `str()` of each is the line the
 """
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 __all__ = ["Created", "Duplicate", "Ignored", "Outcome", "Quarantined", "Threaded"]
 
@@ -32,33 +33,33 @@ class Threaded:
 
 
 @dataclass(frozen=True)
-class Ignored:
+class _Stopped:
+    reason: str
+    verb: ClassVar[str]
+
+    def __str__(self) -> str:
+        return f"{self.verb}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Ignored(_Stopped):
     """The mail was logged and announced as ignored; no item changed."""
 
-    reason: str
-
-    def __str__(self) -> str:
-        return f"ignored: {self.reason}"
+    verb = "ignored"
 
 
 @dataclass(frozen=True)
-class Quarantined:
+class Quarantined(_Stopped):
     """The mail went to the quarantine, where a human can inspect and reprocess it."""
 
-    reason: str
-
-    def __str__(self) -> str:
-        return f"quarantined: {self.reason}"
+    verb = "quarantined"
 
 
 @dataclass(frozen=True)
-class Duplicate:
+class Duplicate(_Stopped):
     """The mail had been applied already (a redelivery): nothing new was written."""
 
-    reason: str
-
-    def __str__(self) -> str:
-        return f"duplicate: {self.reason}"
+    verb = "duplicate"
 
 
 Outcome = Created | Threaded | Ignored | Quarantined | Duplicate
