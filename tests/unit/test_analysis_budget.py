@@ -20,14 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from postroom_converter.budget import (
-    Analyser,
-    AnalysisFailed,
-    TooSlow,
-    analyse_once,
-    shared_analyser,
-)
+from postroom_converter.budget import Analyser, TooSlow, analyse_once, shared_analyser
 from postroom_converter.domain.limits import MAX_MAIL_BYTES
+from postroom_converter.worker_process import AnalysisFailed
 from postroom_shared.mail.msgid import MessageIdSigner
 
 SIGNER = MessageIdSigner("b" * 40, "example.test")

@@ -11,7 +11,7 @@ import base64
 import binascii
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -22,6 +22,9 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
 )
+
+if TYPE_CHECKING:  # models are not imported at run time: the contracts stand alone
+    from postroom_shared.models import Item
 
 __all__ = [
     "EVENT_NAMESPACE",
@@ -42,6 +45,7 @@ __all__ = [
     "ReplySentV1",
     "ReplySuppressedV1",
     "deterministic_event_id",
+    "item_ref",
 ]
 
 EVENT_NAMESPACE = uuid.UUID("6f1d2a8e-53b1-4b7c-9a57-0c1f5e2f7d10")
@@ -147,6 +151,21 @@ class ItemRefV1(_Frozen):
     title: str
     status: str = Field(examples=["new"])
     account_id: str
+
+
+def item_ref(item: "Item", *, status: str | None = None) -> ItemRefV1:
+    """A stored item as the events describe it; `status` when the event's change sets a new
+    one (subscribers then find the item in that state)."""
+    return ItemRefV1(
+        item_id=item.id,
+        item_type=item.item_type.value,
+        number=item.number,
+        token=item.token,
+        project=item.project,
+        title=item.title,
+        status=status or item.status,
+        account_id=item.account_id,
+    )
 
 
 class MailReceivedV1(EventEnvelope):

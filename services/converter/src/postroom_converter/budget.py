@@ -7,10 +7,11 @@ back with every redelivery. Here the event loop only hands the raw bytes to a wo
 without blocking; a worker that has not answered within `budget_s` is killed and replaced, and
 the call raises `TooSlow` (the converter quarantines the mail with reason `too_slow`).
 
-A worker is a new program (`worker.py`, started like `python -m postroom_converter.worker`:
-never a `fork` of the service and its threads), ready once it has imported the analysis; the
-budget counts from the moment it has the mail. A request is the raw bytes, the answer a pickled
-`Analysis` (no Message tree), so the hop costs little per mail (`make bench-converter`).
+A worker is a new program (`worker.py`, started by `worker_process.py` like `python -m
+postroom_converter.worker`: never a `fork` of the service and its threads), ready once it has
+imported the analysis; the budget counts from the moment it has the mail. A request is the raw
+bytes, the answer a pickled `Analysis` (no Message tree), so the hop costs little per mail
+(`make bench-converter`).
 
     Analyser(signer, budget_s=10, workers=2)   the converter service: a pool, async
     shared_analyser(signer)                    API / CLI reprocessing: one per process
@@ -18,36 +19,30 @@ budget counts from the moment it has the mail. A request is the raw bytes, the a
 """
 
 import asyncio
-import pickle
-import select
-import subprocess
-import sys
-import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import IO
 
 from postroom_converter.analysis import Analysis
 from postroom_converter.domain.limits import MailTooLarge, check_size
 from postroom_converter.settings import AnalysisSettings
-from postroom_converter.worker import READY, read_frame, write_frame
+from postroom_converter.worker_process import (
+    WORKER_MODULE,
+    WorkerProcess,
+    options,
+)
 from postroom_shared.errors import PermanentError
 from postroom_shared.mail.msgid import MessageIdSigner
 
 __all__ = [
     "DEFAULT_BUDGET_S",
-    "WORKER_MODULE",
     "Analyser",
-    "AnalysisFailed",
     "TooSlow",
     "analyse_once",
     "shared_analyser",
 ]
 
 DEFAULT_BUDGET_S: float = AnalysisSettings.model_fields["parse_budget_s"].default
-WORKER_MODULE = "postroom_converter.worker"
-_START_S = 120.0  # a worker imports the analysis before it is ready (~0.5 s; slow machines)
 _LARGE = 1024 * 1024  # mail bigger than this is handed over off the event loop
 
 
@@ -61,84 +56,12 @@ class TooSlow(PermanentError):
         )
 
 
-class AnalysisFailed(RuntimeError):
-    """The worker raised or died (a bug, or killed from outside): worth a retry."""
-
-
-def _options(attachment_data: bool, every_bounce: bool) -> bytes:
-    return bytes((int(attachment_data), int(every_bounce)))
-
-
-class _Worker:
-    """One worker process; blocks until it is ready (start it off the event loop)."""
-
-    def __init__(self, signer: MessageIdSigner | None, module: str = WORKER_MODULE) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", module],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            bufsize=0,
-        )
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.requests: IO[bytes] = self.process.stdin
-        self.answers: IO[bytes] = self.process.stdout
-        try:
-            write_frame(self.requests, pickle.dumps(signer))  # never on the command line
-            if not self.wait(_START_S) or read_frame(self.answers) != READY:
-                raise AnalysisFailed(f"the analysis worker did not start in {_START_S:g} s")
-        except (OSError, EOFError) as exc:
-            self.stop()
-            raise AnalysisFailed(f"the analysis worker did not start: {exc!r}") from exc
-        except BaseException:
-            self.stop()
-            raise
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def wait(self, timeout: float) -> bool:
-        """True once an answer (or the end of the stream) can be read."""
-        poller = select.poll()  # (not select(): descriptors above 1023 are fine)
-        poller.register(self.answers, select.POLLIN | select.POLLHUP | select.POLLERR)
-        return bool(poller.poll(timeout * 1000))
-
-    def send(self, options: bytes, raw: bytes) -> None:
-        try:
-            write_frame(self.requests, options, raw)
-        except OSError as exc:
-            raise AnalysisFailed(f"the analysis worker is gone: {exc!r}") from exc
-
-    def answer(self) -> Analysis:
-        try:
-            ok, value = pickle.loads(read_frame(self.answers))  # noqa: S301  # our worker's
-        except (EOFError, OSError) as exc:
-            raise AnalysisFailed(
-                f"the analysis worker died (exit code {self.process.poll()})"
-            ) from exc
-        if not ok or not isinstance(value, Analysis):
-            raise AnalysisFailed(f"the analysis failed: {value}")
-        return value
-
-    def kill(self) -> None:
-        """Stop at once (SIGKILL) and reap it in the background."""
-        if self.process.poll() is None:
-            self.process.kill()
-        for stream in (self.requests, self.answers):
-            stream.close()
-        threading.Thread(target=self.process.wait, name="reap-analysis", daemon=True).start()
-
-    def stop(self) -> None:
-        self.kill()
-        self.process.wait()
-
-
-def _stop_all(workers: list[_Worker]) -> None:
+def _stop_all(workers: list[WorkerProcess]) -> None:
     while workers:
         workers.pop().stop()
 
 
-def _stop_started(starting: "asyncio.Future[_Worker]") -> None:
+def _stop_started(starting: "asyncio.Future[WorkerProcess]") -> None:
     """A worker whose start outlived the request that wanted it."""
     if starting.exception() is None:
         starting.result().stop()
@@ -166,7 +89,7 @@ class Analyser:
         workers: int = 1,
         worker_module: str = WORKER_MODULE,
     ) -> None:
-        self._idle: list[_Worker] = []
+        self._idle: list[WorkerProcess] = []
         self._started = 0  # workers alive or being started
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
@@ -191,7 +114,7 @@ class Analyser:
             return refused
         worker = await self._acquire()
         try:
-            result = await self._ask(worker, _options(attachment_data, every_bounce), raw)
+            result = await self._ask(worker, options(attachment_data, every_bounce), raw)
         except BaseException:
             self._discard(worker)  # over the deadline, dead, or we were cancelled: unknown state
             raise
@@ -204,7 +127,7 @@ class Analyser:
         self._started -= len(self._idle)
         self._stop_idle()
 
-    async def _ask(self, worker: _Worker, options: bytes, raw: bytes) -> Analysis:
+    async def _ask(self, worker: WorkerProcess, options: bytes, raw: bytes) -> Analysis:
         loop = asyncio.get_running_loop()
         readable: asyncio.Future[None] = loop.create_future()
 
@@ -227,7 +150,7 @@ class Analyser:
             loop.remove_reader(fd)
         return await _off_loop(worker.answer) if len(raw) > _LARGE else worker.answer()
 
-    async def _acquire(self) -> _Worker:
+    async def _acquire(self) -> WorkerProcess:
         if self._closed:
             raise RuntimeError("the analyser is closed")
         while True:
@@ -248,11 +171,11 @@ class Analyser:
                 waiter.cancel()
                 raise
 
-    async def _start(self) -> _Worker:
+    async def _start(self) -> WorkerProcess:
         self._started += 1
         # Starting a worker blocks until it has imported the analysis: not on the loop.
         starting = asyncio.get_running_loop().run_in_executor(
-            None, _Worker, self.signer, self.worker_module
+            None, WorkerProcess, self.signer, self.worker_module
         )
         try:
             return await asyncio.shield(starting)
@@ -262,14 +185,14 @@ class Analyser:
             starting.add_done_callback(_stop_started)
             raise
 
-    def _release(self, worker: _Worker) -> None:
+    def _release(self, worker: WorkerProcess) -> None:
         if self._closed:
             self._discard(worker)
             return
         self._idle.append(worker)
         self._wake()
 
-    def _discard(self, worker: _Worker) -> None:
+    def _discard(self, worker: WorkerProcess) -> None:
         worker.kill()  # a replacement is started by the next request
         self._started -= 1
         self._wake()
@@ -319,9 +242,9 @@ def analyse_once(
     refused = _too_large(raw)
     if refused is not None:
         return refused
-    worker = _Worker(signer, worker_module)
+    worker = WorkerProcess(signer, worker_module)
     try:
-        worker.send(_options(attachment_data, every_bounce), raw)
+        worker.send(options(attachment_data, every_bounce), raw)
         if not worker.wait(budget_s):
             raise TooSlow(budget_s)
         return worker.answer()

@@ -1,4 +1,5 @@
-"""The analysis worker process (`python -m postroom_converter.worker`), started by `budget.py`.
+"""The analysis worker program (`python -m postroom_converter.worker`); its parent side is
+`worker_process.py`.
 
 A process of its own so that a deadline can stop it (a thread cannot be stopped). It is started
 like a new program (no `fork` of the service and its threads, no `multiprocessing` re-import of

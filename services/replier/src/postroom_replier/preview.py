@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from postroom_replier.domain.compose import final_subject
 from postroom_replier.domain.templates import TemplateBudgetError, TemplateError, context
 from postroom_replier.renderer import TemplateRenderer
-from postroom_shared.contracts import AddressV1, ClassificationV1, ItemRefV1, MessageRefV1
+from postroom_shared.contracts import (
+    AddressV1,
+    ClassificationV1,
+    ItemRefV1,
+    MessageRefV1,
+    item_ref,
+)
 from postroom_shared.models import (
     EmailAccount,
     Item,
@@ -23,7 +29,7 @@ from postroom_shared.models import (
 )
 from postroom_shared.store import Store
 
-__all__ = ["Preview", "item_ref", "message_ref", "preview_template", "render_preview"]
+__all__ = ["Preview", "message_ref", "preview_template", "render_preview"]
 
 _NORMAL = ClassificationV1(kind="normal", auto_submitted=False)
 SAMPLE_ITEM = ItemRefV1(
@@ -52,20 +58,6 @@ class Preview:
     html: str | None
     error: str | None = None
     over_budget: bool = False  # the error is an operation limit, the memory cap or the deadline
-
-
-def item_ref(item: Item) -> ItemRefV1:
-    """A stored item as the item events describe it (what real sends render from)."""
-    return ItemRefV1(
-        item_id=item.id,
-        item_type=item.item_type.value,
-        number=item.number,
-        token=item.token,
-        project=item.project,
-        title=item.title,
-        status=item.status,
-        account_id=item.account_id,
-    )
 
 
 def message_ref(item: Item, inbound: ThreadMessage | None) -> MessageRefV1:

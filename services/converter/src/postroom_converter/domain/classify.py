@@ -17,6 +17,7 @@ Decisions:
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from postroom_converter.domain.bounce import notice_text
 from postroom_converter.domain.bounce_patterns import (
@@ -66,121 +67,202 @@ _QUOTE_PREFIX_RE = re.compile(r"^\s*(?:re|aw|sv|vs|antw|wg|fwd?|tr)\s*:", re.IGN
 _OOO_BODY_CHARS = 2_000
 
 
+# One signal: the kind it points to and why, as the processing log shows it.
+Signal = tuple[MailKind, str]
+
+
 def classify(
     mail: ParsedMail, *, is_our_message_id: Callable[[str], bool], loop_header: str
 ) -> ClassificationV1:
-    """The kind of `mail` and the signals that decided it."""
-    reasons: list[str] = []
-    kinds: list[MailKind] = []
+    """The kind of `mail` and the signals that decided it.
 
-    def hit(kind: MailKind, reason: str) -> None:
-        kinds.append(kind)
-        reasons.append(reason)
-
-    if mail.header(loop_header):
-        hit("own_loop", f"{loop_header} present")
-    if mail.message_id and is_our_message_id(mail.message_id):
-        hit("own_loop", "our Message-ID")
-
-    # Bounces and feedback reports.
-    subject = mail.subject
-    from_header = " ".join(mail.headers.get("from", ()))
-    sender = mail.sender.address if mail.sender else ""
-    report = mail.report_type
-    if mail.content_type == "multipart/report" and report == "delivery-status":
-        hit("bounce", "multipart/report; report-type=delivery-status")
-    elif mail.content_type == "multipart/report" and report == "feedback-report":
-        hit("bounce", "ARF feedback report (multipart/report; report-type=feedback-report)")
-    elif mail.content_type == "multipart/report":  # read receipts (MDN) and unknown reports
-        hit("auto_reply", f"multipart/report; report-type={report or 'missing'}")
-    if mail.header("x-failed-recipients"):
-        hit("bounce", "X-Failed-Recipients present")
-    machine = bool(MACHINE_SENDER_RE.search(from_header)) or not sender
-    null_path = mail.return_path_null or mail.header("return-path").lower().startswith(
-        "<mailer-daemon"
+    The steps run in this order and each adds its signals; the reasons keep that order. A
+    bounce, once seen, silences the weaker signals that every bounce also carries (a daemon
+    sender, a null return path)."""
+    signals = _own_loop(mail, is_our_message_id, loop_header)
+    bounce = [*_report(mail), *_failed_recipients(mail)]
+    if not _has(bounce, "bounce"):
+        bounce += _bounce_notice(mail)
+    is_bounce = _has(bounce, "bounce")
+    signals += bounce
+    signals += [] if is_bounce else _daemon_sender(mail)
+    signals += _list(mail)
+    signals += _automatic_headers(mail, is_bounce=is_bounce)
+    signals += [] if signals else _automatic_text(mail)
+    signals += _out_of_office(mail) if _has(signals, "auto_reply") else []
+    kind = _most_specific([k for k, _ in signals])
+    return ClassificationV1(
+        kind=kind, auto_submitted=kind != "normal", reasons=tuple(r for _, r in signals)
     )
-    bounce_subject = bool(BOUNCE_SUBJECT_RE.search(subject))
-    if "bounce" not in kinds and (
-        machine or null_path or bounce_subject or mail.content_type.startswith("multipart/")
-    ):
-        text = notice_text(mail.tree) if mail.tree is not None else mail.text
-        if not text:
-            text = mail.text
-        if (
-            "bounce" not in kinds
-            and mail.content_type != "multipart/report"
-            and _has_dsn_part(mail)
-        ):
-            hit("bounce", "message/delivery-status part")
-        strong = STRONG_BODY_RE.search(text) if "bounce" not in kinds else None
-        if "bounce" not in kinds:
-            who = "machine sender" if machine else "null return path" if null_path else ""
-            if who and bounce_subject:
-                hit("bounce", f"bounce subject {subject[:60]!r} from a {who}")
-            elif who and strong:
-                hit("bounce", f"MTA bounce text {strong.group(0).strip()[:60]!r} from a {who}")
-            elif bounce_subject and strong:
-                hit(
-                    "bounce", f"bounce subject and MTA bounce text {strong.group(0).strip()[:60]!r}"
-                )
-            elif who and (machine and null_path) and WEAK_BODY_RE.search(text):
-                hit("bounce", "delivery error text from a machine sender with null return path")
-        if (
-            "bounce" not in kinds
-            and FEEDBACK_SUBJECT_RE.search(subject)
-            and (_FEEDBACK_BODY_RE.search(text) or _has_part(mail, "message/rfc822"))
-        ):
-            hit("bounce", "abuse/feedback report (returned message attached)")
-    if _DAEMON_ADDR_RE.match(sender) and "bounce" not in kinds:
-        hit("auto_reply", f"From {sender}")
 
-    # Lists and bulk mail.
-    for name in _LIST_HEADERS:
-        if mail.header(name):
-            hit("list", f"{name} present")
-            break
+
+def _has(signals: list[Signal], kind: MailKind) -> bool:
+    return any(k == kind for k, _ in signals)
+
+
+def _own_loop(
+    mail: ParsedMail, is_our_message_id: Callable[[str], bool], loop_header: str
+) -> list[Signal]:
+    """Our own mail coming back: our loop header, or one of our signed Message-IDs."""
+    signals: list[Signal] = []
+    if mail.header(loop_header):
+        signals.append(("own_loop", f"{loop_header} present"))
+    if mail.message_id and is_our_message_id(mail.message_id):
+        signals.append(("own_loop", "our Message-ID"))
+    return signals
+
+
+def _report(mail: ParsedMail) -> list[Signal]:
+    """A multipart/report says what it is: a DSN or an ARF report is a bounce, anything else
+    (read receipts, unknown reports) an automatic reply."""
+    if mail.content_type != "multipart/report":
+        return []
+    report = mail.report_type
+    if report == "delivery-status":
+        return [("bounce", "multipart/report; report-type=delivery-status")]
+    if report == "feedback-report":
+        reason = "ARF feedback report (multipart/report; report-type=feedback-report)"
+        return [("bounce", reason)]
+    return [("auto_reply", f"multipart/report; report-type={report or 'missing'}")]
+
+
+def _failed_recipients(mail: ParsedMail) -> list[Signal]:
+    return [("bounce", "X-Failed-Recipients present")] if mail.header("x-failed-recipients") else []
+
+
+def _bounce_notice(mail: ParsedMail) -> list[Signal]:
+    """A bounce that does not say so in its structure, told by who sent it and what it says.
+
+    The body is read only when a header already hints at a machine (daemon sender, null
+    return path, bounce-like subject) or the mail has parts; ordinary mail never pays for it."""
+    sender = _Sender.of(mail)
+    bounce_subject = bool(BOUNCE_SUBJECT_RE.search(mail.subject))
+    hinted = sender.machine or sender.null_path or bounce_subject
+    if not (hinted or mail.content_type.startswith("multipart/")):
+        return []
+    text = (notice_text(mail.tree) if mail.tree is not None else mail.text) or mail.text
+    reason = (
+        _dsn_part(mail)
+        or _mta_notice(mail.subject, text, sender, bounce_subject=bounce_subject)
+        or _feedback_report(mail, text)
+    )
+    return [("bounce", reason)] if reason else []
+
+
+@dataclass(frozen=True)
+class _Sender:
+    """Who a mail claims to come from, as far as bounces care."""
+
+    machine: bool  # a daemon-like From, or no sender at all
+    null_path: bool  # Return-Path <> or <MAILER-DAEMON...>
+
+    @classmethod
+    def of(cls, mail: ParsedMail) -> "_Sender":
+        from_header = " ".join(mail.headers.get("from", ()))
+        address = mail.sender.address if mail.sender else ""
+        machine = bool(MACHINE_SENDER_RE.search(from_header)) or not address
+        null_path = mail.return_path_null or mail.header("return-path").lower().startswith(
+            "<mailer-daemon"
+        )
+        return cls(machine=machine, null_path=null_path)
+
+    @property
+    def who(self) -> str:
+        return "machine sender" if self.machine else "null return path" if self.null_path else ""
+
+
+def _dsn_part(mail: ParsedMail) -> str:
+    if mail.content_type != "multipart/report" and _has_part(mail, "message/delivery-status"):
+        return "message/delivery-status part"
+    return ""
+
+
+def _mta_notice(subject: str, text: str, sender: _Sender, *, bounce_subject: bool) -> str:
+    """A bounce subject or an MTA's bounce wording, each only believed together with a second
+    sign (a machine sender, a null return path, or the other of the two)."""
+    strong = STRONG_BODY_RE.search(text)
+    who = sender.who
+    if who and bounce_subject:
+        return f"bounce subject {subject[:60]!r} from a {who}"
+    if who and strong:
+        return f"MTA bounce text {strong.group(0).strip()[:60]!r} from a {who}"
+    if bounce_subject and strong:
+        return f"bounce subject and MTA bounce text {strong.group(0).strip()[:60]!r}"
+    if sender.machine and sender.null_path and WEAK_BODY_RE.search(text):
+        return "delivery error text from a machine sender with null return path"
+    return ""
+
+
+def _feedback_report(mail: ParsedMail, text: str) -> str:
+    """An abuse or complaint report that is not ARF (Hotmail/JMRP): subject, and the returned
+    message attached or quoted."""
+    if FEEDBACK_SUBJECT_RE.search(mail.subject) and (
+        _FEEDBACK_BODY_RE.search(text) or _has_part(mail, "message/rfc822")
+    ):
+        return "abuse/feedback report (returned message attached)"
+    return ""
+
+
+def _daemon_sender(mail: ParsedMail) -> list[Signal]:
+    sender = mail.sender.address if mail.sender else ""
+    return [("auto_reply", f"From {sender}")] if _DAEMON_ADDR_RE.match(sender) else []
+
+
+def _list(mail: ParsedMail) -> list[Signal]:
+    """Mailing lists and bulk mail (the first list header is enough)."""
+    signals: list[Signal] = []
+    name = next((n for n in _LIST_HEADERS if mail.header(n)), None)
+    if name:
+        signals.append(("list", f"{name} present"))
     precedence = mail.header("precedence").lower().strip()
     if precedence in _AUTO_PRECEDENCE:
-        hit("list" if precedence == "list" else "auto_reply", f"Precedence: {precedence}")
+        kind: MailKind = "list" if precedence == "list" else "auto_reply"
+        signals.append((kind, f"Precedence: {precedence}"))
+    return signals
 
-    # Automatic replies.
+
+def _automatic_headers(mail: ParsedMail, *, is_bounce: bool) -> list[Signal]:
+    """Automatic replies by their headers and subject prefix."""
+    signals: list[Signal] = []
     auto_submitted = mail.header("auto-submitted").lower().strip()
     if auto_submitted and not auto_submitted.startswith("no"):
-        hit("auto_reply", f"Auto-Submitted: {auto_submitted}")
-    for name in _AUTO_HEADERS:
-        if name != "x-failed-recipients" and name in mail.headers:
-            hit("auto_reply", f"{name} present")
-    if mail.return_path_null and "bounce" not in kinds:
-        hit("auto_reply", "null return path")
-    prefix = AUTO_REPLY_PREFIX_RE.match(subject)
+        signals.append(("auto_reply", f"Auto-Submitted: {auto_submitted}"))
+    signals += [
+        ("auto_reply", f"{name} present")
+        for name in _AUTO_HEADERS
+        if name != "x-failed-recipients" and name in mail.headers
+    ]
+    if mail.return_path_null and not is_bounce:
+        signals.append(("auto_reply", "null return path"))
+    prefix = AUTO_REPLY_PREFIX_RE.match(mail.subject)
     if prefix:
-        hit("auto_reply", f"auto-reply subject {prefix.group(0).strip()!r}")
-    if not kinds and not _QUOTE_PREFIX_RE.match(subject):
-        # no header says so, yet the text does (auto-responders with a fresh subject)
-        said = AUTOMATIC_BODY_RE.search(mail.text[:_OOO_BODY_CHARS])
-        if said:
-            hit("auto_reply", f"automatic-answer text ({said.group(0)!r})")
-    if "auto_reply" in kinds and not _QUOTE_PREFIX_RE.match(subject):
-        ooo = OOO_WORDS_RE.search(subject)
-        if ooo:
-            hit("out_of_office", f"out-of-office subject ({ooo.group(0)!r})")
-        else:
-            body = OOO_BODY_RE.search(mail.text[:_OOO_BODY_CHARS])
-            if body:
-                hit("out_of_office", f"out-of-office text ({body.group(0)!r})")
+        signals.append(("auto_reply", f"auto-reply subject {prefix.group(0).strip()!r}"))
+    return signals
 
-    kind = _most_specific(kinds)
-    return ClassificationV1(kind=kind, auto_submitted=kind != "normal", reasons=tuple(reasons))
+
+def _automatic_text(mail: ParsedMail) -> list[Signal]:
+    """No header says so, yet the text does (auto-responders with a fresh subject)."""
+    if _QUOTE_PREFIX_RE.match(mail.subject):
+        return []
+    said = AUTOMATIC_BODY_RE.search(mail.text[:_OOO_BODY_CHARS])
+    return [("auto_reply", f"automatic-answer text ({said.group(0)!r})")] if said else []
+
+
+def _out_of_office(mail: ParsedMail) -> list[Signal]:
+    """Which automatic replies are out-of-office notices (subject first, then the text)."""
+    if _QUOTE_PREFIX_RE.match(mail.subject):
+        return []
+    ooo = OOO_WORDS_RE.search(mail.subject)
+    if ooo:
+        return [("out_of_office", f"out-of-office subject ({ooo.group(0)!r})")]
+    body = OOO_BODY_RE.search(mail.text[:_OOO_BODY_CHARS])
+    return [("out_of_office", f"out-of-office text ({body.group(0)!r})")] if body else []
 
 
 def _has_part(mail: ParsedMail, content_type: str) -> bool:
     if mail.tree is None or not mail.tree.is_multipart():
         return False
     return any(p.get_content_type() == content_type for p in mail.tree.walk())
-
-
-def _has_dsn_part(mail: ParsedMail) -> bool:
-    return _has_part(mail, "message/delivery-status")
 
 
 _PRIORITY: tuple[MailKind, ...] = ("own_loop", "bounce", "out_of_office", "list", "auto_reply")

@@ -16,7 +16,6 @@ multipart/alternative (text + HTML) mails/s for parse_mail; policy.default alone
 import email
 import email.utils
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
@@ -26,10 +25,8 @@ from typing import Any
 from postroom_converter.domain.attachments import Attachment, attachments_of, is_attachment
 from postroom_converter.domain.bigparts import hollow
 from postroom_converter.domain.charsets import (
-    decode_bytes,
     decode_header,
     raw_header_text,
-    to_bytes,
 )
 from postroom_converter.domain.html import html_to_text, sanitise_html
 from postroom_converter.domain.limits import (
@@ -41,6 +38,7 @@ from postroom_converter.domain.limits import (
     check_raw,
     defuse_param_headers,
 )
+from postroom_converter.domain.mime_tree import all_parts, decoded_body, leaves
 from postroom_converter.domain.reply_text import extract_reply
 
 __all__ = [
@@ -146,54 +144,6 @@ def _date(value: str) -> datetime | None:
         return None
 
 
-def _all_parts(msg: Message) -> Iterator[Message]:
-    """Every entity, containers and those inside attached messages too; not recursive."""
-    stack: list[Message] = [msg]
-    while stack:
-        part = stack.pop()
-        yield part
-        if part.is_multipart():  # (get_payload() on 8-bit text can raise; on lists it cannot)
-            payload: Any = part.get_payload()
-            stack.extend(p for p in reversed(payload) if isinstance(p, Message))
-
-
-def _leaves(msg: Message) -> Iterator[tuple[Message, int | None]]:
-    """Leaf parts of the mail itself (attached messages are leaves) with the id of the
-    innermost multipart/alternative they belong to."""
-    stack: list[tuple[Message, int | None]] = [(msg, None)]
-    while stack:
-        part, group = stack.pop()
-        if part.get_content_maintype() == "multipart" and part.is_multipart():
-            if part.get_content_subtype() == "alternative":
-                group = id(part)
-            payload: Any = part.get_payload()
-            stack.extend((p, group) for p in reversed(payload) if isinstance(p, Message))
-        else:
-            yield part, group
-
-
-def _decoded_body(part: Message, defects: list[str]) -> str:
-    try:
-        data: Any = part.get_payload(decode=True)
-    except Exception as exc:
-        defects.append(f"body decode: {type(exc).__name__}")
-        data = None
-    if not isinstance(data, bytes):
-        try:
-            raw: Any = part.get_payload()
-        except Exception:  # 8-bit text with a charset the email package chokes on
-            raw = None
-        data = to_bytes(raw) if isinstance(raw, str) else b""
-    try:
-        charset = part.get_content_charset()
-    except Exception:
-        charset = None
-    text, clean = decode_bytes(data, charset)
-    if not clean:
-        defects.append(f"charset fallback: declared {charset or 'none'!s}"[:120])
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
 def _parse_tree(raw: bytes, defects: list[str]) -> EmailMessage:
     try:
         msg = email.message_from_bytes(raw, _class=EmailMessage, policy=_POLICY)
@@ -223,7 +173,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
         defects.append("leading UTF-8 byte order mark removed")
     hollowed = hollow(raw)
     msg = _parse_tree(hollowed.skeleton, defects)
-    for count, part in enumerate(_all_parts(msg), start=1):
+    for count, part in enumerate(all_parts(msg), start=1):
         if count > MAX_PARTS:
             raise MailRejected(f"more than {MAX_PARTS} MIME parts")
         defects.extend(type(d).__name__ for d in part.defects)
@@ -245,7 +195,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
     attachments: list[Attachment] = []
     text_groups: set[int] = set()
     html_groups: set[int] = set()
-    for part, group in _leaves(msg):
+    for part, group in leaves(msg):
         ctype = part.get_content_type()
         if ctype.startswith("multipart/"):  # no usable boundary: the email package kept text
             ctype = "text/plain"
@@ -254,11 +204,11 @@ def parse_mail(raw: bytes) -> ParsedMail:
                 big = hollowed.data_for(part.get_payload(), raw) if hollowed.spans else None
                 attachments.extend(attachments_of(part, defects, data=big))
             elif ctype == "text/plain" and (group is None or group not in text_groups):
-                texts.append(_decoded_body(part, defects))
+                texts.append(decoded_body(part, defects))
                 if group is not None:
                     text_groups.add(group)
             elif ctype == "text/html" and (group is None or group not in html_groups):
-                htmls.append(_decoded_body(part, defects))
+                htmls.append(decoded_body(part, defects))
                 if group is not None:
                     html_groups.add(group)
         except Exception as exc:  # last resort: one undecodable part must not cost the mail
