@@ -28,7 +28,7 @@ from postroom_shared.models import (
     WorkflowStep,
     utcnow,
 )
-from postroom_shared.store import ItemChanges, OutboxEvent, Store
+from postroom_shared.store import ItemChanges, ItemQuery, OutboxEvent, Store
 
 
 def _account(account_id: str = "acc1", name: str = "Support", active: bool = True) -> EmailAccount:
@@ -170,11 +170,11 @@ async def test_outbox_is_drained_by_mark_published(store: Store) -> None:
     assert len(pending) == 1 and pending[0].body == '{"x": 1}'
 
 
-async def test_list_items_newest_first(store: Store) -> None:
+async def test_items_are_listed_newest_first(store: Store) -> None:
     for n in range(1, 4):
         await store.insert_item(_item(str(n), n), _msg(f"k{n}", f"it_{n}"), [])
-    assert [i.number for i in await store.list_items()] == [3, 2, 1]
-    assert [i.number for i in await store.list_items(limit=2)] == [3, 2]
+    assert [i.number for i in await store.query_items(ItemQuery())] == [3, 2, 1]
+    assert [i.number for i in await store.query_items(ItemQuery(limit=2))] == [3, 2]
 
 
 async def test_ledger_claims_are_exclusive(store: Store) -> None:

@@ -50,11 +50,11 @@ from postroom_shared.models import (
     Workflow,
     utcnow,
 )
-from postroom_shared.store.blobs import BlobWriter
 from postroom_shared.store.blobs_gridfs import GridFsBlobs
 from postroom_shared.store.mongo_bounds import bounded_calls, client_bounds
 from postroom_shared.store.mongo_retention import Doc, MongoRetention
 from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent, StoreOptions
+from postroom_shared.store.ports.blobs import BlobWriter
 
 __all__ = ["MongoStore"]
 
@@ -423,14 +423,6 @@ class MongoStore(MongoRetention):
         async for doc in cursor:
             return await self.get_item(str(doc["item_id"]))
         return None
-
-    async def list_items(self, *, limit: int = 100) -> list[Item]:
-        cursor = (
-            self._db.items.find({}, {"outbox": 0, "applied": 0})
-            .sort([("created_at", DESCENDING), ("number", DESCENDING)])
-            .limit(limit)
-        )
-        return [Item.model_validate(doc) async for doc in cursor]
 
     async def list_messages(self, item_id: str) -> list[ThreadMessage]:
         cursor = self._db.messages.find({"item_id": item_id}).sort(
