@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.uri_parser import parse_uri
 
 from postroom_shared.store import BlobCorrupted, Store
-from postroom_shared.store.blobs_gridfs import PENDING_PREFIX
+from postroom_shared.store.mongo.grid import PENDING_PREFIX
 from postroom_shared.store.sqlite.files import TEMP_PREFIX
 from tests.contract.blob_hammer import Hammered, hammer, hammer_url, round_data
 from tests.stack_env import REPO
