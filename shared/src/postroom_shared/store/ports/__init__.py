@@ -16,6 +16,7 @@ from postroom_shared.store.ports.config import (
     ConfigStore,
     Contacts,
     RefreshTokens,
+    TokenOwners,
 )
 from postroom_shared.store.ports.fetch import (
     AccountStates,
@@ -93,6 +94,7 @@ __all__ = [
     "StoreUnavailableError",
     "StoredBlob",
     "ThreadWriter",
+    "TokenOwners",
 ]
 
 

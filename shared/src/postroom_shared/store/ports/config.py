@@ -19,7 +19,7 @@ from postroom_shared.models import (
     Workflow,
 )
 
-__all__ = ["ConfigReader", "ConfigStore", "Contacts", "RefreshTokens"]
+__all__ = ["ConfigReader", "ConfigStore", "Contacts", "RefreshTokens", "TokenOwners"]
 
 
 class ConfigReader(Protocol):
@@ -52,6 +52,11 @@ class RefreshTokens(Protocol):
         """Store a rotated OAuth refresh token at once, touching nothing else: `owner` is an
         account id or "smtp". False when the owner (or its oauth settings) is gone."""
         ...
+
+
+class TokenOwners(ConfigReader, RefreshTokens, Protocol):
+    """What refreshing an OAuth token takes: the owner's stored settings, and a place for the
+    rotated refresh token (every service that talks OAuth to a mail server)."""
 
 
 class ConfigStore(ConfigReader, Contacts, RefreshTokens, Protocol):
