@@ -90,7 +90,7 @@ def _mail(subject: str, *, sender: str = "customer@example.org", **headers: str)
 async def test_reply_moves_status_and_step_but_out_of_office_does_not(
     converter: Converter,
 ) -> None:
-    store = converter.store
+    store = factories.whole_store(converter.store)
     assert (await converter.handle(_received(1, _mail("Printer")))).startswith("created INC-1")
     item = (await factories.all_items(store))[0]
     assert (item.status, item.workflow_step) == ("new", "New")
@@ -126,7 +126,7 @@ async def test_unthreaded_automatic_mail_is_ignored_and_a_stranger_gets_a_new_it
 
 
 async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converter) -> None:
-    store = converter.store
+    store = factories.whole_store(converter.store)
     await converter.handle(_received(1, _mail("Printer")))
     item = (await factories.all_items(store))[0]
     ours = SIGNER.make(item.id, "n1")
@@ -163,7 +163,7 @@ async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converte
 
 
 async def test_attachments_are_saved_and_html_is_sanitised(converter: Converter) -> None:
-    store = converter.store
+    store = factories.whole_store(converter.store)
     msg = _mail("Screenshot")
     msg.add_alternative(
         '<p onclick="x()">See <img src="cid:shot@x"> and <img src="https://tracker.example/p.gif">'
