@@ -10,7 +10,9 @@ does not answer becomes a `StoreUnavailableError`.
 from typing import Any
 
 import pymongo
-from pymongo import AsyncMongoClient
+from pydantic import BaseModel
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.uri_parser import parse_uri
 
@@ -49,6 +51,23 @@ class MongoBase:
         if self._client is None:
             raise RuntimeError("store is not connected")
         return self._client[self._dbname]
+
+    async def _find[M: BaseModel](self, model: type[M], collection: str, query: Doc) -> M | None:
+        """The first document of `collection` matching `query`, as `model`, or None."""
+        doc = await self._db[collection].find_one(query)
+        return model.model_validate(doc) if doc else None
+
+    @staticmethod
+    async def _models[M: BaseModel](model: type[M], cursor: AsyncCursor[Doc]) -> list[M]:
+        return [model.model_validate(doc) async for doc in cursor]
+
+    async def _all[M: BaseModel](self, model: type[M], collection: str) -> list[M]:
+        """Every document of a small collection, in `_id` order."""
+        return await self._models(model, self._db[collection].find({}).sort("_id", ASCENDING))
+
+    async def _replace(self, collection: str, key: str, model: BaseModel) -> None:
+        """Insert or replace the document `key` of `collection` with `model`."""
+        await self._db[collection].replace_one({"_id": key}, to_doc(model, _id=key), upsert=True)
 
     # lifecycle -----------------------------------------------------------------------------
     async def connect(self) -> None:

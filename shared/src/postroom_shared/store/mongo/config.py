@@ -30,20 +30,18 @@ class MongoConfig(MongoBase):
     # accounts ------------------------------------------------------------------------------
     async def put_account(self, account: EmailAccount) -> None:
         try:
-            await self._db.accounts.replace_one(
-                {"_id": account.id}, to_doc(account, _id=account.id), upsert=True
-            )
+            await self._replace("accounts", account.id, account)
         except DuplicateKeyError as exc:
             raise ValueError(f"an account named {account.name!r} already exists") from exc
 
     async def get_account(self, account_id: str) -> EmailAccount | None:
-        doc = await self._db.accounts.find_one({"_id": account_id})
-        return EmailAccount.model_validate(doc) if doc else None
+        return await self._find(EmailAccount, "accounts", {"_id": account_id})
 
     async def list_accounts(self, *, active_only: bool = False) -> list[EmailAccount]:
         query: Doc = {"active": True} if active_only else {}
-        cursor = self._db.accounts.find(query).sort("name", ASCENDING)
-        return [EmailAccount.model_validate(doc) async for doc in cursor]
+        return await self._models(
+            EmailAccount, self._db.accounts.find(query).sort("name", ASCENDING)
+        )
 
     async def delete_account(self, account_id: str) -> bool:
         # Its fetch state goes with it; items, threads and the log stay (they are history).
@@ -56,45 +54,34 @@ class MongoConfig(MongoBase):
 
     # SMTP settings, workflows, templates ---------------------------------------------------
     async def get_smtp_settings(self) -> SmtpSettings | None:
-        doc = await self._db.settings.find_one({"_id": "smtp"})
-        return SmtpSettings.model_validate(doc) if doc else None
+        return await self._find(SmtpSettings, "settings", {"_id": "smtp"})
 
     async def put_smtp_settings(self, settings: SmtpSettings) -> None:
-        await self._db.settings.replace_one(
-            {"_id": "smtp"}, to_doc(settings, _id="smtp"), upsert=True
-        )
+        await self._replace("settings", "smtp", settings)
 
     async def delete_smtp_settings(self) -> bool:
         return (await self._db.settings.delete_one({"_id": "smtp"})).deleted_count > 0
 
     async def put_workflow(self, workflow: Workflow) -> None:
-        await self._db.workflows.replace_one(
-            {"_id": workflow.id}, to_doc(workflow, _id=workflow.id), upsert=True
-        )
+        await self._replace("workflows", workflow.id, workflow)
 
     async def get_workflow(self, workflow_id: str) -> Workflow | None:
-        doc = await self._db.workflows.find_one({"_id": workflow_id})
-        return Workflow.model_validate(doc) if doc else None
+        return await self._find(Workflow, "workflows", {"_id": workflow_id})
 
     async def list_workflows(self) -> list[Workflow]:
-        cursor = self._db.workflows.find({}).sort("_id", ASCENDING)
-        return [Workflow.model_validate(doc) async for doc in cursor]
+        return await self._all(Workflow, "workflows")
 
     async def delete_workflow(self, workflow_id: str) -> bool:
         return (await self._db.workflows.delete_one({"_id": str(workflow_id)})).deleted_count > 0
 
     async def put_template(self, template: NotificationTemplate) -> None:
-        await self._db.templates.replace_one(
-            {"_id": template.id}, to_doc(template, _id=template.id), upsert=True
-        )
+        await self._replace("templates", template.id, template)
 
     async def get_template(self, template_id: str) -> NotificationTemplate | None:
-        doc = await self._db.templates.find_one({"_id": str(template_id)})
-        return NotificationTemplate.model_validate(doc) if doc else None
+        return await self._find(NotificationTemplate, "templates", {"_id": str(template_id)})
 
     async def list_templates(self) -> list[NotificationTemplate]:
-        cursor = self._db.templates.find({}).sort("_id", ASCENDING)
-        return [NotificationTemplate.model_validate(doc) async for doc in cursor]
+        return await self._all(NotificationTemplate, "templates")
 
     async def delete_template(self, template_id: str) -> bool:
         return (await self._db.templates.delete_one({"_id": str(template_id)})).deleted_count > 0
@@ -102,15 +89,12 @@ class MongoConfig(MongoBase):
     # people and contacts -------------------------------------------------------------------
     async def put_person(self, person: Person) -> None:
         try:
-            await self._db.people.replace_one(
-                {"_id": person.id}, to_doc(person, _id=person.id), upsert=True
-            )
+            await self._replace("people", person.id, person)
         except DuplicateKeyError as exc:
             raise ValueError(f"an address of {person.id} belongs to another person") from exc
 
     async def find_person(self, address: str) -> Person | None:
-        doc = await self._db.people.find_one({"emails": str(address).lower()})
-        return Person.model_validate(doc) if doc else None
+        return await self._find(Person, "people", {"emails": str(address).lower()})
 
     async def ensure_contact(self, person: Person) -> Person:
         try:
@@ -123,13 +107,13 @@ class MongoConfig(MongoBase):
         return person
 
     async def get_person(self, person_id: str) -> Person | None:
-        doc = await self._db.people.find_one({"_id": str(person_id)})
-        return Person.model_validate(doc) if doc else None
+        return await self._find(Person, "people", {"_id": str(person_id)})
 
     async def list_people(self, *, kind: str | None = None, limit: int = 100) -> list[Person]:
         query: Doc = {"kind": str(kind)} if kind is not None else {}
-        cursor = self._db.people.find(query).sort("_id", ASCENDING).limit(limit)
-        return [Person.model_validate(doc) async for doc in cursor]
+        return await self._models(
+            Person, self._db.people.find(query).sort("_id", ASCENDING).limit(limit)
+        )
 
     async def delete_person(self, person_id: str) -> bool:
         return (await self._db.people.delete_one({"_id": str(person_id)})).deleted_count > 0
@@ -155,15 +139,13 @@ class MongoConfig(MongoBase):
 
     # API keys ------------------------------------------------------------------------------
     async def put_api_key(self, key: ApiKey) -> None:
-        await self._db.api_keys.replace_one({"_id": key.id}, to_doc(key, _id=key.id), upsert=True)
+        await self._replace("api_keys", key.id, key)
 
     async def get_api_key_by_hash(self, key_hash: str) -> ApiKey | None:
-        doc = await self._db.api_keys.find_one({"key_hash": str(key_hash)})
-        return ApiKey.model_validate(doc) if doc else None
+        return await self._find(ApiKey, "api_keys", {"key_hash": str(key_hash)})
 
     async def list_api_keys(self) -> list[ApiKey]:
-        cursor = self._db.api_keys.find({}).sort("_id", ASCENDING)
-        return [ApiKey.model_validate(doc) async for doc in cursor]
+        return await self._all(ApiKey, "api_keys")
 
     async def revoke_api_key(self, key_id: str) -> bool:
         result = await self._db.api_keys.update_one(

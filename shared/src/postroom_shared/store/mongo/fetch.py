@@ -7,11 +7,10 @@ or one that expired; another owner's live lease makes the upsert collide on `_id
 import hashlib
 from datetime import timedelta
 
-from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from postroom_shared.models import AccountState, Checkpoint, utcnow
-from postroom_shared.store.mongo.base import MongoBase, to_doc
+from postroom_shared.store.mongo.base import MongoBase
 
 __all__ = ["MongoFetch"]
 
@@ -20,14 +19,11 @@ class MongoFetch(MongoBase):
     """`FetchStore` on MongoDB."""
 
     async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None:
-        doc = await self._db.checkpoints.find_one({"_id": f"{account_id}\x1f{folder}"})
-        return Checkpoint.model_validate(doc) if doc else None
+        return await self._find(Checkpoint, "checkpoints", {"_id": f"{account_id}\x1f{folder}"})
 
     async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
         key = f"{checkpoint.account_id}\x1f{checkpoint.folder}"
-        await self._db.checkpoints.replace_one(
-            {"_id": key}, to_doc(checkpoint, _id=key), upsert=True
-        )
+        await self._replace("checkpoints", key, checkpoint)
 
     # seen keys -----------------------------------------------------------------------------
     @staticmethod
@@ -84,14 +80,10 @@ class MongoFetch(MongoBase):
 
     # account states ------------------------------------------------------------------------
     async def put_account_state(self, state: AccountState) -> None:
-        await self._db.account_states.replace_one(
-            {"_id": state.account_id}, to_doc(state, _id=state.account_id), upsert=True
-        )
+        await self._replace("account_states", state.account_id, state)
 
     async def get_account_state(self, account_id: str) -> AccountState | None:
-        doc = await self._db.account_states.find_one({"_id": str(account_id)})
-        return AccountState.model_validate(doc) if doc else None
+        return await self._find(AccountState, "account_states", {"_id": str(account_id)})
 
     async def list_account_states(self) -> list[AccountState]:
-        cursor = self._db.account_states.find({}).sort("_id", ASCENDING)
-        return [AccountState.model_validate(doc) async for doc in cursor]
+        return await self._all(AccountState, "account_states")

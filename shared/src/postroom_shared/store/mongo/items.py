@@ -190,18 +190,22 @@ class MongoItems(MongoBase):
             )
         if ands:
             match["$and"] = ands
-        cursor = (
-            self._db.items.find(match, {"outbox": 0, "applied": 0})
-            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
-            .limit(q.limit)
+        return await self._models(
+            Item,
+            (
+                self._db.items.find(match, {"outbox": 0, "applied": 0})
+                .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+                .limit(q.limit)
+            ),
         )
-        return [Item.model_validate(doc) async for doc in cursor]
 
     async def list_messages(self, item_id: str) -> list[ThreadMessage]:
-        cursor = self._db.messages.find({"item_id": item_id}).sort(
-            [("created_at", ASCENDING), ("_id", ASCENDING)]
+        return await self._models(
+            ThreadMessage,
+            self._db.messages.find({"item_id": item_id}).sort(
+                [("created_at", ASCENDING), ("_id", ASCENDING)]
+            ),
         )
-        return [ThreadMessage.model_validate(doc) async for doc in cursor]
 
     # outbox --------------------------------------------------------------------------------
     async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]:

@@ -29,12 +29,13 @@ class MongoOps(MongoBase):
         )
 
     async def get_quarantine(self, entry_id: str) -> QuarantineEntry | None:
-        doc = await self._db.quarantine.find_one({"_id": entry_id})
-        return QuarantineEntry.model_validate(doc) if doc else None
+        return await self._find(QuarantineEntry, "quarantine", {"_id": entry_id})
 
     async def list_quarantine(self, *, limit: int = 100) -> list[QuarantineEntry]:
-        cursor = self._db.quarantine.find({}).sort("created_at", DESCENDING).limit(limit)
-        return [QuarantineEntry.model_validate(doc) async for doc in cursor]
+        return await self._models(
+            QuarantineEntry,
+            self._db.quarantine.find({}).sort("created_at", DESCENDING).limit(limit),
+        )
 
     async def count_quarantine(self) -> int:
         return await self._db.quarantine.count_documents({})
@@ -69,12 +70,14 @@ class MongoOps(MongoBase):
             window["$lt"] = until
         if window:
             query["at"] = window
-        cursor = (
-            self._db.processing_log.find(query)
-            .sort([("at", DESCENDING), ("_id", ASCENDING)])
-            .limit(limit)
+        return await self._models(
+            ProcessingLogEntry,
+            (
+                self._db.processing_log.find(query)
+                .sort([("at", DESCENDING), ("_id", ASCENDING)])
+                .limit(limit)
+            ),
         )
-        return [ProcessingLogEntry.model_validate(doc) async for doc in cursor]
 
     # health --------------------------------------------------------------------------------
     async def heartbeat(self, beat: ServiceHeartbeat) -> None:
@@ -84,5 +87,6 @@ class MongoOps(MongoBase):
         await self._db.heartbeats.replace_one({"_id": key}, doc, upsert=True)
 
     async def heartbeats(self, *, since: datetime) -> list[ServiceHeartbeat]:
-        cursor = self._db.heartbeats.find({"seen_at": {"$gte": since}})
-        return [ServiceHeartbeat.model_validate(doc) async for doc in cursor]
+        return await self._models(
+            ServiceHeartbeat, self._db.heartbeats.find({"seen_at": {"$gte": since}})
+        )

@@ -25,8 +25,9 @@ class MongoReplies(MongoBase):
         return "\x1f".join((item_id, reason, recipient))
 
     async def get_ledger(self, item_id: str, reason: str, recipient: str) -> LedgerEntry | None:
-        doc = await self._db.ledger.find_one({"_id": self._ledger_id(item_id, reason, recipient)})
-        return LedgerEntry.model_validate(doc) if doc else None
+        return await self._find(
+            LedgerEntry, "ledger", {"_id": self._ledger_id(item_id, reason, recipient)}
+        )
 
     async def claim_ledger(
         self, entry: LedgerEntry, *, stale_before: datetime
@@ -59,10 +60,12 @@ class MongoReplies(MongoBase):
         await self._db.sends.insert_one({**record.model_dump(), "domain": domain})
 
     async def sends_since(self, recipient: str, since: datetime) -> list[SendRecord]:
-        cursor = self._db.sends.find({"recipient": str(recipient), "at": {"$gte": since}}).sort(
-            "at", ASCENDING
+        return await self._models(
+            SendRecord,
+            self._db.sends.find({"recipient": str(recipient), "at": {"$gte": since}}).sort(
+                "at", ASCENDING
+            ),
         )
-        return [SendRecord.model_validate(doc) async for doc in cursor]
 
     async def count_sends_since(
         self, since: datetime, *, domain: str | None = None, limit: int
@@ -75,9 +78,11 @@ class MongoReplies(MongoBase):
     async def account_sends_since(
         self, account_id: str, since: datetime, *, limit: int
     ) -> list[SendRecord]:
-        cursor = (
-            self._db.sends.find({"account_id": account_id, "at": {"$gte": since}})
-            .sort("at", ASCENDING)
-            .limit(limit)
+        return await self._models(
+            SendRecord,
+            (
+                self._db.sends.find({"account_id": account_id, "at": {"$gte": since}})
+                .sort("at", ASCENDING)
+                .limit(limit)
+            ),
         )
-        return [SendRecord.model_validate(doc) async for doc in cursor]

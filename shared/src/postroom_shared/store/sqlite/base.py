@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from postroom_shared.store.ports import StoreOptions, StoreUnavailableError
 from postroom_shared.store.sqlite.files import FileBlobs
 from postroom_shared.store.sqlite.schema import RETENTION_SCHEMA, SCHEMA, migrate
@@ -64,6 +66,20 @@ class SqliteBase:
             raise
         db.execute("COMMIT")
         return result
+
+    async def _one[M: BaseModel](
+        self, model: type[M], sql: str, args: tuple[Any, ...] = ()
+    ) -> M | None:
+        """The document of the first row `sql` selects (its first column), or None."""
+        row = await self._run(lambda db: db.execute(sql, args).fetchone())
+        return model.model_validate_json(row[0]) if row else None
+
+    async def _all[M: BaseModel](
+        self, model: type[M], sql: str, args: tuple[Any, ...] = ()
+    ) -> list[M]:
+        """The documents of every row `sql` selects (their first column)."""
+        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
+        return [model.model_validate_json(row[0]) for row in rows]
 
     async def _changed(self, sql: str, args: tuple[Any, ...]) -> bool:
         """Run one statement; True when it changed a row."""

@@ -11,6 +11,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from postroom_shared.models import (
     ApiKey,
     EmailAccount,
@@ -44,10 +46,7 @@ class SqliteConfig(SqliteBase):
         await self._run(put)
 
     async def get_account(self, account_id: str) -> EmailAccount | None:
-        row = await self._run(
-            lambda db: db.execute("SELECT doc FROM accounts WHERE id=?", (account_id,)).fetchone()
-        )
-        return EmailAccount.model_validate_json(row[0]) if row else None
+        return await self._one(EmailAccount, "SELECT doc FROM accounts WHERE id=?", (account_id,))
 
     async def list_accounts(self, *, active_only: bool = False) -> list[EmailAccount]:
         sql = (
@@ -55,8 +54,7 @@ class SqliteConfig(SqliteBase):
             if active_only
             else "SELECT doc FROM accounts ORDER BY name"
         )
-        rows = await self._run(lambda db: db.execute(sql).fetchall())
-        return [EmailAccount.model_validate_json(row[0]) for row in rows]
+        return await self._all(EmailAccount, sql)
 
     async def delete_account(self, account_id: str) -> bool:
         # Its fetch state goes with it; items, threads and the log stay (they are history).
@@ -71,75 +69,55 @@ class SqliteConfig(SqliteBase):
 
     # SMTP settings, workflows, templates ---------------------------------------------------
     async def get_smtp_settings(self) -> SmtpSettings | None:
-        row = await self._run(
-            lambda db: db.execute("SELECT doc FROM settings WHERE id='smtp'").fetchone()
-        )
-        return SmtpSettings.model_validate_json(row[0]) if row else None
+        return await self._one(SmtpSettings, "SELECT doc FROM settings WHERE id='smtp'")
 
     async def put_smtp_settings(self, settings: SmtpSettings) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "INSERT INTO settings (id, doc) VALUES ('smtp', ?)"
-                " ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
-                (settings.model_dump_json(),),
-            )
-        )
+        await self._put_setting("smtp", settings)
 
     async def delete_smtp_settings(self) -> bool:
         return await self._changed("DELETE FROM settings WHERE id='smtp'", ())
 
-    async def _settings_docs(self, prefix: str) -> list[str]:
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM settings WHERE substr(id, 1, ?) = ? ORDER BY id",
-                (len(prefix), prefix),
-            ).fetchall()
-        )
-        return [row[0] for row in rows]
-
-    async def put_workflow(self, workflow: Workflow) -> None:
+    async def _put_setting(self, key: str, doc: BaseModel) -> None:
+        """SMTP settings, workflows and templates: one small table, keyed `smtp`,
+        `workflow:<id>`, `template:<id>`."""
         await self._run(
             lambda db: db.execute(
                 "INSERT INTO settings (id, doc) VALUES (?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
-                (f"workflow:{workflow.id}", workflow.model_dump_json()),
+                (key, doc.model_dump_json()),
             )
         )
 
+    async def _settings[M: BaseModel](self, model: type[M], prefix: str) -> list[M]:
+        sql = "SELECT doc FROM settings WHERE substr(id, 1, ?) = ? ORDER BY id"
+        return await self._all(model, sql, (len(prefix), prefix))
+
+    async def put_workflow(self, workflow: Workflow) -> None:
+        await self._put_setting(f"workflow:{workflow.id}", workflow)
+
     async def get_workflow(self, workflow_id: str) -> Workflow | None:
-        row = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM settings WHERE id=?", (f"workflow:{workflow_id}",)
-            ).fetchone()
+        return await self._one(
+            Workflow, "SELECT doc FROM settings WHERE id=?", (f"workflow:{workflow_id}",)
         )
-        return Workflow.model_validate_json(row[0]) if row else None
 
     async def list_workflows(self) -> list[Workflow]:
-        return [Workflow.model_validate_json(d) for d in await self._settings_docs("workflow:")]
+        return await self._settings(Workflow, "workflow:")
 
     async def delete_workflow(self, workflow_id: str) -> bool:
         return await self._changed("DELETE FROM settings WHERE id=?", (f"workflow:{workflow_id}",))
 
     async def put_template(self, template: NotificationTemplate) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "INSERT INTO settings (id, doc) VALUES (?, ?)"
-                " ON CONFLICT(id) DO UPDATE SET doc=excluded.doc",
-                (f"template:{template.id}", template.model_dump_json()),
-            )
-        )
+        await self._put_setting(f"template:{template.id}", template)
 
     async def get_template(self, template_id: str) -> NotificationTemplate | None:
-        row = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM settings WHERE id=?", (f"template:{template_id}",)
-            ).fetchone()
+        return await self._one(
+            NotificationTemplate,
+            "SELECT doc FROM settings WHERE id=?",
+            (f"template:{template_id}",),
         )
-        return NotificationTemplate.model_validate_json(row[0]) if row else None
 
     async def list_templates(self) -> list[NotificationTemplate]:
-        docs = await self._settings_docs("template:")
-        return [NotificationTemplate.model_validate_json(d) for d in docs]
+        return await self._settings(NotificationTemplate, "template:")
 
     async def delete_template(self, template_id: str) -> bool:
         return await self._changed("DELETE FROM settings WHERE id=?", (f"template:{template_id}",))
@@ -187,20 +165,15 @@ class SqliteConfig(SqliteBase):
         return await self._run(lambda db: self._tx(db, lambda: body(db)))
 
     async def get_person(self, person_id: str) -> Person | None:
-        row = await self._run(
-            lambda db: db.execute("SELECT doc FROM people WHERE id=?", (person_id,)).fetchone()
-        )
-        return Person.model_validate_json(row[0]) if row else None
+        return await self._one(Person, "SELECT doc FROM people WHERE id=?", (person_id,))
 
     async def list_people(self, *, kind: str | None = None, limit: int = 100) -> list[Person]:
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM people WHERE (?1 IS NULL OR json_extract(doc, '$.kind') = ?1)"
-                " ORDER BY id LIMIT ?2",
-                (kind, limit),
-            ).fetchall()
+        return await self._all(
+            Person,
+            "SELECT doc FROM people WHERE (?1 IS NULL OR json_extract(doc, '$.kind') = ?1)"
+            " ORDER BY id LIMIT ?2",
+            (kind, limit),
         )
-        return [Person.model_validate_json(row[0]) for row in rows]
 
     async def delete_person(self, person_id: str) -> bool:
         def body(db: sqlite3.Connection) -> bool:
@@ -250,18 +223,10 @@ class SqliteConfig(SqliteBase):
         )
 
     async def get_api_key_by_hash(self, key_hash: str) -> ApiKey | None:
-        row = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM api_keys WHERE key_hash=?", (key_hash,)
-            ).fetchone()
-        )
-        return ApiKey.model_validate_json(row[0]) if row else None
+        return await self._one(ApiKey, "SELECT doc FROM api_keys WHERE key_hash=?", (key_hash,))
 
     async def list_api_keys(self) -> list[ApiKey]:
-        rows = await self._run(
-            lambda db: db.execute("SELECT doc FROM api_keys ORDER BY id").fetchall()
-        )
-        return [ApiKey.model_validate_json(row[0]) for row in rows]
+        return await self._all(ApiKey, "SELECT doc FROM api_keys ORDER BY id")
 
     async def revoke_api_key(self, key_id: str) -> bool:
         def body(db: sqlite3.Connection) -> bool:

@@ -18,12 +18,11 @@ class SqliteFetch(SqliteBase):
     """`FetchStore` on SQLite."""
 
     async def get_checkpoint(self, account_id: str, folder: str) -> Checkpoint | None:
-        row = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM checkpoints WHERE account_id=? AND folder=?", (account_id, folder)
-            ).fetchone()
+        return await self._one(
+            Checkpoint,
+            "SELECT doc FROM checkpoints WHERE account_id=? AND folder=?",
+            (account_id, folder),
         )
-        return Checkpoint.model_validate_json(row[0]) if row else None
 
     async def set_checkpoint(self, checkpoint: Checkpoint) -> None:
         await self._run(
@@ -106,15 +105,9 @@ class SqliteFetch(SqliteBase):
         )
 
     async def get_account_state(self, account_id: str) -> AccountState | None:
-        row = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM account_states WHERE account_id=?", (account_id,)
-            ).fetchone()
+        return await self._one(
+            AccountState, "SELECT doc FROM account_states WHERE account_id=?", (account_id,)
         )
-        return AccountState.model_validate_json(row[0]) if row else None
 
     async def list_account_states(self) -> list[AccountState]:
-        rows = await self._run(
-            lambda db: db.execute("SELECT doc FROM account_states ORDER BY account_id").fetchall()
-        )
-        return [AccountState.model_validate_json(row[0]) for row in rows]
+        return await self._all(AccountState, "SELECT doc FROM account_states ORDER BY account_id")

@@ -32,13 +32,11 @@ class SqliteItems(SqliteBase):
         return await self._run(bump)
 
     async def item_for_mail(self, mail_key: str) -> Item | None:
-        row = await self._run(
-            lambda db: db.execute(
-                "SELECT i.doc FROM messages m JOIN items i ON i.id = m.item_id WHERE m.key=?",
-                (mail_key,),
-            ).fetchone()
+        return await self._one(
+            Item,
+            "SELECT i.doc FROM messages m JOIN items i ON i.id = m.item_id WHERE m.key=?",
+            (mail_key,),
         )
-        return Item.model_validate_json(row[0]) if row else None
 
     @staticmethod
     def _insert_message(db: sqlite3.Connection, message: ThreadMessage) -> bool:
@@ -128,8 +126,7 @@ class SqliteItems(SqliteBase):
 
     # reading -------------------------------------------------------------------------------
     async def _one_item(self, sql: str, args: tuple[Any, ...]) -> Item | None:
-        row = await self._run(lambda db: db.execute(sql, args).fetchone())
-        return Item.model_validate_json(row[0]) if row else None
+        return await self._one(Item, sql, args)
 
     async def get_item(self, item_id: str) -> Item | None:
         return await self._one_item("SELECT doc FROM items WHERE id=?", (item_id,))
@@ -181,16 +178,14 @@ class SqliteItems(SqliteBase):
             " AND (?8 IS NULL OR created_at < ?8 OR (created_at = ?8 AND id < ?9))"
             " ORDER BY created_at DESC, id DESC LIMIT ?10"
         )
-        rows = await self._run(lambda db: db.execute(sql, args).fetchall())
-        return [Item.model_validate_json(row[0]) for row in rows]
+        return await self._all(Item, sql, args)
 
     async def list_messages(self, item_id: str) -> list[ThreadMessage]:
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM messages WHERE item_id=? ORDER BY created_at, key", (item_id,)
-            ).fetchall()
+        return await self._all(
+            ThreadMessage,
+            "SELECT doc FROM messages WHERE item_id=? ORDER BY created_at, key",
+            (item_id,),
         )
-        return [ThreadMessage.model_validate_json(row[0]) for row in rows]
 
     # outbox --------------------------------------------------------------------------------
     async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]:

@@ -30,18 +30,14 @@ class SqliteOps(SqliteBase):
         await self._run(lambda db: self._tx(db, lambda: put(db)))
 
     async def get_quarantine(self, entry_id: str) -> QuarantineEntry | None:
-        row = await self._run(
-            lambda db: db.execute("SELECT doc FROM quarantine WHERE id=?", (entry_id,)).fetchone()
+        return await self._one(
+            QuarantineEntry, "SELECT doc FROM quarantine WHERE id=?", (entry_id,)
         )
-        return QuarantineEntry.model_validate_json(row[0]) if row else None
 
     async def list_quarantine(self, *, limit: int = 100) -> list[QuarantineEntry]:
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM quarantine ORDER BY created_at DESC LIMIT ?", (limit,)
-            ).fetchall()
+        return await self._all(
+            QuarantineEntry, "SELECT doc FROM quarantine ORDER BY created_at DESC LIMIT ?", (limit,)
         )
-        return [QuarantineEntry.model_validate_json(row[0]) for row in rows]
 
     async def count_quarantine(self) -> int:
         row = await self._run(lambda db: db.execute("SELECT count(*) FROM quarantine").fetchone())
@@ -86,15 +82,13 @@ class SqliteOps(SqliteBase):
             iso(until) if until else None,
             limit,
         )
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM processing_log WHERE (?1 IS NULL OR account_id = ?1)"
-                " AND (?2 IS NULL OR mail_key = ?2) AND (?3 IS NULL OR at >= ?3)"
-                " AND (?4 IS NULL OR at < ?4) ORDER BY at DESC, id LIMIT ?5",
-                args,
-            ).fetchall()
+        return await self._all(
+            ProcessingLogEntry,
+            "SELECT doc FROM processing_log WHERE (?1 IS NULL OR account_id = ?1)"
+            " AND (?2 IS NULL OR mail_key = ?2) AND (?3 IS NULL OR at >= ?3)"
+            " AND (?4 IS NULL OR at < ?4) ORDER BY at DESC, id LIMIT ?5",
+            args,
         )
-        return [ProcessingLogEntry.model_validate_json(row[0]) for row in rows]
 
     # health --------------------------------------------------------------------------------
     async def heartbeat(self, beat: ServiceHeartbeat) -> None:
@@ -108,9 +102,6 @@ class SqliteOps(SqliteBase):
         )
 
     async def heartbeats(self, *, since: datetime) -> list[ServiceHeartbeat]:
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM heartbeats WHERE seen_at >= ?", (iso(since),)
-            ).fetchall()
+        return await self._all(
+            ServiceHeartbeat, "SELECT doc FROM heartbeats WHERE seen_at >= ?", (iso(since),)
         )
-        return [ServiceHeartbeat.model_validate_json(row[0]) for row in rows]

@@ -18,13 +18,11 @@ class SqliteReplies(SqliteBase):
     """`ReplyStore` on SQLite."""
 
     async def get_ledger(self, item_id: str, reason: str, recipient: str) -> LedgerEntry | None:
-        row = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM ledger WHERE item_id=? AND reason=? AND recipient=?",
-                (item_id, reason, recipient),
-            ).fetchone()
+        return await self._one(
+            LedgerEntry,
+            "SELECT doc FROM ledger WHERE item_id=? AND reason=? AND recipient=?",
+            (item_id, reason, recipient),
         )
-        return LedgerEntry.model_validate_json(row[0]) if row else None
 
     async def claim_ledger(
         self, entry: LedgerEntry, *, stale_before: datetime
@@ -69,13 +67,11 @@ class SqliteReplies(SqliteBase):
         )
 
     async def sends_since(self, recipient: str, since: datetime) -> list[SendRecord]:
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM sends WHERE recipient=? AND at >= ? ORDER BY at",
-                (recipient, iso(since)),
-            ).fetchall()
+        return await self._all(
+            SendRecord,
+            "SELECT doc FROM sends WHERE recipient=? AND at >= ? ORDER BY at",
+            (recipient, iso(since)),
         )
-        return [SendRecord.model_validate_json(row[0]) for row in rows]
 
     async def count_sends_since(
         self, since: datetime, *, domain: str | None = None, limit: int
@@ -94,11 +90,9 @@ class SqliteReplies(SqliteBase):
     async def account_sends_since(
         self, account_id: str, since: datetime, *, limit: int
     ) -> list[SendRecord]:
-        rows = await self._run(
-            lambda db: db.execute(
-                "SELECT doc FROM sends WHERE at >= ? AND json_extract(doc, '$.account_id') = ?"
-                " ORDER BY at LIMIT ?",
-                (iso(since), account_id, limit),
-            ).fetchall()
+        return await self._all(
+            SendRecord,
+            "SELECT doc FROM sends WHERE at >= ? AND json_extract(doc, '$.account_id') = ?"
+            " ORDER BY at LIMIT ?",
+            (iso(since), account_id, limit),
         )
-        return [SendRecord.model_validate_json(row[0]) for row in rows]
