@@ -14,15 +14,20 @@ from postroom_shared.contracts import (
     deterministic_event_id,
 )
 from postroom_shared.models import EmailAccount, Item, ItemType, MailboxSettings, ThreadMessage
-from postroom_shared.store import Store
+from postroom_shared.store import ItemQuery, Store
+from postroom_shared.store.mongo import MongoStore
+from postroom_shared.store.ports import ItemReader
+from postroom_shared.store.sqlite import SqliteStore
 
 __all__ = [
     "EmailAccount",
     "account",
+    "all_items",
     "item_created",
     "mail_received",
     "stored_incident",
     "thread_message",
+    "whole_store",
 ]
 
 
@@ -57,6 +62,18 @@ def mail_received(mail_key: str, raw: bytes) -> MailReceivedV1:
 def thread_message(item_id: str, key: str = "in-1") -> ThreadMessage:
     """A first inbound message for an item created directly in a test."""
     return ThreadMessage(key=f"{item_id}/{key}", item_id=item_id, account_id="acc1", direction="in")
+
+
+def whole_store(store: object) -> Store:
+    """The store a test built a service with, as the whole store it sets data up through (a
+    service holds only its narrow protocol of it)."""
+    assert isinstance(store, SqliteStore | MongoStore), type(store)
+    return store
+
+
+async def all_items(store: ItemReader, limit: int = 100) -> list[Item]:
+    """The newest `limit` items, newest first: what a test looks at after mail went through."""
+    return await store.query_items(ItemQuery(limit=limit))
 
 
 async def stored_incident(store: Store, number: int, **fields: Any) -> Item:

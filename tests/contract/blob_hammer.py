@@ -15,7 +15,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import open_store
+from postroom_shared.store.ports import BlobStore
 
 __all__ = ["Hammered", "hammer", "hammer_url", "round_data"]
 
@@ -29,7 +30,7 @@ class Hammered:
     errors: list[str] = field(default_factory=list)
 
 
-async def hammer(store: Store, data: bytes, count: int, readers: int = 10) -> Hammered:
+async def hammer(store: BlobStore, data: bytes, count: int, readers: int = 10) -> Hammered:
     """`count` concurrent put_blob of `data` while `readers` readers read it in a loop until
     every put returned, and once more after that (which must find it)."""
     result = Hammered()

@@ -26,8 +26,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.uri_parser import parse_uri
 
 from postroom_shared.store import BlobCorrupted, Store
-from postroom_shared.store.blobs_fs import TEMP_PREFIX
-from postroom_shared.store.blobs_gridfs import PENDING_PREFIX
+from postroom_shared.store.mongo.grid import PENDING_PREFIX
+from postroom_shared.store.ports import BlobStore
+from postroom_shared.store.sqlite.files import TEMP_PREFIX
 from tests.contract.blob_hammer import Hammered, hammer, hammer_url, round_data
 from tests.stack_env import REPO
 
@@ -68,7 +69,16 @@ async def _leftovers(store_url: str) -> list[str]:
         return [doc["filename"] async for doc in found]
 
 
-async def test_concurrent_puts_from_asyncio_tasks(store: Store) -> None:
+async def test_blobs(store: BlobStore) -> None:
+    data = b"x" * 300_000
+    ref = await store.put_blob(data)
+    assert ref == await store.put_blob(data)
+    assert await store.get_blob(ref) == data
+    with pytest.raises(KeyError):
+        await store.get_blob("sha256:" + "0" * 64)
+
+
+async def test_concurrent_puts_from_asyncio_tasks(store: BlobStore) -> None:
     result = await hammer(store, DATA, PUTS)
     print(f"tasks: {result.puts} puts, {result.reads} verified reads, {result.not_yet} too early")
     _clean(result, puts=PUTS, refs={_ref(DATA)})

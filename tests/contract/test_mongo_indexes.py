@@ -138,7 +138,7 @@ def _workload(store: Store) -> list[tuple[str, Callable[[], Awaitable[object]]]]
         ("item_for_mail", lambda: store.item_for_mail("k1")),
         ("find_item_by_number", lambda: store.find_item_by_number(ItemType.INCIDENT, 1)),
         ("find_item_by_message_ids", lambda: store.find_item_by_message_ids("a1", ["<k2@x>"])),
-        ("list_items", lambda: store.list_items()),
+        ("query_items", lambda: store.query_items(ItemQuery())),
         ("query_items by account", lambda: store.query_items(ItemQuery(account_id="a1"))),
         ("list_messages", lambda: store.list_messages("it1")),
         ("pending_events", lambda: store.pending_events()),

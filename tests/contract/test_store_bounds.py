@@ -30,7 +30,7 @@ from postroom_shared.store import (
     mongo,  # noqa: F401  # imported here, not in the timing
     open_store,
 )
-from postroom_shared.store.mongo_bounds import client_bounds
+from postroom_shared.store.mongo.bounds import client_bounds
 from tests.conftest import free_port, wait_tcp
 from tests.stack_env import REPO
 

@@ -15,13 +15,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.uri_parser import parse_uri
 
-from postroom_shared.models import (
-    Item,
-    ItemType,
-    StoredAttachment,
-    ThreadMessage,
-    utcnow,
-)
+from postroom_shared.models import Item, ItemType, StoredAttachment, ThreadMessage, utcnow
 from tests.conftest import opened_store
 
 

@@ -31,12 +31,7 @@ from postroom_shared.models import (
     ThreadMessage,
     utcnow,
 )
-from postroom_shared.retention import (
-    SEEN_KEYS_PREFIX,
-    RetentionPolicy,
-    retention_loop,
-    run_once,
-)
+from postroom_shared.retention import SEEN_KEYS_PREFIX, RetentionPolicy, retention_loop, run_once
 from postroom_shared.store import Store
 
 OLD = timedelta(days=40)

@@ -92,10 +92,10 @@ def _mail(subject: str, *, sender: str = "customer@example.org", **headers: str)
 async def test_reply_moves_status_and_step_but_out_of_office_does_not(
     converter: Converter,
 ) -> None:
-    store = converter.store
+    store = factories.whole_store(converter.store)
     assert isinstance(created := await converter.handle(_received(1, _mail("Printer"))), Created)
     assert created.token == "INC-1"
-    item = (await store.list_items())[0]
+    item = (await factories.all_items(store))[0]
     assert (item.status, item.workflow_step) == ("new", "New")
     contact = await store.find_person("customer@example.org")  # unknown sender → contact
     assert contact is not None and contact.kind == "contact"
@@ -104,13 +104,13 @@ async def test_reply_moves_status_and_step_but_out_of_office_does_not(
     ooo = _mail("Automatic reply: [INC-1] Printer", Auto_Submitted="auto-replied")
     ooo_outcome = await converter.handle(_received(2, ooo))
     assert isinstance(ooo_outcome, Threaded) and ooo_outcome.token == "INC-1"
-    item = (await store.list_items())[0]
+    item = (await factories.all_items(store))[0]
     assert (item.status, item.workflow_step, item.message_count) == ("new", "New", 2)
 
     outcome = await converter.handle(_received(3, _mail("Re: [INC-1] Printer")))
     assert isinstance(outcome, Threaded) and outcome.token == "INC-1"
     assert "participant" in outcome.reason
-    item = (await store.list_items())[0]
+    item = (await factories.all_items(store))[0]
     assert (item.status, item.workflow_step, item.message_count) == ("open", "Customer replied", 3)
     pending = [json.loads(e.body) for e in await store.pending_events()]
     assert pending == []  # all published
@@ -133,9 +133,9 @@ async def test_unthreaded_automatic_mail_is_ignored_and_a_stranger_gets_a_new_it
 
 
 async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converter) -> None:
-    store = converter.store
+    store = factories.whole_store(converter.store)
     await converter.handle(_received(1, _mail("Printer")))
-    item = (await store.list_items())[0]
+    item = (await factories.all_items(store))[0]
     ours = SIGNER.make(item.id, "n1")
     await store.append_message(
         item.id,
@@ -172,9 +172,9 @@ async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converte
 async def test_our_own_mail_is_ignored_before_any_threading_lookup(
     converter: Converter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = converter.store
+    store = factories.whole_store(converter.store)
     await converter.handle(_received(1, _mail("Printer")))
-    item = (await store.list_items())[0]
+    item = (await factories.all_items(store))[0]
     lookups: list[str] = []
     for name in ("get_item", "find_item_by_number", "find_item_by_message_ids"):
         real = getattr(store, name)
@@ -202,7 +202,7 @@ async def test_our_own_mail_is_ignored_before_any_threading_lookup(
 
 
 async def test_attachments_are_saved_and_html_is_sanitised(converter: Converter) -> None:
-    store = converter.store
+    store = factories.whole_store(converter.store)
     msg = _mail("Screenshot")
     msg.add_alternative(
         '<p onclick="x()">See <img src="cid:shot@x"> and <img src="https://tracker.example/p.gif">'
@@ -216,7 +216,7 @@ async def test_attachments_are_saved_and_html_is_sanitised(converter: Converter)
         b"%PDF-1.4 report", maintype="application", subtype="pdf", filename="Bericht für März.pdf"
     )
     await converter.handle(_received(1, msg))
-    item = (await store.list_items())[0]
+    item = (await factories.all_items(store))[0]
     thread = await store.list_messages(item.id)
     saved = {a.filename: a for a in thread[0].attachments}
     assert "Bericht für März.pdf" in saved
@@ -232,5 +232,5 @@ async def test_attachments_are_saved_and_html_is_sanitised(converter: Converter)
     account.items.save_attachments = False
     await store.put_account(account)
     await converter.handle(_received(2, msg))
-    second = next(i for i in await store.list_items() if i.id != item.id)
+    second = next(i for i in await factories.all_items(store) if i.id != item.id)
     assert (await store.list_messages(second.id))[0].attachments == []

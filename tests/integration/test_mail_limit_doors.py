@@ -13,6 +13,7 @@ from postroom_converter.domain.outcome import Created, Outcome
 from postroom_converter.service import Converter
 from postroom_shared.ingest import push_mail_key
 from postroom_shared.models import MAIL_BYTES_CEILING, EmailAccount
+from tests.factories import all_items
 from tests.fetcher_proc import MailTap
 from tests.integration.api_harness import SECRET, Api, converter_for, running_api
 from tests.stack_env import REPO, StackEnv
@@ -119,5 +120,5 @@ async def test_exactly_the_limit_goes_in_by_both_doors_and_becomes_an_item(doors
         ]
     print(f"{MAIL_BYTES_CEILING} bytes: {outcomes}")
     assert all(isinstance(outcome, Created) for outcome in outcomes), outcomes
-    titles = {item.title for item in await doors.api.store.list_items()}
+    titles = {item.title for item in await all_items(doors.api.store)}
     assert {"at-the-limit-http", "at-the-limit-pipe"} <= titles

@@ -122,7 +122,7 @@ async def _opened(
     replier: Replier, number: int, sender: str, **item: Any
 ) -> tuple[ItemCreatedV1, list[str]]:
     """A new item from `sender` answered by `replier`: its event and who got an auto-reply."""
-    stored = await factories.stored_incident(replier.store, number, **item)
+    stored = await factories.stored_incident(factories.whole_store(replier.store), number, **item)
     event = factories.item_created(stored, number, sender)
     await replier.handle(event)
     out = [m for m in await replier.store.list_messages(stored.id) if m.direction == "out"]
@@ -161,7 +161,7 @@ async def test_hostile_stored_template_still_sends_the_builtin_auto_reply(
     stack: StackEnv, repliers: Repliers, text: str, limit: str
 ) -> None:
     replier = await repliers.start(template_render_timeout_s=1.0)
-    store = replier.store
+    store = factories.whole_store(replier.store)
     await store.put_template(NotificationTemplate(id="hostile", name="Hostile", text=text))
     account = factories.account()
     account.auto_reply.template_id = "hostile"

@@ -90,7 +90,7 @@ async def _delivered_bodies(stack: StackEnv, user: str, sent: dict[str, str]) ->
 
 
 async def test_per_item_limit_stops_the_eleventh_reply(stack: StackEnv, replier: Replier) -> None:
-    item = await factories.stored_incident(replier.store, 1)
+    item = await factories.stored_incident(factories.whole_store(replier.store), 1)
     before = _inbox_count(stack, "bob")
     for n in range(11):
         await replier.handle(factories.item_created(item, n, "bob@example.test"))
@@ -109,7 +109,7 @@ async def test_per_item_limit_stops_the_eleventh_reply(stack: StackEnv, replier:
 async def test_identical_reply_goes_out_once_per_seven_days(
     stack: StackEnv, replier: Replier
 ) -> None:
-    item = await factories.stored_incident(replier.store, 3)
+    item = await factories.stored_incident(factories.whole_store(replier.store), 3)
     await replier.handle(factories.item_created(item, 1, "customer@example.test"))
     # The same text again, in another mail:
     await replier.handle(factories.item_created(item, 1, "customer@example.test"))
@@ -117,7 +117,7 @@ async def test_identical_reply_goes_out_once_per_seven_days(
 
 
 async def test_redelivered_event_sends_once(stack: StackEnv, replier: Replier) -> None:
-    item = await factories.stored_incident(replier.store, 2)
+    item = await factories.stored_incident(factories.whole_store(replier.store), 2)
     event = factories.item_created(item, 1, "alice@example.test")
     await replier.handle(event)
     await replier.handle(event)
@@ -129,7 +129,7 @@ async def test_redelivered_event_sends_once(stack: StackEnv, replier: Replier) -
 async def test_account_template_is_used_and_a_broken_one_falls_back(
     stack: StackEnv, replier: Replier
 ) -> None:
-    store = replier.store
+    store = factories.whole_store(replier.store)
     await store.put_template(
         NotificationTemplate(
             id="thanks",
@@ -180,7 +180,7 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
     marked the ledger, left a claim; once that claim is stale the redelivery sends again, with
     the same Message-ID, and exactly once. (Short SMTP timeout and no retries, so the claim goes
     stale after 2 x 0.5 + 10 s instead of minutes.)"""
-    crashing = _CrashAfterSend(replier.store)
+    crashing = _CrashAfterSend(factories.whole_store(replier.store))
     settings = replier.settings.model_copy(
         update={"smtp_timeout_s": 0.5, "smtp_retry_deadline_s": 0.0}
     )
@@ -191,7 +191,7 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
         secrets=replier.secrets,
         settings=settings,
     )
-    store = replier.store
+    store = factories.whole_store(replier.store)
     item = await factories.stored_incident(store, 6)
     event = factories.item_created(item, 6, "customer@example.test")
     with pytest.raises(RuntimeError, match="crash"):
@@ -225,7 +225,7 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
 async def test_notification_list_hears_about_new_mail_but_not_its_author(
     stack: StackEnv, replier: Replier
 ) -> None:
-    store = replier.store
+    store = factories.whole_store(replier.store)
     item = await factories.stored_incident(
         store,
         7,
@@ -280,7 +280,7 @@ async def test_notification_list_hears_about_new_mail_but_not_its_author(
 async def test_account_notification_template_is_used_and_a_missing_one_falls_back(
     stack: StackEnv, replier: Replier
 ) -> None:
-    store = replier.store
+    store = factories.whole_store(replier.store)
     await store.put_template(
         NotificationTemplate(
             id="note",

@@ -108,7 +108,7 @@ async def test_a_store_outage_of_seconds_is_ridden_out_by_backoff(
         event = _event()
         down_until = time.monotonic() + outage_s
         await _publish(broker, event)
-        items = await wait_until(store.list_items, timeout_s=30)
+        items = await wait_until(lambda: factories.all_items(store), timeout_s=30)
         quarantined = [entry.reason for entry in await store.list_quarantine()]
         assert items, f"no item; tries {flaky.gaps()} s apart; quarantined: {quarantined}"
         print(f"store outage {outage_s} s: tries at {flaky.gaps()} s apart, item {items[0].token}")

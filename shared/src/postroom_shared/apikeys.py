@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Sequence
 
 from postroom_shared.models import ApiKey, ApiScope
-from postroom_shared.store.ports import Store
+from postroom_shared.store.ports import ConfigStore
 
 __all__ = ["KEY_PREFIX", "find_api_key", "hash_key", "new_api_key"]
 
@@ -40,7 +40,7 @@ def new_api_key(
     return record, key
 
 
-async def find_api_key(store: Store, presented: str) -> ApiKey | None:
+async def find_api_key(store: ConfigStore, presented: str) -> ApiKey | None:
     """The active key record matching `presented`, or None."""
     if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None

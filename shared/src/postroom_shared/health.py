@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from postroom_shared.logs import get_logger
 from postroom_shared.models import ServiceHeartbeat, utcnow
-from postroom_shared.store.ports import Store
+from postroom_shared.store.ports import Heartbeats
 
 __all__ = ["STALE_AFTER", "fresh_services", "heartbeat_loop", "instance_name"]
 
@@ -25,7 +25,7 @@ def instance_name() -> str:
 
 
 async def heartbeat_loop(
-    store: Store,
+    store: Heartbeats,
     service: str,
     interval_s: float,
     readiness: Callable[[], Awaitable[str | None]],
@@ -45,7 +45,7 @@ async def heartbeat_loop(
         await asyncio.sleep(interval_s)
 
 
-async def fresh_services(store: Store) -> dict[str, ServiceHeartbeat]:
+async def fresh_services(store: Heartbeats) -> dict[str, ServiceHeartbeat]:
     """The newest ready heartbeat per service, among those that are not stale."""
     beats = await store.heartbeats(since=utcnow() - STALE_AFTER)
     best: dict[str, ServiceHeartbeat] = {}

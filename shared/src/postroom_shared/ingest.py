@@ -15,7 +15,7 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
 from postroom_shared.messaging import publish_event
-from postroom_shared.store import Store, StoredBlob
+from postroom_shared.store.ports import BlobStore, StoredBlob
 
 __all__ = [
     "imap_mail_key",
@@ -39,7 +39,7 @@ def push_mail_key(account_id: str, raw: bytes) -> str:
 
 
 async def publish_raw_mail(
-    store: Store,
+    store: BlobStore,
     broker: RabbitBroker,
     *,
     account_id: str,
@@ -67,7 +67,7 @@ async def publish_raw_mail(
     return event
 
 
-async def store_stream(store: Store, chunks: AsyncIterable[bytes]) -> StoredBlob:
+async def store_stream(store: BlobStore, chunks: AsyncIterable[bytes]) -> StoredBlob:
     """Write `chunks` into the blob store as they come; on any failure (or cancellation)
     nothing is left under a blob name."""
     writer = await store.open_blob_writer()

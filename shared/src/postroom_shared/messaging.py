@@ -29,7 +29,7 @@ from faststream.rabbit import RabbitBroker, RabbitExchange
 from postroom_shared.contracts import EventEnvelope
 from postroom_shared.errors import TransientError
 from postroom_shared.metrics import record_published
-from postroom_shared.store.ports import OutboxEvent, Store
+from postroom_shared.store.ports import Outbox, OutboxEvent
 from postroom_shared.topology import EVENTS, consumed_event_types
 
 __all__ = [
@@ -153,7 +153,7 @@ async def publish_event(broker: RabbitBroker, event: EventEnvelope) -> None:
 
 
 async def relay_outbox(
-    broker: RabbitBroker, store: Store, *, only: set[str] | None = None, limit: int = 1000
+    broker: RabbitBroker, store: Outbox, *, only: set[str] | None = None, limit: int = 1000
 ) -> int:
     """Publish events left in the outbox (after a crash or a broker outage); returns how many.
 

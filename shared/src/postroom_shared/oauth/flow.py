@@ -39,7 +39,7 @@ from postroom_shared.oauth.state import (
     seal_state,
 )
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store
+from postroom_shared.store.ports import ConfigStore
 
 __all__ = ["AuthStart", "complete_authorization", "start_authorization"]
 
@@ -254,7 +254,7 @@ async def complete_authorization(
     query: dict[str, str],
     *,
     cookies: Mapping[str, str],
-    store: Store,
+    store: ConfigStore,
     secrets: SecretBox,
     endpoints: OAuthEndpoints,
 ) -> str:

@@ -28,7 +28,7 @@ from postroom_shared.oauth.http import IdpSession
 from postroom_shared.oauth.owners import describe, stored_oauth
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.settings import CommonSettings
-from postroom_shared.store import Store
+from postroom_shared.store.ports import TokenOwners
 
 __all__ = ["TokenSource"]
 
@@ -66,7 +66,7 @@ def _config(provider: str, oauth: OAuthSettings) -> tuple[Any, ...]:
 class TokenSource:
     def __init__(
         self,
-        store: Store,
+        store: TokenOwners,
         secrets: SecretBox,
         endpoints: OAuthEndpoints,
         *,
@@ -84,7 +84,7 @@ class TokenSource:
         self._unsaved: dict[str, tuple[str, str]] = {}  # owner -> (replaced enc, new enc)
 
     @classmethod
-    def from_settings(cls, store: Store, settings: CommonSettings) -> "TokenSource":
+    def from_settings(cls, store: TokenOwners, settings: CommonSettings) -> "TokenSource":
         """The token source of a service process (`POSTROOM_SECRET_KEY`, `POSTROOM_OAUTH_*`)."""
         return cls(
             store,

@@ -1,4 +1,5 @@
-"""What both blob stores share: references, verified reads and the streaming writer's shape.
+"""The blob port (raw mail, attachments) and what both blob stores share: references, verified
+reads and the streaming writer's shape.
 
 A blob is named by the sha256 of its bytes (`sha256:<hex>`), so storing the same bytes twice,
 even concurrently, yields one name, and a reader can check what it got: every read is hashed
@@ -14,7 +15,15 @@ from typing import Protocol
 
 from postroom_shared.errors import PermanentError
 
-__all__ = ["BlobCorrupted", "BlobWriter", "StoredBlob", "blob_digest", "blob_ref", "verified"]
+__all__ = [
+    "BlobCorrupted",
+    "BlobStore",
+    "BlobWriter",
+    "StoredBlob",
+    "blob_digest",
+    "blob_ref",
+    "verified",
+]
 
 _REF_RE = re.compile(r"^sha256:([0-9a-f]{64})$")
 
@@ -42,6 +51,25 @@ class BlobWriter(Protocol):
     async def write(self, data: bytes) -> None: ...
     async def commit(self) -> StoredBlob: ...
     async def abort(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Bytes addressed by their sha256: raw mail and attachments."""
+
+    async def put_blob(self, data: bytes) -> str:
+        """Store bytes, return their reference; storing the same bytes twice (also at the same
+        time, from threads or processes) yields the same reference and no error."""
+        ...
+
+    async def open_blob_writer(self) -> BlobWriter:
+        """A writer for bytes too large to hold at once: written chunk by chunk, hashed as
+        they come, visible under their reference only after `commit`."""
+        ...
+
+    async def get_blob(self, ref: str) -> bytes:
+        """The bytes for `ref`, hashed again on every read: KeyError when unknown,
+        BlobCorrupted when the stored bytes do not match their reference."""
+        ...
 
 
 def blob_ref(digest: str) -> str:

@@ -18,7 +18,7 @@ from gridfs.errors import NoFile
 from pymongo.asynchronous.database import AsyncDatabase
 
 from postroom_shared.models import utcnow
-from postroom_shared.store.blobs import StoredBlob, blob_digest, blob_ref, verified
+from postroom_shared.store.ports.blobs import StoredBlob, blob_digest, blob_ref, verified
 
 __all__ = ["PENDING_PREFIX", "GridFsBlobWriter", "GridFsBlobs"]
 

@@ -1,4 +1,5 @@
-"""Retention on MongoDB: the purges `postroom_shared.retention` runs, and the blob collector.
+"""The retention port on MongoDB: the purges `postroom_shared.retention` runs, and the blob
+collector.
 
 Each purge deletes what is older than its cutoff in batches of `BATCH` documents (one bounded
 query and one bounded delete each), so a first run over years of history never becomes one
@@ -18,13 +19,12 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 
 from postroom_shared.models import utcnow
+from postroom_shared.store.mongo.base import Doc, MongoBase
 
-__all__ = ["BATCH", "Doc", "MongoRetention"]
+__all__ = ["BATCH", "MongoRetention"]
 
-Doc = dict[str, Any]
 BATCH = 500
 
 
@@ -38,27 +38,8 @@ def _untouched_since(before: datetime) -> Doc:
     }
 
 
-class MongoRetention:
-    """Mixed into `MongoStore`: purges and the blob collector."""
-
-    @property
-    def _db(self) -> AsyncDatabase[Doc]:
-        raise NotImplementedError
-
-    async def _create_retention_indexes(self) -> None:
-        db = self._db
-        await db.ledger.create_index("claimed_at")
-        await db.sends.create_index("at")
-        # Blob references, for the collector; partial: most messages and log entries have none.
-        has_ref = {"blob_ref": {"$type": "string"}}
-        await db.messages.create_index("blob_ref", partialFilterExpression=has_ref)
-        await db.messages.create_index(
-            "attachments.blob_ref",
-            partialFilterExpression={"attachments.blob_ref": {"$exists": True}},
-        )
-        await db.processing_log.create_index("blob_ref", partialFilterExpression=has_ref)
-        await db.quarantine.create_index("blob_ref")
-        await db["blobs.files"].create_index("uploadDate")
+class MongoRetention(MongoBase):
+    """`Retention` on MongoDB and GridFS."""
 
     @staticmethod
     async def _purge(collection: AsyncCollection[Doc], query: Doc) -> int:

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from postroom_shared.store.blobs import StoredBlob, blob_digest, blob_ref, verified
+from postroom_shared.store.ports.blobs import StoredBlob, blob_digest, blob_ref, verified
 
 __all__ = ["TEMP_PREFIX", "FileBlobWriter", "FileBlobs", "ThreadedBlobWriter"]
 

@@ -1,78 +1,27 @@
-"""Retention on SQLite: the purges `postroom_shared.retention` runs, and the blob collector.
+"""The retention port on SQLite: the purges `postroom_shared.retention` runs, and the blob
+collector.
 
 Every purge deletes in batches of `BATCH` rows, one short transaction each, so the write lock
 the four processes share is never held for a long delete (a converter waiting on it would hit
-its busy timeout), and re-running it is harmless.
-
-Blob references live in JSON documents; `message_blobs` (written with each thread message, in
-the same transaction) and two expression indexes (quarantine and processing log) let the
-collector ask "is this blob referenced?" without reading every document.
+its busy timeout), and re-running it is harmless. Whether a blob is still referenced is asked
+of `message_blobs` and two expression indexes (`schema.py`), never of every document.
 """
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from itertools import islice
 
 from pydantic import TypeAdapter
 
-from postroom_shared.models import ThreadMessage, utcnow
-from postroom_shared.store.blobs_fs import FileBlobs
+from postroom_shared.models import utcnow
+from postroom_shared.store.sqlite.base import SqliteBase
 
-__all__ = ["BATCH", "RETENTION_SCHEMA", "SqliteRetention", "message_blob_rows", "migrate"]
+__all__ = ["BATCH", "SqliteRetention"]
 
 BATCH = 500
-
-RETENTION_SCHEMA = """
-CREATE TABLE IF NOT EXISTS message_blobs (ref TEXT NOT NULL, message_key TEXT NOT NULL,
-    PRIMARY KEY (ref, message_key)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sends_at ON sends (at);
-CREATE INDEX IF NOT EXISTS quarantine_created ON quarantine (created_at);
-CREATE INDEX IF NOT EXISTS heartbeats_seen ON heartbeats (seen_at);
-CREATE INDEX IF NOT EXISTS ledger_claimed ON ledger (json_extract(doc, '$.claimed_at'));
-CREATE INDEX IF NOT EXISTS quarantine_blob ON quarantine (json_extract(doc, '$.blob_ref'));
-CREATE INDEX IF NOT EXISTS processing_log_blob ON processing_log (json_extract(doc, '$.blob_ref'))
-    WHERE json_extract(doc, '$.blob_ref') IS NOT NULL;
-"""
-
-_SCHEMA_VERSION = 1
 _JSON_TIME = TypeAdapter(datetime)
-
-
-def migrate(db: sqlite3.Connection) -> None:
-    """Bring a database made by an older version up to date (idempotent, and safe while
-    other processes open the same file: one `BEGIN IMMEDIATE` decides who does it)."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(seen_keys)")}
-        if "at" not in columns:  # when the key was recorded (retention)
-            db.execute("ALTER TABLE seen_keys ADD COLUMN at TEXT")
-        if db.execute("PRAGMA user_version").fetchone()[0] < _SCHEMA_VERSION:
-            db.execute(
-                "INSERT OR IGNORE INTO message_blobs (ref, message_key)"
-                " SELECT json_extract(doc, '$.blob_ref'), key FROM messages"
-                " WHERE json_extract(doc, '$.blob_ref') IS NOT NULL"
-            )
-            db.execute(
-                "INSERT OR IGNORE INTO message_blobs (ref, message_key)"
-                " SELECT json_extract(a.value, '$.blob_ref'), m.key"
-                " FROM messages m, json_each(m.doc, '$.attachments') a"
-                " WHERE json_extract(a.value, '$.blob_ref') IS NOT NULL"
-            )
-            db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
-def message_blob_rows(message: ThreadMessage) -> list[tuple[str, str]]:
-    """(ref, message key) of every blob a thread message references."""
-    refs = {message.blob_ref} if message.blob_ref else set()
-    refs.update(a.blob_ref for a in message.attachments if a.blob_ref)
-    return [(ref, message.key) for ref in sorted(refs)]
 
 
 def _iso(value: datetime) -> str:
@@ -89,13 +38,8 @@ def _stamp_unaged(db: sqlite3.Connection, *, account_id: str, now: str) -> int:
     return db.execute(sql, (now, account_id)).rowcount
 
 
-class SqliteRetention:
-    """Mixed into `SqliteStore`: purges and the blob collector."""
-
-    _blobs: FileBlobs
-
-    async def _run[T](self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        raise NotImplementedError
+class SqliteRetention(SqliteBase):
+    """`Retention` on SQLite and the blob directory."""
 
     async def _purge(self, table: str, where: str, args: tuple[object, ...]) -> int:
         # `table` and `where` are literals of this module, never input.

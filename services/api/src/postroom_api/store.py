@@ -1,0 +1,36 @@
+"""The store as the API sees it: the role ports its routes use, not the whole store.
+
+The API administers the configuration, reads items, threads, blobs, the processing log, the
+quarantine, account states and heartbeats, and answers mailbox questions through the fetcher's
+probe. It also runs the converter's reprocess in its own process (quarantine routes), so it
+needs the converter's ports; the cleanup and the metrics get the whole store in `app.py`.
+"""
+
+from typing import Protocol
+
+from postroom_converter.store import ConverterStore
+from postroom_fetcher.store import ProbeStore
+from postroom_shared.store.ports import (
+    AccountStates,
+    ConfigStore,
+    Heartbeats,
+    OpsReader,
+    Pingable,
+    SendHistoryReader,
+)
+
+__all__ = ["ApiStore"]
+
+
+class ApiStore(
+    ConfigStore,
+    ConverterStore,
+    OpsReader,
+    AccountStates,
+    ProbeStore,
+    SendHistoryReader,
+    Heartbeats,
+    Pingable,
+    Protocol,
+):
+    """Everything the API's routes, its key check and its mail door touch."""

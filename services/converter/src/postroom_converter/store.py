@@ -1,0 +1,25 @@
+"""The store as the converter sees it: the few role ports it uses, not the whole store.
+
+The converter owns items, their threads and their outbox; it reads the configuration (the
+account, its workflow, known people), records unknown senders as contacts, reads and writes
+blobs (raw mail, attachments), and writes the processing log and the quarantine.
+"""
+
+from typing import Protocol
+
+from postroom_shared.store.ports import (
+    BlobStore,
+    ConfigReader,
+    Contacts,
+    ItemStore,
+    ProcessingLog,
+    Quarantine,
+)
+
+__all__ = ["ConverterStore"]
+
+
+class ConverterStore(
+    ConfigReader, Contacts, ItemStore, BlobStore, ProcessingLog, Quarantine, Protocol
+):
+    """Everything the converter's service and its quarantine commands touch."""

@@ -1,0 +1,72 @@
+"""The items port: work items, their numbers, their threads and the outbox of their events.
+
+An item, its thread messages and the events a change causes are written together (one
+transaction on SQLite, one document update on MongoDB: docs/architecture.md, "Storage"), so
+they are one port. Every write takes the mail key with it and is a no-op the second time, so a
+redelivered mail is harmless. Readers (the API, previews) need only `ItemReader`; the relay
+needs only `Outbox`.
+"""
+
+from typing import Protocol
+
+from postroom_shared.models import Item, ItemType, ThreadMessage
+from postroom_shared.store.ports.values import ItemChanges, ItemQuery, OutboxEvent
+
+__all__ = ["ItemReader", "ItemStore", "ItemWriter", "Outbox", "ThreadWriter"]
+
+
+class ItemReader(Protocol):
+    async def get_item(self, item_id: str) -> Item | None: ...
+    async def find_item_by_number(self, item_type: ItemType, number: int) -> Item | None: ...
+    async def find_item_by_message_ids(
+        self, account_id: str, message_ids: list[str]
+    ) -> Item | None: ...
+    async def item_for_mail(self, mail_key: str) -> Item | None:
+        """The item this mail was already applied to, if any (the idempotency check)."""
+        ...
+
+    async def query_items(self, query: ItemQuery) -> list[Item]:
+        """Items matching `query`, newest first (created_at, id descending), after the cursor."""
+        ...
+
+    async def list_messages(self, item_id: str) -> list[ThreadMessage]: ...
+
+
+class ThreadWriter(Protocol):
+    async def append_message(
+        self,
+        item_id: str,
+        message: ThreadMessage,
+        events: list[OutboxEvent],
+        *,
+        add_participants: list[str],
+        count: bool = True,
+        changes: ItemChanges | None = None,
+    ) -> bool:
+        """Append a message to an item's thread once per message key, with its outbox events
+        and field `changes`; False if already appended (then nothing changes)."""
+        ...
+
+
+class ItemWriter(ThreadWriter, Protocol):
+    async def next_item_number(self, item_type: ItemType) -> int:
+        """Allocate the next number of `item_type` (gaps possible after crashes, never reuse)."""
+        ...
+
+    async def insert_item(
+        self, item: Item, message: ThreadMessage, events: list[OutboxEvent]
+    ) -> bool:
+        """Create `item` with its first message and outbox events; False if the mail was
+        already applied (nothing changes then)."""
+        ...
+
+
+class Outbox(Protocol):
+    """Events written with the change that caused them, published afterwards by a relay."""
+
+    async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]: ...
+    async def mark_published(self, event_id: str) -> None: ...
+
+
+class ItemStore(ItemReader, ItemWriter, Outbox, Protocol):
+    """Items, threads and their outbox: what the converter owns."""

@@ -1,0 +1,200 @@
+"""The items port on SQLite: item numbers, items, thread messages, item queries, the outbox.
+
+Creating an item with its first message and outbox events, or appending a message with its
+events and field changes, is one `BEGIN IMMEDIATE` transaction; the message's primary key (the
+mail key) makes the second attempt a no-op. Each message's blob references go to
+`message_blobs` in the same transaction, for the blob collector.
+"""
+
+import sqlite3
+from typing import Any
+
+from postroom_shared.models import Item, ItemType, ThreadMessage
+from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent
+from postroom_shared.store.sqlite.base import SqliteBase, iso
+from postroom_shared.store.sqlite.schema import message_blob_rows
+
+__all__ = ["SqliteItems"]
+
+
+class SqliteItems(SqliteBase):
+    """`ItemStore` on SQLite."""
+
+    async def next_item_number(self, item_type: ItemType) -> int:
+        def bump(db: sqlite3.Connection) -> int:
+            row = db.execute(
+                "INSERT INTO counters (name, value) VALUES (?, 1)"
+                " ON CONFLICT(name) DO UPDATE SET value=value+1 RETURNING value",
+                (f"item:{item_type.value}",),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._run(bump)
+
+    async def item_for_mail(self, mail_key: str) -> Item | None:
+        return await self._one(
+            Item,
+            "SELECT i.doc FROM messages m JOIN items i ON i.id = m.item_id WHERE m.key=?",
+            (mail_key,),
+        )
+
+    @staticmethod
+    def _insert_message(db: sqlite3.Connection, message: ThreadMessage) -> bool:
+        """Insert in the caller's transaction; False when the key is there already."""
+        cur = db.execute(
+            "INSERT INTO messages (key, item_id, account_id, message_id, created_at, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+            (
+                message.key,
+                message.item_id,
+                message.account_id,
+                message.message_id,
+                iso(message.created_at),
+                message.model_dump_json(),
+            ),
+        )
+        if cur.rowcount != 1:
+            return False
+        db.executemany(
+            "INSERT OR IGNORE INTO message_blobs (ref, message_key) VALUES (?, ?)",
+            message_blob_rows(message),
+        )
+        return True
+
+    @staticmethod
+    def _insert_events(db: sqlite3.Connection, events: list[OutboxEvent]) -> None:
+        for event in events:
+            db.execute(
+                "INSERT INTO outbox (event_id, seq, routing_key, body) VALUES"
+                " (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM outbox), ?, ?)"
+                " ON CONFLICT(event_id) DO NOTHING",
+                (event.event_id, event.routing_key, event.body),
+            )
+
+    async def insert_item(
+        self, item: Item, message: ThreadMessage, events: list[OutboxEvent]
+    ) -> bool:
+        def body(db: sqlite3.Connection) -> bool:
+            if not self._insert_message(db, message):
+                return False
+            db.execute(
+                "INSERT INTO items (id, item_type, number, created_at, doc) VALUES (?, ?, ?, ?, ?)",
+                (
+                    item.id,
+                    item.item_type.value,
+                    item.number,
+                    iso(item.created_at),
+                    item.model_dump_json(),
+                ),
+            )
+            self._insert_events(db, events)
+            return True
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    async def append_message(
+        self,
+        item_id: str,
+        message: ThreadMessage,
+        events: list[OutboxEvent],
+        *,
+        add_participants: list[str],
+        count: bool = True,
+        changes: ItemChanges | None = None,
+    ) -> bool:
+        def body(db: sqlite3.Connection) -> bool:
+            row = db.execute("SELECT doc FROM items WHERE id=?", (item_id,)).fetchone()
+            if row is None:
+                raise KeyError(item_id)
+            if not self._insert_message(db, message):
+                return False
+            item = Item.model_validate_json(row[0])
+            for address in add_participants:
+                if address not in item.participants:
+                    item.participants.append(address)
+            item.message_count += 1 if count else 0
+            item.updated_at = message.created_at
+            if changes is not None:
+                item.status = changes.status or item.status
+                item.workflow_step = changes.workflow_step or item.workflow_step
+                item.bounced += [a for a in changes.bounced if a not in item.bounced]
+            db.execute("UPDATE items SET doc=? WHERE id=?", (item.model_dump_json(), item_id))
+            self._insert_events(db, events)
+            return True
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    # reading -------------------------------------------------------------------------------
+    async def _one_item(self, sql: str, args: tuple[Any, ...]) -> Item | None:
+        return await self._one(Item, sql, args)
+
+    async def get_item(self, item_id: str) -> Item | None:
+        return await self._one_item("SELECT doc FROM items WHERE id=?", (item_id,))
+
+    async def find_item_by_number(self, item_type: ItemType, number: int) -> Item | None:
+        return await self._one_item(
+            "SELECT doc FROM items WHERE item_type=? AND number=?", (item_type.value, number)
+        )
+
+    async def find_item_by_message_ids(
+        self, account_id: str, message_ids: list[str]
+    ) -> Item | None:
+        ids = [mid for mid in message_ids if mid][:100]
+        if not ids:
+            return None
+        marks = ",".join("?" * len(ids))
+        # Only '?' placeholders are interpolated; the values are bound parameters.
+        sql = (
+            "SELECT i.doc FROM messages m JOIN items i ON i.id = m.item_id"  # noqa: S608
+            f" WHERE m.account_id=? AND m.message_id IN ({marks})"
+            " ORDER BY m.created_at DESC LIMIT 1"
+        )
+        return await self._one_item(sql, (account_id, *ids))
+
+    async def query_items(self, query: ItemQuery) -> list[Item]:
+        q = query
+        before_at, before_id = (iso(q.before[0]), q.before[1]) if q.before else (None, None)
+        args = (
+            q.account_id,
+            q.item_type.value if q.item_type else None,
+            q.status,
+            q.project,
+            q.requester.lower() if q.requester else None,
+            q.requester,
+            q.text.lower() if q.text else None,
+            before_at,
+            before_id,
+            q.limit,
+        )
+        # One fixed statement: every filter is a bound parameter that NULL switches off.
+        sql = (
+            "SELECT doc FROM items WHERE (?1 IS NULL OR json_extract(doc, '$.account_id') = ?1)"
+            " AND (?2 IS NULL OR item_type = ?2)"
+            " AND (?3 IS NULL OR json_extract(doc, '$.status') = ?3)"
+            " AND (?4 IS NULL OR json_extract(doc, '$.project') = ?4)"
+            " AND (?5 IS NULL OR lower(json_extract(doc, '$.requester.address')) = ?5"
+            "      OR json_extract(doc, '$.requester_id') = ?6)"
+            " AND (?7 IS NULL OR instr(lower(json_extract(doc, '$.title')), ?7) > 0)"
+            " AND (?8 IS NULL OR created_at < ?8 OR (created_at = ?8 AND id < ?9))"
+            " ORDER BY created_at DESC, id DESC LIMIT ?10"
+        )
+        return await self._all(Item, sql, args)
+
+    async def list_messages(self, item_id: str) -> list[ThreadMessage]:
+        return await self._all(
+            ThreadMessage,
+            "SELECT doc FROM messages WHERE item_id=? ORDER BY created_at, key",
+            (item_id,),
+        )
+
+    # outbox --------------------------------------------------------------------------------
+    async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]:
+        rows = await self._run(
+            lambda db: db.execute(
+                "SELECT event_id, routing_key, body FROM outbox ORDER BY seq LIMIT ?", (limit,)
+            ).fetchall()
+        )
+        return [OutboxEvent(event_id=r[0], routing_key=r[1], body=r[2]) for r in rows]
+
+    async def mark_published(self, event_id: str) -> None:
+        await self._run(lambda db: db.execute("DELETE FROM outbox WHERE event_id=?", (event_id,)))
