@@ -7,6 +7,7 @@ from email.message import EmailMessage
 
 import pytest
 
+from postroom_converter.domain.outcome import Created, Ignored
 from tests import factories
 from tests.integration.api_harness import Api, converter_for, problems, running_api
 from tests.stack_env import StackEnv
@@ -52,7 +53,7 @@ async def api(stack: StackEnv, store_url: str) -> AsyncIterator[Api]:
         converter = await converter_for(running)
         for uid, raw in enumerate(MAILS, start=1):
             outcome = await converter.handle(factories.mail_received(f"acc1/INBOX/1/{uid}", raw))
-            assert outcome.startswith("created"), outcome
+            assert isinstance(outcome, Created), outcome
         yield running
 
 
@@ -179,7 +180,7 @@ async def test_ignored_mail_keeps_its_raw_mail_in_the_log(api: Api) -> None:
     )
     converter = await converter_for(api)
     outcome = await converter.handle(factories.mail_received("acc1/INBOX/1/50", ooo))
-    assert outcome.startswith("ignored"), outcome
+    assert isinstance(outcome, Ignored), outcome
     [entry] = (await api.get("/v1/log", params={"mail_key": "acc1/INBOX/1/50"})).json()
     assert entry["action"] == "ignored" and entry["item_id"] is None
     raw = await api.get(entry["raw_url"])

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from postroom_converter.domain.outcome import Quarantined
 from postroom_shared.models import QuarantineEntry
 from tests import factories
 from tests.integration.api_harness import Api, converter_for, running_api
@@ -29,7 +30,7 @@ async def api(stack: StackEnv, store_url: str) -> AsyncIterator[Api]:
     async with running_api(stack, store_url) as running:
         converter = await converter_for(running)
         outcome = await converter.handle(factories.mail_received("acc1/INBOX/1/1", DEEP))
-        assert outcome.startswith("quarantined: MIME nesting")
+        assert isinstance(outcome, Quarantined) and outcome.reason.startswith("MIME nesting")
         # a mail a since-fixed bug had quarantined: it converts fine now
         event = factories.mail_received("acc1/INBOX/1/2", FINE)
         blob_ref = await running.store.put_blob(FINE)

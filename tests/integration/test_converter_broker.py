@@ -14,6 +14,7 @@ from faststream.rabbit import RabbitBroker
 from pydantic import SecretStr
 
 from postroom_converter.app import register
+from postroom_converter.domain.outcome import Created, Duplicate
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
 from postroom_shared.contracts import MailReceivedV1, deterministic_event_id
@@ -117,8 +118,8 @@ async def test_redelivery_gives_one_item_and_one_event(
     try:
         converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
         event = _event()
-        assert (await converter.handle(event)).startswith("created INC-1")
-        assert (await converter.handle(event)).startswith("duplicate")
+        assert await converter.handle(event) == Created("INC-1", "no thread match: new item")
+        assert isinstance(await converter.handle(event), Duplicate)
         bodies = await _drain(tap)
         assert len(bodies) == 1
         assert str(deterministic_event_id(event.mail_key, "item.created.v1")).encode() in bodies[0]
@@ -143,7 +144,7 @@ async def test_crash_between_store_write_and_publish_loses_nothing(
     broker = await _connected(stack)
     try:
         online = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
-        assert (await online.handle(event)).startswith("duplicate")
+        assert isinstance(await online.handle(event), Duplicate)
         assert len(await _drain(tap)) == 1
         assert await store.pending_events() == []
         assert len(await store.list_items()) == 1
@@ -223,7 +224,7 @@ async def test_failing_mail_is_quarantined_not_dead_lettered_and_can_be_reproces
         # The cause is fixed (the blob arrives); reprocessing creates the item.
         assert await store.put_blob(raw) == missing
         converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
-        assert (await converter.reprocess(entry.id)).startswith("created INC-")
+        assert isinstance(await converter.reprocess(entry.id), Created)
         assert await store.list_quarantine() == []
         assert {e.action for e in await store.list_log(mail_key=event.mail_key)} == {
             "quarantined",

@@ -19,6 +19,7 @@ from aio_pika.abc import AbstractChannel
 from pydantic import SecretStr
 
 from postroom_converter.app import register
+from postroom_converter.domain.outcome import Quarantined
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
 from postroom_shared.mail.msgid import MessageIdSigner
@@ -151,7 +152,7 @@ async def test_too_slow_mail_is_quarantined_and_the_next_mail_is_not_stalled(
         monkeypatch.setenv("POSTROOM_PARSE_BUDGET_S", str(BUDGET_S))
         converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
         outcome = await converter.reprocess(entry.id)
-        assert outcome.startswith("quarantined: too_slow")
+        assert isinstance(outcome, Quarantined) and outcome.reason.startswith("too_slow")
         again = await store.get_quarantine(entry.id)
         assert again is not None
         assert again.attempts == 2

@@ -7,6 +7,7 @@ from email.message import EmailMessage
 import pytest
 from pydantic import SecretStr
 
+from postroom_converter.domain.outcome import Created, Ignored, Threaded
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
 from postroom_shared.contracts import MailReceivedV1
@@ -91,7 +92,8 @@ async def test_reply_moves_status_and_step_but_out_of_office_does_not(
     converter: Converter,
 ) -> None:
     store = converter.store
-    assert (await converter.handle(_received(1, _mail("Printer")))).startswith("created INC-1")
+    assert isinstance(created := await converter.handle(_received(1, _mail("Printer"))), Created)
+    assert created.token == "INC-1"
     item = (await store.list_items())[0]
     assert (item.status, item.workflow_step) == ("new", "New")
     contact = await store.find_person("customer@example.org")  # unknown sender → contact
@@ -99,12 +101,14 @@ async def test_reply_moves_status_and_step_but_out_of_office_does_not(
     assert item.requester_id == contact.id
 
     ooo = _mail("Automatic reply: [INC-1] Printer", Auto_Submitted="auto-replied")
-    assert "threaded onto INC-1" in await converter.handle(_received(2, ooo))
+    ooo_outcome = await converter.handle(_received(2, ooo))
+    assert isinstance(ooo_outcome, Threaded) and ooo_outcome.token == "INC-1"
     item = (await store.list_items())[0]
     assert (item.status, item.workflow_step, item.message_count) == ("new", "New", 2)
 
     outcome = await converter.handle(_received(3, _mail("Re: [INC-1] Printer")))
-    assert "threaded onto INC-1" in outcome and "participant" in outcome
+    assert isinstance(outcome, Threaded) and outcome.token == "INC-1"
+    assert "participant" in outcome.reason
     item = (await store.list_items())[0]
     assert (item.status, item.workflow_step, item.message_count) == ("open", "Customer replied", 3)
     pending = [json.loads(e.body) for e in await store.pending_events()]
@@ -119,10 +123,12 @@ async def test_unthreaded_automatic_mail_is_ignored_and_a_stranger_gets_a_new_it
     outcome = await converter.handle(
         _received(1, _mail("Out of office", Auto_Submitted="auto-replied"))
     )
-    assert outcome.startswith("ignored: out_of_office mail that belongs to no item")
+    assert isinstance(outcome, Ignored)
+    assert outcome.reason.startswith("out_of_office mail that belongs to no item")
     await converter.handle(_received(2, _mail("Printer")))
     hijack = await converter.handle(_received(3, _mail("Re: [INC-1]", sender="evil@example.net")))
-    assert hijack.startswith("created INC-2") and "anti-hijack" in hijack
+    assert isinstance(hijack, Created) and hijack.token == "INC-2"
+    assert "anti-hijack" in hijack.reason
 
 
 async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converter) -> None:
@@ -157,7 +163,7 @@ async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converte
         "Subject: [INC-1] Printer\r\n\r\nhello\r\n--b--\r\n"
     ).encode()
     outcome = await converter.handle(_received_raw(2, dsn))
-    assert "threaded onto INC-1" in outcome, outcome
+    assert isinstance(outcome, Threaded) and outcome.token == "INC-1", outcome
     after = await store.get_item(item.id)
     assert after is not None and after.bounced == ["gone@example.org"] and after.status == "new"
 

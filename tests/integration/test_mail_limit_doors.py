@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from postroom_converter.domain.outcome import Created, Outcome
 from postroom_converter.service import Converter
 from postroom_shared.ingest import push_mail_key
 from postroom_shared.models import MAIL_BYTES_CEILING, EmailAccount
@@ -61,7 +62,7 @@ class Doors:
         assert proc.returncode is not None
         return proc.returncode, err.decode()
 
-    async def item_from(self, tap: MailTap, mail_key: str) -> str:
+    async def item_from(self, tap: MailTap, mail_key: str) -> Outcome:
         """Convert the event the door published for `mail_key`; returns the outcome."""
         await tap.wait_for_keys({mail_key}, 60)
         event = next(e for e in tap.events if e.mail_key == mail_key)
@@ -117,6 +118,6 @@ async def test_exactly_the_limit_goes_in_by_both_doors_and_becomes_an_item(doors
             await doors.item_from(tap, push_mail_key(doors.account.id, by_pipe)),
         ]
     print(f"{MAIL_BYTES_CEILING} bytes: {outcomes}")
-    assert all(outcome.startswith("created") for outcome in outcomes), outcomes
+    assert all(isinstance(outcome, Created) for outcome in outcomes), outcomes
     titles = {item.title for item in await doors.api.store.list_items()}
     assert {"at-the-limit-http", "at-the-limit-pipe"} <= titles

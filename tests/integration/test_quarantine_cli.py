@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from postroom_converter.domain.outcome import Quarantined
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
 from postroom_shared.mail.msgid import MessageIdSigner
@@ -61,7 +62,7 @@ async def test_list_show_reprocess_discard(stack: StackEnv, store_url: str) -> N
     converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
     for uid in (1, 2):
         outcome = await converter.handle(factories.mail_received(f"acc1/INBOX/1/{uid}", DEEP))
-        assert outcome.startswith("quarantined: MIME nesting")
+        assert isinstance(outcome, Quarantined) and outcome.reason.startswith("MIME nesting")
     await broker.stop()
     await store.close()
 

@@ -27,3 +27,11 @@ def test_forged_or_foreign_ids_are_rejected() -> None:
     assert signer.verify(tampered) is None
     assert signer.verify("<CAB123@mail.gmail.com>") is None
     assert signer.verify("") is None
+
+
+def test_the_checking_signer_verifies_what_the_sending_one_makes() -> None:
+    sending = MessageIdSigner(KEY, "example.test")
+    checking = MessageIdSigner.checking(KEY)
+    assert checking.verify(sending.make("it_7", "n1")) == "it_7"
+    assert checking == MessageIdSigner(KEY, "")  # one analyser pool per secret
+    assert MessageIdSigner.checking("z" * 40).verify(sending.make("it_7", "n1")) is None

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from postroom_converter import ops
 from postroom_converter.describe import KEYS, describe
 from postroom_converter.domain.parse import MAX_MAIL_BYTES
+from postroom_shared.mail.msgid import MessageIdSigner
 
 MAIL = Path(__file__).parent.parent / "fixtures" / "mail"
 POSTROOM = Path(sys.executable).parent / "postroom"
@@ -55,3 +57,15 @@ def test_over_the_cap_is_rejected_with_a_reason() -> None:
     assert tuple(data) == KEYS
     assert data["rejected"] and "limit" in data["rejected"]
     assert data["defects"] == [f"rejected: {data['rejected']}"]
+
+
+def test_the_facade_describes_what_parse_prints() -> None:
+    path = MAIL / "sisimai" / "lhost-postfix-01.eml"
+    assert ops.describe(path.read_bytes()) == json.loads(_run(str(path)).stdout)
+
+
+def test_the_facade_recognises_our_own_mail_with_the_secret() -> None:
+    mid = MessageIdSigner("s" * 40, "example.test").make("it_1", "n1")
+    raw = f"From: a@example.org\r\nMessage-ID: {mid}\r\nSubject: hi\r\n\r\nbody\r\n".encode()
+    assert ops.describe(raw, secret_key="s" * 40)["classification"]["kind"] == "own_loop"
+    assert ops.describe(raw)["classification"]["kind"] != "own_loop"

@@ -43,7 +43,7 @@ def register(
     broker: RabbitBroker, store: Store, settings: ConverterSettings
 ) -> list[Coroutine[Any, Any, None]]:
     """Subscribe the converter to `mail.received.v1`; returns its background loops."""
-    signer = MessageIdSigner(settings.secret_key.get_secret_value(), domain="")
+    signer = MessageIdSigner.checking(settings.secret_key.get_secret_value())
     analyser = Analyser(signer, budget_s=settings.parse_budget_s, workers=settings.parse_workers)
     converter = Converter(store=store, broker=broker, signer=signer, analyser=analyser)
 

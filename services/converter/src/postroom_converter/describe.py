@@ -18,7 +18,7 @@ from postroom_converter.domain.parse import Address
 from postroom_converter.settings import AnalysisSettings
 from postroom_shared.mail.msgid import MessageIdSigner
 
-__all__ = ["KEYS", "describe", "describe_analysis", "main"]
+__all__ = ["KEYS", "describe", "describe_analysis", "describe_budgeted", "main"]
 
 KEYS = (
     "message_id", "in_reply_to", "references", "date", "from", "reply_to", "to", "cc",
@@ -96,6 +96,18 @@ def describe(raw: bytes, *, signer: MessageIdSigner | None = None) -> dict[str, 
     return describe_analysis(analyse(raw, signer=signer, attachment_data=False, every_bounce=True))
 
 
+def describe_budgeted(raw: bytes, *, signer: MessageIdSigner | None = None) -> dict[str, Any]:
+    """The description of `raw` analysed as the converter does: in a worker process under
+    POSTROOM_PARSE_BUDGET_S; over it, `rejected` says so. Raises AnalysisFailed when the
+    worker died and ValueError for a bad POSTROOM_PARSE_BUDGET_S."""
+    budget_s = AnalysisSettings().parse_budget_s
+    try:
+        analysis = analyse_once(raw, signer=signer, budget_s=budget_s, every_bounce=True)
+    except TooSlow as exc:
+        analysis = Analysis(mail=None, rejected=str(exc))
+    return describe_analysis(analysis)
+
+
 def main(path: str) -> int:
     """Print the description of the mail in `path` (`-` = stdin); exit 0 for any readable mail."""
     try:
@@ -104,15 +116,12 @@ def main(path: str) -> int:
         print(f"postroom parse: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 66  # EX_NOINPUT
     secret = os.environ.get("POSTROOM_SECRET_KEY")
-    signer = MessageIdSigner(secret, "") if secret else None
+    signer = MessageIdSigner.checking(secret) if secret else None
     try:
-        budget_s = AnalysisSettings().parse_budget_s
-        analysis = analyse_once(raw, signer=signer, budget_s=budget_s, every_bounce=True)
-    except TooSlow as exc:
-        analysis = Analysis(mail=None, rejected=str(exc))
+        description = describe_budgeted(raw, signer=signer)
     except (AnalysisFailed, ValueError) as exc:  # (ValueError: a bad POSTROOM_PARSE_BUDGET_S)
         print(f"postroom parse: {exc}", file=sys.stderr)
         return 70  # EX_SOFTWARE
-    json.dump(describe_analysis(analysis), sys.stdout, ensure_ascii=False, indent=2)
+    json.dump(description, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0

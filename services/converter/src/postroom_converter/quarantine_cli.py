@@ -9,9 +9,8 @@ import argparse
 import json
 import sys
 
-from postroom_converter.service import Converter, HeadersOnlyError
+from postroom_converter import ops
 from postroom_converter.settings import ConverterSettings
-from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.runtime import connect_with_retry, make_broker
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import declare_topology
@@ -42,12 +41,12 @@ async def _reprocess(store: Store, settings: ConverterSettings, entry_id: str) -
     await connect_with_retry(broker, deadline_s=30)
     try:
         await declare_topology(broker)
-        signer = MessageIdSigner(settings.secret_key.get_secret_value(), "")
-        outcome = await Converter(store=store, broker=broker, signer=signer).reprocess(entry_id)
+        secret_key = settings.secret_key.get_secret_value()
+        outcome = await ops.reprocess(store, broker, secret_key=secret_key, entry_id=entry_id)
     except KeyError:
         print(f"no quarantine entry {entry_id}", file=sys.stderr)
         return 1
-    except HeadersOnlyError as exc:
+    except ops.HeadersOnlyError as exc:
         print(f"{entry_id}: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -25,6 +25,14 @@ from postroom_converter.domain.mapping import (
     participants_of,
     thread_message,
 )
+from postroom_converter.domain.outcome import (
+    Created,
+    Duplicate,
+    Ignored,
+    Outcome,
+    Quarantined,
+    Threaded,
+)
 from postroom_converter.domain.parse import ParsedMail
 from postroom_converter.domain.threading import Candidates, decide_thread
 from postroom_shared.contracts import (
@@ -101,7 +109,7 @@ class Converter:
     # None: this process's shared one-worker analyser (a converter made to reprocess one mail)
     analyser: Analyser | None = None
 
-    async def handle(self, event: MailReceivedV1, *, final_attempt: bool = False) -> str:
+    async def handle(self, event: MailReceivedV1, *, final_attempt: bool = False) -> Outcome:
         """Apply one received mail; returns what happened, for logs and tests.
 
         A failure that is not transient is raised (so the broker redelivers) until the
@@ -118,10 +126,10 @@ class Converter:
                     log.warning("conversion failed, will retry", error=repr(exc))
                     raise
                 outcome = await self._quarantine(event, f"failed repeatedly: {exc!r}")
-            log.info("mail converted", outcome=outcome)
+            log.info("mail converted", outcome=str(outcome))
             return outcome
 
-    async def reprocess(self, quarantine_id: str) -> str:
+    async def reprocess(self, quarantine_id: str) -> Outcome:
         """Run a quarantined mail through the converter again; it leaves the quarantine
         unless it is quarantined again."""
         entry = await self.store.get_quarantine(quarantine_id)
@@ -135,14 +143,14 @@ class Converter:
             )
         event = MailReceivedV1.model_validate_json(entry.event)
         outcome = await self.handle(event, final_attempt=True)
-        if not outcome.startswith("quarantined"):  # else it stays, one attempt more
+        if not isinstance(outcome, Quarantined):  # else it stays, one attempt more
             await self.store.delete_quarantine(quarantine_id)
         return outcome
 
-    async def _handle(self, event: MailReceivedV1) -> str:
+    async def _handle(self, event: MailReceivedV1) -> Outcome:
         if await self.store.item_for_mail(event.mail_key) is not None:
             await relay_outbox(self.broker, self.store, only=_own_event_ids(event))
-            return "duplicate: already applied"
+            return Duplicate("already applied")
         account = await self.store.get_account(event.account_id)
         if account is None:
             return await self._ignore(event, f"unknown account {event.account_id}")
@@ -193,7 +201,7 @@ class Converter:
                 {**envelope, "event_id": deterministic_event_id(event.mail_key, "item.created.v1")}
             )
             applied = await self.store.insert_item(item, thread, [to_outbox(out)])
-            outcome = f"created {item.token} ({decision.reason})"
+            outcome: Outcome = Created(item.token, decision.reason)
         else:
             applied = await self._append(
                 account,
@@ -206,9 +214,9 @@ class Converter:
                 decision.reason,
                 bounce=analysis.bounce,
             )
-            outcome = f"threaded onto {item.token} ({decision.reason})"
+            outcome = Threaded(item.token, decision.reason)
         if not applied:
-            outcome = "duplicate: applied concurrently"
+            outcome = Duplicate("applied concurrently")
         else:
             await self._log(event, "created" if created else "threaded", decision.reason, item=item)
         await relay_outbox(self.broker, self.store, only=_own_event_ids(event))
@@ -298,7 +306,7 @@ class Converter:
 
     async def _quarantine(
         self, event: MailReceivedV1, reason: str, *, blob_ref: str | None = None
-    ) -> str:
+    ) -> Quarantined:
         if blob_ref is None and event.raw_inline is not None:
             blob_ref = await self.store.put_blob(event.raw_inline)
         blob_ref = blob_ref or event.blob_ref or ""
@@ -331,7 +339,7 @@ class Converter:
             ),
         )
         log.warning("mail quarantined", reason=reason, quarantine_id=quarantine_id)
-        return f"quarantined: {reason}"
+        return Quarantined(reason)
 
     async def _save_attachments(
         self, account: EmailAccount, mail: ParsedMail
@@ -392,7 +400,7 @@ class Converter:
 
     async def _ignore(
         self, event: MailReceivedV1, reason: str, *, blob_ref: str | None = None
-    ) -> str:
+    ) -> Ignored:
         # The raw bytes stay reachable from the log: "why was this ignored?" needs the mail.
         await self._log(event, "ignored", reason, blob_ref=blob_ref or event.blob_ref)
         await publish_event(
@@ -407,4 +415,4 @@ class Converter:
                 reason=reason,
             ),
         )
-        return f"ignored: {reason}"
+        return Ignored(reason)

@@ -14,10 +14,9 @@ from postroom_api.deps import broker_of, settings_of, store_of
 from postroom_api.routes.items import blob_response
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict, not_found
 from postroom_api.schemas import QuarantinePage, QuarantineView, ReprocessView
-from postroom_converter.service import Converter, HeadersOnlyError
+from postroom_converter import ops
 from postroom_shared.errors import TransientError
 from postroom_shared.logs import get_logger
-from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.models import QuarantineEntry
 from postroom_shared.store import Store
 from postroom_shared.topology import declare_topology
@@ -95,12 +94,12 @@ async def reprocess(request: Request, entry_id: PathId) -> ReprocessView:
     if not getattr(request.app.state, "topology_declared", False):
         await declare_topology(broker)
         request.app.state.topology_declared = True
-    signer = MessageIdSigner(settings_of(request).secret_key.get_secret_value(), "")
+    secret_key = settings_of(request).secret_key.get_secret_value()
     try:
-        outcome = await Converter(store=store, broker=broker, signer=signer).reprocess(entry_id)
+        outcome = await ops.reprocess(store, broker, secret_key=secret_key, entry_id=entry_id)
     except KeyError:  # discarded or reprocessed concurrently
         raise not_found(f"no quarantine entry {entry_id}") from None
-    except HeadersOnlyError as exc:
+    except ops.HeadersOnlyError as exc:
         raise conflict(str(exc)) from None
     except TransientError as exc:
         raise HTTPException(status_code=503, detail=f"try again: {exc}") from None
@@ -109,7 +108,7 @@ async def reprocess(request: Request, entry_id: PathId) -> ReprocessView:
         raise HTTPException(
             status_code=503, detail=f"reprocessing failed, the entry stays: {exc!r}"
         ) from None
-    return ReprocessView(outcome=outcome, quarantined=outcome.startswith("quarantined"))
+    return ReprocessView(outcome=str(outcome), quarantined=isinstance(outcome, ops.Quarantined))
 
 
 @router.delete(

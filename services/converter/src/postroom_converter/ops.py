@@ -1,0 +1,61 @@
+"""The converter's facade: what other packages (the API, the `postroom` CLI) may call.
+
+Everything here takes plain settings values and a store/broker the caller already holds, so a
+caller never assembles the converter's parts (signer, analyser, service) itself.
+"""
+
+from typing import Any
+
+from faststream.rabbit import RabbitBroker
+
+from postroom_converter.budget import AnalysisFailed
+from postroom_converter.describe import describe_budgeted
+from postroom_converter.domain.outcome import (
+    Created,
+    Duplicate,
+    Ignored,
+    Outcome,
+    Quarantined,
+    Threaded,
+)
+from postroom_converter.service import Converter, HeadersOnlyError
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.store import Store
+
+__all__ = [
+    "AnalysisFailed",
+    "Created",
+    "Duplicate",
+    "HeadersOnlyError",
+    "Ignored",
+    "Outcome",
+    "Quarantined",
+    "Threaded",
+    "describe",
+    "reprocess",
+]
+
+
+async def reprocess(
+    store: Store, broker: RabbitBroker, *, secret_key: str, entry_id: str
+) -> Outcome:
+    """Run quarantine entry `entry_id` through the converter again, in this process.
+
+    The entry leaves the quarantine unless the outcome is `Quarantined` again (then it stays,
+    with one attempt more). The broker must be connected and the topology declared.
+    Raises KeyError when the entry is gone, HeadersOnlyError when it holds only a mail's
+    headers, TransientError when the store or broker should be tried again.
+    """
+    converter = Converter(store=store, broker=broker, signer=MessageIdSigner.checking(secret_key))
+    return await converter.reprocess(entry_id)
+
+
+def describe(raw: bytes, *, secret_key: str | None = None) -> dict[str, Any]:
+    """Everything the converter reads from `raw`, as one JSON-ready object (what
+    `postroom parse` prints; keys in `describe.KEYS`), analysed under the parse budget.
+
+    With `secret_key` our own signed Message-IDs are recognised (own-loop mail). Raises
+    AnalysisFailed when the analysis worker died, ValueError for a bad POSTROOM_PARSE_BUDGET_S.
+    """
+    signer = MessageIdSigner.checking(secret_key) if secret_key else None
+    return describe_budgeted(raw, signer=signer)
