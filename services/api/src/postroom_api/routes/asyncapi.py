@@ -8,12 +8,13 @@ it describes shapes, never data.
 """
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from typing import Any, get_args
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitExchange
 from faststream.specification import AsyncAPI, get_asyncapi_html
 
 from postroom_shared.contracts import COMMAND_CONTRACTS, CommandEnvelope, Event, EventEnvelope
@@ -45,27 +46,9 @@ def _specification() -> Any:
     broker = RabbitBroker(
         "amqp://localhost/", specification_url="amqp://rabbitmq:5672/", logger=None
     )
-    contracts = event_contracts()
-    for event_type, model in sorted(contracts.items()):
-        broker.publisher(
-            exchange=EVENTS,
-            routing_key=event_type,
-            persist=True,
-            mandatory=False,
-            schema=model,
-            title=f"{event_type}:publish",
-            description=(model.__doc__ or "").strip(),
-        )
-    for service, event_type in CONSUMERS:
-        model = contracts[event_type]
-        handler = _typed(model)
-        broker.subscriber(
-            consumer_queue(service, event_type),
-            EVENTS,
-            title=f"{service}.{event_type}:consume",
-            description=f"The {service}'s own durable queue for {event_type}.",
-        )(handler)
-    _describe_commands(broker)
+    _describe(broker, EVENTS, event_contracts(), CONSUMERS, commands=False)
+    commands = {model.model_fields["type"].default: model for model in COMMAND_CONTRACTS}
+    _describe(broker, COMMANDS, commands, COMMAND_CONSUMERS, commands=True)
     return AsyncAPI(
         broker,
         title="Postroom events",
@@ -79,29 +62,40 @@ def _specification() -> Any:
     ).to_specification()
 
 
-def _describe_commands(broker: RabbitBroker) -> None:
-    """Each command: who may send it (on `postroom.commands`) and its owner's one queue."""
-    commands = {model.model_fields["type"].default: model for model in COMMAND_CONTRACTS}
-    for command_type, model in sorted(commands.items()):
+def _describe(
+    broker: RabbitBroker,
+    exchange: RabbitExchange,
+    contracts: Mapping[str, type[EventEnvelope] | type[CommandEnvelope]],
+    consumers: tuple[tuple[str, str], ...],
+    *,
+    commands: bool,
+) -> None:
+    """A publisher per contract on `exchange` and a subscriber per consumer queue. Commands are
+    mandatory (each has its owner's queue); events nobody in Postroom takes may go unrouted."""
+    for message_type, model in sorted(contracts.items()):
         broker.publisher(
-            exchange=COMMANDS,
-            routing_key=command_type,
+            exchange=exchange,
+            routing_key=message_type,
             persist=True,
-            mandatory=True,
+            mandatory=commands,
             schema=model,
-            title=f"{command_type}:publish",
+            title=f"{message_type}:publish",
             description=(model.__doc__ or "").strip(),
         )
-    for owner, command_type in COMMAND_CONSUMERS:
+    for service, message_type in consumers:
         broker.subscriber(
-            consumer_queue(owner, command_type),
-            COMMANDS,
-            title=f"{owner}.{command_type}:consume",
-            description=f"The one queue of {command_type}, read by its owner, the {owner}.",
-        )(_typed(commands[command_type]))
+            consumer_queue(service, message_type),
+            exchange,
+            title=f"{service}.{message_type}:consume",
+            description=(
+                f"The one queue of {message_type}, read by its owner, the {service}."
+                if commands
+                else f"The {service}'s own durable queue for {message_type}."
+            ),
+        )(_typed(contracts[message_type]))
 
 
-def _typed(model: type[EventEnvelope | CommandEnvelope]) -> Any:
+def _typed(model: type[EventEnvelope] | type[CommandEnvelope]) -> Any:
     def handler(event: Any) -> None:  # never called: the broker is only described
         return None
 
