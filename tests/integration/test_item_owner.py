@@ -9,19 +9,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aio_pika import connect_robust
-from aio_pika.abc import AbstractChannel
 from faststream.rabbit import RabbitBroker
 from pydantic import SecretStr
 
 from postroom_replier.domain.sent_mail import record_sent_mail
 from postroom_shared.contracts import RecordSentMailV1
 from postroom_shared.messaging import publish_command
-from postroom_shared.models import Item, ItemType, ThreadMessage
-from postroom_shared.retry import ERROR_HEADER, dead_letter_queue
+from postroom_shared.models import Item, ItemType
+from postroom_shared.retry import ERROR_HEADER, dead_letter_queue, retry_queue
 from postroom_shared.runtime import make_broker
 from postroom_shared.settings import CommonSettings
-from postroom_shared.store import ItemChanges, Store
+from postroom_shared.store import Store
 from tests import factories
 from tests.integration.item_owner import QUEUE, item_owner
 from tests.stack_env import StackEnv
@@ -44,13 +42,6 @@ async def broker(settings: CommonSettings) -> AsyncIterator[RabbitBroker]:
     await opened.connect()
     yield opened
     await opened.stop()
-
-
-@pytest.fixture
-async def channel(stack: StackEnv) -> AsyncIterator[AbstractChannel]:
-    connection = await connect_robust(stack.amqp_url)
-    yield await connection.channel()
-    await connection.close()
 
 
 def _command(item_id: str, n: int = 1) -> RecordSentMailV1:
@@ -85,19 +76,8 @@ class _WriteThenCrash:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def append_message(
-        self,
-        item_id: str,
-        message: ThreadMessage,
-        events: list[Any],
-        *,
-        add_participants: list[str],
-        count: bool = True,
-        changes: ItemChanges | None = None,
-    ) -> bool:
-        appended = await self._store.append_message(
-            item_id, message, events, add_participants=add_participants, count=count
-        )
+    async def append_message(self, *args: Any, **kwargs: Any) -> bool:
+        appended: bool = await self._store.append_message(*args, **kwargs)
         if not self.crashed:
             self.crashed = True
             raise RuntimeError("crash between the thread write and the ack")
@@ -119,7 +99,8 @@ async def test_a_redelivered_command_appends_once(
         [out] = await owner.outbound(item.id, at_least=1)
         await asyncio.sleep(1.5)  # the crashed copy's retry (1 s backoff) comes back
         took = asyncio.get_running_loop().time() - started
-        assert await owner.waiting() == 0
+        delay = await owner.channel.declare_queue(retry_queue(QUEUE, 1.0), passive=True)
+        assert delay.declaration_result.message_count == 0 and await owner.waiting() == 0
         assert [m.key for m in await owner.outbound(item.id, at_least=1)] == [out.key]
     assert crashing.crashed
     assert out.key == "out:<sent-1@example.test>" and out.direction == "out"
@@ -132,12 +113,12 @@ async def test_a_redelivered_command_appends_once(
 
 
 async def test_a_command_for_a_missing_item_is_parked_in_the_dlq(
-    settings: CommonSettings, store: Store, broker: RabbitBroker, channel: AbstractChannel
+    settings: CommonSettings, store: Store, broker: RabbitBroker
 ) -> None:
-    dlq = await channel.declare_queue(dead_letter_queue(QUEUE), passive=True)
-    await dlq.purge()
     command = _command("it_nowhere", 2)
-    async with item_owner(settings, store):
+    async with item_owner(settings, store) as owner:
+        dlq = await owner.channel.declare_queue(dead_letter_queue(QUEUE), passive=True)
+        await dlq.purge()
         await publish_command(broker, command)
         parked = None
         for _ in range(100):  # one more try after 1 s, then the DLQ
@@ -145,7 +126,7 @@ async def test_a_command_for_a_missing_item_is_parked_in_the_dlq(
             if parked is not None:
                 break
             await asyncio.sleep(0.1)
-    assert parked is not None
-    await parked.ack()
+        assert parked is not None
+        await parked.ack()
     assert json.loads(parked.body)["command_id"] == str(command.command_id)
     assert "no item it_nowhere" in str((parked.headers or {})[ERROR_HEADER])
