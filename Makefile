@@ -23,7 +23,7 @@ lint:  ## ruff + mypy --strict
 	@deploy/local/bootstrap.sh >/dev/null
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-	.venv/bin/mypy shared/src services/fetcher/src services/converter/src services/replier/src services/api/src tests bench
+	.venv/bin/mypy shared/src services/fetcher/src services/converter/src services/replier/src services/api/src services/cli/src tests bench
 
 fmt:  ## format and autofix
 	.venv/bin/ruff format .

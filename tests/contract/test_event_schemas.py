@@ -1,4 +1,4 @@
-"""Snapshot of every event's JSON schema: a breaking edit of a contract fails here.
+"""Snapshot of every event's and command's JSON schema: a breaking edit of a contract fails here.
 
 Adding an optional field changes the snapshot too; review the diff and refresh with
 `POSTROOM_UPDATE_SNAPSHOTS=1 make test`. Removing or retyping a field needs a new version
@@ -20,6 +20,7 @@ from postroom_shared.contracts import (
     MailIgnoredV1,
     MailQuarantinedV1,
     MailReceivedV1,
+    RecordSentMailV1,
     ReplyFailedV1,
     ReplySentV1,
     ReplySuppressedV1,
@@ -36,6 +37,7 @@ EVENTS: list[type[BaseModel]] = [
     ReplySentV1,
     ReplySuppressedV1,
     ReplyFailedV1,
+    RecordSentMailV1,  # a command: its owner's queue reads it, the same rules hold
 ]
 
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi import APIRouter
 
 from postroom_api.auth import RequireRead
-from postroom_shared.admin_cli import rotate_secrets
+from postroom_cli.rotation import rotate_secrets
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.models import (
     AccountState,

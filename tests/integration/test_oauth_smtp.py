@@ -10,7 +10,7 @@ import aiosmtplib
 import pytest
 
 from postroom_replier.outbound import RelaySettings
-from postroom_replier.test_mail import send_test_mail
+from postroom_replier.smtp_check import send_test_mail
 from postroom_shared.models import OAuthSettings, Security, SmtpSettings
 from postroom_shared.oauth import (
     SMTP_OWNER,

@@ -13,6 +13,7 @@ import imaplib
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import EVENTS, declare_topology
 from tests import factories
+from tests.integration.item_owner import ItemOwner, item_owner
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -58,11 +60,14 @@ async def replies(stack: StackEnv) -> AsyncIterator[AbstractQueue]:
 
 
 class Repliers:
-    """Replier processes on one store: `start()` is a (re)started replier or another replica."""
+    """Replier processes on one store: `start()` is a (re)started replier or another replica;
+    the item's owner (the converter's command consumer) runs beside them."""
 
     def __init__(self, stack: StackEnv, store: Store, store_url: str) -> None:
         self.stack, self.store, self.store_url = stack, store, store_url
         self.started: list[Replier] = []
+        self.running = AsyncExitStack()
+        self.owner: ItemOwner | None = None
 
     async def start(self, **settings: Any) -> Replier:
         config = ReplierSettings(
@@ -86,12 +91,30 @@ class Repliers:
             settings=config,
         )
         self.started.append(replier)
+        if self.owner is None:
+            self.owner = await self.running.enter_async_context(item_owner(config, self.store))
         return replier
 
     async def stop(self) -> None:
         for replier in self.started:
             await replier.aclose()
             await replier.broker.stop()
+        await self.running.aclose()
+
+    async def outbound(self, item_id: str, at_least: int = 0) -> list[str]:
+        """Who got automatic mail about the item, by its thread (once the owner recorded it)."""
+        assert self.owner is not None
+        out = await self.owner.outbound(item_id, at_least=at_least)
+        return [p.address for m in out for p in m.to]
+
+    async def opened(
+        self, replier: Replier, number: int, sender: str, **item: Any
+    ) -> tuple[ItemCreatedV1, list[str]]:
+        """A new item from `sender` answered by `replier`: its event and who got an auto-reply."""
+        stored = await factories.stored_incident(replier.store, number, **item)
+        event = factories.item_created(stored, number, sender)
+        await replier.handle(event)
+        return event, await self.outbound(stored.id)
 
 
 @pytest.fixture
@@ -116,17 +139,6 @@ async def _suppressed(queue: AbstractQueue, about: list[ItemCreatedV1]) -> list[
         if body["type"] == "reply.suppressed.v1" and body["correlation_id"] in keys:
             found.append(body)
     return found
-
-
-async def _opened(
-    replier: Replier, number: int, sender: str, **item: Any
-) -> tuple[ItemCreatedV1, list[str]]:
-    """A new item from `sender` answered by `replier`: its event and who got an auto-reply."""
-    stored = await factories.stored_incident(factories.whole_store(replier.store), number, **item)
-    event = factories.item_created(stored, number, sender)
-    await replier.handle(event)
-    out = [m for m in await replier.store.list_messages(stored.id) if m.direction == "out"]
-    return event, [p.address for m in out for p in m.to]
 
 
 def _inbox_bodies(stack: StackEnv, user: str, message_id: str) -> list[str]:
@@ -167,10 +179,11 @@ async def test_hostile_stored_template_still_sends_the_builtin_auto_reply(
     account.auto_reply.template_id = "hostile"
     await store.put_account(account)
     started = time.monotonic()
-    event, recipients = await _opened(replier, 31, "customer@example.test")
+    event, recipients = await repliers.opened(replier, 31, "customer@example.test")
     took = time.monotonic() - started
     assert recipients == ["customer@example.test"]
-    [out] = [m for m in await store.list_messages(event.item.item_id) if m.direction == "out"]
+    assert repliers.owner is not None
+    [out] = await repliers.owner.outbound(event.item.item_id, at_least=1)
     for _ in range(100):
         if bodies := _inbox_bodies(stack, "customer", out.message_id):
             break
@@ -192,11 +205,11 @@ async def test_global_budget_holds_across_a_restart(
     repliers: Repliers, replies: AbstractQueue
 ) -> None:
     first = await repliers.start(automail_max_per_hour=3)
-    sent = [(await _opened(first, 40 + n, f"user{n}@budget{n}.test"))[1] for n in range(3)]
+    sent = [(await repliers.opened(first, 40 + n, f"user{n}@budget{n}.test"))[1] for n in range(3)]
     assert sent == [[f"user{n}@budget{n}.test"] for n in range(3)]
     # a restarted replier (or another replica) counts the same stored history
     second = await repliers.start(automail_max_per_hour=3)
-    over, recipients = await _opened(second, 43, "user3@budget3.test")
+    over, recipients = await repliers.opened(second, 43, "user3@budget3.test")
     assert recipients == []
     [event] = await _suppressed(replies, [over])
     assert event["why"].startswith("global_budget: 3 automatic mails in the last hour"), event
@@ -208,10 +221,12 @@ async def test_domain_budget_silences_one_domain_only(
 ) -> None:
     replier = await repliers.start(automail_max_per_domain_per_hour=2)
     for n in range(2):
-        assert (await _opened(replier, 50 + n, f"p{n}@victim.test"))[1] == [f"p{n}@victim.test"]
-    over, recipients = await _opened(replier, 52, "p2@victim.test")
+        assert (await repliers.opened(replier, 50 + n, f"p{n}@victim.test"))[1] == [
+            f"p{n}@victim.test"
+        ]
+    over, recipients = await repliers.opened(replier, 52, "p2@victim.test")
     assert recipients == []
-    _, elsewhere = await _opened(replier, 53, "someone@elsewhere.test")
+    _, elsewhere = await repliers.opened(replier, 53, "someone@elsewhere.test")
     assert elsewhere == ["someone@elsewhere.test"]
     [event] = await _suppressed(replies, [over])
     assert event["why"].startswith("domain_budget: 2 automatic mails to victim.test"), event
@@ -224,9 +239,9 @@ async def test_loop_breaker_stops_auto_replies_to_an_address_opening_items(
     repliers: Repliers, replies: AbstractQueue, store: Store
 ) -> None:
     replier = await repliers.start()  # defaults: 3 answered new items in 10 min -> 1 h silence
-    answered = [(await _opened(replier, 60 + n, "bob@example.test"))[1] for n in range(3)]
+    answered = [(await repliers.opened(replier, 60 + n, "bob@example.test"))[1] for n in range(3)]
     assert answered == [["bob@example.test"]] * 3
-    held = [await _opened(replier, 63 + n, "bob@example.test") for n in range(2)]
+    held = [await repliers.opened(replier, 63 + n, "bob@example.test") for n in range(2)]
     assert [recipients for _, recipients in held] == [[], []]
     events = await _suppressed(replies, [event for event, _ in held])
     assert len(events) == 2
@@ -234,8 +249,8 @@ async def test_loop_breaker_stops_auto_replies_to_an_address_opening_items(
         assert event["why"].startswith("loop_breaker: bob@example.test got auto-replies to 3")
         assert event["reason"] == "auto_reply"
     # another address is not affected, and a restarted replier keeps the silence
-    assert (await _opened(replier, 65, "alice@example.test"))[1] == ["alice@example.test"]
+    assert (await repliers.opened(replier, 65, "alice@example.test"))[1] == ["alice@example.test"]
     restarted = await repliers.start()
-    assert (await _opened(restarted, 66, "bob@example.test"))[1] == []
+    assert (await repliers.opened(restarted, 66, "bob@example.test"))[1] == []
     sent = await store.sends_since("bob@example.test", utcnow() - timedelta(hours=1))
     assert len(sent) == 3

@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from postroom_replier.outbound import RelaySettings
 from postroom_replier.service import Replier
 from postroom_replier.settings import ReplierSettings
-from postroom_replier.test_mail import TestMailResult, send_test_mail
+from postroom_replier.smtp_check import SmtpCheckResult, send_test_mail
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.models import (
     OAuthSettings,
@@ -148,7 +148,7 @@ UNUSED_RELAY = RelaySettings(host="127.0.0.1", port=PORT_BASE + 499, security=Se
 
 async def _test_mail(
     store: Store, settings: SmtpSettings | None, tokens: Any = None, to: str = "alice@example.test"
-) -> TestMailResult:
+) -> SmtpCheckResult:
     if settings is not None:
         await store.put_smtp_settings(settings)
     return await send_test_mail(

@@ -21,6 +21,7 @@ from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import declare_topology
 from tests import factories
+from tests.integration.item_owner import ItemOwner, item_owner
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -65,6 +66,13 @@ async def replier(stack: StackEnv, store_url: str) -> AsyncIterator[Replier]:
         await store.close()
 
 
+@pytest.fixture
+async def owner(replier: Replier) -> AsyncIterator[ItemOwner]:
+    """The converter's command consumer: it puts what the replier sent on the thread."""
+    async with item_owner(replier.settings, replier.store) as running:
+        yield running
+
+
 async def _delivered_bodies(stack: StackEnv, user: str, sent: dict[str, str]) -> dict[str, str]:
     """The delivered text of each mail in `sent` (name -> Message-ID) in `user`'s INBOX, waiting up
     to 10 s for all of them (whichever arrived, if not all do)."""
@@ -89,15 +97,16 @@ async def _delivered_bodies(stack: StackEnv, user: str, sent: dict[str, str]) ->
     return found
 
 
-async def test_per_item_limit_stops_the_eleventh_reply(stack: StackEnv, replier: Replier) -> None:
-    item = await factories.stored_incident(factories.whole_store(replier.store), 1)
+async def test_per_item_limit_stops_the_eleventh_reply(
+    stack: StackEnv, replier: Replier, owner: ItemOwner
+) -> None:
+    item = await factories.stored_incident(replier.store, 1)
     before = _inbox_count(stack, "bob")
     for n in range(11):
         await replier.handle(factories.item_created(item, n, "bob@example.test"))
     history = await replier.store.sends_since("bob@example.test", item.created_at)
     assert len(history) == 10
-    thread = await replier.store.list_messages(item.id)
-    assert sum(1 for m in thread if m.direction == "out") == 10
+    assert len(await owner.outbound(item.id, at_least=10)) == 10
     # Postfix delivers asynchronously; all ten arrive, the eleventh was never sent.
     for _ in range(100):
         if _inbox_count(stack, "bob") >= before + 10:
@@ -116,18 +125,20 @@ async def test_identical_reply_goes_out_once_per_seven_days(
     assert len(await replier.store.sends_since("customer@example.test", item.created_at)) == 1
 
 
-async def test_redelivered_event_sends_once(stack: StackEnv, replier: Replier) -> None:
-    item = await factories.stored_incident(factories.whole_store(replier.store), 2)
+async def test_redelivered_event_sends_once(
+    stack: StackEnv, replier: Replier, owner: ItemOwner
+) -> None:
+    item = await factories.stored_incident(replier.store, 2)
     event = factories.item_created(item, 1, "alice@example.test")
     await replier.handle(event)
     await replier.handle(event)
     assert len(await replier.store.sends_since("alice@example.test", item.created_at)) == 1
-    outbound = [m for m in await replier.store.list_messages(item.id) if m.direction == "out"]
+    outbound = await owner.outbound(item.id, at_least=1)
     assert len(outbound) == 1
 
 
 async def test_account_template_is_used_and_a_broken_one_falls_back(
-    stack: StackEnv, replier: Replier
+    stack: StackEnv, replier: Replier, owner: ItemOwner
 ) -> None:
     store = factories.whole_store(replier.store)
     await store.put_template(
@@ -146,7 +157,7 @@ async def test_account_template_is_used_and_a_broken_one_falls_back(
         await store.put_account(account)
         item = await factories.stored_incident(store, number)
         await replier.handle(factories.item_created(item, number, "customer@example.test"))
-        [out] = [m for m in await store.list_messages(item.id) if m.direction == "out"]
+        [out] = await owner.outbound(item.id, at_least=1)
         sent[template_id] = out.message_id
 
     found = await _delivered_bodies(stack, "customer", sent)
@@ -174,7 +185,7 @@ class _CrashAfterSend:
 
 
 async def test_crash_after_send_before_mark_resends_once_with_the_same_message_id(
-    stack: StackEnv, replier: Replier
+    stack: StackEnv, replier: Replier, owner: ItemOwner
 ) -> None:
     """The documented at-least-once window: a sender that died after SMTP accepted, before it
     marked the ledger, left a claim; once that claim is stale the redelivery sends again, with
@@ -204,7 +215,7 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
     await crashy.handle(event)  # a late duplicate: nothing more
     after = await store.get_ledger(item.id, reason, "customer@example.test")
     assert after is not None and after.state == "sent" and after.message_id == held.message_id
-    outbound = [m for m in await store.list_messages(item.id) if m.direction == "out"]
+    outbound = await owner.outbound(item.id, at_least=1)
     assert [m.message_id for m in outbound] == [held.message_id]  # one thread entry
 
     def copies() -> int:
@@ -223,7 +234,7 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
 
 
 async def test_notification_list_hears_about_new_mail_but_not_its_author(
-    stack: StackEnv, replier: Replier
+    stack: StackEnv, replier: Replier, owner: ItemOwner
 ) -> None:
     store = factories.whole_store(replier.store)
     item = await factories.stored_incident(
@@ -242,7 +253,7 @@ async def test_notification_list_hears_about_new_mail_but_not_its_author(
     )
     await replier.handle(update)
     await replier.handle(update)  # redelivered: still one notification
-    outbound = [m for m in await store.list_messages(item.id) if m.direction == "out"]
+    outbound = await owner.outbound(item.id, at_least=2)
     kinds = sorted((m.kind, m.to[0].address) for m in outbound)
     assert kinds == [("auto_reply", "customer@example.test"), ("notification", "bob@example.test")]
     # the processing log says what became of the mail for everybody (the created and the
@@ -278,7 +289,7 @@ async def test_notification_list_hears_about_new_mail_but_not_its_author(
 
 
 async def test_account_notification_template_is_used_and_a_missing_one_falls_back(
-    stack: StackEnv, replier: Replier
+    stack: StackEnv, replier: Replier, owner: ItemOwner
 ) -> None:
     store = factories.whole_store(replier.store)
     await store.put_template(
@@ -306,7 +317,8 @@ async def test_account_notification_template_is_used_and_a_missing_one_falls_bac
                 threaded_by="test",
             )
         )
-        [note] = [m for m in await store.list_messages(item.id) if m.kind == "notification"]
+        outbound = await owner.outbound(item.id, at_least=1)
+        [note] = [m for m in outbound if m.kind == "notification"]
         sent[template_id] = note.message_id
         assert note.to[0].address == "bob@example.test"
 

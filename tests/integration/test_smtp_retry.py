@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.outbound import RelaySettings
-from postroom_replier.test_mail import TestMailResult, send_test_mail
+from postroom_replier.smtp_check import SmtpCheckResult, send_test_mail
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import Security
 from postroom_shared.secretbox import SecretBox
@@ -89,7 +89,7 @@ async def test_permanent_answer_is_not_retried(server: tuple[Scripted, SmtpTarge
     assert handler.attempts == 1
 
 
-async def _test_mail(store: Store, target: SmtpTarget) -> TestMailResult:
+async def _test_mail(store: Store, target: SmtpTarget) -> SmtpCheckResult:
     relay = RelaySettings(host="127.0.0.1", port=target.port, security=Security.NONE)
     return await send_test_mail(
         store, SecretBox("s" * 40), relay, None, to="a@b.test", from_address="s@example.test"

@@ -1,7 +1,10 @@
-"""Versioned event contracts: the only shapes that travel between services.
+"""Versioned contracts: the only shapes that travel between services.
 
-Rules (DESIGN.md §2): events are frozen pydantic models named after what happened, with the
-version in both the class name and the `type` literal. Within a version we only ever add
+Events are facts, frozen pydantic models named after what happened, with the version in both
+the class name and the `type` literal. Commands are requests to the one owner of what they
+change, named in the imperative (`item.record_sent_mail.v1`), with a `command_id` the caller
+chooses so that asking twice changes things once (docs/decisions.md, "One owner for the
+item"). Within a version we only ever add
 optional fields, and readers ignore fields they do not know (`extra="ignore"`), so producers
 and consumers can be upgraded independently. `tests/contract/` snapshots each JSON schema so
 that a breaking edit fails loudly.
@@ -27,10 +30,12 @@ if TYPE_CHECKING:  # models are not imported at run time: the contracts stand al
     from postroom_shared.models import Item
 
 __all__ = [
+    "COMMAND_CONTRACTS",
     "EVENT_NAMESPACE",
     "AccountStateV1",
     "AddressV1",
     "ClassificationV1",
+    "CommandEnvelope",
     "Event",
     "EventEnvelope",
     "ItemCreatedV1",
@@ -41,6 +46,7 @@ __all__ = [
     "MailQuarantinedV1",
     "MailReceivedV1",
     "MessageRefV1",
+    "RecordSentMailV1",
     "ReplyFailedV1",
     "ReplySentV1",
     "ReplySuppressedV1",
@@ -304,3 +310,42 @@ Event = Annotated[
     | ReplySuppressedV1,
     Field(discriminator="type"),
 ]
+
+
+class CommandEnvelope(_Frozen):
+    """Fields every command carries."""
+
+    command_id: uuid.UUID = Field(
+        description="Chosen by the caller, the same for a repeated request; the owner applies"
+        " each command once."
+    )
+    issued_at: AwareDatetime = Field(default_factory=_now, description="When it was asked (UTC).")
+    source: str = Field(description="Service that asks (the actor).", examples=["replier"])
+    correlation_id: str = Field(
+        description="The mail key the flow started from.",
+        examples=["acc_1f2e/INBOX/1795550152/42"],
+    )
+    causation_id: uuid.UUID | None = Field(
+        default=None, description="event_id of the event that led to the request."
+    )
+
+
+class RecordSentMailV1(CommandEnvelope):
+    """Put a mail Postroom sent (an auto-reply or a notification) on its item's thread. Sent to
+    the converter, which owns items and their threads; the mail's Message-ID keys the thread
+    entry, so a repeated command adds nothing."""
+
+    type: Literal["item.record_sent_mail.v1"] = "item.record_sent_mail.v1"
+    item_id: str
+    account_id: str = Field(description="The account the mail was sent for.")
+    message_id: str = Field(description="Message-ID of the sent mail, with angle brackets.")
+    in_reply_to: tuple[str, ...] = Field(default=(), description="The mail it answers.")
+    subject: str = ""
+    sender: AddressV1
+    to: tuple[AddressV1, ...]
+    kind: Literal["auto_reply", "notification"]
+    sent_at: AwareDatetime = Field(description="When the SMTP server accepted it.")
+
+
+# Every command contract; each has one owner queue (topology.COMMAND_CONSUMERS).
+COMMAND_CONTRACTS: tuple[type[CommandEnvelope], ...] = (RecordSentMailV1,)

@@ -30,7 +30,7 @@ from postroom_shared.retry import (
     copy_headers,
     dead_letter_queue,
 )
-from postroom_shared.topology import CONSUMERS, DLX, consumer_queue
+from postroom_shared.topology import DLX, consumer_queue_names
 
 __all__ = [
     "DeadLetterInfo",
@@ -72,7 +72,7 @@ class _Action(Enum):
 
 
 def consumer_queues() -> list[str]:
-    return [consumer_queue(service, event).name for service, event in CONSUMERS]
+    return consumer_queue_names()
 
 
 def _checked(queue: str) -> str:

@@ -11,7 +11,8 @@ look fine and not be are turned into a `TransientError` (retry later; nothing wa
 - the broker nacked it (a queue over its limit).
 
 Events nobody inside Postroom consumes (`reply.sent.v1`, `account.state.v1`, ...) are for
-outside subscribers and may go unrouted, so they are not mandatory.
+outside subscribers and may go unrouted, so they are not mandatory. Commands always are: each
+has its owner's queue, and one the broker cannot route is an error (`publish_command`).
 
 Every confirmed event is counted for Prometheus (`metrics.record_published`) here, so no
 service needs metric calls of its own.
@@ -26,16 +27,17 @@ import aiormq.abc
 import aiormq.exceptions
 from faststream.rabbit import RabbitBroker, RabbitExchange
 
-from postroom_shared.contracts import EventEnvelope
+from postroom_shared.contracts import CommandEnvelope, EventEnvelope
 from postroom_shared.errors import TransientError
 from postroom_shared.metrics import record_published
 from postroom_shared.store.ports import Outbox, OutboxEvent
-from postroom_shared.topology import EVENTS, consumed_event_types
+from postroom_shared.topology import COMMANDS, EVENTS, consumed_event_types
 
 __all__ = [
     "DEFAULT_PUBLISH_TIMEOUT_S",
     "confirmed_publish",
     "event_type",
+    "publish_command",
     "publish_event",
     "publish_raw",
     "publish_timeout",
@@ -58,10 +60,10 @@ def publish_timeout(broker: RabbitBroker) -> float:
     return _TIMEOUTS.get(broker, DEFAULT_PUBLISH_TIMEOUT_S)
 
 
-def event_type(event: EventEnvelope) -> str:
+def event_type(event: EventEnvelope | CommandEnvelope) -> str:
     value = getattr(event, "type", None)
     if not isinstance(value, str):
-        raise TypeError(f"{type(event).__name__} has no event type")
+        raise TypeError(f"{type(event).__name__} has no type")
     return value
 
 
@@ -149,6 +151,21 @@ async def publish_event(broker: RabbitBroker, event: EventEnvelope) -> None:
         event.model_dump_json(),
         str(event.event_id),
         event.correlation_id,
+    )
+
+
+async def publish_command(broker: RabbitBroker, command: CommandEnvelope) -> None:
+    """Send `command` to its owner's queue; returns once the broker confirmed it there."""
+    routing_key = event_type(command)
+    await confirmed_publish(
+        broker,
+        command.model_dump_json().encode(),
+        exchange=COMMANDS,
+        routing_key=routing_key,
+        mandatory=True,
+        message_id=str(command.command_id),
+        correlation_id=command.correlation_id,
+        message_type=routing_key,
     )
 
 

@@ -12,29 +12,25 @@ idempotent and safe beside running services, so the pass can be repeated or inte
 Where it runs: the API service runs a pass every `POSTROOM_RETENTION_INTERVAL_S` (one task
 in its lifespan), because the API is the one process every installation runs and it is off the
 mail path; a store lease (`retention`) lets only one API replica do it per interval. `postroom
-cleanup` runs one pass by hand or from cron (with the interval set to 0).
+cleanup` (postroom_cli.cleanup) runs one pass by hand or from cron (with the interval set to 0).
 """
 
-import argparse
 import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from prometheus_client import Counter, Gauge
 
 from postroom_shared.logs import get_logger
 from postroom_shared.models import AfterRead, utcnow
 from postroom_shared.settings import CommonSettings
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 
 __all__ = [
     "KINDS",
     "SEEN_KEYS_PREFIX",
     "RetentionPolicy",
-    "add_parser",
-    "cleanup_command",
     "retention_loop",
     "run_once",
 ]
@@ -140,23 +136,3 @@ async def retention_loop(
             FAILURES.inc()
             log.warning("retention cleanup failed", error=repr(exc))
         await asyncio.sleep(interval_s)
-
-
-def add_parser(sub: Any) -> None:
-    """Register `postroom cleanup` on the `postroom` sub-command parser."""
-    sub.add_parser(
-        "cleanup", help="delete what the retention settings no longer keep (one pass; idempotent)"
-    )
-
-
-async def cleanup_command(args: argparse.Namespace) -> int:
-    """`postroom cleanup`: one pass, with a line per kind."""
-    settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
-    store = await open_store(settings.store_url, settings.store_options())
-    try:
-        counts = await run_once(store, RetentionPolicy.from_settings(settings))
-    finally:
-        await store.close()
-    for kind in KINDS:
-        print(f"{kind}: {counts[kind]} deleted")
-    return 0

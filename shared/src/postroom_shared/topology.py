@@ -1,7 +1,9 @@
 """The broker topology, in one place, so that every service declares the same thing.
 
 One durable topic exchange carries every event, routed by its type (`item.created.v1`). Each
-consumer owns a durable quorum queue `<service>.<event>`; around it:
+consumer owns a durable quorum queue `<service>.<event>`. Commands go to the durable direct
+exchange `postroom.commands`, routed by their type (`item.record_sent_mail.v1`) to the one
+queue of their owner, `<owner>.<command>`. Around every consumer queue:
 
 - delay queues `<queue>.retry.<delay>` (one per backoff step, a per-queue TTL, so the head is
   always the first to expire) that a failing consumer publishes a copy to through the direct
@@ -21,6 +23,8 @@ from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExcha
 from postroom_shared.retry import RetryPolicy, dead_letter_queue, delay_ms, retry_queue
 
 __all__ = [
+    "COMMANDS",
+    "COMMAND_CONSUMERS",
     "CONSUMERS",
     "DELIVERY_LIMIT",
     "DLX",
@@ -28,6 +32,7 @@ __all__ = [
     "RETRY",
     "consumed_event_types",
     "consumer_queue",
+    "consumer_queue_names",
     "declare_retry_path",
     "declare_topology",
     "topology_queue_names",
@@ -36,6 +41,7 @@ __all__ = [
 EVENTS = RabbitExchange("postroom.events", type=ExchangeType.TOPIC, durable=True)
 DLX = RabbitExchange("postroom.dlx", type=ExchangeType.DIRECT, durable=True)
 RETRY = RabbitExchange("postroom.retry", type=ExchangeType.DIRECT, durable=True)
+COMMANDS = RabbitExchange("postroom.commands", type=ExchangeType.DIRECT, durable=True)
 # Unchanged since the first release: a queue's arguments cannot change once it exists
 # (RabbitMQ refuses the declaration with PRECONDITION_FAILED), and it only counts crash loops.
 DELIVERY_LIMIT = 5
@@ -47,6 +53,8 @@ CONSUMERS: tuple[tuple[str, str], ...] = (
     ("replier", "item.updated.v1"),
     ("replier", "mail.quarantined.v1"),
 )
+# (owner, command type) of every command queue: one queue per command, consumed by its owner.
+COMMAND_CONSUMERS: tuple[tuple[str, str], ...] = (("converter", "item.record_sent_mail.v1"),)
 
 
 def consumed_event_types() -> frozenset[str]:
@@ -55,7 +63,8 @@ def consumed_event_types() -> frozenset[str]:
 
 
 def consumer_queue(service: str, event_type: str) -> RabbitQueue:
-    """The durable quorum queue through which `service` consumes `event_type`."""
+    """The durable quorum queue through which `service` consumes `event_type` (an event or,
+    for its owner, a command)."""
     name = f"{service}.{event_type}"
     return RabbitQueue(
         name,
@@ -92,11 +101,15 @@ def _delay_queue(name: str, seconds: float) -> RabbitQueue:
     )
 
 
+def consumer_queue_names() -> list[str]:
+    """Every consumer queue: the event consumers', then the command owners'."""
+    return [consumer_queue(*pair).name for pair in (*CONSUMERS, *COMMAND_CONSUMERS)]
+
+
 def topology_queue_names(policy: RetryPolicy) -> list[str]:
     """Every consumer queue, then its delay queues and its dead-letter queue."""
     names = []
-    for service, event_type in CONSUMERS:
-        queue = consumer_queue(service, event_type).name
+    for queue in consumer_queue_names():
         names.append(queue)
         names.extend(retry_queue(queue, seconds) for seconds in policy.delays())
         names.append(dead_letter_queue(queue))
@@ -120,15 +133,17 @@ async def declare_retry_path(
 
 
 async def declare_topology(broker: RabbitBroker, policy: RetryPolicy | None = None) -> None:
-    """Declare exchanges, every consumer queue and its DLQ, and with a `policy` (a consuming
-    service's retry settings) the delay queues too; idempotent, run by each service.
+    """Declare exchanges, every consumer queue (events and commands) and its DLQ, and with a
+    `policy` (a consuming service's retry settings) the delay queues too; idempotent, run by
+    each service.
 
     Declaring the consumers' queues from producers too means an event published before its
     consumer ever started is queued, not dropped as unroutable.
     """
-    events = await broker.declare_exchange(EVENTS)
-    for service, event_type in CONSUMERS:
-        queue = consumer_queue(service, event_type)
-        declared = await broker.declare_queue(queue)
-        await declared.bind(events, routing_key=event_type)
-        await declare_retry_path(broker, queue.name, policy)
+    for exchange, consumers in ((EVENTS, CONSUMERS), (COMMANDS, COMMAND_CONSUMERS)):
+        declared_exchange = await broker.declare_exchange(exchange)
+        for service, message_type in consumers:
+            queue = consumer_queue(service, message_type)
+            declared = await broker.declare_queue(queue)
+            await declared.bind(declared_exchange, routing_key=message_type)
+            await declare_retry_path(broker, queue.name, policy)

@@ -4,7 +4,7 @@ from fastapi import Request
 from faststream.rabbit import RabbitBroker
 
 from postroom_api.settings import ApiSettings
-from postroom_replier.outbound import RelaySettings
+from postroom_replier.ops import RelaySettings
 from postroom_shared.oauth import OAuthEndpoints, TokenSource
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store

@@ -2,7 +2,7 @@
 
 from pydantic import Field, SecretStr, field_validator
 
-from postroom_replier.settings import ReplyRuleSettings
+from postroom_replier.ops import ReplyRuleSettings
 from postroom_shared.models import MAIL_BYTES_CEILING
 
 __all__ = ["ApiSettings"]

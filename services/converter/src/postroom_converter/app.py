@@ -11,6 +11,7 @@ from typing import Any
 from faststream.rabbit import RabbitBroker
 
 from postroom_converter.budget import Analyser
+from postroom_converter.commands import register_commands
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
 from postroom_shared.consumer import subscribe
@@ -58,5 +59,6 @@ def register(
         RetryPolicy.from_settings(settings),
         description="Turns each received mail into an item or a thread message.",
     )
+    register_commands(broker, store, RetryPolicy.from_settings(settings))
 
     return [_relay_forever(converter, settings.outbox_relay_interval_s)]

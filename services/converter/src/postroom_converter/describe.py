@@ -7,19 +7,15 @@ reason (what the converter would quarantine it for). The command analyses the ma
 the converter does: in a worker process under POSTROOM_PARSE_BUDGET_S (`budget.py`).
 """
 
-import json
-import os
-import sys
 from typing import Any
 
 from postroom_converter.analysis import Analysis, analyse
 from postroom_converter.budget import TooSlow, analyse_once
 from postroom_converter.domain.parse import Address
 from postroom_converter.settings import AnalysisSettings
-from postroom_converter.worker_process import AnalysisFailed
 from postroom_shared.mail.msgid import MessageIdSigner
 
-__all__ = ["KEYS", "describe", "describe_analysis", "describe_budgeted", "main"]
+__all__ = ["KEYS", "describe", "describe_analysis", "describe_budgeted"]
 
 KEYS = (
     "message_id", "in_reply_to", "references", "date", "from", "reply_to", "to", "cc",
@@ -107,22 +103,3 @@ def describe_budgeted(raw: bytes, *, signer: MessageIdSigner | None = None) -> d
     except TooSlow as exc:
         analysis = Analysis(mail=None, rejected=str(exc))
     return describe_analysis(analysis)
-
-
-def main(path: str) -> int:
-    """Print the description of the mail in `path` (`-` = stdin); exit 0 for any readable mail."""
-    try:
-        raw = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()  # noqa: SIM115
-    except OSError as exc:
-        print(f"postroom parse: cannot read {path}: {exc.strerror}", file=sys.stderr)
-        return 66  # EX_NOINPUT
-    secret = os.environ.get("POSTROOM_SECRET_KEY")
-    signer = MessageIdSigner.checking(secret) if secret else None
-    try:
-        description = describe_budgeted(raw, signer=signer)
-    except (AnalysisFailed, ValueError) as exc:  # (ValueError: a bad POSTROOM_PARSE_BUDGET_S)
-        print(f"postroom parse: {exc}", file=sys.stderr)
-        return 70  # EX_SOFTWARE
-    json.dump(description, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
-    return 0

@@ -36,7 +36,7 @@ from postroom_api.routing import (
 from postroom_api.schemas import AccountIn, AccountPatch, AccountStateView, AccountView, CopyIn
 from postroom_api.schemas.accounts import LoopBreakerView
 from postroom_api.schemas.common import Problem
-from postroom_replier.account_breakers import account_breakers
+from postroom_replier.ops import account_breakers
 from postroom_shared.models import EmailAccount
 from postroom_shared.store import Store
 

@@ -23,7 +23,7 @@ from postroom_api.deps import forget_tokens, oauth_endpoints_of, secrets_of, sto
 from postroom_api.routes.accounts import load_account
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict
 from postroom_api.schemas import OAuthDoneView, OAuthStartIn, OAuthStartView
-from postroom_replier.outbound import smtp_oauth_provider
+from postroom_replier.ops import smtp_oauth_provider
 from postroom_shared.errors import TransientError
 from postroom_shared.models import OAuthSettings
 from postroom_shared.oauth import (

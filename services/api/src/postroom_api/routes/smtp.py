@@ -9,7 +9,7 @@ from postroom_api.kept_secrets import moved, required_again, smtp_destination
 from postroom_api.routing import UNPROCESSABLE, SafeRoute, unprocessable
 from postroom_api.schemas import SmtpIn, SmtpSettingsView, SmtpView, TestMailIn, TestMailView
 from postroom_api.schemas.common import Problem
-from postroom_replier.test_mail import send_test_mail
+from postroom_replier.ops import send_test_mail
 from postroom_shared.models import SmtpSettings
 from postroom_shared.oauth import SMTP_OWNER
 from postroom_shared.secretbox import SecretBox

@@ -23,8 +23,7 @@ from postroom_api.routing import (
     unprocessable,
 )
 from postroom_api.schemas import DraftPreviewIn, PreviewIn, PreviewView, TemplateIn, TemplateView
-from postroom_replier.preview import preview_template
-from postroom_replier.renderer import TemplateRenderer
+from postroom_replier.ops import TemplateRenderer, preview_template
 from postroom_shared.models import NotificationTemplate
 from postroom_shared.store import Store
 

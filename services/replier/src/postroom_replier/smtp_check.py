@@ -1,4 +1,4 @@
-"""The "send test mail" action of the SMTP settings (SPEC F1), for the API.
+"""Checking the SMTP settings: the "send test mail" action of the API (docs/architecture.md).
 
 It sends one real mail through exactly the path automatic mail takes (the stored custom server,
 else the built-in relay; same TLS, AUTH and classification), once, without retries, and reports
@@ -17,14 +17,14 @@ from postroom_shared.logs import get_logger
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 
-__all__ = ["TestMailResult", "send_test_mail"]
+__all__ = ["SmtpCheckResult", "send_test_mail"]
 
 log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
-class TestMailResult:
-    __test__ = False  # not a pytest test class, despite its name
+class SmtpCheckResult:
+    """What became of one test mail: the server's answer, or the error in its own words."""
 
     ok: bool
     smtp_response: str = ""
@@ -41,13 +41,13 @@ async def send_test_mail(
     to: str,
     from_address: str,
     instance: str = "postroom",
-) -> TestMailResult:
+) -> SmtpCheckResult:
     """Send one test mail from `from_address` to `to`; never raises for SMTP, TLS, OAuth,
     network or configuration errors (they come back in `error`)."""
     try:
         target = await resolve_target(store, secrets=secrets, relay=relay, tokens=tokens)
     except PostroomError as exc:
-        return TestMailResult(ok=False, error=f"SMTP settings cannot be used: {exc}")
+        return SmtpCheckResult(ok=False, error=f"SMTP settings cannot be used: {exc}")
     domain = from_address.rsplit("@", 1)[-1] or "postroom.invalid"
     try:
         mail = compose_test_mail(
@@ -57,11 +57,11 @@ async def send_test_mail(
             instance=instance,
         )
     except ValueError as exc:  # an address the mail library cannot put into a header
-        return TestMailResult(ok=False, error=f"invalid address: {exc}")
+        return SmtpCheckResult(ok=False, error=f"invalid address: {exc}")
     try:
         response = await send_message(mail, target)
     except (PostroomError, OSError) as exc:  # OSError: a token endpoint out of reach
         log.info("test mail failed", server=target.where, error=str(exc))
-        return TestMailResult(ok=False, error=str(exc) or repr(exc), server=target.where)
+        return SmtpCheckResult(ok=False, error=str(exc) or repr(exc), server=target.where)
     log.info("test mail sent", server=target.where, response=response)
-    return TestMailResult(ok=True, smtp_response=response, server=target.where)
+    return SmtpCheckResult(ok=True, smtp_response=response, server=target.where)

@@ -1,85 +1,30 @@
-"""Admin commands of `postroom` that work on the store: API keys and secret-key rotation.
+"""`postroom rotate-secrets`: re-encrypt every stored secret under the current
+POSTROOM_SECRET_KEY after a key change (docs/security.md, "Rotating the secret key").
 
-postroom api-key create --name N --scope read [--scope deliver] [--account ID]
-postroom api-key list
-postroom api-key revoke ID
-postroom rotate-secrets
-
-`create` prints the key alone on stdout (capture it: KEY=$(postroom api-key create ...)) and
-what it made on stderr; the key is not stored and cannot be shown again.
+Only this command rotates, so the rotation lives here rather than in a library; it prints per
+kind how many secrets it re-encrypted and exits 1 when one could not be decrypted.
 """
 
 import argparse
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any
 
-from postroom_shared.apikeys import new_api_key
+from postroom_cli.command import Command, common_settings, opened_store
 from postroom_shared.errors import ConfigError
-from postroom_shared.models import ApiScope, OAuthSettings
+from postroom_shared.models import OAuthSettings
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.settings import CommonSettings
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store
 
 __all__ = ["COMMANDS", "RotationReport", "add_parsers", "rotate_secrets"]
 
 
 def add_parsers(sub: Any) -> None:
-    """Register this module's commands on the `postroom` sub-command parser."""
-    keys = sub.add_parser("api-key", help="create, list or revoke API keys")
-    actions = keys.add_subparsers(dest="key_action", required=True)
-    create = actions.add_parser("create", help="create a key; prints it once")
-    create.add_argument("--name", required=True)
-    create.add_argument(
-        "--scope",
-        action="append",
-        required=True,
-        choices=list(get_args(ApiScope)),
-        help="admin, read (GET only) or deliver (push mail); repeat for several",
-    )
-    create.add_argument(
-        "--account", action="append", default=[], help="deliver: limit to this account id"
-    )
-    actions.add_parser("list", help="list keys (never the keys themselves)")
-    revoke = actions.add_parser("revoke", help="revoke a key at once")
-    revoke.add_argument("id")
+    """Register `rotate-secrets` on the `postroom` sub-command parser."""
     sub.add_parser(
         "rotate-secrets",
         help="re-encrypt every stored secret with POSTROOM_SECRET_KEY (after a key change)",
     )
-
-
-async def _api_key(args: argparse.Namespace) -> int:
-    settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
-    store = await open_store(settings.store_url, settings.store_options())
-    try:
-        if args.key_action == "create":
-            record, key = new_api_key(args.name, args.scope, args.account)
-            await store.put_api_key(record)
-            print(
-                f"created {record.id} ({record.name}, scopes {','.join(record.scopes)}); the key"
-                " follows on stdout and is not shown again",
-                file=sys.stderr,
-            )
-            print(key)
-            return 0
-        if args.key_action == "list":
-            for item in await store.list_api_keys():
-                state = f"revoked {item.revoked_at:%Y-%m-%d %H:%M}" if item.revoked_at else "active"
-                accounts = ",".join(item.account_ids) or "-"
-                print(
-                    f"{item.id}\t{item.prefix}\t{','.join(item.scopes)}\t{accounts}\t{state}"
-                    f"\t{item.name}"
-                )
-            return 0
-        if not await store.revoke_api_key(args.id):
-            print(f"no active API key {args.id!r}", file=sys.stderr)
-            return 1
-        print(f"revoked {args.id}")
-        return 0
-    finally:
-        await store.close()
 
 
 @dataclass
@@ -163,18 +108,12 @@ async def rotate_secrets(store: Store, box: SecretBox) -> RotationReport:
 
 
 async def _rotate_secrets(args: argparse.Namespace) -> int:
-    settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
-    store = await open_store(settings.store_url, settings.store_options())
-    try:
+    settings = common_settings()
+    async with opened_store(settings) as store:
         report = await rotate_secrets(store, SecretBox.from_settings(settings))
-    finally:
-        await store.close()
     for line in report.lines():
         print(line, file=sys.stderr if line.startswith("FAILED") else sys.stdout)
     return 1 if report.failed else 0
 
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], Any]] = {
-    "api-key": _api_key,
-    "rotate-secrets": _rotate_secrets,
-}
+COMMANDS: dict[str, Command] = {"rotate-secrets": _rotate_secrets}

@@ -16,9 +16,9 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
+from postroom_cli.command import Command, common_settings
 from postroom_shared import deadletters
 from postroom_shared.broker_admin import BrokerAdmin
-from postroom_shared.settings import CommonSettings
 
 __all__ = ["COMMANDS", "add_parsers"]
 
@@ -43,8 +43,7 @@ async def _dlq(args: argparse.Namespace) -> int:
     if problem:
         print(f"postroom dlq {args.action}: {problem}", file=sys.stderr)
         return 2
-    settings = CommonSettings()  # type: ignore[call-arg]  # values come from the environment
-    admin = BrokerAdmin(settings.broker_url)
+    admin = BrokerAdmin(common_settings().broker_url)
     try:
         return await _run(admin, args)
     except deadletters.UnknownQueueError:
@@ -101,4 +100,4 @@ async def _run(admin: BrokerAdmin, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"dlq": _dlq}
+COMMANDS: dict[str, Command] = {"dlq": _dlq}

@@ -1,0 +1,76 @@
+"""The converter owns items and their threads; other services ask it to change them with
+commands, never by writing the store themselves (docs/decisions.md, "One owner for the item").
+
+`item.record_sent_mail.v1` (from the replier, after an automatic mail went out) puts the sent
+mail on its item's thread. The mail's Message-ID keys the thread entry (`out:<Message-ID>`,
+the key outbound entries always had), and the store appends a key once, so a redelivered or
+repeated command adds nothing; the command is acked only after the store write. A command
+for an item that does not exist cannot succeed later: it is parked in the command queue's DLQ
+after one more try.
+"""
+
+from faststream.rabbit import RabbitBroker
+
+from postroom_shared.consumer import subscribe
+from postroom_shared.contracts import RecordSentMailV1
+from postroom_shared.errors import PermanentError
+from postroom_shared.logs import bind, get_logger
+from postroom_shared.models import Party, ThreadMessage
+from postroom_shared.retry import RetryPolicy
+from postroom_shared.store import Store
+from postroom_shared.topology import COMMANDS, consumer_queue
+
+__all__ = ["record_sent_mail", "register_commands", "sent_mail_message"]
+
+log = get_logger(__name__)
+
+
+def sent_mail_message(command: RecordSentMailV1) -> ThreadMessage:
+    """The thread entry of a sent mail (outbound mail keeps no raw bytes)."""
+    return ThreadMessage(
+        key=f"out:{command.message_id}",
+        item_id=command.item_id,
+        account_id=command.account_id,
+        direction="out",
+        message_id=command.message_id,
+        in_reply_to=list(command.in_reply_to),
+        subject=command.subject,
+        sender=Party(address=command.sender.address, name=command.sender.name),
+        to=[Party(address=to.address, name=to.name) for to in command.to],
+        kind=command.kind,
+        created_at=command.sent_at,
+    )
+
+
+async def record_sent_mail(store: Store, command: RecordSentMailV1) -> bool:
+    """Append the sent mail to its item's thread; False when it is there already."""
+    with bind(correlation_id=command.correlation_id, command_id=str(command.command_id)):
+        try:
+            appended = await store.append_message(
+                command.item_id, sent_mail_message(command), [], add_participants=[]
+            )
+        except KeyError as exc:
+            raise PermanentError(f"no item {command.item_id} to record a sent mail on") from exc
+        log.info(
+            "sent mail recorded on the thread" if appended else "sent mail was recorded before",
+            item=command.item_id,
+            message_id=command.message_id,
+        )
+        return appended
+
+
+def register_commands(broker: RabbitBroker, store: Store, policy: RetryPolicy) -> None:
+    """Consume the commands the converter owns, each from its own queue."""
+
+    async def on_record_sent_mail(command: RecordSentMailV1, final_attempt: bool) -> None:
+        await record_sent_mail(store, command)
+
+    subscribe(
+        broker,
+        consumer_queue("converter", RecordSentMailV1.model_fields["type"].default),
+        COMMANDS,
+        RecordSentMailV1,
+        on_record_sent_mail,
+        policy,
+        description="Puts a mail Postroom sent on its item's thread (the converter owns items).",
+    )

@@ -1,0 +1,107 @@
+"""The one path every automatic mail takes: ledger, limits, claim, SMTP, ledger, send history.
+
+Idempotency: the ledger is keyed by (item, "<purpose>:<mail key>", recipient), or for a notice
+by (quarantine id, "too_large", recipient). It is claimed before sending and marked right after.
+A crash between the SMTP answer and the ledger write makes a redelivery send once more, with the
+SAME Message-ID (it is derived from the event and recipient), so receiving clients that dedupe by
+Message-ID show one mail; this is the only at-least-once window, documented in
+docs/architecture.md.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+
+from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
+from postroom_replier.domain.rate_limits import fingerprint
+from postroom_replier.limits import why_held
+from postroom_replier.reports import Outcome, Purpose, label
+from postroom_replier.settings import ReplierSettings
+from postroom_shared.errors import PermanentError, TransientError
+from postroom_shared.logs import get_logger
+from postroom_shared.models import LedgerEntry, SendRecord, utcnow
+from postroom_shared.store import Store
+
+__all__ = ["Delivery"]
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Delivery:
+    store: Store
+    settings: ReplierSettings
+    target: Callable[[], Awaitable[SmtpTarget]]  # read per send: API changes apply at once
+
+    async def deliver(
+        self, claim: LedgerEntry, mail: EmailMessage, purpose: Purpose, account_id: str
+    ) -> Outcome:
+        """Send `mail` at most once for `claim`, within the limits; what became of it."""
+        recipient = claim.recipient
+        held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
+        if held is not None and held.state != "sending":
+            if held.state == "failed":
+                return Outcome("failed_before", "")
+            return Outcome("sent", "already sent (ledger)")
+        content = fingerprint(str(mail["Subject"]), _body(mail))
+        if held is None:  # the limits apply to new mail, not to finishing a claimed one
+            limited = await why_held(
+                self.store,
+                self.settings,
+                recipient=recipient,
+                item_id=claim.item_id,
+                content=content,
+                auto_reply=purpose == "auto_reply",
+            )
+            if limited is not None:
+                return Outcome("limited", limited)
+        if await self._claim(claim) == "claimed":
+            try:
+                response = await send_with_retry(
+                    mail, await self.target(), deadline_s=self.settings.smtp_retry_deadline_s
+                )
+            except PermanentError as exc:
+                await self.store.mark_done(claim, "failed")
+                return Outcome("failed", str(exc))
+            await self.store.mark_done(claim, "sent")
+            await self.store.record_send(
+                SendRecord(
+                    recipient=recipient,
+                    item_id=claim.item_id,
+                    fingerprint=content,
+                    purpose=purpose,
+                    account_id=account_id,
+                )
+            )
+            log.info(f"{label(purpose)} sent", recipient=recipient, message_id=claim.message_id)
+            return Outcome("sent", response)
+        held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
+        if held is not None and held.state == "failed":
+            return Outcome("failed_before", "")
+        return Outcome("sent", "already sent (ledger)")
+
+    async def _claim(self, claim: LedgerEntry) -> str:
+        """Claim the right to send; while another worker holds a fresh claim (a concurrent copy
+        of the same event), wait for it to finish instead of sending twice."""
+        # a live sender holds its claim at most this long (retries included)
+        patience = self.settings.smtp_retry_deadline_s + self.settings.smtp_timeout_s * 2 + 10
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + patience + 5
+        while True:
+            stale_before = utcnow() - timedelta(seconds=patience)
+            outcome = await self.store.claim_ledger(
+                claim.model_copy(update={"claimed_at": utcnow()}), stale_before=stale_before
+            )
+            if outcome != "busy":
+                return outcome
+            if loop.time() > deadline:
+                raise TransientError(f"send claim of {claim.recipient} still held")
+            await asyncio.sleep(0.2)
+
+
+def _body(mail: EmailMessage) -> str:
+    """Text and HTML as sent: what the identical-reply rule compares."""
+    parts = [mail.get_body((kind,)) for kind in ("plain", "html")]
+    return "".join(str(part.get_content()) for part in parts if part is not None)

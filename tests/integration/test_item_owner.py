@@ -1,0 +1,132 @@
+"""One owner for the item: the converter applies `item.record_sent_mail.v1` (the replier's
+request to put a sent mail on the thread) on a real broker and both stores, once per mail,
+however often the command arrives, and parks a command it can never apply."""
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from faststream.rabbit import RabbitBroker
+from pydantic import SecretStr
+
+from postroom_replier.domain.sent_mail import record_sent_mail
+from postroom_shared.contracts import RecordSentMailV1
+from postroom_shared.messaging import publish_command
+from postroom_shared.models import Item, ItemType
+from postroom_shared.retry import ERROR_HEADER, dead_letter_queue, retry_queue
+from postroom_shared.runtime import make_broker
+from postroom_shared.settings import CommonSettings
+from postroom_shared.store import Store
+from tests import factories
+from tests.integration.item_owner import QUEUE, item_owner
+from tests.stack_env import StackEnv
+
+pytestmark = pytest.mark.stack
+SENT_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(stack: StackEnv, store_url: str) -> CommonSettings:
+    return CommonSettings(
+        store_url=store_url, broker_url=stack.amqp_url, secret_key=SecretStr("o" * 40)
+    )
+
+
+@pytest.fixture
+async def broker(settings: CommonSettings) -> AsyncIterator[RabbitBroker]:
+    """A caller's broker: publishes commands with confirms, as the replier does."""
+    opened = make_broker(settings)
+    await opened.connect()
+    yield opened
+    await opened.stop()
+
+
+def _command(item_id: str, n: int = 1) -> RecordSentMailV1:
+    item = Item(
+        id=item_id,
+        item_type=ItemType.INCIDENT,
+        number=1,
+        project="Support",
+        account_id="acc1",
+        title="Printer",
+    )
+    event = factories.item_created(item, n, "customer@example.test")
+    return record_sent_mail(
+        event=event,
+        account=factories.account(),
+        recipient="customer@example.test",
+        kind="auto_reply",
+        message_id=f"<sent-{n}@example.test>",
+        subject="Re: [INC-1] Printer",
+        sent_at=SENT_AT,
+    )
+
+
+class _WriteThenCrash:
+    """The real store, except that the first append is stored and then the process dies before
+    it could ack: the broker hands the command over once more."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.crashed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def append_message(self, *args: Any, **kwargs: Any) -> bool:
+        appended: bool = await self._store.append_message(*args, **kwargs)
+        if not self.crashed:
+            self.crashed = True
+            raise RuntimeError("crash between the thread write and the ack")
+        return appended
+
+
+async def test_a_redelivered_command_appends_once(
+    settings: CommonSettings, store: Store, broker: RabbitBroker
+) -> None:
+    item = await factories.stored_incident(store, 1)
+    before = await store.get_item(item.id)
+    assert before is not None
+    crashing = _WriteThenCrash(store)
+    command = _command(item.id)
+    async with item_owner(settings, crashing) as owner:
+        started = asyncio.get_running_loop().time()
+        for _ in range(3):  # the replier asks again on every redelivery of its event
+            await publish_command(broker, command)
+        [out] = await owner.outbound(item.id, at_least=1)
+        await asyncio.sleep(1.5)  # the crashed copy's retry (1 s backoff) comes back
+        took = asyncio.get_running_loop().time() - started
+        delay = await owner.channel.declare_queue(retry_queue(QUEUE, 1.0), passive=True)
+        assert delay.declaration_result.message_count == 0 and await owner.waiting() == 0
+        assert [m.key for m in await owner.outbound(item.id, at_least=1)] == [out.key]
+    assert crashing.crashed
+    assert out.key == "out:<sent-1@example.test>" and out.direction == "out"
+    assert out.kind == "auto_reply" and out.created_at == SENT_AT
+    assert [p.address for p in out.to] == ["customer@example.test"]
+    assert out.in_reply_to == [command.in_reply_to[0]] and out.subject == command.subject
+    after = await store.get_item(item.id)
+    assert after is not None and after.message_count == before.message_count + 1
+    print(f"3 copies + 1 redelivery after a crash: 1 thread entry, settled in {took:.2f} s")
+
+
+async def test_a_command_for_a_missing_item_is_parked_in_the_dlq(
+    settings: CommonSettings, store: Store, broker: RabbitBroker
+) -> None:
+    command = _command("it_nowhere", 2)
+    async with item_owner(settings, store) as owner:
+        dlq = await owner.channel.declare_queue(dead_letter_queue(QUEUE), passive=True)
+        await dlq.purge()
+        await publish_command(broker, command)
+        parked = None
+        for _ in range(100):  # one more try after 1 s, then the DLQ
+            parked = await dlq.get(fail=False)
+            if parked is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert parked is not None
+        await parked.ack()
+    assert json.loads(parked.body)["command_id"] == str(command.command_id)
+    assert "no item it_nowhere" in str((parked.headers or {})[ERROR_HEADER])
