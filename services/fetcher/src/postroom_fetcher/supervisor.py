@@ -1,4 +1,5 @@
-"""Which accounts this replica fetches: one worker per account whose lease it holds.
+"""Which accounts this replica fetches: one worker per account whose lease it holds (what a
+worker does with its account is `worker.py`'s business).
 
 Leases (`fetch:<account id>` in the store) make sure that of several fetcher replicas at most
 one reads an account at a time. Held leases are renewed every `lease_renew_s` (also while a
@@ -10,51 +11,28 @@ authorisation or a "fetch now" request (see `probe.request_fetch_now`) wakes it.
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import os
 import socket
 from dataclasses import dataclass, field
 
-from postroom_fetcher.probe import FETCH_NOW_KEY, FETCH_NOW_NAMESPACE
+from postroom_fetcher.domain.leases import (
+    FETCH_NOW_KEY,
+    FETCH_NOW_NAMESPACE,
+    fetch_fingerprint,
+    lease_name,
+    oauth_token_of,
+)
 from postroom_fetcher.worker import AccountWorker, WorkerDeps
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount
 
-__all__ = ["Supervisor", "default_replica_id", "fetch_fingerprint", "lease_name"]
+__all__ = ["Supervisor", "default_replica_id"]
 
 log = get_logger(__name__)
 
 
-def lease_name(account_id: str) -> str:
-    return f"fetch:{account_id}"
-
-
 def default_replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-_FETCH_FIELDS = {
-    "provider",
-    "mailbox",
-    "after_read",
-    "poll_interval_s",
-    "use_idle",
-    "max_mail_bytes",
-}
-
-
-def fetch_fingerprint(account: EmailAccount) -> str:
-    """What the worker's connection depends on; other edits (templates...) do not restart it.
-    A rotated refresh token is stored often (every refresh for Microsoft): not a change."""
-    data = account.model_dump(mode="json", include=_FETCH_FIELDS)
-    if account.oauth is not None:
-        data["oauth"] = account.oauth.model_dump(mode="json", exclude={"refresh_token_enc"})
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def _token(account: EmailAccount) -> str | None:
-    return account.oauth.refresh_token_enc if account.oauth else None
 
 
 @dataclass
@@ -115,8 +93,8 @@ class Supervisor:
                 await self._try_start(account, changed=True)
             elif owned is None:
                 await self._try_start(account)
-            elif owned.token != _token(account):
-                owned.token = _token(account)
+            elif owned.token != oauth_token_of(account):
+                owned.token = oauth_token_of(account)
                 owned.worker.wake.set()
 
     async def _try_start(self, account: EmailAccount, *, changed: bool = False) -> None:
@@ -131,7 +109,7 @@ class Supervisor:
             worker=worker,
             task=task,
             fingerprint=fetch_fingerprint(account),
-            token=_token(account),
+            token=oauth_token_of(account),
             renewed_at=asyncio.get_running_loop().time(),
         )
         log.info("account taken", account=account.name, replica=self.replica_id)

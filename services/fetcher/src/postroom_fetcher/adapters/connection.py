@@ -3,8 +3,8 @@ security settings, the login, the network timeout, and the TLS context they conn
 
 import ssl
 
+from postroom_fetcher.adapters.credentials import Credentials
 from postroom_fetcher.adapters.tls import tls_context
-from postroom_fetcher.credentials import Credentials
 from postroom_shared.models import MailboxSettings
 
 __all__ = ["MailboxConnection"]

@@ -10,7 +10,7 @@ other OAuth refusals (client secret expired, access denied) are permanent auth e
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from postroom_fetcher.errors import MailboxError, mailbox_error
+from postroom_fetcher.domain.errors import MailboxError, mailbox_error
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import EmailAccount, OAuthSettings
 from postroom_shared.oauth import ReauthorizationRequired

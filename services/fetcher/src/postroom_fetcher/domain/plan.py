@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from postroom_shared.models import Checkpoint
 
 __all__ = [
+    "UIDL_NAMESPACE",
     "Scan",
     "SizeSplit",
     "batch_weight",
@@ -27,6 +28,7 @@ __all__ = [
     "split_by_size",
 ]
 
+UIDL_NAMESPACE = "uidl"  # seen keys: the UIDLs of POP3 mail published
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 _ANGLE = re.compile(r"<[^<>\s]+>")
 

@@ -1,0 +1,61 @@
+"""The one way a fetched mail leaves the fetcher: `mail.received.v1`, confirmed by the broker.
+
+IMAP, POP3 and `postroom deliver` all publish through `publish_mail`, with the mail either in
+memory (carried inline up to `inline_max_bytes`, else stored as a blob first) or already
+streamed into the blob store. Only after it returns may a caller delete the mail at its source
+or move its checkpoint: see docs/architecture.md, "Never lose, never duplicate".
+"""
+
+from dataclasses import dataclass
+
+from faststream.rabbit import RabbitBroker
+
+from postroom_fetcher.domain.origin import Origin
+from postroom_shared.contracts import MailReceivedV1
+from postroom_shared.ingest import publish_raw_mail, publish_stored_mail
+from postroom_shared.logs import get_logger
+from postroom_shared.store import Store, StoredBlob
+
+__all__ = ["Outlet", "publish_mail"]
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Outlet:
+    """Where fetched mail goes: the blob store, the broker, and the `source` events name."""
+
+    store: Store
+    broker: RabbitBroker
+    source: str  # "fetcher", or "deliver" for mail an MTA pushed
+    inline_max_bytes: int  # larger mail travels by blob reference
+
+
+async def publish_mail(outlet: Outlet, origin: Origin, mail: bytes | StoredBlob) -> MailReceivedV1:
+    """Publish `mail` (raw bytes, or a blob already stored) and return the confirmed event."""
+    if isinstance(mail, StoredBlob):
+        event = await publish_stored_mail(
+            outlet.broker,
+            account_id=origin.account_id,
+            blob=mail,
+            mail_key=origin.mail_key,
+            source=outlet.source,
+            folder=origin.folder,
+            uidvalidity=origin.uidvalidity,
+            uid=origin.uid,
+        )
+    else:
+        event = await publish_raw_mail(
+            outlet.store,
+            outlet.broker,
+            account_id=origin.account_id,
+            raw=mail,
+            mail_key=origin.mail_key,
+            source=outlet.source,
+            inline_max_bytes=outlet.inline_max_bytes,
+            folder=origin.folder,
+            uidvalidity=origin.uidvalidity,
+            uid=origin.uid,
+        )
+    log.info("mail published", size=event.size, streamed=isinstance(mail, StoredBlob))
+    return event
