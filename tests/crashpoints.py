@@ -12,7 +12,7 @@ import signal
 from typing import get_args
 
 from postroom_fetcher.__main__ import main
-from postroom_fetcher.sync.deps import CrashPoint
+from postroom_fetcher.sync.hooks import CrashPoint
 
 __all__ = ["POINTS", "crash_point"]
 

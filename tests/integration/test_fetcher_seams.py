@@ -8,8 +8,9 @@ import pytest
 
 from postroom_fetcher.domain.origin import Origin
 from postroom_fetcher.service import Fetcher
-from postroom_fetcher.sync.deps import CrashPoint
-from postroom_fetcher.sync.publish import Outlet, publish_mail
+from postroom_fetcher.sync.hooks import CrashPoint
+from postroom_fetcher.sync.outlet import Outlet
+from postroom_fetcher.sync.publish import publish_mail
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.ingest import store_stream
 from postroom_shared.store import Store

@@ -4,7 +4,8 @@ from typing import Literal
 
 import pytest
 
-from postroom_fetcher.adapters.credentials import Credentials, credentials_for
+from postroom_fetcher.adapters.connection import Credentials
+from postroom_fetcher.adapters.credentials import credentials_for
 from postroom_fetcher.domain.errors import MailboxError
 from postroom_shared.errors import PostroomError, TransientError
 from postroom_shared.models import EmailAccount, MailboxSettings, OAuthSettings

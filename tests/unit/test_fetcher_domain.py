@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from postroom_fetcher.domain.leases import fetch_fingerprint
+from postroom_fetcher.domain.origin import pop3_mail_key
 from postroom_fetcher.domain.oversize import sender_and_subject, too_large_reason
 from postroom_fetcher.domain.plan import (
     Scan,
@@ -14,7 +15,6 @@ from postroom_fetcher.domain.plan import (
     byte_batches,
     dedupe_key,
     header_block,
-    pop3_mail_key,
     scan_from,
     split_by_size,
 )

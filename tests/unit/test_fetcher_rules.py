@@ -21,7 +21,7 @@ from postroom_fetcher.domain.state import (
     mailbox_failure,
     state_write_due,
 )
-from postroom_fetcher.sync.deps import CrashPoint, no_crash
+from postroom_fetcher.sync.hooks import CrashPoint, no_crash
 from postroom_shared.ingest import imap_mail_key, push_mail_key
 from postroom_shared.models import AccountState, EmailAccount
 from tests.crashpoints import POINTS, crash_point

@@ -4,7 +4,7 @@ from functools import partial
 
 from postroom_fetcher.app import register
 from postroom_fetcher.settings import FetcherSettings
-from postroom_fetcher.sync.deps import CrashHook, no_crash
+from postroom_fetcher.sync.hooks import CrashHook, no_crash
 from postroom_shared.runtime import run_service
 
 

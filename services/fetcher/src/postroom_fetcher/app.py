@@ -9,7 +9,7 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_fetcher.service import Fetcher
 from postroom_fetcher.settings import FetcherSettings
-from postroom_fetcher.sync.deps import CrashHook, no_crash
+from postroom_fetcher.sync.hooks import CrashHook, no_crash
 from postroom_shared.oauth import OAuthEndpoints, TokenSource
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store

@@ -21,7 +21,8 @@ from pydantic import ValidationError
 
 from postroom_fetcher.domain.origin import Origin
 from postroom_fetcher.settings import FetcherSettings
-from postroom_fetcher.sync.publish import Outlet, publish_mail
+from postroom_fetcher.sync.outlet import Outlet
+from postroom_fetcher.sync.publish import publish_mail
 from postroom_shared.models import EmailAccount, mail_size_limit
 from postroom_shared.runtime import make_broker
 from postroom_shared.store import Store, open_store

@@ -9,17 +9,21 @@ record the UIDL (POP3). A crash anywhere re-publishes at most one batch under th
 keys.
 """
 
+import asyncio
 from dataclasses import dataclass, field
 
 from faststream.rabbit import RabbitBroker
 
 from postroom_fetcher.adapters.credentials import AccessTokens
+from postroom_fetcher.adapters.mailbox import MailboxAccess
 from postroom_fetcher.adapters.threads import AccountThread
 from postroom_fetcher.settings import FetcherSettings
 from postroom_fetcher.supervisor import Supervisor, default_replica_id
-from postroom_fetcher.sync.deps import CrashHook, no_crash
-from postroom_fetcher.sync.dispatch import sync_mailbox
-from postroom_fetcher.worker import WorkerDeps
+from postroom_fetcher.sync.budget import ByteBudget
+from postroom_fetcher.sync.deps import SyncDeps
+from postroom_fetcher.sync.hooks import CrashHook, no_crash
+from postroom_fetcher.sync.outlet import Outlet
+from postroom_fetcher.worker import AccountWorker, WorkerDeps, sync_mailbox
 from postroom_shared.models import EmailAccount
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
@@ -39,14 +43,22 @@ class Fetcher:
     _supervisor: Supervisor | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.deps = WorkerDeps.build(
-            store=self.store,
-            broker=self.broker,
-            secrets=self.secrets,
-            tokens=self.tokens,
-            settings=self.settings,
+        s = self.settings
+        outlet = Outlet(self.store, self.broker, "fetcher", inline_max_bytes=s.inline_max_bytes)
+        sync = SyncDeps(
+            outlet,
+            batch_size=s.fetch_batch,
+            batch_bytes=s.fetch_batch_bytes,
+            chunk_bytes=s.fetch_chunk_bytes,
+            memory=ByteBudget(s.fetch_memory_bytes),  # mail bytes held at once, process-wide
+            max_mail_bytes=s.max_mail_bytes,
             crash=self.crash,
         )
+        access = MailboxAccess(
+            self.secrets, self.tokens, timeout_s=s.network_timeout_s, ca_file=s.mail_ca_file
+        )
+        slots = asyncio.Semaphore(s.max_parallel_fetches)
+        self.deps = WorkerDeps(self.store, self.broker, access, s, slots, sync)
 
     @property
     def owned(self) -> set[str]:
@@ -63,8 +75,11 @@ class Fetcher:
             await run(mailbox.close)
             run.shutdown()
 
+    def _new_worker(self, account_id: str, honour_backoff: bool) -> AccountWorker:
+        return AccountWorker(self.deps, account_id, honour_backoff=honour_backoff)
+
     async def supervise(self) -> None:
         """Fetch every active account whose lease this replica wins, until cancelled."""
         replica = self.replica_id or self.settings.replica_id or default_replica_id()
-        self._supervisor = Supervisor(self.deps, replica)
+        self._supervisor = Supervisor(self.store, self.settings, self._new_worker, replica)
         await self._supervisor.run()

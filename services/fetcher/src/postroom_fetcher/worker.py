@@ -18,10 +18,10 @@ from typing import NoReturn
 
 from faststream.rabbit import RabbitBroker
 
-from postroom_fetcher.adapters.credentials import AccessTokens
 from postroom_fetcher.adapters.idle import idle_until_change
 from postroom_fetcher.adapters.imap import ImapMailbox
 from postroom_fetcher.adapters.mailbox import Mailbox, MailboxAccess
+from postroom_fetcher.adapters.pop3 import Pop3Mailbox
 from postroom_fetcher.adapters.threads import AccountThread
 from postroom_fetcher.domain.errors import MailboxError
 from postroom_fetcher.domain.state import (
@@ -34,18 +34,16 @@ from postroom_fetcher.domain.state import (
     status_changed,
 )
 from postroom_fetcher.settings import FetcherSettings
-from postroom_fetcher.sync.budget import ByteBudget
-from postroom_fetcher.sync.deps import CrashHook, SyncDeps, no_crash
-from postroom_fetcher.sync.dispatch import sync_mailbox
-from postroom_fetcher.sync.publish import Outlet
+from postroom_fetcher.sync.deps import SyncDeps
+from postroom_fetcher.sync.imap import sync_imap_folder
+from postroom_fetcher.sync.pop3 import sync_pop3
 from postroom_shared.contracts import AccountStateV1, deterministic_event_id
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.messaging import publish_event
 from postroom_shared.models import AccountState, EmailAccount, utcnow
-from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 
-__all__ = ["AccountWorker", "WorkerDeps"]
+__all__ = ["AccountWorker", "WorkerDeps", "sync_mailbox"]
 
 log = get_logger(__name__)
 STABLE_IDLE_S = 60.0  # an IDLE connection that lived this long may drop without a failure
@@ -53,7 +51,7 @@ STABLE_IDLE_S = 60.0  # an IDLE connection that lived this long may drop without
 
 @dataclass(frozen=True)
 class WorkerDeps:
-    """What every account worker of the process shares."""
+    """What every account worker of the process shares (built by `service.Fetcher`)."""
 
     store: Store
     broker: RabbitBroker
@@ -61,34 +59,6 @@ class WorkerDeps:
     settings: FetcherSettings
     slots: asyncio.Semaphore  # accounts downloading at once, across the process
     sync: SyncDeps
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        store: Store,
-        broker: RabbitBroker,
-        secrets: SecretBox,
-        tokens: AccessTokens | None,
-        settings: FetcherSettings,
-        crash: CrashHook = no_crash,
-    ) -> "WorkerDeps":
-        s = settings
-        outlet = Outlet(store, broker, source="fetcher", inline_max_bytes=s.inline_max_bytes)
-        sync = SyncDeps(
-            outlet,
-            batch_size=s.fetch_batch,
-            batch_bytes=s.fetch_batch_bytes,
-            chunk_bytes=s.fetch_chunk_bytes,
-            memory=ByteBudget(s.fetch_memory_bytes),  # mail bytes held at once, process-wide
-            max_mail_bytes=s.max_mail_bytes,
-            crash=crash,
-        )
-        access = MailboxAccess(
-            secrets, tokens, timeout_s=s.network_timeout_s, ca_file=s.mail_ca_file
-        )
-        slots = asyncio.Semaphore(s.max_parallel_fetches)
-        return cls(store, broker, access, settings, slots, sync)
 
     @property
     def policy(self) -> BackoffPolicy:
@@ -99,6 +69,16 @@ class WorkerDeps:
             max_s=s.backoff_max_s,
             reauth_s=s.reauth_retry_s,
         )
+
+
+async def sync_mailbox(
+    deps: SyncDeps, account: EmailAccount, mailbox: Mailbox, run: AccountThread
+) -> int:
+    """One sync of a connected mailbox, whichever its protocol; returns how many mails were
+    handled. A POP3 session ends (QUIT) with its sync; an IMAP connection stays open for IDLE."""
+    if isinstance(mailbox, Pop3Mailbox):
+        return await sync_pop3(deps, account, mailbox, run)
+    return await sync_imap_folder(deps, account, mailbox, run)
 
 
 class AccountWorker:
@@ -210,7 +190,7 @@ class AccountWorker:
                 mailbox, thread, wake=self.wake, reissue_s=reissue_s, check_s=s.idle_check_s
             )
             async with self.deps.slots:
-                count = await sync_mailbox(self.deps.sync, account, mailbox, thread)
+                count = await sync_imap_folder(self.deps.sync, account, mailbox, thread)
             if count:
                 log.info("fetched", mails=count, woken_by=why)
             await self._succeeded("idle")

@@ -8,10 +8,14 @@ converter drops a second mail with a key it has seen, so every path that can see
 
 from dataclasses import dataclass
 
-from postroom_fetcher.domain.plan import pop3_mail_key
 from postroom_shared.ingest import imap_mail_key, push_mail_key
 
-__all__ = ["Origin"]
+__all__ = ["Origin", "pop3_mail_key"]
+
+
+def pop3_mail_key(account_id: str, uidl: str) -> str:
+    """POP3 has no UIDVALIDITY/UID; the server's unique id (UIDL) is stable per mail."""
+    return f"{account_id}/pop3/{uidl}"
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ __all__ = [
     "dedupe_key",
     "header_block",
     "msgid_namespace",
-    "pop3_mail_key",
     "scan_from",
     "split_by_size",
 ]
@@ -122,8 +121,3 @@ def dedupe_key(headers: bytes) -> str:
 
 def msgid_namespace(folder: str) -> str:
     return f"msgid:{folder}"
-
-
-def pop3_mail_key(account_id: str, uidl: str) -> str:
-    """POP3 has no UIDVALIDITY/UID; the server's unique id (UIDL) is stable per mail."""
-    return f"{account_id}/pop3/{uidl}"

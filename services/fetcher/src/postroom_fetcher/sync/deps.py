@@ -1,32 +1,16 @@
 """What one pass over a mailbox needs, shared by the IMAP and the POP3 sync: where mail goes
 (`Outlet`), how batches are cut, the process-wide memory budget, the size ceiling, and the
-crash hook.
+crash hook (`hooks.py`)."""
 
-The crash hook is called at the seams where a process death is most dangerous (between
-batches, mid stream, after a publish, after the server-side delete, after the checkpoint).
-In production it does nothing; the kill tests inject one that SIGKILLs the process there, to
-prove that a death at any of them loses and duplicates nothing.
-"""
-
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 from postroom_fetcher.sync.budget import ByteBudget
-from postroom_fetcher.sync.publish import Outlet
+from postroom_fetcher.sync.hooks import CrashHook, no_crash
+from postroom_fetcher.sync.outlet import Outlet
 from postroom_shared.models import EmailAccount
 from postroom_shared.store import Store
 
-__all__ = ["CrashHook", "CrashPoint", "SyncDeps", "no_crash"]
-
-CrashPoint = Literal[
-    "mid_download", "mid_stream", "after_publish", "after_finish", "after_checkpoint"
-]
-type CrashHook = Callable[[CrashPoint], None]
-
-
-def no_crash(point: CrashPoint) -> None:
-    """The production crash hook: nothing happens."""
+__all__ = ["SyncDeps"]
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import hashlib
 
 from postroom_fetcher.domain.origin import Origin
 from postroom_fetcher.domain.oversize import sender_and_subject, too_large_reason
-from postroom_fetcher.sync.publish import Outlet
+from postroom_fetcher.sync.outlet import Outlet
 from postroom_shared.contracts import MailQuarantinedV1, deterministic_event_id
 from postroom_shared.ingest import mail_received_event
 from postroom_shared.messaging import publish_event

@@ -6,29 +6,16 @@ streamed into the blob store. Only after it returns may a caller delete the mail
 or move its checkpoint: see docs/architecture.md, "Never lose, never duplicate".
 """
 
-from dataclasses import dataclass
-
-from faststream.rabbit import RabbitBroker
-
 from postroom_fetcher.domain.origin import Origin
+from postroom_fetcher.sync.outlet import Outlet
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.ingest import publish_raw_mail, publish_stored_mail
 from postroom_shared.logs import get_logger
-from postroom_shared.store import Store, StoredBlob
+from postroom_shared.store import StoredBlob
 
-__all__ = ["Outlet", "publish_mail"]
+__all__ = ["publish_mail"]
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Outlet:
-    """Where fetched mail goes: the blob store, the broker, and the `source` events name."""
-
-    store: Store
-    broker: RabbitBroker
-    source: str  # "fetcher", or "deliver" for mail an MTA pushed
-    inline_max_bytes: int  # larger mail travels by blob reference
 
 
 async def publish_mail(outlet: Outlet, origin: Origin, mail: bytes | StoredBlob) -> MailReceivedV1:

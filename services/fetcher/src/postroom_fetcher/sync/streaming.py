@@ -19,7 +19,7 @@ from typing import Protocol
 from postroom_fetcher.adapters.threads import AccountThread
 from postroom_fetcher.domain.errors import mailbox_error
 from postroom_fetcher.domain.plan import header_block
-from postroom_fetcher.sync.deps import CrashHook, no_crash
+from postroom_fetcher.sync.hooks import CrashHook, no_crash
 from postroom_shared.ingest import store_stream
 from postroom_shared.store import Store, StoredBlob
 
