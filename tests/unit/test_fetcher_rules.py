@@ -32,7 +32,14 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 def test_origins_name_mail_as_the_converter_dedupes_it() -> None:
     imap = Origin.imap("acc", "Support", 7, 42)
     assert imap.mail_key == imap_mail_key("acc", "Support", 7, 42) == "acc/Support/7/42"
-    assert (imap.folder, imap.uidvalidity, imap.uid) == ("Support", 7, 42)
+    assert imap.event_fields("fetcher") == {
+        "account_id": "acc",
+        "mail_key": "acc/Support/7/42",
+        "source": "fetcher",
+        "folder": "Support",
+        "uidvalidity": 7,
+        "uid": 42,
+    }
     pop3 = Origin.pop3("acc", "u-1")
     assert (pop3.mail_key, pop3.folder, pop3.uid) == ("acc/pop3/u-1", "INBOX", None)
     push = Origin.push("acc", b"raw mail")

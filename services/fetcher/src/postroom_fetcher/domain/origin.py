@@ -7,15 +7,27 @@ converter drops a second mail with a key it has seen, so every path that can see
 """
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from postroom_shared.ingest import imap_mail_key, push_mail_key
 
-__all__ = ["Origin", "pop3_mail_key"]
+__all__ = ["EventFields", "Origin", "pop3_mail_key"]
 
 
 def pop3_mail_key(account_id: str, uidl: str) -> str:
     """POP3 has no UIDVALIDITY/UID; the server's unique id (UIDL) is stable per mail."""
     return f"{account_id}/pop3/{uidl}"
+
+
+class EventFields(TypedDict):
+    """How `mail.received.v1` names a mail and where it came from (`postroom_shared.ingest`)."""
+
+    account_id: str
+    mail_key: str
+    source: str
+    folder: str
+    uidvalidity: int | None
+    uid: int | None
 
 
 @dataclass(frozen=True)
@@ -38,3 +50,14 @@ class Origin:
     @classmethod
     def push(cls, account_id: str, raw: bytes) -> "Origin":
         return cls(account_id, push_mail_key(account_id, raw))
+
+    def event_fields(self, source: str) -> EventFields:
+        """The fields its events carry; `source` names the service that read it."""
+        return EventFields(
+            account_id=self.account_id,
+            mail_key=self.mail_key,
+            source=source,
+            folder=self.folder,
+            uidvalidity=self.uidvalidity,
+            uid=self.uid,
+        )

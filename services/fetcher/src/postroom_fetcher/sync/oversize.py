@@ -46,16 +46,8 @@ async def quarantine_headers(
     blob_ref = await outlet.store.put_blob(headers)
     quarantine_id = "q_" + hashlib.sha256(mail_key.encode()).hexdigest()[:20]
     # What reprocessing would convert: the headers only (the body was never downloaded).
-    received = mail_received_event(
-        account_id=origin.account_id,
-        raw=headers,
-        mail_key=mail_key,
-        source=outlet.source,
-        folder=origin.folder,
-        uidvalidity=origin.uidvalidity,
-        uid=origin.uid,
-        blob_ref=blob_ref,
-    )
+    fields = origin.event_fields(outlet.source)
+    received = mail_received_event(raw=headers, blob_ref=blob_ref, **fields)
     await outlet.store.put_quarantine(
         QuarantineEntry(
             id=quarantine_id,

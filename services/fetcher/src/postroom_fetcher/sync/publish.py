@@ -20,29 +20,13 @@ log = get_logger(__name__)
 
 async def publish_mail(outlet: Outlet, origin: Origin, mail: bytes | StoredBlob) -> MailReceivedV1:
     """Publish `mail` (raw bytes, or a blob already stored) and return the confirmed event."""
+    fields = origin.event_fields(outlet.source)
     if isinstance(mail, StoredBlob):
-        event = await publish_stored_mail(
-            outlet.broker,
-            account_id=origin.account_id,
-            blob=mail,
-            mail_key=origin.mail_key,
-            source=outlet.source,
-            folder=origin.folder,
-            uidvalidity=origin.uidvalidity,
-            uid=origin.uid,
-        )
+        event = await publish_stored_mail(outlet.broker, blob=mail, **fields)
     else:
+        inline_max = outlet.inline_max_bytes
         event = await publish_raw_mail(
-            outlet.store,
-            outlet.broker,
-            account_id=origin.account_id,
-            raw=mail,
-            mail_key=origin.mail_key,
-            source=outlet.source,
-            inline_max_bytes=outlet.inline_max_bytes,
-            folder=origin.folder,
-            uidvalidity=origin.uidvalidity,
-            uid=origin.uid,
+            outlet.store, outlet.broker, raw=mail, inline_max_bytes=inline_max, **fields
         )
     log.info("mail published", size=event.size, streamed=isinstance(mail, StoredBlob))
     return event
