@@ -46,6 +46,7 @@ __all__ = [
 
 SECRET = "k" * 40
 FETCHER = REPO / ".venv/bin/postroom-fetcher"
+CRASHING = REPO / ".venv/bin/python"  # runs `-m tests.crashpoints`: the fetcher with a crash hook
 
 
 def make_mail(n: int, size: int = 200, tag: str = "") -> bytes:
@@ -149,9 +150,11 @@ def start_fetcher(
     **extra: str,
 ) -> FetcherProcess:
     """`postroom-fetcher` against `stack` and `store_url`; stderr (JSON logs) to `log_path`.
+    With `crash_at` (`<point>[:<n>]`) it is the same fetcher with the kill tests' crash hook
+    (tests/crashpoints.py), which SIGKILLs it there.
 
-    A killed replica's account lease must expire before the next process may fetch: short
-    leases keep these runs in seconds (production default: 30 s).
+        A killed replica's account lease must expire before the next process may fetch: short
+        leases keep these runs in seconds (production default: 30 s).
     """
     settings = {
         "POSTROOM_STORE_URL": store_url,
@@ -168,10 +171,11 @@ def start_fetcher(
     env.pop("POSTROOM_FETCHER_CRASH_AT", None)
     if crash_at:
         env["POSTROOM_FETCHER_CRASH_AT"] = crash_at
+    command = [str(CRASHING), "-m", "tests.crashpoints"] if crash_at else [str(FETCHER)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
-            [str(FETCHER)], env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+            command, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
     return FetcherProcess(proc, log_path)
 

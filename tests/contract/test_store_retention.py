@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from pymongo import AsyncMongoClient
 from pymongo.uri_parser import parse_uri
 
-from postroom_fetcher.plan import msgid_namespace
+from postroom_fetcher.domain.plan import msgid_namespace
 from postroom_shared.models import (
     AfterRead,
     EmailAccount,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from imapclient import IMAPClient
 
-from postroom_fetcher.probe import FETCH_NOW_KEY, FETCH_NOW_NAMESPACE
+from postroom_fetcher.domain.leases import FETCH_NOW_KEY, FETCH_NOW_NAMESPACE
 from tests.integration.api_harness import Api, running_api
 from tests.stack_env import StackEnv
 

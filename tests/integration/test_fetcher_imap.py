@@ -10,7 +10,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from imapclient import IMAPClient
 from pydantic import SecretStr
 
-from postroom_fetcher.errors import MailboxError
+from postroom_fetcher.domain.errors import MailboxError
 from postroom_fetcher.service import Fetcher
 from postroom_fetcher.settings import FetcherSettings
 from postroom_shared.contracts import MailReceivedV1

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from postroom_fetcher.errors import MailboxError
-from postroom_fetcher.plan import dedupe_key, header_block, msgid_namespace
-from postroom_fetcher.poison import POISON_STRIKES, count_strikes
+from postroom_fetcher.domain.errors import MailboxError
+from postroom_fetcher.domain.plan import dedupe_key, header_block, msgid_namespace
+from postroom_fetcher.domain.poison import POISON_STRIKES, strike_namespace
 from postroom_fetcher.service import Fetcher
-from postroom_fetcher.sync_imap import strike_namespace
+from postroom_fetcher.sync.strikes import count_strikes
 from postroom_shared.contracts import MailQuarantinedV1, MailReceivedV1
 from postroom_shared.models import AfterRead, Security
 from postroom_shared.store import Store

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from postroom_fetcher.plan import pop3_mail_key
+from postroom_fetcher.domain.origin import pop3_mail_key
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.ingest import imap_mail_key
 from postroom_shared.store import Store, open_store

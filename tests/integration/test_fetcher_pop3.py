@@ -3,10 +3,10 @@ plain/STLS/POP3S, and keys of mail gone from the server pruned."""
 
 import pytest
 
-from postroom_fetcher.errors import MailboxError
-from postroom_fetcher.poison import POISON_STRIKES
+from postroom_fetcher.domain.errors import MailboxError
+from postroom_fetcher.domain.plan import UIDL_NAMESPACE
+from postroom_fetcher.domain.poison import POISON_STRIKES
 from postroom_fetcher.service import Fetcher
-from postroom_fetcher.sync_pop3 import UIDL_NAMESPACE
 from postroom_shared.contracts import MailQuarantinedV1, MailReceivedV1
 from postroom_shared.models import AfterRead, Security
 from postroom_shared.store import Store, open_store

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from postroom_fetcher import probe
-from postroom_fetcher.errors import MailboxError
+from postroom_fetcher.domain.errors import MailboxError
 from postroom_fetcher.service import Fetcher
 from postroom_shared.models import AfterRead, Security
 from postroom_shared.store import Store

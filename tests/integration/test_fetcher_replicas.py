@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from postroom_fetcher.domain.leases import lease_name
 from postroom_fetcher.service import Fetcher
-from postroom_fetcher.supervisor import lease_name
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.models import AfterRead, EmailAccount
 from postroom_shared.store import Store, open_store

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from postroom_fetcher.errors import MailboxError
-from postroom_fetcher.streaming import stream_to_blob
-from postroom_fetcher.threads import AccountThread
+from postroom_fetcher.adapters.threads import AccountThread
+from postroom_fetcher.domain.errors import MailboxError
+from postroom_fetcher.sync.streaming import stream_to_blob
 from postroom_shared.store import Store
 
 

@@ -9,7 +9,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import LoginError
 
 from postroom_fetcher import probe
-from postroom_fetcher.errors import MailboxError
+from postroom_fetcher.domain.errors import MailboxError
 from postroom_shared.models import OAuthSettings, SmtpSettings
 from postroom_shared.oauth import (
     ReauthorizationRequired,

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from postroom_fetcher.budget import ByteBudget
+from postroom_fetcher.sync.budget import ByteBudget
 
 
 async def test_holds_wait_for_room_and_release_it() -> None:

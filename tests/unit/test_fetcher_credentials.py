@@ -4,8 +4,9 @@ from typing import Literal
 
 import pytest
 
-from postroom_fetcher.credentials import Credentials, credentials_for
-from postroom_fetcher.errors import MailboxError
+from postroom_fetcher.adapters.connection import Credentials
+from postroom_fetcher.adapters.credentials import credentials_for
+from postroom_fetcher.domain.errors import MailboxError
 from postroom_shared.errors import PostroomError, TransientError
 from postroom_shared.models import EmailAccount, MailboxSettings, OAuthSettings
 from postroom_shared.oauth import OAuthError, ReauthorizationRequired

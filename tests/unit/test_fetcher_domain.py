@@ -4,8 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from postroom_fetcher.oversize import sender_and_subject, too_large_reason
-from postroom_fetcher.plan import (
+from postroom_fetcher.domain.leases import fetch_fingerprint
+from postroom_fetcher.domain.origin import pop3_mail_key
+from postroom_fetcher.domain.oversize import sender_and_subject, too_large_reason
+from postroom_fetcher.domain.plan import (
     Scan,
     SizeSplit,
     batch_weight,
@@ -13,18 +15,16 @@ from postroom_fetcher.plan import (
     byte_batches,
     dedupe_key,
     header_block,
-    pop3_mail_key,
     scan_from,
     split_by_size,
 )
-from postroom_fetcher.state import (
+from postroom_fetcher.domain.state import (
     BackoffPolicy,
     Failure,
     after_failure,
     after_success,
     status_changed,
 )
-from postroom_fetcher.supervisor import fetch_fingerprint
 from postroom_shared.models import AccountState, Checkpoint, EmailAccount
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from postroom_fetcher.errors import (
+from postroom_fetcher.domain.errors import (
     TWO_FACTOR_HINT,
     MailboxError,
     classify_response,

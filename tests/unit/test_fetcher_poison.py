@@ -2,15 +2,9 @@
 
 from pathlib import Path
 
-from postroom_fetcher.oversize import sender_and_subject
-from postroom_fetcher.poison import (
-    POISON_STRIKES,
-    add_strikes,
-    clear_strikes,
-    count_strikes,
-    unreadable_headers,
-    unreadable_reason,
-)
+from postroom_fetcher.domain.oversize import sender_and_subject
+from postroom_fetcher.domain.poison import POISON_STRIKES, unreadable_headers, unreadable_reason
+from postroom_fetcher.sync.strikes import add_strikes, clear_strikes, count_strikes
 from postroom_shared.store import open_store
 
 

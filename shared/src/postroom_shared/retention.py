@@ -38,7 +38,7 @@ __all__ = [
 log = get_logger(__name__)
 
 KINDS = ("log", "sends", "ledger", "quarantine", "heartbeats", "seen_keys", "blobs")
-# The fetcher's Message-ID dedupe namespaces (`msgid:<folder>`, postroom_fetcher.plan). POP3
+# The fetcher's Message-ID dedupe namespaces (`msgid:<folder>`, postroom_fetcher.domain.plan). POP3
 # UIDLs, strikes and "fetch now" marks are pruned by the fetcher against the server's listing.
 SEEN_KEYS_PREFIX = "msgid:"
 LEASE = "retention"

@@ -9,6 +9,7 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_fetcher.service import Fetcher
 from postroom_fetcher.settings import FetcherSettings
+from postroom_fetcher.sync.hooks import CrashHook, no_crash
 from postroom_shared.oauth import OAuthEndpoints, TokenSource
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
@@ -17,7 +18,7 @@ __all__ = ["register"]
 
 
 def register(
-    broker: RabbitBroker, store: Store, settings: FetcherSettings
+    broker: RabbitBroker, store: Store, settings: FetcherSettings, *, crash: CrashHook = no_crash
 ) -> list[Coroutine[Any, Any, None]]:
     secrets = SecretBox.from_settings(settings)
     fetcher = Fetcher(
@@ -26,5 +27,6 @@ def register(
         secrets=secrets,
         settings=settings,
         tokens=TokenSource(store, secrets, OAuthEndpoints.from_settings(settings)),
+        crash=crash,
     )
     return [fetcher.supervise()]

@@ -7,7 +7,7 @@ timeout, settings being fixed) exits 75 and the mail waits in the MTA's queue; o
 never succeed (empty or oversized mail, an unknown account) bounces. Exit 0 comes after the
 broker confirmed the publish, so the MTA may then forget the mail.
 
-The mail key is the hash of the bytes (`push_mail_key`): an MTA that retries after a timeout
+The mail key is the hash of the bytes (`Origin.push`): an MTA that retries after a timeout
 delivers the same bytes again, and the converter drops the second copy by that key.
 """
 
@@ -19,8 +19,10 @@ from typing import BinaryIO
 
 from pydantic import ValidationError
 
+from postroom_fetcher.domain.origin import Origin
 from postroom_fetcher.settings import FetcherSettings
-from postroom_shared.ingest import publish_raw_mail, push_mail_key
+from postroom_fetcher.sync.outlet import Outlet
+from postroom_fetcher.sync.publish import publish_mail
 from postroom_shared.models import EmailAccount, mail_size_limit
 from postroom_shared.runtime import make_broker
 from postroom_shared.store import Store, open_store
@@ -111,27 +113,20 @@ async def deliver(raw: bytes, account_ref: str, settings: FetcherSettings) -> st
                 f"mail of {len(raw)} bytes is over account {account.name!r}'s limit"
                 f" of {limit} bytes (max_mail_bytes, POSTROOM_MAX_MAIL_BYTES)",
             )
+        origin = Origin.push(account.id, raw)
         broker = make_broker(settings)
         try:
             await broker.connect()
             # declared by every service; here too, so a mail pushed before the converter
             # ever ran is queued for it instead of being dropped as unroutable
             await declare_topology(broker)
-            key = push_mail_key(account.id, raw)
-            await publish_raw_mail(
-                store,
-                broker,
-                account_id=account.id,
-                raw=raw,
-                mail_key=key,
-                source=SOURCE,
-                inline_max_bytes=settings.inline_max_bytes,
-            )
+            outlet = Outlet(store, broker, SOURCE, inline_max_bytes=settings.inline_max_bytes)
+            await publish_mail(outlet, origin, raw)
         except Exception as exc:
             raise DeliveryError(EX_TEMPFAIL, f"broker unreachable, no confirm: {exc!r}") from exc
         finally:
             await broker.stop()
-        return key
+        return origin.mail_key
     finally:
         await store.close()
 

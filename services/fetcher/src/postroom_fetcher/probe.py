@@ -1,5 +1,6 @@
-"""What the config API asks of a mailbox before and after activating it (SPEC F2): its folder
-list, how many messages activation would import, a connection test, and "fetch now".
+"""What the config API asks of a mailbox before and after activating it: its folder list, how
+many messages activation would import, a connection test, and "fetch now" (README,
+"Administration over the API"). Other services reach these through `ops.py`.
 
 Each call opens its own short connection (read-only where possible) and raises
 `MailboxError` naming the cause; "fetch now" is a flag in the store that whichever fetcher
@@ -9,30 +10,18 @@ replica holds the account's lease picks up within `wake_check_s`.
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from postroom_fetcher.adapters.imap import ImapMailbox
+from postroom_fetcher.adapters.credentials import AccessTokens
+from postroom_fetcher.adapters.mailbox import Mailbox, MailboxAccess
 from postroom_fetcher.adapters.pop3 import Pop3Mailbox
-from postroom_fetcher.credentials import AccessTokens, credentials_for
-from postroom_fetcher.errors import mailbox_error
-from postroom_fetcher.plan import scan_from
-from postroom_fetcher.sync_pop3 import UIDL_NAMESPACE
-from postroom_fetcher.threads import AccountThread
+from postroom_fetcher.adapters.threads import AccountThread
+from postroom_fetcher.domain.errors import mailbox_error
+from postroom_fetcher.domain.leases import FETCH_NOW_KEY, FETCH_NOW_NAMESPACE
+from postroom_fetcher.domain.plan import UIDL_NAMESPACE, scan_from
 from postroom_shared.models import EmailAccount
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 
-__all__ = [
-    "FETCH_NOW_KEY",
-    "FETCH_NOW_NAMESPACE",
-    "count_waiting",
-    "list_folders",
-    "request_fetch_now",
-    "test_connection",
-]
-
-FETCH_NOW_NAMESPACE = "fetch-now"
-FETCH_NOW_KEY = "requested"
-
-type Mailbox = ImapMailbox | Pop3Mailbox
+__all__ = ["count_waiting", "list_folders", "request_fetch_now", "test_connection"]
 
 
 async def _with_mailbox[T](
@@ -51,9 +40,8 @@ async def _with_mailbox[T](
             permanent=True,
         )
     run = AccountThread(f"probe-{account.id}")
-    credentials = await credentials_for(account, secrets=secrets, tokens=tokens)
-    kind = Pop3Mailbox if account.provider == "pop3" else ImapMailbox
-    mailbox = kind(account.box, credentials, timeout_s=timeout_s, ca_file=ca_file)
+    access = MailboxAccess(secrets, tokens, timeout_s=timeout_s, ca_file=ca_file)
+    mailbox = await access.new(account)
 
     async def session() -> T:
         await run(mailbox.connect)

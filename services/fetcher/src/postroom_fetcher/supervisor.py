@@ -1,4 +1,5 @@
-"""Which accounts this replica fetches: one worker per account whose lease it holds.
+"""Which accounts this replica fetches: one worker per account whose lease it holds (what a
+worker does with its account is `worker.py`'s business).
 
 Leases (`fetch:<account id>` in the store) make sure that of several fetcher replicas at most
 one reads an account at a time. Held leases are renewed every `lease_renew_s` (also while a
@@ -10,56 +11,51 @@ authorisation or a "fetch now" request (see `probe.request_fetch_now`) wakes it.
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from postroom_fetcher.probe import FETCH_NOW_KEY, FETCH_NOW_NAMESPACE
-from postroom_fetcher.worker import AccountWorker, WorkerDeps
+from postroom_fetcher.domain.leases import (
+    FETCH_NOW_KEY,
+    FETCH_NOW_NAMESPACE,
+    fetch_fingerprint,
+    lease_name,
+    oauth_token_of,
+)
+from postroom_fetcher.settings import FetcherSettings
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount
+from postroom_shared.store import Store
 
-__all__ = ["Supervisor", "default_replica_id", "fetch_fingerprint", "lease_name"]
+__all__ = ["NewWorker", "Supervisor", "Worker", "default_replica_id"]
 
 log = get_logger(__name__)
-
-
-def lease_name(account_id: str) -> str:
-    return f"fetch:{account_id}"
 
 
 def default_replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-_FETCH_FIELDS = {
-    "provider",
-    "mailbox",
-    "after_read",
-    "poll_interval_s",
-    "use_idle",
-    "max_mail_bytes",
-}
+class Worker(Protocol):
+    """One account's fetch loop (`worker.AccountWorker`), as far as the supervisor cares."""
+
+    wake: asyncio.Event  # set: fetch now
+
+    async def run(self) -> None:
+        """Until the account is deactivated or deleted (or the task is cancelled)."""
+        ...
 
 
-def fetch_fingerprint(account: EmailAccount) -> str:
-    """What the worker's connection depends on; other edits (templates...) do not restart it.
-    A rotated refresh token is stored often (every refresh for Microsoft): not a change."""
-    data = account.model_dump(mode="json", include=_FETCH_FIELDS)
-    if account.oauth is not None:
-        data["oauth"] = account.oauth.model_dump(mode="json", exclude={"refresh_token_enc"})
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-def _token(account: EmailAccount) -> str | None:
-    return account.oauth.refresh_token_enc if account.oauth else None
+# (account id, honour the stored backoff) -> a worker for that account; after a configuration
+# change the backoff is not honoured: the new settings are tried at once
+type NewWorker = Callable[[str, bool], Worker]
 
 
 @dataclass
 class _Owned:
-    worker: AccountWorker
+    worker: Worker
     task: asyncio.Task[None]
     fingerprint: str
     token: str | None
@@ -68,7 +64,9 @@ class _Owned:
 
 @dataclass
 class Supervisor:
-    deps: WorkerDeps
+    store: Store
+    settings: FetcherSettings
+    new_worker: NewWorker
     replica_id: str
     _owned: dict[str, _Owned] = field(default_factory=dict)
 
@@ -78,7 +76,7 @@ class Supervisor:
 
     async def run(self) -> None:
         """Until cancelled; on cancellation stops every worker and releases the leases."""
-        s = self.deps.settings
+        s = self.settings
         loop = asyncio.get_running_loop()
         next_refresh = next_renew = loop.time()
         try:
@@ -100,7 +98,7 @@ class Supervisor:
             await asyncio.shield(self._stop_all())
 
     async def _reconcile(self) -> None:
-        accounts = await self.deps.store.list_accounts(active_only=True)
+        accounts = await self.store.list_accounts(active_only=True)
         wanted = {a.id: a for a in accounts if a.active and a.provider != "push"}
         for account_id in list(self._owned):
             if account_id not in wanted:
@@ -115,33 +113,33 @@ class Supervisor:
                 await self._try_start(account, changed=True)
             elif owned is None:
                 await self._try_start(account)
-            elif owned.token != _token(account):
-                owned.token = _token(account)
+            elif owned.token != oauth_token_of(account):
+                owned.token = oauth_token_of(account)
                 owned.worker.wake.set()
 
     async def _try_start(self, account: EmailAccount, *, changed: bool = False) -> None:
-        s = self.deps.settings
-        if not await self.deps.store.acquire_lease(
+        s = self.settings
+        if not await self.store.acquire_lease(
             lease_name(account.id), self.replica_id, s.lease_ttl_s
         ):
             return
-        worker = AccountWorker(self.deps, account.id, honour_backoff=not changed)
+        worker = self.new_worker(account.id, not changed)
         task = asyncio.create_task(worker.run(), name=f"fetch-{account.id}")
         self._owned[account.id] = _Owned(
             worker=worker,
             task=task,
             fingerprint=fetch_fingerprint(account),
-            token=_token(account),
+            token=oauth_token_of(account),
             renewed_at=asyncio.get_running_loop().time(),
         )
         log.info("account taken", account=account.name, replica=self.replica_id)
 
     async def _renew(self) -> None:
-        s = self.deps.settings
+        s = self.settings
         loop = asyncio.get_running_loop()
         for account_id, owned in list(self._owned.items()):
             try:
-                held = await self.deps.store.acquire_lease(
+                held = await self.store.acquire_lease(
                     lease_name(account_id), self.replica_id, s.lease_ttl_s
                 )
             except Exception as exc:
@@ -157,7 +155,7 @@ class Supervisor:
                 await self._stop(account_id, release=False)
 
     async def _check_fetch_now(self) -> None:
-        store = self.deps.store
+        store = self.store
         for account_id, owned in list(self._owned.items()):
             if FETCH_NOW_KEY not in await store.seen_keys(
                 account_id, FETCH_NOW_NAMESPACE, [FETCH_NOW_KEY]
@@ -175,7 +173,7 @@ class Supervisor:
             if not owned.task.cancelled() and (error := owned.task.exception()) is not None:
                 log.error("account worker crashed", account_id=account_id, error=repr(error))
             try:
-                await self.deps.store.release_lease(lease_name(account_id), self.replica_id)
+                await self.store.release_lease(lease_name(account_id), self.replica_id)
             except Exception as exc:
                 log.warning("lease release failed", account_id=account_id, error=repr(exc))
 
@@ -187,7 +185,7 @@ class Supervisor:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await owned.task
         if release:
-            await self.deps.store.release_lease(lease_name(account_id), self.replica_id)
+            await self.store.release_lease(lease_name(account_id), self.replica_id)
 
     async def _stop_all(self) -> None:
         for account_id in list(self._owned):

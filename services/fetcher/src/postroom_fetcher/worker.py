@@ -1,4 +1,5 @@
-"""One account's fetch loop, run while this replica holds the account's lease.
+"""One account's fetch loop over time, run while this replica holds the account's lease (which
+accounts run is the supervisor's business; what one sync does is `sync/`).
 
 Connect → sync → then either IDLE on the same connection (server supports it and the account
 wants it) or close and wait `poll_interval_s`. Every failure is recorded in the account's
@@ -17,60 +18,47 @@ from typing import NoReturn
 
 from faststream.rabbit import RabbitBroker
 
+from postroom_fetcher.adapters.idle import idle_until_change
 from postroom_fetcher.adapters.imap import ImapMailbox
+from postroom_fetcher.adapters.mailbox import Mailbox, MailboxAccess
 from postroom_fetcher.adapters.pop3 import Pop3Mailbox
-from postroom_fetcher.budget import ByteBudget
-from postroom_fetcher.credentials import AccessTokens, credentials_for
-from postroom_fetcher.errors import MailboxError
-from postroom_fetcher.idle import idle_until_change
-from postroom_fetcher.settings import FetcherSettings
-from postroom_fetcher.state import (
+from postroom_fetcher.adapters.threads import AccountThread
+from postroom_fetcher.domain.errors import MailboxError
+from postroom_fetcher.domain.state import (
     BackoffPolicy,
     Failure,
     after_failure,
     after_success,
+    mailbox_failure,
+    state_write_due,
     status_changed,
 )
-from postroom_fetcher.sync_imap import SyncDeps, sync_imap_folder
-from postroom_fetcher.sync_pop3 import sync_pop3
-from postroom_fetcher.threads import AccountThread
+from postroom_fetcher.settings import FetcherSettings
+from postroom_fetcher.sync.deps import SyncDeps
+from postroom_fetcher.sync.imap import sync_imap_folder
+from postroom_fetcher.sync.pop3 import sync_pop3
 from postroom_shared.contracts import AccountStateV1, deterministic_event_id
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.messaging import publish_event
 from postroom_shared.models import AccountState, EmailAccount, utcnow
-from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 
-__all__ = ["AccountWorker", "WorkerDeps", "open_mailbox"]
+__all__ = ["AccountWorker", "WorkerDeps", "sync_mailbox"]
 
 log = get_logger(__name__)
-STATE_REFRESH_S = 60.0  # an unchanged "ok" state is rewritten at most this often
 STABLE_IDLE_S = 60.0  # an IDLE connection that lived this long may drop without a failure
 
 
 @dataclass(frozen=True)
 class WorkerDeps:
+    """What every account worker of the process shares (built by `service.Fetcher`)."""
+
     store: Store
     broker: RabbitBroker
-    secrets: SecretBox
-    tokens: AccessTokens | None
+    access: MailboxAccess
     settings: FetcherSettings
-    slots: asyncio.Semaphore
-    memory: ByteBudget  # mail bytes held at once, across every account of the process
-
-    @property
-    def sync(self) -> SyncDeps:
-        s = self.settings
-        return SyncDeps(
-            store=self.store,
-            broker=self.broker,
-            inline_max_bytes=s.inline_max_bytes,
-            batch_size=s.fetch_batch,
-            batch_bytes=s.fetch_batch_bytes,
-            chunk_bytes=s.fetch_chunk_bytes,
-            memory=self.memory,
-            max_mail_bytes=s.max_mail_bytes,
-        )
+    slots: asyncio.Semaphore  # accounts downloading at once, across the process
+    sync: SyncDeps
 
     @property
     def policy(self) -> BackoffPolicy:
@@ -83,26 +71,14 @@ class WorkerDeps:
         )
 
 
-async def open_mailbox(
-    account: EmailAccount,
-    *,
-    secrets: SecretBox,
-    tokens: AccessTokens | None,
-    timeout_s: float,
-    ca_file: str | None,
-    run: AccountThread,
-) -> ImapMailbox | Pop3Mailbox:
-    """A connected, logged-in mailbox of the account's protocol."""
-    credentials = await credentials_for(account, secrets=secrets, tokens=tokens)
-    kind = Pop3Mailbox if account.provider == "pop3" else ImapMailbox
-    mailbox = kind(account.box, credentials, timeout_s=timeout_s, ca_file=ca_file)
-    try:
-        await run(mailbox.connect)
-    except BaseException:
-        mailbox.abort()
-        run.submit(mailbox.close)
-        raise
-    return mailbox
+async def sync_mailbox(
+    deps: SyncDeps, account: EmailAccount, mailbox: Mailbox, run: AccountThread
+) -> int:
+    """One sync of a connected mailbox, whichever its protocol; returns how many mails were
+    handled. A POP3 session ends (QUIT) with its sync; an IMAP connection stays open for IDLE."""
+    if isinstance(mailbox, Pop3Mailbox):
+        return await sync_pop3(deps, account, mailbox, run)
+    return await sync_imap_folder(deps, account, mailbox, run)
 
 
 class AccountWorker:
@@ -139,25 +115,15 @@ class AccountWorker:
 
     async def _attempt(self, account: EmailAccount, thread: AccountThread) -> float:
         """One connection's life; returns the seconds to wait before the next one."""
-        s = self.deps.settings
-        mailbox: ImapMailbox | Pop3Mailbox | None = None
+        mailbox: Mailbox | None = None
         try:
             # Connecting holds no download slot: a hung server only ever delays itself.
-            mailbox = await open_mailbox(
-                account,
-                secrets=self.deps.secrets,
-                tokens=self.deps.tokens,
-                timeout_s=s.network_timeout_s,
-                ca_file=s.mail_ca_file,
-                run=thread,
-            )
+            mailbox = await self.deps.access.open(account, thread)
             async with self.deps.slots:
-                if isinstance(mailbox, Pop3Mailbox):
-                    count = await sync_pop3(self.deps.sync, account, mailbox, thread)
-                    idle = False
-                else:
-                    count = await sync_imap_folder(self.deps.sync, account, mailbox, thread)
-                    idle = account.use_idle and await thread(mailbox.supports_idle)
+                count = await sync_mailbox(self.deps.sync, account, mailbox, thread)
+                idle = isinstance(mailbox, ImapMailbox) and await self._wants_idle(
+                    account, mailbox, thread
+                )
             if count:
                 log.info("fetched", mails=count)
             await self._succeeded("idle" if idle else "poll")
@@ -165,14 +131,7 @@ class AccountWorker:
                 return await self._idle_session(account, mailbox, thread)
             return account.poll_interval_s
         except MailboxError as exc:
-            permanent = exc.permanent
-            if exc.kind == "auth" and account.oauth is not None and self.deps.tokens is not None:
-                # A refused token is not used again; the first refusal is retried soon with
-                # a fresh one, which also finds out whether the grant itself is gone.
-                self.deps.tokens.forget(account.id)
-                first = self._state is None or self._state.status == "ok"
-                permanent = permanent and not first
-            return await self._failed(Failure(exc.kind, str(exc), permanent))
+            return await self._failed(self._failure(account, exc))
         except asyncio.CancelledError:
             if mailbox is not None:
                 mailbox.abort()
@@ -185,6 +144,22 @@ class AccountWorker:
         finally:
             if mailbox is not None:
                 await thread(mailbox.close)
+
+    @staticmethod
+    async def _wants_idle(
+        account: EmailAccount, mailbox: ImapMailbox, thread: AccountThread
+    ) -> bool:
+        return account.use_idle and await thread(mailbox.supports_idle)
+
+    def _failure(self, account: EmailAccount, exc: MailboxError) -> Failure:
+        tokens = self.deps.access.tokens
+        oauth = account.oauth is not None and tokens is not None
+        if exc.kind == "auth" and tokens is not None and account.oauth is not None:
+            tokens.forget(account.id)  # a refused token is not used again
+        ok_before = self._state is None or self._state.status == "ok"
+        return mailbox_failure(
+            exc.kind, str(exc), permanent=exc.permanent, oauth=oauth, ok_before=ok_before
+        )
 
     async def _idle_session(
         self, account: EmailAccount, mailbox: ImapMailbox, thread: AccountThread
@@ -233,11 +208,9 @@ class AccountWorker:
         state = after_success(
             previous, self.account_id, now=now, mode="idle" if mode == "idle" else "poll"
         )
-        loop = asyncio.get_running_loop()
-        fresh = previous is not None and previous.status == "ok" and previous.mode == state.mode
-        if fresh and loop.time() - self._written_at < STATE_REFRESH_S:
-            return
-        await self._record(previous, state, now)
+        age_s = asyncio.get_running_loop().time() - self._written_at
+        if state_write_due(previous, state, age_s=age_s):
+            await self._record(previous, state, now)
 
     async def _failed(self, failure: Failure) -> float:
         previous = self._state

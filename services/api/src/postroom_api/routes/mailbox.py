@@ -3,7 +3,7 @@ server, how many messages activation would import, and "refresh" (test the conne
 make the fetcher poll now).
 
 A mailbox that refuses or cannot be reached answers 424 Failed Dependency with the cause
-(`postroom_fetcher.errors.MailboxError`: wrong password, with the app-password hint for
+(`postroom_fetcher.ops.MailboxError`: wrong password, with the app-password hint for
 two-factor accounts; revoked consent; TLS; unknown folder; network), its kind and whether a
 retry can help. Not a 5xx: the API itself worked, and what failed is the admin's mailbox or its
 settings, which the admin has to fix.
@@ -20,8 +20,8 @@ from postroom_api.deps import mail_ca_file_of, secrets_of, store_of, tokens_of
 from postroom_api.routes.accounts import load_account
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict
 from postroom_api.schemas import FoldersView, MailboxErrorView, RefreshView, WaitingView
-from postroom_fetcher import probe
-from postroom_fetcher.errors import MailboxError
+from postroom_fetcher import ops
+from postroom_fetcher.ops import MailboxError
 from postroom_shared.errors import PostroomError
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount
@@ -80,7 +80,7 @@ def _kwargs(request: Request) -> dict[str, Any]:
 )
 async def folders(request: Request, account_id: PathId) -> FoldersView | JSONResponse:
     account = await _fetched_account(request, account_id)
-    names = await _ask(probe.list_folders(account, **_kwargs(request)))
+    names = await _ask(ops.list_folders(account, **_kwargs(request)))
     return _failed(names) if isinstance(names, MailboxErrorView) else FoldersView(folders=names)
 
 
@@ -95,7 +95,7 @@ async def folders(request: Request, account_id: PathId) -> FoldersView | JSONRes
 )
 async def waiting(request: Request, account_id: PathId) -> WaitingView | JSONResponse:
     account = await _fetched_account(request, account_id)
-    call = probe.count_waiting(account, store=store_of(request), **_kwargs(request))
+    call = ops.count_waiting(account, store=store_of(request), **_kwargs(request))
     count = await _ask(call)
     return _failed(count) if isinstance(count, MailboxErrorView) else WaitingView(waiting=count)
 
@@ -110,11 +110,11 @@ async def waiting(request: Request, account_id: PathId) -> WaitingView | JSONRes
 )
 async def refresh(request: Request, account_id: PathId) -> RefreshView:
     account = await _fetched_account(request, account_id)
-    error = await _ask(probe.test_connection(account, **_kwargs(request)))
+    error = await _ask(ops.test_connection(account, **_kwargs(request)))
     if isinstance(error, MailboxErrorView):
         return RefreshView(
             ok=False, error=error.detail, error_kind=error.error_kind, fetch_requested=False
         )
     if account.active:
-        await probe.request_fetch_now(store_of(request), account.id)
+        await ops.request_fetch_now(store_of(request), account.id)
     return RefreshView(ok=True, fetch_requested=account.active)

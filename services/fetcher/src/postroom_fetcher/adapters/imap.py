@@ -17,7 +17,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
 from postroom_fetcher.adapters.connection import MailboxConnection
-from postroom_fetcher.errors import MailboxError, classify_response, mailbox_error
+from postroom_fetcher.domain.errors import MailboxError, classify_response, mailbox_error
 from postroom_shared.models import AfterRead, Security
 
 __all__ = ["IdleWake", "ImapBody", "ImapMailbox"]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from postroom_fetcher.adapters.connection import MailboxConnection
-from postroom_fetcher.errors import MailboxError, classify_response, mailbox_error
+from postroom_fetcher.domain.errors import MailboxError, classify_response, mailbox_error
 from postroom_shared.models import Security
 
 __all__ = ["Pop3Body", "Pop3Mailbox", "Pop3Message"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from postroom_shared.models import Checkpoint
 
 __all__ = [
+    "UIDL_NAMESPACE",
     "Scan",
     "SizeSplit",
     "batch_weight",
@@ -22,11 +23,11 @@ __all__ = [
     "dedupe_key",
     "header_block",
     "msgid_namespace",
-    "pop3_mail_key",
     "scan_from",
     "split_by_size",
 ]
 
+UIDL_NAMESPACE = "uidl"  # seen keys: the UIDLs of POP3 mail published
 _MESSAGE_ID = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 _ANGLE = re.compile(r"<[^<>\s]+>")
 
@@ -120,8 +121,3 @@ def dedupe_key(headers: bytes) -> str:
 
 def msgid_namespace(folder: str) -> str:
     return f"msgid:{folder}"
-
-
-def pop3_mail_key(account_id: str, uidl: str) -> str:
-    """POP3 has no UIDVALIDITY/UID; the server's unique id (UIDL) is stable per mail."""
-    return f"{account_id}/pop3/{uidl}"

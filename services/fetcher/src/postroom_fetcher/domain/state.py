@@ -11,9 +11,19 @@ from typing import Literal
 
 from postroom_shared.models import AccountState
 
-__all__ = ["BackoffPolicy", "Failure", "after_failure", "after_success", "status_changed"]
+__all__ = [
+    "STATE_REFRESH_S",
+    "BackoffPolicy",
+    "Failure",
+    "after_failure",
+    "after_success",
+    "mailbox_failure",
+    "state_write_due",
+    "status_changed",
+]
 
 Mode = Literal["idle", "poll"]
+STATE_REFRESH_S = 60.0  # an unchanged "ok" state is rewritten at most this often
 
 
 @dataclass(frozen=True)
@@ -93,3 +103,21 @@ def status_changed(previous: AccountState | None, current: AccountState) -> bool
     """Whether `account.state.v1` is due: an unknown previous state counts as ok."""
     before = previous.status if previous else "ok"
     return before != current.status
+
+
+def mailbox_failure(
+    kind: str, message: str, *, permanent: bool, oauth: bool, ok_before: bool
+) -> Failure:
+    """The failure a mailbox error counts as. A refused OAuth token is not permanent the first
+    time: it is retried soon with a fresh one, which also finds out whether the grant itself
+    is gone; a second refusal in a row is."""
+    if kind == "auth" and oauth:
+        permanent = permanent and not ok_before
+    return Failure(kind, message, permanent)
+
+
+def state_write_due(previous: AccountState | None, current: AccountState, *, age_s: float) -> bool:
+    """Whether a successful attempt's state is stored: always on a change of status or mode,
+    else when the stored one is `STATE_REFRESH_S` old (it says when the account last worked)."""
+    fresh = previous is not None and previous.status == "ok" and previous.mode == current.mode
+    return not fresh or age_s >= STATE_REFRESH_S

@@ -16,10 +16,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from postroom_fetcher.crashpoints import crash_point
-from postroom_fetcher.errors import mailbox_error
-from postroom_fetcher.plan import header_block
-from postroom_fetcher.threads import AccountThread
+from postroom_fetcher.adapters.threads import AccountThread
+from postroom_fetcher.domain.errors import mailbox_error
+from postroom_fetcher.domain.plan import header_block
+from postroom_fetcher.sync.hooks import CrashHook, no_crash
 from postroom_shared.ingest import store_stream
 from postroom_shared.store import Store, StoredBlob
 
@@ -51,7 +51,13 @@ class _Vanished(Exception):
 
 
 async def stream_to_blob(
-    store: Store, run: AccountThread, body: MailBody, *, limit: int, what: str
+    store: Store,
+    run: AccountThread,
+    body: MailBody,
+    *,
+    limit: int,
+    what: str,
+    crash: CrashHook = no_crash,
 ) -> Streamed | None:
     """Store the mail `body` reads as a blob; None when it vanished meanwhile (nothing is
     stored then). A mail over `limit` bytes raises a `protocol` MailboxError naming `what`."""
@@ -71,7 +77,7 @@ async def stream_to_blob(
             if len(head) < HEAD_CAP and b"\r\n\r\n" not in head and b"\n\n" not in head:
                 head.extend(piece[: HEAD_CAP - len(head)])
             yield piece
-            crash_point("mid_stream")
+            crash("mid_stream")
         if piece is None:
             raise _Vanished
 

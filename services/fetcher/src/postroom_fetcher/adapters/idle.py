@@ -12,7 +12,7 @@ import time
 from typing import Literal
 
 from postroom_fetcher.adapters.imap import ImapMailbox
-from postroom_fetcher.threads import AccountThread
+from postroom_fetcher.adapters.threads import AccountThread
 
 __all__ = ["Wake", "idle_until_change"]
 

@@ -7,16 +7,16 @@ consent revoked, refresh token expired) makes the account `needs_reauth`, not a 
 other OAuth refusals (client secret expired, access denied) are permanent auth errors.
 """
 
-from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from postroom_fetcher.errors import MailboxError, mailbox_error
+from postroom_fetcher.adapters.connection import Credentials
+from postroom_fetcher.domain.errors import MailboxError, mailbox_error
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import EmailAccount, OAuthSettings
 from postroom_shared.oauth import ReauthorizationRequired
 from postroom_shared.secretbox import SecretBox
 
-__all__ = ["AccessTokens", "Credentials", "credentials_for"]
+__all__ = ["AccessTokens", "credentials_for"]
 
 
 class AccessTokens(Protocol):
@@ -29,16 +29,6 @@ class AccessTokens(Protocol):
     def forget(self, owner: str) -> None:
         """Drop a cached token the server refused."""
         ...
-
-
-@dataclass(frozen=True)
-class Credentials:
-    username: str
-    secret: str
-    mechanism: Literal["password", "xoauth2", "oauthbearer"] = "password"
-
-    def __repr__(self) -> str:  # never show the secret in a log line
-        return f"Credentials(username={self.username!r}, mechanism={self.mechanism!r})"
 
 
 async def credentials_for(

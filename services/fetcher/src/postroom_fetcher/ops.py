@@ -1,0 +1,8 @@
+"""What other services may ask of the fetcher: the mailbox probes the config API runs (folder
+list, waiting count, connection test, "fetch now") and the error they raise. Anything else in
+this package is the fetcher's own and may change without notice."""
+
+from postroom_fetcher.domain.errors import MailboxError
+from postroom_fetcher.probe import count_waiting, list_folders, request_fetch_now, test_connection
+
+__all__ = ["MailboxError", "count_waiting", "list_folders", "request_fetch_now", "test_connection"]
