@@ -1,4 +1,4 @@
-"""Email accounts over HTTP (SPEC F2-F5, F8) on both stores: validation that names the field,
+"""Email accounts over HTTP (docs/features.md F2-F5, F8) on both stores: validation that names the field,
 write-only secrets, copy, activation, connection state."""
 
 import json

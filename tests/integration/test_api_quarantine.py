@@ -1,4 +1,4 @@
-"""The quarantine over HTTP (SPEC F9): list, show, raw mail, reprocess through the converter on
+"""The quarantine over HTTP (docs/features.md F9): list, show, raw mail, reprocess through the converter on
 the real broker, discard; on both stores."""
 
 import hashlib

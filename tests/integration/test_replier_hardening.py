@@ -111,7 +111,9 @@ class Repliers:
         self, replier: Replier, number: int, sender: str, **item: Any
     ) -> tuple[ItemCreatedV1, list[str]]:
         """A new item from `sender` answered by `replier`: its event and who got an auto-reply."""
-        stored = await factories.stored_incident(replier.store, number, **item)
+        stored = await factories.stored_incident(
+            factories.whole_store(replier.store), number, **item
+        )
         event = factories.item_created(stored, number, sender)
         await replier.handle(event)
         return event, await self.outbound(stored.id)

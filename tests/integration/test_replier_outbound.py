@@ -1,4 +1,4 @@
-"""The SMTP settings (SPEC F1) against real servers: the test Postfix (STARTTLS with a
+"""The SMTP settings (docs/features.md F1) against real servers: the test Postfix (STARTTLS with a
 self-signed certificate) and aiosmtpd servers with STARTTLS, implicit TLS, AUTH PLAIN/LOGIN and
 XOAUTH2. Every mode either sends or fails with a clear, permanent error; none falls back to
 something weaker than what the settings say."""

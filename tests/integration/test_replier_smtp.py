@@ -69,7 +69,7 @@ async def replier(stack: StackEnv, store_url: str) -> AsyncIterator[Replier]:
 @pytest.fixture
 async def owner(replier: Replier) -> AsyncIterator[ItemOwner]:
     """The converter's command consumer: it puts what the replier sent on the thread."""
-    async with item_owner(replier.settings, replier.store) as running:
+    async with item_owner(replier.settings, factories.whole_store(replier.store)) as running:
         yield running
 
 
@@ -100,7 +100,7 @@ async def _delivered_bodies(stack: StackEnv, user: str, sent: dict[str, str]) ->
 async def test_per_item_limit_stops_the_eleventh_reply(
     stack: StackEnv, replier: Replier, owner: ItemOwner
 ) -> None:
-    item = await factories.stored_incident(replier.store, 1)
+    item = await factories.stored_incident(factories.whole_store(replier.store), 1)
     before = _inbox_count(stack, "bob")
     for n in range(11):
         await replier.handle(factories.item_created(item, n, "bob@example.test"))
@@ -128,7 +128,7 @@ async def test_identical_reply_goes_out_once_per_seven_days(
 async def test_redelivered_event_sends_once(
     stack: StackEnv, replier: Replier, owner: ItemOwner
 ) -> None:
-    item = await factories.stored_incident(replier.store, 2)
+    item = await factories.stored_incident(factories.whole_store(replier.store), 2)
     event = factories.item_created(item, 1, "alice@example.test")
     await replier.handle(event)
     await replier.handle(event)

@@ -1,4 +1,4 @@
-"""Who hears about new mail on an item (SPEC F6)."""
+"""Who hears about new mail on an item (docs/features.md F6)."""
 
 from postroom_replier.domain.notify_rules import plan_notifications
 from postroom_shared.contracts import AddressV1, ClassificationV1, MessageRefV1

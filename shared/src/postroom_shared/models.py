@@ -165,7 +165,7 @@ class NotificationTemplate(_Model):
 
 
 class ReplyActions(_Model):
-    """What a new mail on an existing item does to it (SPEC F4). Out-of-office replies and
+    """What a new mail on an existing item does to it (docs/features.md F4). Out-of-office replies and
     bounces never trigger these."""
 
     change_status_to: str | None = Field(
@@ -211,7 +211,7 @@ _ITEM_FIELD_RE = r"^(title|description|requester|created_date|fields\.[a-z][a-z0
 
 
 class ItemFromMail(_Model):
-    """How an account's mail becomes an item (SPEC F3; the reference's 'Creating items')."""
+    """How an account's mail becomes an item (docs/features.md F3; the reference's 'Creating items')."""
 
     field_mapping: dict[str, MailSource] = Field(
         default_factory=lambda: dict(DEFAULT_FIELD_MAPPING),
@@ -260,7 +260,7 @@ class Person(_Model):
 
 
 class EmailAccount(_Model):
-    """One support mailbox and what its mail turns into (SPEC F2, F3, F5)."""
+    """One support mailbox and what its mail turns into (docs/features.md F2, F3, F5)."""
 
     id: str
     name: str = Field(min_length=1, max_length=200)
@@ -328,7 +328,7 @@ SmtpAuth = Literal["none", "password", "xoauth2"]
 
 
 class SmtpSettings(_Model):
-    """The outbound server all automatic mail goes through (SPEC F1). Absent from the store:
+    """The outbound server all automatic mail goes through (docs/features.md F1). Absent from the store:
     the deployment's built-in relay (replier settings)."""
 
     host: str
@@ -481,7 +481,7 @@ class QuarantineEntry(_Model):
 
 
 class ProcessingLogEntry(_Model):
-    """What happened to one mail at one stage, and why (SPEC F8 processing log)."""
+    """What happened to one mail at one stage, and why (docs/features.md F8 processing log)."""
 
     id: str
     mail_key: str

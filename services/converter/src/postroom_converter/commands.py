@@ -11,13 +11,13 @@ after one more try.
 
 from faststream.rabbit import RabbitBroker
 
+from postroom_converter.store import ConverterStore
 from postroom_shared.consumer import subscribe
 from postroom_shared.contracts import RecordSentMailV1
 from postroom_shared.errors import PermanentError
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.models import Party, ThreadMessage
 from postroom_shared.retry import RetryPolicy
-from postroom_shared.store import Store
 from postroom_shared.topology import COMMANDS, consumer_queue
 
 __all__ = ["record_sent_mail", "register_commands", "sent_mail_message"]
@@ -42,7 +42,7 @@ def sent_mail_message(command: RecordSentMailV1) -> ThreadMessage:
     )
 
 
-async def record_sent_mail(store: Store, command: RecordSentMailV1) -> bool:
+async def record_sent_mail(store: ConverterStore, command: RecordSentMailV1) -> bool:
     """Append the sent mail to its item's thread; False when it is there already."""
     with bind(correlation_id=command.correlation_id, command_id=str(command.command_id)):
         try:
@@ -59,7 +59,7 @@ async def record_sent_mail(store: Store, command: RecordSentMailV1) -> bool:
         return appended
 
 
-def register_commands(broker: RabbitBroker, store: Store, policy: RetryPolicy) -> None:
+def register_commands(broker: RabbitBroker, store: ConverterStore, policy: RetryPolicy) -> None:
     """Consume the commands the converter owns, each from its own queue."""
 
     async def on_record_sent_mail(command: RecordSentMailV1, final_attempt: bool) -> None:

@@ -18,9 +18,9 @@ from postroom_converter.domain.outcome import (
     Threaded,
 )
 from postroom_converter.service import Converter, HeadersOnlyError
+from postroom_converter.store import ConverterStore
 from postroom_converter.worker_process import AnalysisFailed
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.store import Store
 
 __all__ = [
     "AnalysisFailed",
@@ -37,7 +37,7 @@ __all__ = [
 
 
 async def reprocess(
-    store: Store, broker: RabbitBroker, *, secret_key: str, entry_id: str
+    store: ConverterStore, broker: RabbitBroker, *, secret_key: str, entry_id: str
 ) -> Outcome:
     """Run quarantine entry `entry_id` through the converter again, in this process.
 

@@ -29,6 +29,7 @@ from postroom_converter.domain.outcome import (
     Threaded,
 )
 from postroom_converter.domain.parse import ParsedMail
+from postroom_converter.store import ConverterStore
 from postroom_shared.contracts import (
     ClassificationV1,
     ItemCreatedV1,
@@ -50,7 +51,6 @@ from postroom_shared.models import (
     ThreadMessage,
     Workflow,
 )
-from postroom_shared.store import Store
 
 __all__ = ["SOURCE", "Placing", "Recorder"]
 
@@ -91,7 +91,7 @@ class Placing:
 
 @dataclass
 class Recorder:
-    store: Store
+    store: ConverterStore
     broker: RabbitBroker
 
     async def already_applied(self, event: MailReceivedV1) -> Duplicate:

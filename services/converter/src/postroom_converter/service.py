@@ -25,13 +25,13 @@ from postroom_converter.domain.outcome import Ignored, Outcome, Quarantined
 from postroom_converter.domain.parse import ParsedMail
 from postroom_converter.domain.threading import Candidates
 from postroom_converter.record import Placing, Recorder
+from postroom_converter.store import ConverterStore
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.mail.tokens import find_token
 from postroom_shared.models import EmailAccount
-from postroom_shared.store import Store
 
 __all__ = ["LOOP_HEADER", "Converter", "HeadersOnlyError"]
 
@@ -44,7 +44,7 @@ class HeadersOnlyError(ValueError):
 
 @dataclass
 class Converter:
-    store: Store
+    store: ConverterStore
     broker: RabbitBroker
     signer: MessageIdSigner
     # None: this process's shared one-worker analyser (a converter made to reprocess one mail)

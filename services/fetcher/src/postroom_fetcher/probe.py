@@ -17,9 +17,9 @@ from postroom_fetcher.adapters.threads import AccountThread
 from postroom_fetcher.domain.errors import mailbox_error
 from postroom_fetcher.domain.leases import FETCH_NOW_KEY, FETCH_NOW_NAMESPACE
 from postroom_fetcher.domain.plan import UIDL_NAMESPACE, scan_from
+from postroom_fetcher.store import ProbeStore
 from postroom_shared.models import EmailAccount
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store
 
 __all__ = ["count_waiting", "list_folders", "request_fetch_now", "test_connection"]
 
@@ -85,7 +85,7 @@ async def list_folders(
 async def count_waiting(
     account: EmailAccount,
     *,
-    store: Store,
+    store: ProbeStore,
     secrets: SecretBox,
     tokens: AccessTokens | None,
     timeout_s: float = 30.0,
@@ -129,6 +129,6 @@ async def test_connection(
     )
 
 
-async def request_fetch_now(store: Store, account_id: str) -> None:
+async def request_fetch_now(store: ProbeStore, account_id: str) -> None:
     """Ask the fetcher replica that holds the account to fetch it at once."""
     await store.add_seen_keys(account_id, FETCH_NOW_NAMESPACE, [FETCH_NOW_KEY])

@@ -18,6 +18,7 @@ from postroom_fetcher.adapters.credentials import AccessTokens
 from postroom_fetcher.adapters.mailbox import MailboxAccess
 from postroom_fetcher.adapters.threads import AccountThread
 from postroom_fetcher.settings import FetcherSettings
+from postroom_fetcher.store import FetcherStore
 from postroom_fetcher.supervisor import Supervisor, default_replica_id
 from postroom_fetcher.sync.budget import ByteBudget
 from postroom_fetcher.sync.deps import SyncDeps
@@ -26,14 +27,13 @@ from postroom_fetcher.sync.outlet import Outlet
 from postroom_fetcher.worker import AccountWorker, WorkerDeps, sync_mailbox
 from postroom_shared.models import EmailAccount
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store
 
 __all__ = ["Fetcher"]
 
 
 @dataclass
 class Fetcher:
-    store: Store
+    store: FetcherStore
     broker: RabbitBroker
     secrets: SecretBox
     settings: FetcherSettings

@@ -25,9 +25,9 @@ from postroom_fetcher.domain.leases import (
     oauth_token_of,
 )
 from postroom_fetcher.settings import FetcherSettings
+from postroom_fetcher.store import FetcherStore
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount
-from postroom_shared.store import Store
 
 __all__ = ["NewWorker", "Supervisor", "Worker", "default_replica_id"]
 
@@ -64,7 +64,7 @@ class _Owned:
 
 @dataclass
 class Supervisor:
-    store: Store
+    store: FetcherStore
     settings: FetcherSettings
     new_worker: NewWorker
     replica_id: str

@@ -34,6 +34,7 @@ from postroom_fetcher.domain.state import (
     status_changed,
 )
 from postroom_fetcher.settings import FetcherSettings
+from postroom_fetcher.store import FetcherStore
 from postroom_fetcher.sync.deps import SyncDeps
 from postroom_fetcher.sync.imap import sync_imap_folder
 from postroom_fetcher.sync.pop3 import sync_pop3
@@ -41,7 +42,6 @@ from postroom_shared.contracts import AccountStateV1, deterministic_event_id
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.messaging import publish_event
 from postroom_shared.models import AccountState, EmailAccount, utcnow
-from postroom_shared.store import Store
 
 __all__ = ["AccountWorker", "WorkerDeps", "sync_mailbox"]
 
@@ -53,7 +53,7 @@ STABLE_IDLE_S = 60.0  # an IDLE connection that lived this long may drop without
 class WorkerDeps:
     """What every account worker of the process shares (built by `service.Fetcher`)."""
 
-    store: Store
+    store: FetcherStore
     broker: RabbitBroker
     access: MailboxAccess
     settings: FetcherSettings

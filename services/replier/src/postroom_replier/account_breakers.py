@@ -3,14 +3,16 @@ state; the replier decides per mail in `service.py` with the same rule)."""
 
 from postroom_replier.domain.loop_breaker import Breaker, BreakerRule, active_breakers
 from postroom_shared.models import utcnow
-from postroom_shared.store import Store
+from postroom_shared.store.ports import SendHistoryReader
 
 __all__ = ["account_breakers"]
 
 _MOST_RECORDS = 20_000  # far above what the hourly budgets let through in a breaker's lookback
 
 
-async def account_breakers(store: Store, account_id: str, rule: BreakerRule) -> list[Breaker]:
+async def account_breakers(
+    store: SendHistoryReader, account_id: str, rule: BreakerRule
+) -> list[Breaker]:
     if rule.items <= 0:
         return []
     now = utcnow()

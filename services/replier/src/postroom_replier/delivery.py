@@ -19,10 +19,10 @@ from postroom_replier.domain.rate_limits import fingerprint
 from postroom_replier.limits import why_held
 from postroom_replier.reports import Outcome, Purpose, label
 from postroom_replier.settings import ReplierSettings
+from postroom_replier.store import ReplierStore
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.logs import get_logger
 from postroom_shared.models import LedgerEntry, SendRecord, utcnow
-from postroom_shared.store import Store
 
 __all__ = ["Delivery"]
 
@@ -31,7 +31,7 @@ log = get_logger(__name__)
 
 @dataclass
 class Delivery:
-    store: Store
+    store: ReplierStore
     settings: ReplierSettings
     target: Callable[[], Awaitable[SmtpTarget]]  # read per send: API changes apply at once
 

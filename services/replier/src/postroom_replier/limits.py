@@ -13,14 +13,14 @@ from postroom_replier.domain.rate_limits import (
     rate_limit_reason,
 )
 from postroom_replier.settings import ReplierSettings
+from postroom_replier.store import ReplierStore
 from postroom_shared.models import utcnow
-from postroom_shared.store import Store
 
 __all__ = ["why_held"]
 
 
 async def why_held(
-    store: Store,
+    store: ReplierStore,
     settings: ReplierSettings,
     *,
     recipient: str,

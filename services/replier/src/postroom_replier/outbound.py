@@ -1,4 +1,4 @@
-"""Which SMTP server automatic mail goes through (SPEC F1), resolved afresh for every send.
+"""Which SMTP server automatic mail goes through (docs/features.md F1), resolved afresh for every send.
 
 The custom server stored through the API (`store.get_smtp_settings()`) wins; without one, the
 deployment's built-in relay (`RelaySettings`, `POSTROOM_SMTP_*`) is used. Reading the stored
@@ -16,7 +16,7 @@ from postroom_shared.errors import ConfigError
 from postroom_shared.models import OAuthSettings, Security, SmtpSettings
 from postroom_shared.oauth import SMTP_OWNER
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store
+from postroom_shared.store.ports import ConfigReader
 
 __all__ = ["AccessTokens", "RelaySettings", "resolve_target", "smtp_oauth_provider"]
 
@@ -124,7 +124,7 @@ def relay_target(relay: RelaySettings) -> SmtpTarget:
 
 
 async def resolve_target(
-    store: Store, *, secrets: SecretBox, relay: RelaySettings, tokens: AccessTokens | None
+    store: ConfigReader, *, secrets: SecretBox, relay: RelaySettings, tokens: AccessTokens | None
 ) -> SmtpTarget:
     """The server the next automatic mail goes through: the stored custom one, else the relay."""
     stored = await store.get_smtp_settings()

@@ -1,4 +1,4 @@
-"""Template preview for the API (SPEC F5 "editable, previewable"): a template rendered against a
+"""Template preview for the API (docs/features.md F5 "editable, previewable"): a template rendered against a
 real stored item, its account and its last inbound mail, exactly as a real send renders it
 (same sandbox, same budgets, same worker processes with a deadline, same subject with the item
 token), so a hostile template cannot stall the API's event loop.
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from postroom_replier.domain.compose import final_subject
 from postroom_replier.domain.templates import TemplateBudgetError, TemplateError, context
 from postroom_replier.renderer import TemplateRenderer
+from postroom_replier.store import PreviewStore
 from postroom_shared.contracts import (
     AddressV1,
     ClassificationV1,
@@ -27,7 +28,6 @@ from postroom_shared.models import (
     NotificationTemplate,
     ThreadMessage,
 )
-from postroom_shared.store import Store
 
 __all__ = ["Preview", "message_ref", "preview_template", "render_preview"]
 
@@ -116,7 +116,7 @@ def _sample_account(account_id: str | None) -> EmailAccount:
 
 
 async def preview_template(
-    store: Store,
+    store: PreviewStore,
     template: NotificationTemplate,
     *,
     item_id: str | None,

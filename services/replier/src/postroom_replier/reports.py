@@ -11,6 +11,7 @@ from typing import Literal
 
 from faststream.rabbit import RabbitBroker
 
+from postroom_replier.store import ReplierStore
 from postroom_shared.contracts import (
     EventEnvelope,
     ItemCreatedV1,
@@ -24,7 +25,6 @@ from postroom_shared.contracts import (
 from postroom_shared.logs import get_logger
 from postroom_shared.messaging import publish_event
 from postroom_shared.models import LedgerEntry, ProcessingLogEntry
-from postroom_shared.store import Store
 
 __all__ = ["SOURCE", "Outcome", "Purpose", "Reports", "label"]
 
@@ -51,7 +51,7 @@ def label(purpose: Purpose) -> str:
 
 @dataclass
 class Reports:
-    store: Store
+    store: ReplierStore
     broker: RabbitBroker
 
     async def suppressed(

@@ -26,6 +26,7 @@ from postroom_replier.outbound import AccessTokens, resolve_target
 from postroom_replier.renderer import TemplateRenderer
 from postroom_replier.reports import Reports
 from postroom_replier.settings import ReplierSettings
+from postroom_replier.store import ReplierStore
 from postroom_replier.templating import render_for
 from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1, MailQuarantinedV1
 from postroom_shared.logs import bind, get_logger
@@ -33,7 +34,6 @@ from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.messaging import publish_command
 from postroom_shared.models import EmailAccount, LedgerEntry, utcnow
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store
 
 __all__ = ["Replier"]
 
@@ -48,7 +48,7 @@ def _nonce(*parts: str) -> str:
 
 @dataclass
 class Replier:
-    store: Store
+    store: ReplierStore
     broker: RabbitBroker
     signer: MessageIdSigner
     secrets: SecretBox

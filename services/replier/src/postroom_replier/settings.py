@@ -1,4 +1,4 @@
-"""Replier settings (`POSTROOM_*`), including the built-in default SMTP relay (SPEC F1).
+"""Replier settings (`POSTROOM_*`), including the built-in default SMTP relay (docs/features.md F1).
 
 `ReplyRuleSettings` holds what the API reads too: the template render limits (a preview renders
 as a send does) and the loop breaker's parameters (the account state lists active breakers).

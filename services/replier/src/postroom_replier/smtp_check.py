@@ -15,7 +15,7 @@ from postroom_replier.outbound import AccessTokens, RelaySettings, resolve_targe
 from postroom_shared.errors import PostroomError
 from postroom_shared.logs import get_logger
 from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store
+from postroom_shared.store.ports import ConfigReader
 
 __all__ = ["SmtpCheckResult", "send_test_mail"]
 
@@ -33,7 +33,7 @@ class SmtpCheckResult:
 
 
 async def send_test_mail(
-    store: Store,
+    store: ConfigReader,
     secrets: SecretBox,
     relay: RelaySettings,
     tokens: AccessTokens | None,

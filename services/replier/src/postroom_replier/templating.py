@@ -12,10 +12,10 @@ from postroom_replier.domain.templates import (
     render,
 )
 from postroom_replier.renderer import TemplateRenderer
+from postroom_replier.store import ReplierStore
 from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount, ProcessingLogEntry
-from postroom_shared.store import Store
 
 __all__ = ["render_for"]
 
@@ -23,7 +23,7 @@ log = get_logger(__name__)
 
 
 async def render_for(
-    store: Store,
+    store: ReplierStore,
     renderer: TemplateRenderer,
     *,
     account: EmailAccount,

@@ -2,7 +2,7 @@
 
 Every mail Postroom sends gets `<pr.{item_id}.{nonce}.{sig}@{domain}>` where `sig` is an HMAC of
 item id and nonce under the installation secret. A reply that references such an id threads onto
-the item with certainty (DESIGN.md §5 rule 1), and mail carrying one of our ids as its own
+the item with certainty (docs/decisions.md, threading rule 1), and mail carrying one of our ids as its own
 Message-ID is our own mail coming back (loop safety).
 """
 

@@ -12,7 +12,7 @@ __all__ = ["find_token", "format_token", "strip_reply_prefixes", "subject_with_t
 
 _PREFIX_TO_TYPE = {prefix: item_type for item_type, prefix in TOKEN_PREFIXES.items()}
 _TOKEN_RE = re.compile(r"\[(INC|US|DEF)-([1-9][0-9]{0,11})\]", re.IGNORECASE)
-# Reply and forward prefixes of common mail clients in many languages (DESIGN.md §5).
+# Reply and forward prefixes of common mail clients in many languages (docs/decisions.md, threading).
 # Possessive whitespace: `\s*(?:\[\d+\])?\s*` alone was quadratic on a long run of spaces.
 _REPLY_PREFIX_RE = re.compile(
     r"^\s*+(?:(?:re|r|aw|antw|antwort|sv|vs|ref|rif|odp|fw|fwd|wg|tr|rv|enc|doorst|"
@@ -30,7 +30,7 @@ def find_token(subject: str, item_type: ItemType) -> int | None:
     """The item number of the first token of `item_type` in `subject`, or None.
 
     Tokens of other item types are ignored on purpose: an account only threads onto items of
-    its own type (SPEC F3).
+    its own type (docs/features.md F3).
     """
     for match in _TOKEN_RE.finditer(subject):
         if _PREFIX_TO_TYPE.get(match.group(1).upper()) is item_type:

@@ -1,4 +1,4 @@
-"""What a new mail does to the item it threads onto (SPEC F4, F10).
+"""What a new mail does to the item it threads onto (docs/features.md F4, F10).
 
 Only mail from a person moves an item: out-of-office replies, other automatic mail and lists
 are threaded but change nothing, and a bounce only records which recipients bounced.

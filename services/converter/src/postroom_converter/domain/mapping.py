@@ -1,4 +1,4 @@
-"""Mapping a parsed mail onto an item and a thread message (SPEC F3 defaults:
+"""Mapping a parsed mail onto an item and a thread message (docs/features.md F3 defaults:
 subject → title, body → description, sender → requester)."""
 
 import hashlib

@@ -1,4 +1,4 @@
-"""Which item does a mail belong to? (DESIGN.md §5; first match wins)
+"""Which item does a mail belong to? (docs/decisions.md, threading; first match wins)
 
 1. one of our signed Message-IDs in In-Reply-To/References;
 2. the subject token of the account's item type, trusted only from a participant of the item

@@ -4,11 +4,11 @@ crash hook (`hooks.py`)."""
 
 from dataclasses import dataclass, field
 
+from postroom_fetcher.store import FetcherStore
 from postroom_fetcher.sync.budget import ByteBudget
 from postroom_fetcher.sync.hooks import CrashHook, no_crash
 from postroom_fetcher.sync.outlet import Outlet
 from postroom_shared.models import EmailAccount
-from postroom_shared.store import Store
 
 __all__ = ["SyncDeps"]
 
@@ -24,7 +24,7 @@ class SyncDeps:
     crash: CrashHook = field(default=no_crash)
 
     @property
-    def store(self) -> Store:
+    def store(self) -> FetcherStore:
         return self.outlet.store
 
     @property

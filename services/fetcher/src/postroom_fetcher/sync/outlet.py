@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from faststream.rabbit import RabbitBroker
 
-from postroom_shared.store import Store
+from postroom_fetcher.store import FetcherStore
 
 __all__ = ["Outlet"]
 
@@ -14,7 +14,7 @@ __all__ = ["Outlet"]
 class Outlet:
     """Where fetched mail goes: the blob store, the broker, and the `source` events name."""
 
-    store: Store
+    store: FetcherStore
     broker: RabbitBroker
     source: str  # "fetcher", or "deliver" for mail an MTA pushed
     inline_max_bytes: int  # larger mail travels by blob reference

@@ -21,7 +21,8 @@ from postroom_fetcher.domain.errors import mailbox_error
 from postroom_fetcher.domain.plan import header_block
 from postroom_fetcher.sync.hooks import CrashHook, no_crash
 from postroom_shared.ingest import store_stream
-from postroom_shared.store import Store, StoredBlob
+from postroom_shared.store import StoredBlob
+from postroom_shared.store.ports import BlobStore
 
 __all__ = ["HEAD_CAP", "MailBody", "Streamed", "stream_to_blob"]
 
@@ -51,7 +52,7 @@ class _Vanished(Exception):
 
 
 async def stream_to_blob(
-    store: Store,
+    store: BlobStore,
     run: AccountThread,
     body: MailBody,
     *,

@@ -2,13 +2,13 @@
 itself, and why, is `domain/poison.py`)."""
 
 from postroom_fetcher.domain.poison import POISON_STRIKES, strike_keys
-from postroom_shared.store import Store
+from postroom_fetcher.store import FetcherStore
 
 __all__ = ["add_strikes", "clear_strikes", "count_strikes"]
 
 
 async def count_strikes(
-    store: Store, account_id: str, namespace: str, ids: list[str]
+    store: FetcherStore, account_id: str, namespace: str, ids: list[str]
 ) -> dict[str, int]:
     """Strikes per message id (0 for most)."""
     wanted = [key for message_id in ids for key in strike_keys(message_id)]
@@ -17,7 +17,7 @@ async def count_strikes(
 
 
 async def add_strikes(
-    store: Store, account_id: str, namespace: str, ids: list[str], strikes: dict[str, int]
+    store: FetcherStore, account_id: str, namespace: str, ids: list[str], strikes: dict[str, int]
 ) -> None:
     """One more strike for each of `ids`; `strikes` is updated in place."""
     keys = [
@@ -32,7 +32,7 @@ async def add_strikes(
 
 
 async def clear_strikes(
-    store: Store, account_id: str, namespace: str, keep_ids: list[str] | None = None
+    store: FetcherStore, account_id: str, namespace: str, keep_ids: list[str] | None = None
 ) -> None:
     """Forget strikes once the mail was handled (all, or all but `keep_ids`)."""
     keep = [key for message_id in keep_ids or [] for key in strike_keys(message_id)]

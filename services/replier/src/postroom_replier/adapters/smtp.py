@@ -7,7 +7,7 @@ never retried: they are configuration, and retrying cannot fix them).
 
 Each step of the session is explicit (connect, EHLO, STARTTLS, AUTH, send) instead of
 aiosmtplib's "upgrade if offered": security "none" never upgrades, "starttls" never falls back
-to plain text, so what the admin chose is what happens (SPEC F1: no silent downgrade).
+to plain text, so what the admin chose is what happens (docs/features.md F1: no silent downgrade).
 """
 
 import asyncio

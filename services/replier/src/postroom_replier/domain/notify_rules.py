@@ -1,4 +1,4 @@
-"""Who gets a notification about an item event (SPEC F6).
+"""Who gets a notification about an item event (docs/features.md F6).
 
 The item's notification list hears about new mail on the item, except: the person who wrote
 it, automatic mail (out-of-office, bounces, lists: nothing a person needs to act on), our own or
