@@ -1,5 +1,5 @@
-"""Email accounts over HTTP (docs/features.md F2-F5, F8) on both stores: validation that names the field,
-write-only secrets, copy, activation, connection state."""
+"""Email accounts over HTTP (docs/features.md F2-F5, F8) on both stores: validation that names the
+field, write-only secrets, copy, activation, connection state."""
 
 import json
 from collections.abc import AsyncIterator

@@ -1,5 +1,5 @@
-"""The quarantine over HTTP (docs/features.md F9): list, show, raw mail, reprocess through the converter on
-the real broker, discard; on both stores."""
+"""The quarantine over HTTP (docs/features.md F9): list, show, raw mail, reprocess through the
+converter on the real broker, discard; on both stores."""
 
 import hashlib
 from collections.abc import AsyncIterator

@@ -1,4 +1,5 @@
-"""Mail on existing items: status and workflow moves, out-of-office and bounces (docs/features.md F4, F10)."""
+"""Mail on existing items: status and workflow moves, out-of-office and bounces (docs/features.md
+F4, F10)."""
 
 import json
 from collections.abc import AsyncIterator

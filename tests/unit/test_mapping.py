@@ -1,4 +1,5 @@
-"""Mail → item mapping: the account's field mapping, default values and options (docs/features.md F3)."""
+"""Mail → item mapping: the account's field mapping, default values and options (docs/features.md
+F3)."""
 
 from datetime import timedelta
 

@@ -1,4 +1,5 @@
-"""Which server automatic mail goes through and how it logs in (docs/features.md F1), without a network."""
+"""Which server automatic mail goes through and how it logs in (docs/features.md F1), without a
+network."""
 
 import pytest
 from pydantic import SecretStr

@@ -165,8 +165,8 @@ class NotificationTemplate(_Model):
 
 
 class ReplyActions(_Model):
-    """What a new mail on an existing item does to it (docs/features.md F4). Out-of-office replies and
-    bounces never trigger these."""
+    """What a new mail on an existing item does to it (docs/features.md F4). Out-of-office replies
+    and bounces never trigger these."""
 
     change_status_to: str | None = Field(
         default=None, max_length=100, description="Set the item's status, e.g. 'open'."
@@ -211,7 +211,8 @@ _ITEM_FIELD_RE = r"^(title|description|requester|created_date|fields\.[a-z][a-z0
 
 
 class ItemFromMail(_Model):
-    """How an account's mail becomes an item (docs/features.md F3; the reference's 'Creating items')."""
+    """How an account's mail becomes an item (docs/features.md F3; the reference's 'Creating
+    items')."""
 
     field_mapping: dict[str, MailSource] = Field(
         default_factory=lambda: dict(DEFAULT_FIELD_MAPPING),
@@ -328,8 +329,8 @@ SmtpAuth = Literal["none", "password", "xoauth2"]
 
 
 class SmtpSettings(_Model):
-    """The outbound server all automatic mail goes through (docs/features.md F1). Absent from the store:
-    the deployment's built-in relay (replier settings)."""
+    """The outbound server all automatic mail goes through (docs/features.md F1). Absent from the
+    store: the deployment's built-in relay (replier settings)."""
 
     host: str
     port: int = Field(ge=1, le=65535)

@@ -1,4 +1,5 @@
-"""Which SMTP server automatic mail goes through (docs/features.md F1), resolved afresh for every send.
+"""Which SMTP server automatic mail goes through (docs/features.md F1), resolved afresh for every
+send.
 
 The custom server stored through the API (`store.get_smtp_settings()`) wins; without one, the
 deployment's built-in relay (`RelaySettings`, `POSTROOM_SMTP_*`) is used. Reading the stored

@@ -1,5 +1,5 @@
-"""Template preview for the API (docs/features.md F5 "editable, previewable"): a template rendered against a
-real stored item, its account and its last inbound mail, exactly as a real send renders it
+"""Template preview for the API (docs/features.md F5 "editable, previewable"): a template rendered
+against a real stored item, its account and its last inbound mail, exactly as a real send renders it
 (same sandbox, same budgets, same worker processes with a deadline, same subject with the item
 token), so a hostile template cannot stall the API's event loop.
 

@@ -2,8 +2,8 @@
 
 Every mail Postroom sends gets `<pr.{item_id}.{nonce}.{sig}@{domain}>` where `sig` is an HMAC of
 item id and nonce under the installation secret. A reply that references such an id threads onto
-the item with certainty (docs/decisions.md, threading rule 1), and mail carrying one of our ids as its own
-Message-ID is our own mail coming back (loop safety).
+the item with certainty (docs/decisions.md, threading rule 1), and mail carrying one of our ids as
+its own Message-ID is our own mail coming back (loop safety).
 """
 
 import base64

@@ -12,7 +12,8 @@ __all__ = ["find_token", "format_token", "strip_reply_prefixes", "subject_with_t
 
 _PREFIX_TO_TYPE = {prefix: item_type for item_type, prefix in TOKEN_PREFIXES.items()}
 _TOKEN_RE = re.compile(r"\[(INC|US|DEF)-([1-9][0-9]{0,11})\]", re.IGNORECASE)
-# Reply and forward prefixes of common mail clients in many languages (docs/decisions.md, threading).
+# Reply and forward prefixes of common mail clients in many languages (docs/decisions.md,
+# threading).
 # Possessive whitespace: `\s*(?:\[\d+\])?\s*` alone was quadratic on a long run of spaces.
 _REPLY_PREFIX_RE = re.compile(
     r"^\s*+(?:(?:re|r|aw|antw|antwort|sv|vs|ref|rif|odp|fw|fwd|wg|tr|rv|enc|doorst|"

@@ -1,4 +1,5 @@
-"""Is this mail from a person, or from a machine? (loop safety, docs/decisions.md, loop safety, docs/features.md F10)
+"""Is this mail from a person, or from a machine? (docs/decisions.md, loop safety;
+docs/features.md F10)
 
 Every automatic-mail signal we know is checked and each match is named in `reasons`, so the
 processing log can say exactly why Postroom stayed silent. Cheap header checks come first; the

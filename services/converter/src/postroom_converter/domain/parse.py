@@ -4,8 +4,8 @@ Malformed mail still yields a `ParsedMail` (with `defects` saying what was wrong
 a cap is refused: `MailTooLarge` (size) or `MailRejected` (header size, MIME depth, part count),
 each with a reason for the quarantine. Caps and their values live in `limits.py`.
 
-Speed and robustness (docs/decisions.md, parsing): the tree is parsed with `policy.compat32`, which is several
-times faster than `policy.default` and stores header values raw, so no quadratic header
+Speed and robustness (docs/decisions.md, parsing): the tree is parsed with `policy.compat32`, which
+is several times faster than `policy.default` and stores header values raw, so no quadratic header
 parsing happens inside the `email` package. Header values are then decoded here
 (`charsets.decode_header`: RFC 2047, raw 8-bit, unknown charsets), bodies through the charset
 chain in `charsets.py`, HTML through `html.py`, attachments through `attachments.py`.

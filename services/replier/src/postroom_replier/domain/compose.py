@@ -2,8 +2,8 @@
 quarantined mail's sender and subject) to a message.
 
 Everything copied from the inbound mail into a header goes through `clean_header_value`
-(no CR/LF, no header injection); the loop-safety headers of docs/decisions.md, loop safety are always set, on
-auto-replies, notifications, too-large notices and test mail alike.
+(no CR/LF, no header injection); the loop-safety headers of docs/decisions.md, loop safety are
+always set, on auto-replies, notifications, too-large notices and test mail alike.
 """
 
 from email.message import EmailMessage
@@ -117,7 +117,8 @@ def compose_too_large_notice(
 def compose_test_mail(
     *, sender: str, recipient: str, message_id: str, instance: str
 ) -> EmailMessage:
-    """The "send test mail" action's mail (docs/features.md F1): plain, and as loop-safe as any other."""
+    """The "send test mail" action's mail (docs/features.md F1): plain, and as loop-safe as any
+    other."""
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = recipient

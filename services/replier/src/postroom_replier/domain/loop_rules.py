@@ -1,4 +1,5 @@
-"""Whether an item event gets an auto-reply, and to whom (docs/features.md F5, F10; docs/security.md).
+"""Whether an item event gets an auto-reply, and to whom (docs/features.md F5, F10;
+docs/security.md).
 
 Silence is the safe default: every rule that says no is named in the result, and the service
 publishes it as `reply.suppressed.v1` so nobody has to guess why no mail went out.

@@ -1,4 +1,5 @@
-"""Whether the sender of a mail left unprocessed for its size gets a notice (docs/features.md F2, F10).
+"""Whether the sender of a mail left unprocessed for its size gets a notice (docs/features.md F2,
+F10).
 
 The fetcher never downloads such a mail, so `mail.quarantined.v1` carries only its sender and
 subject: the header checks of the auto-reply (Auto-Submitted, List-Id, DSN ...) cannot run.
