@@ -20,21 +20,15 @@ from fastapi.responses import RedirectResponse
 
 from postroom_api.auth import RequireAdmin
 from postroom_api.deps import forget_tokens, oauth_endpoints_of, secrets_of, store_of
+from postroom_api.oauth.flow import complete_authorization, start_authorization
+from postroom_api.oauth.state import SignInLink, open_link, seal_link
 from postroom_api.routes.accounts import load_account
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict
 from postroom_api.schemas import OAuthDoneView, OAuthStartIn, OAuthStartView
 from postroom_replier.outbound import smtp_oauth_provider
 from postroom_shared.errors import TransientError
 from postroom_shared.models import OAuthSettings
-from postroom_shared.oauth import (
-    SMTP_OWNER,
-    OAuthError,
-    SignInLink,
-    complete_authorization,
-    open_link,
-    seal_link,
-    start_authorization,
-)
+from postroom_shared.oauth import SMTP_OWNER, OAuthError
 
 __all__ = ["callback_router", "router"]
 
