@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import broker_of, settings_of, store_of
+from postroom_api.deps import StoreDep, broker_of, settings_of, store_of
 from postroom_api.routes.items import blob_response
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict, not_found
 from postroom_api.schemas import QuarantinePage, QuarantineView, ReprocessView
@@ -41,9 +41,8 @@ async def _load(store: Store, entry_id: str) -> QuarantineEntry:
 
 @router.get("", summary="Quarantined mail, newest first", dependencies=[RequireRead])
 async def list_quarantine(
-    request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> QuarantinePage:
-    store = store_of(request)
     entries = await store.list_quarantine(limit=limit)
     return QuarantinePage(
         total=await store.count_quarantine(), entries=[QuarantineView.of(e) for e in entries]
@@ -53,8 +52,8 @@ async def list_quarantine(
 @router.get(
     "/{entry_id}", summary="One quarantined mail", responses=NOT_FOUND, dependencies=[RequireRead]
 )
-async def get_quarantined(request: Request, entry_id: PathId) -> QuarantineView:
-    return QuarantineView.of(await _load(store_of(request), entry_id))
+async def get_quarantined(store: StoreDep, entry_id: PathId) -> QuarantineView:
+    return QuarantineView.of(await _load(store, entry_id))
 
 
 @router.get(
@@ -64,8 +63,7 @@ async def get_quarantined(request: Request, entry_id: PathId) -> QuarantineView:
     response_class=Response,
     dependencies=[RequireRead],
 )
-async def quarantined_raw(request: Request, entry_id: PathId) -> Response:
-    store = store_of(request)
+async def quarantined_raw(store: StoreDep, entry_id: PathId) -> Response:
     entry = await _load(store, entry_id)
     if not entry.blob_ref:
         raise not_found(f"the raw mail of {entry_id} is not stored")
@@ -119,6 +117,6 @@ async def reprocess(request: Request, entry_id: PathId) -> ReprocessView:
     responses=NOT_FOUND,
     dependencies=[RequireAdmin],
 )
-async def discard(request: Request, entry_id: PathId) -> None:
-    if not await store_of(request).delete_quarantine(entry_id):
+async def discard(store: StoreDep, entry_id: PathId) -> None:
+    if not await store.delete_quarantine(entry_id):
         raise not_found(f"no quarantine entry {entry_id}")
