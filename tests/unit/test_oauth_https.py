@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from postroom_api.oauth.flow import start_authorization
-from postroom_api.schemas.accounts import OAuthIn
+from postroom_api.schemas.oauth import OAuthIn
 from postroom_shared.models import OAuthSettings
 from postroom_shared.oauth import OAuthEndpoints, OAuthError, TokenSource, google
 from postroom_shared.oauth.http import IdpSession

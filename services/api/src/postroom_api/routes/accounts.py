@@ -10,15 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Response, status
 from pydantic import ValidationError
 
-from postroom_api.account_config import (
-    Invalid,
-    activation_problem,
-    build_account,
-    copy_name,
-    copy_of,
-    input_of,
-    merge,
-)
+from postroom_api.account_config import build_account
+from postroom_api.account_edits import copy_name, copy_of, input_of, merge
+from postroom_api.account_rules import Invalid, activation_problem
 from postroom_api.auth import RequireAdmin, RequireRead
 from postroom_api.deps import SecretsDep, SettingsDep, StoreDep, TokensDep
 from postroom_api.routing import (
@@ -34,7 +28,7 @@ from postroom_api.routing import (
     unprocessable,
 )
 from postroom_api.schemas import AccountIn, AccountPatch, AccountStateView, AccountView, CopyIn
-from postroom_api.schemas.accounts import LoopBreakerView
+from postroom_api.schemas.account_views import LoopBreakerView
 from postroom_api.schemas.common import Problem
 from postroom_replier.account_breakers import account_breakers
 from postroom_shared.models import EmailAccount

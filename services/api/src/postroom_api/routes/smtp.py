@@ -2,7 +2,8 @@
 
 from fastapi import APIRouter, status
 
-from postroom_api.account_config import Invalid, oauth_settings
+from postroom_api.account_config import oauth_settings
+from postroom_api.account_rules import Invalid
 from postroom_api.auth import RequireAdmin, RequireRead
 from postroom_api.deps import RelayDep, SecretsDep, SettingsDep, StoreDep, TokensDep
 from postroom_api.kept_secrets import moved, required_again, smtp_destination

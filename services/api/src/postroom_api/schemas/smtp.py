@@ -4,8 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from postroom_api.schemas.accounts import OAuthIn, OAuthView
 from postroom_api.schemas.common import Address, Host, In, Secret
+from postroom_api.schemas.oauth import OAuthIn, OAuthView
 from postroom_shared.models import Security, SmtpAuth, SmtpSettings
 
 __all__ = ["SmtpIn", "SmtpSettingsView", "SmtpView", "TestMailIn", "TestMailView"]
