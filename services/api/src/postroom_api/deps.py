@@ -2,11 +2,12 @@
 (`components.Components`, built once in the lifespan): a route writes `store: StoreDep` and
 gets the process's store, as FastAPI's full-stack template does with its session and user.
 
-Every alias is an `async def`, so FastAPI calls it on the event loop instead of handing it to
-its thread pool (a sync dependency costs a thread hop per request).
+Every alias's dependency is an `async def`, so FastAPI calls it on the event loop instead of
+handing it to its thread pool (a sync dependency costs a thread hop per request).
 """
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -41,72 +42,32 @@ __all__ = [
 ]
 
 
-async def _components(request: Request) -> Components:
-    return components_of(request.app)
+def _part[T](pick: Callable[[Components], T]) -> Callable[[Request], Awaitable[T]]:
+    """A dependency that answers one of the running app's components."""
+
+    async def dependency(request: Request) -> T:
+        return pick(components_of(request.app))
+
+    return dependency
 
 
-ComponentsDep = Annotated[Components, Depends(_components)]
+ComponentsDep = Annotated[Components, Depends(_part(lambda c: c))]
+StoreDep = Annotated[Store, Depends(_part(lambda c: c.store))]
+BrokerDep = Annotated[RabbitBroker, Depends(_part(lambda c: c.broker))]
+BrokerReadyDep = Annotated[asyncio.Event, Depends(_part(lambda c: c.broker_ready))]
+BrokerAdminDep = Annotated[BrokerAdmin, Depends(_part(lambda c: c.broker_admin))]
+GaugesDep = Annotated[SystemGauges, Depends(_part(lambda c: c.gauges))]
+SettingsDep = Annotated[ApiSettings, Depends(_part(lambda c: c.settings))]
+SecretsDep = Annotated[SecretBox, Depends(_part(lambda c: c.secrets))]
+OAuthEndpointsDep = Annotated[OAuthEndpoints, Depends(_part(lambda c: c.oauth_endpoints))]
+TokensDep = Annotated[TokenSource, Depends(_part(lambda c: c.tokens))]
+RelayDep = Annotated[RelaySettings, Depends(_part(lambda c: c.relay))]
+RendererDep = Annotated[TemplateRenderer, Depends(_part(lambda c: c.renderer))]
 
 
-async def _store(components: ComponentsDep) -> Store:
-    return components.store
-
-
-async def _broker(components: ComponentsDep) -> RabbitBroker:
-    return components.broker
-
-
-async def _broker_ready(components: ComponentsDep) -> asyncio.Event:
-    return components.broker_ready
-
-
-async def _broker_admin(components: ComponentsDep) -> BrokerAdmin:
-    return components.broker_admin
-
-
-async def _gauges(components: ComponentsDep) -> SystemGauges:
-    return components.gauges
-
-
-async def _settings(components: ComponentsDep) -> ApiSettings:
-    return components.settings
-
-
-async def _secrets(components: ComponentsDep) -> SecretBox:
-    return components.secrets
-
-
-async def _oauth_endpoints(components: ComponentsDep) -> OAuthEndpoints:
-    return components.oauth_endpoints
-
-
-async def _tokens(components: ComponentsDep) -> TokenSource:
-    return components.tokens
-
-
-async def _relay(components: ComponentsDep) -> RelaySettings:
-    return components.relay
-
-
-async def _renderer(components: ComponentsDep) -> TemplateRenderer:
-    return components.renderer
-
-
-StoreDep = Annotated[Store, Depends(_store)]
-BrokerDep = Annotated[RabbitBroker, Depends(_broker)]
-BrokerReadyDep = Annotated[asyncio.Event, Depends(_broker_ready)]
-BrokerAdminDep = Annotated[BrokerAdmin, Depends(_broker_admin)]
-GaugesDep = Annotated[SystemGauges, Depends(_gauges)]
-SettingsDep = Annotated[ApiSettings, Depends(_settings)]
-SecretsDep = Annotated[SecretBox, Depends(_secrets)]
-OAuthEndpointsDep = Annotated[OAuthEndpoints, Depends(_oauth_endpoints)]
-TokensDep = Annotated[TokenSource, Depends(_tokens)]
-RelayDep = Annotated[RelaySettings, Depends(_relay)]
-RendererDep = Annotated[TemplateRenderer, Depends(_renderer)]
-
-
-# The quarantine reprocess route's body still looks its objects up from the request: the
-# converter's facade replaces that body (issue 11), and these three go with it.
+# Only for the quarantine reprocess route, whose body still looks its objects up from the
+# request (it is being rewritten around the converter's facade); they go once it takes
+# StoreDep, BrokerDep and SettingsDep like every other route.
 def store_of(request: Request) -> Store:
     return components_of(request.app).store
 
