@@ -8,13 +8,9 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import requests
 
+from postroom_api.oauth.flow import AuthStart, complete_authorization, start_authorization
 from postroom_shared.models import EmailAccount, MailboxSettings, OAuthSettings, Security
-from postroom_shared.oauth import (
-    AuthStart,
-    OAuthEndpoints,
-    complete_authorization,
-    start_authorization,
-)
+from postroom_shared.oauth import OAuthEndpoints
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 from tests.idp import Client, IdentityProvider

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from pydantic import SecretStr
 
 from postroom_api.app import create_app
+from postroom_api.components import components_of
 from postroom_api.settings import ApiSettings
 
 __all__ = ["ADMIN_KEY", "SECRET", "api_client", "bearer"]
@@ -45,7 +46,7 @@ async def api_client(
         # Wait for the background broker connection: cancelling aio-pika mid-connect at
         # teardown would leave its half-open connection's tasks to a closed event loop.
         if wait_for_broker:
-            await asyncio.wait_for(app.state.broker_ready.wait(), timeout=10)
+            await asyncio.wait_for(components_of(app).broker_ready.wait(), timeout=10)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             yield client

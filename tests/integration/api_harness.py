@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 
 from postroom_api.app import create_app
+from postroom_api.components import Components, components_of
 from postroom_api.settings import ApiSettings
 from postroom_converter.service import Converter
 from postroom_shared.mail.msgid import MessageIdSigner
@@ -47,9 +48,12 @@ class Api:
     app: FastAPI
 
     @property
+    def components(self) -> Components:
+        return components_of(self.app)
+
+    @property
     def store(self) -> Store:
-        store: Store = self.app.state.store
-        return store
+        return self.components.store
 
     @property
     def secrets(self) -> SecretBox:
@@ -91,7 +95,7 @@ async def running_api(stack: StackEnv, store_url: str, **extra: Any) -> AsyncIte
         # Wait for the background broker connection: cancelling aio-pika mid-connect at
         # teardown would leave its half-open connection's tasks to a closed event loop.
         for _ in range(100):
-            if await app.state.broker.ping(timeout=0.1):
+            if await components_of(app).broker.ping(timeout=0.1):
                 break
             await asyncio.sleep(0.1)
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -115,7 +119,7 @@ async def converter_for(running: Api) -> Converter:
     """A converter on the running API's store and broker, with account acc1 stored: tests fill
     the store through the real conversion path rather than by writing items themselves."""
     await running.store.put_account(factories.account())
-    broker = running.app.state.broker
+    broker = running.components.broker
     await declare_topology(broker)
     return Converter(store=running.store, broker=broker, signer=MessageIdSigner(SECRET, ""))
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from postroom_api.account_config import merge
+from postroom_api.account_edits import merge
 from tests.integration.api_harness import Api, problems, running_api
 from tests.stack_env import StackEnv
 

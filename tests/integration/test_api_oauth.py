@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 
-from postroom_shared.oauth import SignInLink, seal_link
+from postroom_api.oauth.state import SignInLink, seal_link
 from tests.idp import IdentityProvider
 from tests.integration.api_harness import Api, running_api
 from tests.oauth_helpers import REDIRECT, TENANT, open_sign_in_link, provider_redirect

@@ -44,7 +44,7 @@ async def api(stack: StackEnv, sqlite_url: str) -> AsyncIterator[Api]:
 
 @pytest.fixture
 async def channel(stack: StackEnv, api: Api) -> AsyncIterator[AbstractChannel]:
-    await asyncio.wait_for(api.app.state.broker_ready.wait(), timeout=30)  # topology declared
+    await asyncio.wait_for(api.components.broker_ready.wait(), timeout=30)  # topology declared
     conn = await connect_robust(stack.amqp_url)
     channel = await conn.channel()
     # other tests leave events for the replier (items they created, mail they quarantined)

@@ -40,7 +40,7 @@ async def _gauge(api: Api, name: str, **labels: str) -> float | None:
 
 async def test_fifty_scrapes_share_one_broker_connection(stack: StackEnv, sqlite_url: str) -> None:
     async with running_api(stack, sqlite_url, metrics_cache_s=0) as api:
-        await asyncio.wait_for(api.app.state.broker_ready.wait(), timeout=30)
+        await asyncio.wait_for(api.components.broker_ready.wait(), timeout=30)
         before = connections_created(stack)
         started = time.monotonic()
         for _ in range(50):
@@ -49,9 +49,9 @@ async def test_fifty_scrapes_share_one_broker_connection(stack: StackEnv, sqlite
         opened = connections_created(stack) - before
         print(f"50 scrapes (no cache) in {took:.2f} s opened {opened} broker connection(s)")
         assert opened <= 1
-        assert api.app.state.broker_admin.connections_opened == 1
+        assert api.components.broker_admin.connections_opened == 1
         # the delay queues exist once a consumer with these retry settings declared them
-        await declare_topology(api.app.state.broker, RetryPolicy())
+        await declare_topology(api.components.broker, RetryPolicy())
         text = (await api.client.get("/metrics")).text
         for queue in (
             "converter.mail.received.v1",
@@ -70,7 +70,7 @@ async def test_gauges_are_cached_for_the_window_then_refreshed(
 ) -> None:
     window = 2.0
     async with running_api(stack, sqlite_url, metrics_cache_s=window) as api:
-        await asyncio.wait_for(api.app.state.broker_ready.wait(), timeout=30)
+        await asyncio.wait_for(api.components.broker_ready.wait(), timeout=30)
         conn = await connect_robust(stack.amqp_url)
         channel = await conn.channel()
         dlq = await channel.declare_queue(DLQ, passive=True)

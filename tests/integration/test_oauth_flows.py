@@ -7,15 +7,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from postroom_api.oauth.flow import complete_authorization, start_authorization
 from postroom_shared.errors import TransientError
 from postroom_shared.models import OAuthSettings, SmtpSettings
-from postroom_shared.oauth import (
-    OAuthError,
-    ReauthorizationRequired,
-    TokenSource,
-    complete_authorization,
-    start_authorization,
-)
+from postroom_shared.oauth import OAuthError, ReauthorizationRequired, TokenSource
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store
 from tests.idp import IdentityProvider

@@ -21,6 +21,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from faststream.rabbit import RabbitBroker
 from pydantic import SecretStr
 
+from postroom_api.oauth.flow import complete_authorization, start_authorization
 from postroom_replier.outbound import RelaySettings
 from postroom_replier.service import Replier
 from postroom_replier.settings import ReplierSettings
@@ -32,7 +33,7 @@ from postroom_shared.models import (
     SmtpAuth,
     SmtpSettings,
 )
-from postroom_shared.oauth import TokenSource, complete_authorization, start_authorization
+from postroom_shared.oauth import TokenSource
 from postroom_shared.runtime import make_broker
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store

@@ -8,15 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postroom_api.account_config import (
-    Invalid,
-    build_account,
-    copy_name,
-    copy_of,
-    input_of,
-    merge,
-    problems,
-)
+from postroom_api.account_config import build_account
+from postroom_api.account_edits import copy_name, copy_of, input_of, merge
+from postroom_api.account_rules import Invalid, problems
 from postroom_api.routes.items import _safe_filename, decode_cursor, encode_cursor
 from postroom_api.schemas import AccountIn
 from postroom_api.schemas.items import _link_inline_images

@@ -7,15 +7,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from postroom_api.schemas.accounts import OAuthIn
+from postroom_api.oauth.flow import start_authorization
+from postroom_api.schemas.oauth import OAuthIn
 from postroom_shared.models import OAuthSettings
-from postroom_shared.oauth import (
-    OAuthEndpoints,
-    OAuthError,
-    TokenSource,
-    google,
-    start_authorization,
-)
+from postroom_shared.oauth import OAuthEndpoints, OAuthError, TokenSource, google
 from postroom_shared.oauth.http import IdpSession
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.settings import CommonSettings

@@ -1,9 +1,6 @@
-"""The pure parts of postroom_shared.oauth: PKCE, the sealed sign-in state, error mapping,
-SASL payloads, authority and endpoint settings."""
+"""The pure parts of postroom_shared.oauth: error mapping, SASL payloads, authority and
+endpoint settings (the sign-in's PKCE and sealed state: test_api_oauth_state.py)."""
 
-import base64
-import json
-import time
 from typing import cast
 
 import pytest
@@ -21,82 +18,11 @@ from postroom_shared.oauth import (
 from postroom_shared.oauth.errors import token_error
 from postroom_shared.oauth.http import IdpSession
 from postroom_shared.oauth.microsoft import authority_of, user_scopes
-from postroom_shared.oauth.state import (
-    STATE_TTL_S,
-    PendingSignIn,
-    new_binding,
-    open_state,
-    pkce_challenge,
-    pkce_verifier,
-    seal_state,
-)
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store
 
 BOX = SecretBox("k" * 40)
-
-
-def _pending(**changes: object) -> PendingSignIn:
-    data: dict[str, object] = {
-        "owner": "acc_1",
-        "provider": "microsoft",
-        "code_verifier": pkce_verifier(),
-        "redirect_uri": "https://p.example/cb",
-        "scopes": ["openid", "offline_access"],
-        "nonce": "n0",
-        "state_id": "st_0123456789abcdef",
-        "binding": new_binding()[1],
-        "expires_at": time.time() + STATE_TTL_S,
-    }
-    return PendingSignIn.model_validate(data | changes)
-
-
-def test_pkce_s256_matches_rfc7636_appendix_b() -> None:
-    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-    assert pkce_challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-    fresh = {pkce_verifier() for _ in range(20)}
-    assert len(fresh) == 20 and all(43 <= len(v) <= 128 for v in fresh)
-
-
-def test_state_round_trip_hides_its_content() -> None:
-    pending = _pending()
-    state = seal_state(pending, BOX)
-    assert "acc_1" not in state and pending.code_verifier not in state
-    assert open_state(state, BOX) == pending
-
-
-def test_state_expires_after_fifteen_minutes() -> None:
-    pending = _pending()
-    state = seal_state(pending, BOX)
-    assert open_state(state, BOX, now=pending.expires_at - 1) == pending
-    with pytest.raises(OAuthError, match="longer than 15 minutes"):
-        open_state(state, BOX, now=pending.expires_at + 1)
-
-
-@pytest.mark.parametrize(
-    "state",
-    [
-        "",
-        "x" * 9000,
-        "v1:garbage",
-        SecretBox("other" * 8).encrypt(json.dumps({"kind": "postroom.oauth.state.v1"})),
-        BOX.encrypt("refresh-token-ciphertext-is-not-a-state"),
-        BOX.encrypt(json.dumps({"kind": "something.else", "owner": "a"})),
-        BOX.encrypt(json.dumps({"kind": "postroom.oauth.state.v1", "owner": "a"})),
-    ],
-)
-def test_foreign_or_broken_states_are_refused(state: str) -> None:
-    with pytest.raises(OAuthError, match="start the sign-in again"):
-        open_state(state, BOX)
-
-
-def test_tampered_state_is_refused() -> None:
-    state = seal_state(_pending(), BOX)
-    raw = bytearray(base64.urlsafe_b64decode(state[3:]))
-    raw[40] ^= 1
-    with pytest.raises(OAuthError):
-        open_state("v1:" + base64.urlsafe_b64encode(bytes(raw)).decode(), BOX)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ password.
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -31,6 +31,7 @@ __all__ = [
     "MailSource",
     "MailboxSettings",
     "NotificationTemplate",
+    "OAuthClient",
     "OAuthSettings",
     "Party",
     "Person",
@@ -114,14 +115,27 @@ def mail_size_limit(account_max: int, deployment_max: int) -> int:
     return min(account_max, deployment_max, MAIL_BYTES_CEILING)
 
 
-class OAuthSettings(_Model):
-    """OAuth 2.0 client of one account (or of the SMTP server): Microsoft through msal, Google
-    through google-auth. URLs default to the providers' own and are settings so tests (and
-    sovereign clouds) can point them elsewhere."""
+class OAuthClient(_Model):
+    """The OAuth 2.0 client of an account (or of the SMTP server) without its secrets: which
+    registered app signs in where, for which scopes. Microsoft through msal, Google through
+    google-auth; the URLs default to the providers' own and are settings so tests (and
+    sovereign clouds) can point them elsewhere.
 
-    flow: Literal["authorization_code", "client_credentials"] = "authorization_code"
-    client_id: str = Field(min_length=1, max_length=500)
-    client_secret_enc: str | None = Field(default=None, description="Encrypted; never returned.")
+    The one definition of this shape: the stored settings add the encrypted secrets, the API's
+    input adds them in clear (and narrows what a client may send), its view adds `*_set` flags.
+    """
+
+    flow: Literal["authorization_code", "client_credentials"] = Field(
+        default="authorization_code",
+        description="authorization_code: a person signs in once (POST .../oauth/start) and the"
+        " refresh token is kept; client_credentials: Microsoft app-only access (needs"
+        " client_secret).",
+    )
+    client_id: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Application (client) id registered with the provider.",
+    )
     tenant: str = Field(
         default="common", max_length=200, description="Microsoft tenant (id or domain)."
     )
@@ -136,8 +150,20 @@ class OAuthSettings(_Model):
         default_factory=list, description="Empty: the provider's mail scopes."
     )
     redirect_uri: str | None = None
+    mechanism: Literal["xoauth2", "oauthbearer"] = Field(
+        default="xoauth2", description="SASL mechanism for the IMAP login."
+    )
+
+    def client_fields(self) -> dict[str, Any]:
+        """This client's fields (of `OAuthClient`, none of a subclass's secrets)."""
+        return self.model_dump(include=set(OAuthClient.model_fields))
+
+
+class OAuthSettings(OAuthClient):
+    """The stored OAuth settings: the client and its secrets, encrypted (`secretbox`)."""
+
+    client_secret_enc: str | None = Field(default=None, description="Encrypted; never returned.")
     refresh_token_enc: str | None = Field(default=None, description="Encrypted; never returned.")
-    mechanism: Literal["xoauth2", "oauthbearer"] = "xoauth2"
 
 
 class AutoReplySettings(_Model):

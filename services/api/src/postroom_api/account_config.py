@@ -1,122 +1,36 @@
-"""From what an admin sends to the stored `EmailAccount`, and back: the rules that need no I/O.
+"""From what an admin sends to the stored `EmailAccount` or OAuth settings, with the secrets.
 
-- provider needs (SPEC F2): a mailbox for imap, pop3, microsoft and google; OAuth settings for
-  microsoft and google only; POP3 reads INBOX and cannot mark mail read;
-- write-only secrets: a new one is encrypted; an omitted one is kept only while everything
-  that decides where it goes stays the same (`kept_secrets`), so a stored secret is never sent
-  to a new host, port, TLS setting, login or identity provider;
-- copies are inactive and carry no secrets.
+Write-only secrets: a new one is encrypted; an omitted one is kept only while everything that
+decides where it goes stays the same (`kept_secrets`), so a stored secret is never sent to a new
+host, port, TLS setting, login or identity provider. The provider rules are `account_rules`.
 """
 
-from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from postroom_api.kept_secrets import account_destination, moved, required_again
-from postroom_api.schemas.accounts import (
-    AccountIn,
-    AutoReplyIn,
-    ItemsFromMailIn,
-    MailboxIn,
-    OAuthIn,
-    ReplyActionsIn,
+from postroom_api.account_rules import (
+    DEFAULT_HOSTS,
+    Invalid,
+    activation_problem,
+    default_port,
+    problems,
 )
-from postroom_api.schemas.common import Problem
+from postroom_api.kept_secrets import account_destination, moved, required_again
+from postroom_api.schemas.accounts import AccountIn, MailboxIn
+from postroom_api.schemas.oauth import OAuthIn
 from postroom_shared.models import (
     DEFAULT_FIELD_MAPPING,
-    AfterRead,
     AutoReplySettings,
     EmailAccount,
     ItemFromMail,
     MailboxSettings,
     OAuthSettings,
     ReplyActions,
-    Security,
 )
 from postroom_shared.secretbox import SecretBox
 
-__all__ = [
-    "DEFAULT_HOSTS",
-    "Invalid",
-    "activation_problem",
-    "build_account",
-    "copy_name",
-    "copy_of",
-    "default_port",
-    "input_of",
-    "merge",
-    "oauth_settings",
-    "problems",
-]
-
-DEFAULT_HOSTS = {"microsoft": "outlook.office365.com", "google": "imap.gmail.com"}
-_OAUTH_PROVIDERS = ("microsoft", "google")
-
-
-class Invalid(Exception):
-    """The input cannot become an account; `problems` name each field and why."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
-        self.problems = problems
-
-
-def default_port(provider: str, security: Security) -> int:
-    if provider == "pop3":
-        return 995 if security is Security.TLS else 110
-    return 993 if security is Security.TLS else 143
-
-
-def problems(body: AccountIn) -> list[Problem]:
-    """What is wrong with `body` as a whole (field-level checks are the schema's)."""
-    found: list[Problem] = []
-    provider = body.provider
-    if provider == "push":
-        if body.mailbox is not None:
-            found.append(
-                (
-                    ("mailbox",),
-                    "push accounts receive mail from an MTA or over HTTP;"
-                    " they have no mailbox settings",
-                )
-            )
-    elif body.mailbox is None:
-        found.append((("mailbox",), f"provider {provider!r} needs mailbox settings"))
-    if provider in _OAUTH_PROVIDERS:
-        if body.oauth is None:
-            found.append((("oauth",), f"provider {provider!r} needs oauth settings (client_id)"))
-        if body.mailbox is not None and body.mailbox.password is not None:
-            found.append(
-                (
-                    ("mailbox", "password"),
-                    f"{provider} accounts sign in with OAuth 2.0, not a password",
-                )
-            )
-        if provider == "google" and body.oauth and body.oauth.flow == "client_credentials":
-            found.append(
-                (("oauth", "flow"), "Google has no app-only access to IMAP: use authorization_code")
-            )
-    elif body.oauth is not None:
-        found.append((("oauth",), "only microsoft and google accounts use OAuth settings"))
-    if provider in ("imap", "pop3") and body.mailbox is not None and body.mailbox.host is None:
-        found.append((("mailbox", "host"), f"required for provider {provider!r}"))
-    if provider == "pop3":
-        if body.after_read is AfterRead.MARK_READ:
-            found.append(
-                (("after_read",), "POP3 cannot mark mail read: use delete or leave_unread")
-            )
-        if body.mailbox is not None and body.mailbox.folder != "INBOX":
-            found.append((("mailbox", "folder"), "POP3 has no folders: use INBOX"))
-    if body.on_reply.move_workflow_step and body.workflow_id is None:
-        found.append(
-            (
-                ("on_reply", "move_workflow_step"),
-                "needs workflow_id (the workflow whose steps say where a new email moves an item)",
-            )
-        )
-    return found
+__all__ = ["build_account", "oauth_settings"]
 
 
 def _server(body: AccountIn) -> MailboxSettings | None:
@@ -192,17 +106,7 @@ def oauth_settings(
         # in again.
         refresh_enc = before.refresh_token_enc
     return OAuthSettings(
-        flow=oauth.flow,
-        client_id=oauth.client_id,
-        client_secret_enc=secret_enc,
-        tenant=oauth.tenant,
-        authority_url=oauth.authority_url,
-        token_url=oauth.token_url,
-        auth_url=oauth.auth_url,
-        scopes=list(oauth.scopes),
-        redirect_uri=oauth.redirect_uri,
-        refresh_token_enc=refresh_enc,
-        mechanism=oauth.mechanism,
+        **oauth.client_fields(), client_secret_enc=secret_enc, refresh_token_enc=refresh_enc
     )
 
 
@@ -216,24 +120,6 @@ def _dropped_sign_in(old: EmailAccount | None, account: EmailAccount, changed: l
         " and the client it was made for stay the same; save the account inactive, then sign"
         f" in again (POST /v1/accounts/{account.id}/oauth/start)"
     )
-
-
-def activation_problem(account: EmailAccount) -> str | None:
-    """Why the fetcher could not read this account yet, or None when it can be activated."""
-    if account.provider in ("imap", "pop3") and (
-        account.mailbox is None or not account.mailbox.password_enc
-    ):
-        return "no mailbox password is stored: set mailbox.password first"
-    if account.provider in _OAUTH_PROVIDERS and account.oauth is not None:
-        if account.oauth.flow == "client_credentials":
-            if not account.oauth.client_secret_enc:
-                return "the client_credentials flow needs oauth.client_secret"
-        elif not account.oauth.refresh_token_enc:
-            return (
-                f"not signed in to {account.provider}: POST /v1/accounts/{account.id}/oauth/start"
-                " and complete the sign-in first"
-            )
-    return None
 
 
 def build_account(
@@ -296,62 +182,3 @@ def build_account(
         if why:
             raise Invalid([(("active",), f"cannot be active yet: {why}")])
     return account
-
-
-def input_of(account: EmailAccount) -> dict[str, Any]:
-    """The stored account as an `AccountIn` body without secrets (the base a PATCH merges into;
-    omitted secrets are then kept by `build_account`)."""
-    data = account.model_dump(mode="json")
-    shapes: dict[str, type[BaseModel]] = {
-        "mailbox": MailboxIn,
-        "oauth": OAuthIn,
-        "auto_reply": AutoReplyIn,
-        "on_reply": ReplyActionsIn,
-        "items": ItemsFromMailIn,
-    }
-    # Only what the input model knows: a field added to the stored model later must not turn
-    # every PATCH into a 422 "extra field".
-    body = {key: data[key] for key in AccountIn.model_fields if key in data}
-    for key, shape in shapes.items():
-        if isinstance(body.get(key), dict):
-            body[key] = {k: v for k, v in body[key].items() if k in shape.model_fields}
-    for secret in ("password", "client_secret", "refresh_token"):
-        for part in ("mailbox", "oauth"):
-            if isinstance(body.get(part), dict):
-                body[part].pop(secret, None)
-    return body
-
-
-def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """`patch` over `base`: objects merged key by key, anything else replaced."""
-    merged = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def copy_name(name: str, taken: Iterable[str]) -> str:
-    """'<name> (copy)', or '<name> (copy 2)', ... when that is taken too."""
-    names = set(taken)
-    for n in range(1, 1000):
-        suffix = " (copy)" if n == 1 else f" (copy {n})"
-        candidate = name[: 200 - len(suffix)] + suffix
-        if candidate not in names:
-            return candidate
-    raise Invalid([(("name",), "give the copy a name: every derived name is taken")])
-
-
-def copy_of(account: EmailAccount, *, account_id: str, name: str, now: datetime) -> EmailAccount:
-    """A new inactive account with the same settings and none of the secrets."""
-    copy = account.model_copy(deep=True)
-    copy.id, copy.name, copy.active = account_id, name, False
-    copy.created_at = copy.updated_at = now
-    if copy.mailbox is not None:
-        copy.mailbox.password_enc = None
-    if copy.oauth is not None:
-        copy.oauth.client_secret_enc = None
-        copy.oauth.refresh_token_enc = None
-    return copy

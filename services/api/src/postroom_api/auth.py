@@ -6,7 +6,6 @@ unknown or revoked key is 401; a valid key without the needed scope is 403, so a
 tell "who are you?" from "you may not".
 """
 
-import hashlib
 import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -14,10 +13,10 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
-from starlette.datastructures import State
 
-from postroom_shared.apikeys import find_api_key
-from postroom_shared.store import Store
+from postroom_api.components import Components
+from postroom_api.deps import ComponentsDep
+from postroom_shared.apikeys import find_api_key, hash_key
 
 __all__ = [
     "BOOTSTRAP_KEY_ID",
@@ -27,7 +26,6 @@ __all__ = [
     "RequireAdmin",
     "RequireDeliver",
     "RequireRead",
-    "digest",
     "document_auth_responses",
     "presented_key",
     "principal_for",
@@ -36,10 +34,6 @@ __all__ = [
 BOOTSTRAP_KEY_ID = "bootstrap"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
-
-
-def digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -80,26 +74,24 @@ def presented_key(authorization: str | None) -> str | None:
     return credentials
 
 
-async def principal_for(state: State, presented: str) -> Principal | None:
-    """Who `presented` is (the app's `state` holds the store and the bootstrap key's digest);
-    None for an unknown or revoked key."""
-    expected: bytes = state.admin_key_digest
-    if hmac.compare_digest(digest(presented), expected):
+async def principal_for(components: Components, presented: str) -> Principal | None:
+    """Who `presented` is: the bootstrap key or a stored one; None for an unknown or revoked
+    key."""
+    if hmac.compare_digest(hash_key(presented), components.admin_key_hash):
         return Principal(BOOTSTRAP_KEY_ID, "POSTROOM_ADMIN_API_KEY", frozenset({"admin"}))
-    store: Store = state.store
-    record = await find_api_key(store, presented)
+    record = await find_api_key(components.store, presented)
     if record is None:
         return None
     return Principal(record.id, record.name, frozenset(record.scopes), tuple(record.account_ids))
 
 
 async def authenticate(
-    request: Request,
+    components: ComponentsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise _unauthorized(MISSING_KEY)
-    principal = await principal_for(request.app.state, credentials.credentials)
+    principal = await principal_for(components, credentials.credentials)
     if principal is None:
         raise _unauthorized(INVALID_KEY)
     return principal

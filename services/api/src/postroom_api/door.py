@@ -20,13 +20,13 @@ scopes (403) and everything else; the door only keeps what they must never see.
 import json
 import re
 
-from starlette.datastructures import Headers, State
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from postroom_api.auth import INVALID_KEY, MISSING_KEY, presented_key, principal_for
+from postroom_api.components import Components, components_of
 from postroom_shared.models import mail_size_limit
-from postroom_shared.store import Store
 
 __all__ = ["JSON_BODY_LIMIT", "BodyTooLarge", "RequestDoor", "body_limit", "too_large"]
 
@@ -51,15 +51,14 @@ def too_large(limit: int) -> str:
     )
 
 
-async def body_limit(state: State, method: str, path: str) -> tuple[int, str]:
+async def body_limit(components: Components, method: str, path: str) -> tuple[int, str]:
     """(limit in bytes, the 413 detail) of a request's body. Pushed mail: the account's limit
     (an unknown account gets the deployment's ceiling, then the route's 404)."""
     push = _PUSH.match(path) if method == "POST" else None
     if push is None:
         return JSON_BODY_LIMIT, f"request body larger than {JSON_BODY_LIMIT} bytes"
-    ceiling: int = state.settings.max_mail_bytes
-    store: Store = state.store
-    account = await store.get_account(push.group(1))
+    ceiling = components.settings.max_mail_bytes
+    account = await components.store.get_account(push.group(1))
     limit = ceiling if account is None else mail_size_limit(account.max_mail_bytes, ceiling)
     return limit, too_large(limit)
 
@@ -80,15 +79,15 @@ class RequestDoor:
         if not chunked and not declared:
             await self.app(scope, receive, send)
             return
-        state: State = scope["app"].state
+        components = components_of(scope["app"])
         path: str = scope["path"]
         if path.startswith("/v1/"):
             presented = presented_key(headers.get("authorization"))
-            if presented is None or await principal_for(state, presented) is None:
+            if presented is None or await principal_for(components, presented) is None:
                 detail = MISSING_KEY if presented is None else INVALID_KEY
                 await _refuse(send, 401, detail, {"WWW-Authenticate": "Bearer"})
                 return
-        limit, detail = await body_limit(state, scope["method"], path)
+        limit, detail = await body_limit(components, scope["method"], path)
         if declared is not None and declared > limit:
             await _refuse(send, 413, detail)
             return

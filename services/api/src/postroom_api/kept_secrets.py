@@ -14,7 +14,7 @@ token is dropped (a new sign-in issues one).
 from collections.abc import Mapping
 from typing import Protocol
 
-from postroom_shared.models import Security
+from postroom_shared.models import OAuthClient, Security
 
 __all__ = [
     "Destination",
@@ -36,15 +36,7 @@ class _Server(Protocol):
     verify_tls: bool
 
 
-class _Client(Protocol):
-    client_id: str
-    tenant: str
-    authority_url: str | None
-    token_url: str | None
-    auth_url: str | None
-
-
-def _client(oauth: _Client | None, prefix: str) -> Destination:
+def _client(oauth: OAuthClient | None, prefix: str) -> Destination:
     fields = ("client_id", "tenant", "authority_url", "token_url", "auth_url")
     return {f"{prefix}{name}": getattr(oauth, name) if oauth else None for name in fields}
 
@@ -59,7 +51,7 @@ def _server(server: _Server | None, prefix: str) -> Destination:
 
 
 def account_destination(
-    provider: str, mailbox: _Server | None, username: str | None, oauth: _Client | None
+    provider: str, mailbox: _Server | None, username: str | None, oauth: OAuthClient | None
 ) -> Destination:
     """An account's: its provider, mailbox server and login, and OAuth client."""
     return {
@@ -76,7 +68,7 @@ def smtp_destination(
     auth: str,
     username: str | None,
     oauth_provider: str | None,
-    oauth: _Client | None,
+    oauth: OAuthClient | None,
 ) -> Destination:
     """The SMTP server's: the server and login, whose tokens it takes, and the OAuth client."""
     return {

@@ -1,11 +1,14 @@
-"""OAuth 2.0 for mailbox and SMTP logins (Microsoft through msal, Google through google-auth).
+"""OAuth 2.0 for mailbox and SMTP logins (Microsoft through msal, Google through google-auth):
+what every service that logs in with a token needs.
 
-- `start_authorization` / `complete_authorization`: the authorisation-code sign-in with PKCE,
-  run by the API; the refresh token is stored encrypted on the account (or the SMTP settings).
-  A sign-in is bound to the browser that opens its link (`SignInLink`, a cookie) and single-use.
 - `TokenSource`: access tokens for XOAUTH2/OAUTHBEARER logins, refreshed before expiry, with
   every rotated refresh token stored at once; client credentials for Microsoft app-only access.
+  The fetcher, the replier and the API's connection tests each run one.
+- `google`, `microsoft`, `endpoints`, `http`: the identity providers and how they are reached.
 - `xoauth2_payload` / `oauthbearer_payload`: the SASL strings that carry a token.
+
+The authorisation-code sign-in that stores the refresh token in the first place is the API's
+(`postroom_api.oauth`): only the API runs it.
 
 Errors: `ReauthorizationRequired` (consent revoked, refresh token expired or revoked: a human
 must sign in again), `OAuthError` (configuration or a refused sign-in), `TransientError`
@@ -14,12 +17,10 @@ must sign in again), `OAuthError` (configuration or a refused sign-in), `Transie
 
 from postroom_shared.oauth.endpoints import OAuthEndpoints
 from postroom_shared.oauth.errors import OAuthError, ReauthorizationRequired
-from postroom_shared.oauth.flow import AuthStart, complete_authorization, start_authorization
 from postroom_shared.oauth.google import GOOGLE_SCOPES
 from postroom_shared.oauth.microsoft import MICROSOFT_APP_SCOPES, MICROSOFT_SCOPES
 from postroom_shared.oauth.owners import SMTP_OWNER
 from postroom_shared.oauth.sasl import oauthbearer_payload, xoauth2_payload
-from postroom_shared.oauth.state import SignInLink, open_link, seal_link
 from postroom_shared.oauth.tokens import TokenSource
 
 __all__ = [
@@ -27,16 +28,10 @@ __all__ = [
     "MICROSOFT_APP_SCOPES",
     "MICROSOFT_SCOPES",
     "SMTP_OWNER",
-    "AuthStart",
     "OAuthEndpoints",
     "OAuthError",
     "ReauthorizationRequired",
-    "SignInLink",
     "TokenSource",
-    "complete_authorization",
     "oauthbearer_payload",
-    "open_link",
-    "seal_link",
-    "start_authorization",
     "xoauth2_payload",
 ]

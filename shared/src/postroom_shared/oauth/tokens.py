@@ -23,14 +23,13 @@ from postroom_shared.models import OAuthSettings
 from postroom_shared.oauth import google, microsoft
 from postroom_shared.oauth.endpoints import OAuthEndpoints
 from postroom_shared.oauth.errors import OAuthError, ReauthorizationRequired
-from postroom_shared.oauth.flow import client_secret
 from postroom_shared.oauth.http import IdpSession
 from postroom_shared.oauth.owners import describe, stored_oauth
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store.ports import TokenOwners
 
-__all__ = ["TokenSource"]
+__all__ = ["TokenSource", "client_secret"]
 
 log = get_logger("postroom.oauth")
 
@@ -48,6 +47,11 @@ class _Cached:
     expires_at: float  # time.monotonic()
     config: tuple[Any, ...]
     refresh_encs: frozenset[str | None]  # refresh-token ciphertexts this token stands for
+
+
+def client_secret(oauth: OAuthSettings, secrets: SecretBox) -> str | None:
+    """The OAuth client's secret in clear (None for a public client)."""
+    return secrets.decrypt(oauth.client_secret_enc) if oauth.client_secret_enc else None
 
 
 def _config(provider: str, oauth: OAuthSettings) -> tuple[Any, ...]:

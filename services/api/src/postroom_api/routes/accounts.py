@@ -1,4 +1,4 @@
-"""Email accounts (SPEC F2-F5): CRUD, copy, activate/deactivate and connection state.
+"""Email accounts (docs/features.md F2-F5): CRUD, copy, activate/deactivate and connection state.
 
 Routes that talk to the mailbox itself (folders, waiting count, refresh) and the OAuth sign-in
 are in `mailbox.py` and `oauth.py`.
@@ -7,20 +7,14 @@ are in `mailbox.py` and `oauth.py`.
 import secrets as token_source
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request, Response, status
+from fastapi import APIRouter, Body, Response, status
 from pydantic import ValidationError
 
-from postroom_api.account_config import (
-    Invalid,
-    activation_problem,
-    build_account,
-    copy_name,
-    copy_of,
-    input_of,
-    merge,
-)
+from postroom_api.account_config import build_account
+from postroom_api.account_edits import copy_name, copy_of, input_of, merge
+from postroom_api.account_rules import Invalid, activation_problem
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import forget_tokens, secrets_of, settings_of, store_of
+from postroom_api.deps import SecretsDep, SettingsDep, StoreDep, TokensDep
 from postroom_api.routing import (
     CONFLICT,
     NOT_FOUND,
@@ -34,11 +28,13 @@ from postroom_api.routing import (
     unprocessable,
 )
 from postroom_api.schemas import AccountIn, AccountPatch, AccountStateView, AccountView, CopyIn
-from postroom_api.schemas.accounts import LoopBreakerView
+from postroom_api.schemas.account_views import LoopBreakerView
 from postroom_api.schemas.common import Problem
+from postroom_api.store import ApiStore
 from postroom_replier.ops import account_breakers
 from postroom_shared.models import EmailAccount
-from postroom_shared.store import Store
+from postroom_shared.oauth import TokenSource
+from postroom_shared.secretbox import SecretBox
 
 __all__ = ["load_account", "router"]
 
@@ -49,14 +45,14 @@ def new_account_id() -> str:
     return "acc_" + token_source.token_hex(8)
 
 
-async def load_account(store: Store, account_id: str) -> EmailAccount:
+async def load_account(store: ApiStore, account_id: str) -> EmailAccount:
     account = await store.get_account(account_id)
     if account is None:
         raise not_found(f"no account {account_id}")
     return account
 
 
-async def _reference_problems(store: Store, account: EmailAccount) -> list[Problem]:
+async def _reference_problems(store: ApiStore, account: EmailAccount) -> list[Problem]:
     """Settings that name other configuration which does not exist."""
     found: list[Problem] = []
     for loc, template_id in (
@@ -75,13 +71,16 @@ async def _reference_problems(store: Store, account: EmailAccount) -> list[Probl
 
 
 async def _save(
-    request: Request, body: AccountIn, *, account_id: str, old: EmailAccount | None
+    store: ApiStore,
+    secrets: SecretBox,
+    tokens: TokenSource,
+    body: AccountIn,
+    *,
+    account_id: str,
+    old: EmailAccount | None,
 ) -> EmailAccount:
-    store = store_of(request)
     try:
-        account = build_account(
-            body, account_id=account_id, old=old, secrets=secrets_of(request), now=now()
-        )
+        account = build_account(body, account_id=account_id, old=old, secrets=secrets, now=now())
     except Invalid as exc:
         raise unprocessable(exc.problems) from None
     found = await _reference_problems(store, account)
@@ -91,15 +90,15 @@ async def _save(
         await store.put_account(account)
     except ValueError as exc:  # the name is taken
         raise conflict(str(exc)) from None
-    forget_tokens(request, account.id)
+    tokens.forget(account.id)  # the next connection test uses the new OAuth settings
     return account
 
 
 @router.get(
     "", summary="List email accounts (secrets are never returned)", dependencies=[RequireRead]
 )
-async def list_accounts(request: Request) -> list[AccountView]:
-    return [AccountView.of(account) for account in await store_of(request).list_accounts()]
+async def list_accounts(store: StoreDep) -> list[AccountView]:
+    return [AccountView.of(account) for account in await store.list_accounts()]
 
 
 @router.post(
@@ -109,8 +108,10 @@ async def list_accounts(request: Request) -> list[AccountView]:
     responses={**CONFLICT, **UNPROCESSABLE},
     dependencies=[RequireAdmin],
 )
-async def create_account(request: Request, response: Response, body: AccountIn) -> AccountView:
-    account = await _save(request, body, account_id=new_account_id(), old=None)
+async def create_account(
+    store: StoreDep, secrets: SecretsDep, tokens: TokensDep, response: Response, body: AccountIn
+) -> AccountView:
+    account = await _save(store, secrets, tokens, body, account_id=new_account_id(), old=None)
     response.headers["Location"] = f"/v1/accounts/{account.id}"
     return AccountView.of(account)
 
@@ -118,8 +119,8 @@ async def create_account(request: Request, response: Response, body: AccountIn) 
 @router.get(
     "/{account_id}", summary="One email account", responses=NOT_FOUND, dependencies=[RequireRead]
 )
-async def get_account(request: Request, account_id: PathId) -> AccountView:
-    return AccountView.of(await load_account(store_of(request), account_id))
+async def get_account(store: StoreDep, account_id: PathId) -> AccountView:
+    return AccountView.of(await load_account(store, account_id))
 
 
 @router.put(
@@ -128,9 +129,12 @@ async def get_account(request: Request, account_id: PathId) -> AccountView:
     responses={**NOT_FOUND, **CONFLICT, **UNPROCESSABLE},
     dependencies=[RequireAdmin],
 )
-async def replace_account(request: Request, account_id: PathId, body: AccountIn) -> AccountView:
-    old = await load_account(store_of(request), account_id)
-    return AccountView.of(await _save(request, body, account_id=account_id, old=old))
+async def replace_account(
+    store: StoreDep, secrets: SecretsDep, tokens: TokensDep, account_id: PathId, body: AccountIn
+) -> AccountView:
+    old = await load_account(store, account_id)
+    saved = await _save(store, secrets, tokens, body, account_id=account_id, old=old)
+    return AccountView.of(saved)
 
 
 @router.patch(
@@ -139,14 +143,17 @@ async def replace_account(request: Request, account_id: PathId, body: AccountIn)
     responses={**NOT_FOUND, **CONFLICT, **UNPROCESSABLE},
     dependencies=[RequireAdmin],
 )
-async def patch_account(request: Request, account_id: PathId, body: AccountPatch) -> AccountView:
-    old = await load_account(store_of(request), account_id)
+async def patch_account(
+    store: StoreDep, secrets: SecretsDep, tokens: TokensDep, account_id: PathId, body: AccountPatch
+) -> AccountView:
+    old = await load_account(store, account_id)
     changes = body.model_dump(mode="json", exclude_unset=True)
     try:
         merged = AccountIn.model_validate(merge(input_of(old), changes))
     except ValidationError as exc:
         raise from_validation_error(exc) from None
-    return AccountView.of(await _save(request, merged, account_id=account_id, old=old))
+    saved = await _save(store, secrets, tokens, merged, account_id=account_id, old=old)
+    return AccountView.of(saved)
 
 
 @router.delete(
@@ -156,10 +163,10 @@ async def patch_account(request: Request, account_id: PathId, body: AccountPatch
     responses=NOT_FOUND,
     dependencies=[RequireAdmin],
 )
-async def delete_account(request: Request, account_id: PathId) -> None:
-    if not await store_of(request).delete_account(account_id):
+async def delete_account(store: StoreDep, tokens: TokensDep, account_id: PathId) -> None:
+    if not await store.delete_account(account_id):
         raise not_found(f"no account {account_id}")
-    forget_tokens(request, account_id)
+    tokens.forget(account_id)
 
 
 @router.post(
@@ -170,12 +177,11 @@ async def delete_account(request: Request, account_id: PathId) -> None:
     dependencies=[RequireAdmin],
 )
 async def copy_account(
-    request: Request,
+    store: StoreDep,
     response: Response,
     account_id: PathId,
     body: Annotated[CopyIn | None, Body()] = None,
 ) -> AccountView:
-    store = store_of(request)
     original = await load_account(store, account_id)
     name = body.name if body is not None and body.name else None
     if name is None:
@@ -192,8 +198,7 @@ async def copy_account(
     return AccountView.of(copy)
 
 
-async def _set_active(request: Request, account_id: str, active: bool) -> AccountView:
-    store = store_of(request)
+async def _set_active(store: ApiStore, account_id: str, active: bool) -> AccountView:
     account = await load_account(store, account_id)
     if active:
         why = activation_problem(account)
@@ -213,8 +218,8 @@ async def _set_active(request: Request, account_id: str, active: bool) -> Accoun
     responses={**NOT_FOUND, **CONFLICT},
     dependencies=[RequireAdmin],
 )
-async def activate_account(request: Request, account_id: PathId) -> AccountView:
-    return await _set_active(request, account_id, True)
+async def activate_account(store: StoreDep, account_id: PathId) -> AccountView:
+    return await _set_active(store, account_id, True)
 
 
 @router.post(
@@ -223,8 +228,8 @@ async def activate_account(request: Request, account_id: PathId) -> AccountView:
     responses=NOT_FOUND,
     dependencies=[RequireAdmin],
 )
-async def deactivate_account(request: Request, account_id: PathId) -> AccountView:
-    return await _set_active(request, account_id, False)
+async def deactivate_account(store: StoreDep, account_id: PathId) -> AccountView:
+    return await _set_active(store, account_id, False)
 
 
 @router.get(
@@ -234,11 +239,12 @@ async def deactivate_account(request: Request, account_id: PathId) -> AccountVie
     responses=NOT_FOUND,
     dependencies=[RequireRead],
 )
-async def account_state(request: Request, account_id: PathId) -> AccountStateView:
-    store = store_of(request)
+async def account_state(
+    store: StoreDep, settings: SettingsDep, account_id: PathId
+) -> AccountStateView:
     await load_account(store, account_id)
     view = AccountStateView.of(account_id, await store.get_account_state(account_id))
-    rule = settings_of(request).breaker_rule()
+    rule = settings.breaker_rule()
     view.loop_breakers = [
         LoopBreakerView(**vars(b)) for b in await account_breakers(store, account_id, rule)
     ]

@@ -10,9 +10,10 @@ leaves the DLQ. The same operations: `postroom dlq list|show|replay|purge`.
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query
 
 from postroom_api.auth import RequireAdmin
+from postroom_api.deps import BrokerAdminDep
 from postroom_api.routing import NOT_FOUND, SafeRoute, not_found
 from postroom_api.schemas.deadletters import (
     DeadLetterDetail,
@@ -22,7 +23,6 @@ from postroom_api.schemas.deadletters import (
     MovedView,
 )
 from postroom_shared import deadletters
-from postroom_shared.broker_admin import BrokerAdmin
 from postroom_shared.logs import get_logger
 from postroom_shared.retry import dead_letter_queue
 
@@ -51,11 +51,6 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _admin(request: Request) -> BrokerAdmin:
-    admin: BrokerAdmin = request.app.state.broker_admin
-    return admin
-
-
 async def _call[T](queue: str, operation: Awaitable[T]) -> T:
     try:
         return await operation
@@ -69,8 +64,8 @@ async def _call[T](queue: str, operation: Awaitable[T]) -> T:
 @router.get(
     "", summary="Every consumer queue's dead-letter queue and its count", responses=_RESPONSES
 )
-async def list_queues(request: Request) -> list[DeadLetterQueueView]:
-    counts = await _call("*", deadletters.dlq_counts(_admin(request)))
+async def list_queues(admin: BrokerAdminDep) -> list[DeadLetterQueueView]:
+    counts = await _call("*", deadletters.dlq_counts(admin))
     return [
         DeadLetterQueueView(queue=queue, dead_letter_queue=dead_letter_queue(queue), count=count)
         for queue, count in counts.items()
@@ -79,11 +74,9 @@ async def list_queues(request: Request) -> list[DeadLetterQueueView]:
 
 @router.get("/{queue}", summary="The first dead letters of one queue", responses=_RESPONSES)
 async def list_messages(
-    request: Request, queue: QueueName, limit: Annotated[int, Query(ge=1, le=1000)] = 20
+    admin: BrokerAdminDep, queue: QueueName, limit: Annotated[int, Query(ge=1, le=1000)] = 20
 ) -> DeadLetterPage:
-    count, infos = await _call(
-        queue, deadletters.list_dead_letters(_admin(request), queue, limit=limit)
-    )
+    count, infos = await _call(queue, deadletters.list_dead_letters(admin, queue, limit=limit))
     return DeadLetterPage(queue=queue, count=count, messages=[DeadLetterView.of(i) for i in infos])
 
 
@@ -91,9 +84,9 @@ async def list_messages(
     "/{queue}/messages/{message_id}", summary="One dead letter with its body", responses=_RESPONSES
 )
 async def show_message(
-    request: Request, queue: QueueName, message_id: MessageId
+    admin: BrokerAdminDep, queue: QueueName, message_id: MessageId
 ) -> DeadLetterDetail:
-    info = await _call(queue, deadletters.show(_admin(request), queue, message_id))
+    info = await _call(queue, deadletters.show(admin, queue, message_id))
     if info is None:
         raise not_found(f"no dead letter {message_id} in {dead_letter_queue(queue)}")
     return DeadLetterDetail.detail(info)
@@ -104,8 +97,8 @@ async def show_message(
     summary="Move every dead letter back to its consumer queue (attempts reset)",
     responses=_RESPONSES,
 )
-async def replay_all(request: Request, queue: QueueName) -> MovedView:
-    moved = await _call(queue, deadletters.replay(_admin(request), queue))
+async def replay_all(admin: BrokerAdminDep, queue: QueueName) -> MovedView:
+    moved = await _call(queue, deadletters.replay(admin, queue))
     log.info("dead letters replayed", queue=queue, count=moved)
     return MovedView(queue=queue, count=moved)
 
@@ -115,8 +108,8 @@ async def replay_all(request: Request, queue: QueueName) -> MovedView:
     summary="Move one dead letter (every copy with this id) back to its consumer queue",
     responses=_RESPONSES,
 )
-async def replay_one(request: Request, queue: QueueName, message_id: MessageId) -> MovedView:
-    moved = await _call(queue, deadletters.replay(_admin(request), queue, message_id))
+async def replay_one(admin: BrokerAdminDep, queue: QueueName, message_id: MessageId) -> MovedView:
+    moved = await _call(queue, deadletters.replay(admin, queue, message_id))
     if not moved:
         raise not_found(f"no dead letter {message_id} in {dead_letter_queue(queue)}")
     log.info("dead letter replayed", queue=queue, message_id=message_id)
@@ -124,7 +117,7 @@ async def replay_one(request: Request, queue: QueueName, message_id: MessageId) 
 
 
 @router.post("/{queue}/purge", summary="Drop every dead letter of one queue", responses=_RESPONSES)
-async def purge(request: Request, queue: QueueName) -> MovedView:
-    purged = await _call(queue, deadletters.purge(_admin(request), queue))
+async def purge(admin: BrokerAdminDep, queue: QueueName) -> MovedView:
+    purged = await _call(queue, deadletters.purge(admin, queue))
     log.warning("dead letters purged", queue=queue, count=purged)
     return MovedView(queue=queue, count=purged)

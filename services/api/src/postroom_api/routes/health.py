@@ -11,12 +11,11 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
-from faststream.rabbit import RabbitBroker
+from fastapi import APIRouter, Query, Response, status
 
+from postroom_api.deps import BrokerDep, BrokerReadyDep, GaugesDep, StoreDep
 from postroom_shared.health import fresh_services
 from postroom_shared.metrics import render_latest
-from postroom_shared.store import Store
 
 __all__ = ["REQUIRED_SERVICES", "router"]
 
@@ -35,14 +34,14 @@ async def healthz() -> dict[str, str]:
     responses={503: {"description": "Something is not ready; `checks` says what."}},
 )
 async def readyz(
-    request: Request,
+    store: StoreDep,
+    broker: BrokerDep,
+    broker_ready: BrokerReadyDep,
     response: Response,
     services: Annotated[
         bool, Query(description="Also require fresh heartbeats of fetcher, converter, replier.")
     ] = True,
 ) -> dict[str, Any]:
-    store: Store = request.app.state.store
-    broker: RabbitBroker = request.app.state.broker
     checks: dict[str, str] = {"api": "ok"}
     try:
         await store.ping()
@@ -56,7 +55,7 @@ async def readyz(
                 )
     except Exception as exc:
         checks["store"] = f"unreachable: {exc!r}"
-    up = request.app.state.broker_ready.is_set() and await broker.ping(timeout=2.0)
+    up = broker_ready.is_set() and await broker.ping(timeout=2.0)
     checks["broker"] = "ok" if up else "unreachable"
     ready = all(value == "ok" for value in checks.values())
     if not ready:
@@ -70,7 +69,7 @@ async def readyz(
     response_class=Response,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def metrics(request: Request) -> Response:
-    await request.app.state.system_gauges.refresh()  # cached: POSTROOM_METRICS_CACHE_S
+async def metrics(gauges: GaugesDep) -> Response:
+    await gauges.refresh()  # cached: POSTROOM_METRICS_CACHE_S
     body, content_type = render_latest()
     return Response(content=body, media_type=content_type)

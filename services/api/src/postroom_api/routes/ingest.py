@@ -11,17 +11,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
-from faststream.rabbit import RabbitBroker
 from pydantic import BaseModel
 
 from postroom_api.auth import RequireDeliver
-from postroom_api.deps import settings_of
+from postroom_api.deps import BrokerDep, BrokerReadyDep, SettingsDep, StoreDep
 from postroom_api.door import BodyTooLarge, too_large
 from postroom_api.routing import SafeRoute
 from postroom_shared.ingest import publish_raw_mail, push_mail_key
 from postroom_shared.logs import get_logger
 from postroom_shared.models import mail_size_limit
-from postroom_shared.store import Store
 
 __all__ = ["PushedMail", "router"]
 
@@ -86,10 +84,13 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     },
 )
 async def push_mail(
-    request: Request, account_id: Annotated[str, Path(min_length=1, max_length=200)]
+    request: Request,
+    store: StoreDep,
+    broker: BrokerDep,
+    broker_ready: BrokerReadyDep,
+    settings: SettingsDep,
+    account_id: Annotated[str, Path(min_length=1, max_length=200)],
 ) -> JSONResponse:
-    store: Store = request.app.state.store
-    broker: RabbitBroker = request.app.state.broker
     account = await store.get_account(account_id)
     if account is None:
         raise HTTPException(status_code=404, detail="no such account")
@@ -108,11 +109,11 @@ async def push_mail(
             status_code=status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
             detail="send the raw mail with Content-Type: message/rfc822",
         )
-    limit = mail_size_limit(account.max_mail_bytes, settings_of(request).max_mail_bytes)
+    limit = mail_size_limit(account.max_mail_bytes, settings.max_mail_bytes)
     raw = await _read_limited(request, limit)
     if not raw.strip():
         raise HTTPException(status_code=400, detail="empty mail")
-    if not (request.app.state.broker_ready.is_set() and await broker.ping(timeout=1.0)):
+    if not (broker_ready.is_set() and await broker.ping(timeout=1.0)):
         raise _unavailable("message broker unavailable; the mail was not accepted")
     mail_key = push_mail_key(account_id, raw)
     try:
@@ -124,7 +125,7 @@ async def push_mail(
                 raw=raw,
                 mail_key=mail_key,
                 source="api",
-                inline_max_bytes=request.app.state.inline_max_bytes,
+                inline_max_bytes=settings.inline_max_bytes,
             )
     except Exception as exc:  # whatever broke, the mail was not confirmed: the client retries
         log.warning("pushed mail not published", account_id=account_id, error=repr(exc))

@@ -8,18 +8,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 
 from postroom_api.auth import RequireRead
-from postroom_api.deps import store_of
+from postroom_api.deps import StoreDep
 from postroom_api.routing import NOT_FOUND, UNPROCESSABLE, PathId, SafeRoute, not_found
 from postroom_api.schemas import ItemDetail, ItemPage, ItemSummary
 from postroom_api.schemas.common import ID_PATTERN
 from postroom_api.schemas.items import message_ref
+from postroom_api.store import ApiStore
 from postroom_shared.models import Item, ItemType, ThreadMessage
-from postroom_shared.store import ItemQuery, Store
+from postroom_shared.store import ItemQuery
 
 __all__ = ["blob_response", "decode_cursor", "encode_cursor", "router"]
 
@@ -73,7 +74,7 @@ _Filter = Annotated[str | None, Query(min_length=1, max_length=200)]
     responses=UNPROCESSABLE,
 )
 async def list_items(
-    request: Request,
+    store: StoreDep,
     account_id: _Filter = None,
     type: Annotated[ItemType | None, Query(description="Item type.")] = None,
     status: _Filter = None,
@@ -109,7 +110,7 @@ async def list_items(
         before=before,
         limit=limit + 1,
     )
-    items = await store_of(request).query_items(query)
+    items = await store.query_items(query)
     page, more = items[:limit], len(items) > limit
     return ItemPage(
         items=[ItemSummary.of(item) for item in page],
@@ -117,7 +118,7 @@ async def list_items(
     )
 
 
-async def _load_item(store: Store, item_id: str) -> Item:
+async def _load_item(store: ApiStore, item_id: str) -> Item:
     item = await store.get_item(item_id)
     if item is None:
         raise not_found(f"no item {item_id}")
@@ -125,14 +126,13 @@ async def _load_item(store: Store, item_id: str) -> Item:
 
 
 @router.get("/{item_id}", summary="One item with its thread", responses=NOT_FOUND)
-async def get_item(request: Request, item_id: PathId) -> ItemDetail:
-    store = store_of(request)
+async def get_item(store: StoreDep, item_id: PathId) -> ItemDetail:
     item = await _load_item(store, item_id)
     messages = await store.list_messages(item_id)
     return ItemDetail.with_thread(item, messages, f"/v1/items/{item_id}")
 
 
-async def _message(store: Store, item_id: str, ref: str) -> ThreadMessage:
+async def _message(store: ApiStore, item_id: str, ref: str) -> ThreadMessage:
     await _load_item(store, item_id)
     for message in await store.list_messages(item_id):
         if message_ref(message) == ref:
@@ -149,7 +149,7 @@ def _safe_filename(name: str, fallback: str) -> tuple[str, str]:
 
 
 async def blob_response(
-    store: Store, blob_ref: str, *, content_type: str, filename: str, fallback: str
+    store: ApiStore, blob_ref: str, *, content_type: str, filename: str, fallback: str
 ) -> Response:
     """Stored bytes as a download: never rendered inline by a browser."""
     try:
@@ -178,12 +178,11 @@ async def blob_response(
     response_class=Response,
 )
 async def download_attachment(
-    request: Request,
+    store: StoreDep,
     item_id: PathId,
     message_id: Annotated[str, PathParam(pattern=_MESSAGE_REF)],
     index: Annotated[int, PathParam(ge=0, le=10_000)],
 ) -> Response:
-    store = store_of(request)
     message = await _message(store, item_id, message_id)
     if index >= len(message.attachments):
         raise not_found(f"message {message_id} has no attachment {index}")
@@ -206,11 +205,10 @@ async def download_attachment(
     response_class=Response,
 )
 async def download_raw(
-    request: Request,
+    store: StoreDep,
     item_id: PathId,
     message_id: Annotated[str, PathParam(pattern=_MESSAGE_REF)],
 ) -> Response:
-    store = store_of(request)
     message = await _message(store, item_id, message_id)
     if not message.blob_ref:
         raise not_found(f"the raw mail of message {message_id} is not stored")

@@ -2,14 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response, status
+from fastapi import APIRouter, HTTPException, Path, Response, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from postroom_api.auth import RequireAdmin
+from postroom_api.deps import StoreDep
 from postroom_api.routing import SafeRoute
 from postroom_shared.apikeys import new_api_key
 from postroom_shared.models import ApiKey, ApiScope
-from postroom_shared.store import Store
 
 __all__ = ["ApiKeyView", "NewApiKey", "router"]
 
@@ -64,16 +64,14 @@ class CreatedApiKey(ApiKeyView):
     status_code=status.HTTP_201_CREATED,
     summary="Create an API key (the response is the only time the key is shown)",
 )
-async def create_key(request: Request, body: NewApiKey) -> CreatedApiKey:
-    store: Store = request.app.state.store
+async def create_key(store: StoreDep, body: NewApiKey) -> CreatedApiKey:
     record, key = new_api_key(body.name, body.scopes, body.account_ids)
     await store.put_api_key(record)
     return CreatedApiKey(**ApiKeyView.of(record).model_dump(), key=key)
 
 
 @router.get("", summary="List API keys (never the keys themselves)")
-async def list_keys(request: Request) -> list[ApiKeyView]:
-    store: Store = request.app.state.store
+async def list_keys(store: StoreDep) -> list[ApiKeyView]:
     return [ApiKeyView.of(key) for key in await store.list_api_keys()]
 
 
@@ -84,9 +82,8 @@ async def list_keys(request: Request) -> list[ApiKeyView]:
     responses={404: {"description": "No such key, or it is revoked already."}},
 )
 async def revoke_key(
-    request: Request, key_id: Annotated[str, Path(min_length=1, max_length=200)]
+    store: StoreDep, key_id: Annotated[str, Path(min_length=1, max_length=200)]
 ) -> Response:
-    store: Store = request.app.state.store
     if not await store.revoke_api_key(key_id):
         raise HTTPException(status_code=404, detail="no such active API key")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,6 @@
-"""Routes that talk to an account's mailbox (SPEC F2): the folder list refreshed from the
-server, how many messages activation would import, and "refresh" (test the connection, then
-make the fetcher poll now).
+"""Routes that talk to an account's mailbox (docs/features.md F2): the folder list refreshed
+from the server, how many messages activation would import, and "refresh" (test the
+connection, then make the fetcher poll now).
 
 A mailbox that refuses or cannot be reached answers 424 Failed Dependency with the cause
 (`postroom_fetcher.ops.MailboxError`: wrong password, with the app-password hint for
@@ -10,16 +10,17 @@ settings, which the admin has to fix.
 """
 
 from collections.abc import Awaitable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from postroom_api.auth import RequireAdmin
-from postroom_api.deps import mail_ca_file_of, secrets_of, store_of, tokens_of
+from postroom_api.deps import SecretsDep, SettingsDep, StoreDep, TokensDep
 from postroom_api.routes.accounts import load_account
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict
 from postroom_api.schemas import FoldersView, MailboxErrorView, RefreshView, WaitingView
+from postroom_api.store import ApiStore
 from postroom_fetcher import ops
 from postroom_fetcher.ops import MailboxError
 from postroom_shared.errors import PostroomError
@@ -37,8 +38,8 @@ _UPSTREAM: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _fetched_account(request: Request, account_id: str) -> EmailAccount:
-    account = await load_account(store_of(request), account_id)
+async def _fetched_account(store: ApiStore, account_id: str) -> EmailAccount:
+    account = await load_account(store, account_id)
     if account.provider == "push":
         raise conflict(f"account {account.name!r} receives pushed mail; it has no mailbox")
     return account
@@ -62,13 +63,18 @@ def _failed(error: MailboxErrorView) -> JSONResponse:
     return JSONResponse(status_code=424, content=error.model_dump())
 
 
-def _kwargs(request: Request) -> dict[str, Any]:
+async def _probing(secrets: SecretsDep, tokens: TokensDep, settings: SettingsDep) -> dict[str, Any]:
+    """How the probe logs in: the stored secrets, OAuth tokens, a time bound, and the extra CA
+    bundle for mailbox servers (POSTROOM_MAIL_CA_FILE, shared with the fetcher)."""
     return {
-        "secrets": secrets_of(request),
-        "tokens": tokens_of(request),
+        "secrets": secrets,
+        "tokens": tokens,
         "timeout_s": PROBE_TIMEOUT_S,
-        "ca_file": mail_ca_file_of(request),
+        "ca_file": settings.mail_ca_file,
     }
+
+
+_Probing = Annotated[dict[str, Any], Depends(_probing)]
 
 
 @router.get(
@@ -78,9 +84,11 @@ def _kwargs(request: Request) -> dict[str, Any]:
     response_model=FoldersView,
     dependencies=[RequireAdmin],  # logs in with the stored secret
 )
-async def folders(request: Request, account_id: PathId) -> FoldersView | JSONResponse:
-    account = await _fetched_account(request, account_id)
-    names = await _ask(ops.list_folders(account, **_kwargs(request)))
+async def folders(
+    store: StoreDep, probing: _Probing, account_id: PathId
+) -> FoldersView | JSONResponse:
+    account = await _fetched_account(store, account_id)
+    names = await _ask(ops.list_folders(account, **probing))
     return _failed(names) if isinstance(names, MailboxErrorView) else FoldersView(folders=names)
 
 
@@ -93,9 +101,11 @@ async def folders(request: Request, account_id: PathId) -> FoldersView | JSONRes
     response_model=WaitingView,
     dependencies=[RequireAdmin],
 )
-async def waiting(request: Request, account_id: PathId) -> WaitingView | JSONResponse:
-    account = await _fetched_account(request, account_id)
-    call = ops.count_waiting(account, store=store_of(request), **_kwargs(request))
+async def waiting(
+    store: StoreDep, probing: _Probing, account_id: PathId
+) -> WaitingView | JSONResponse:
+    account = await _fetched_account(store, account_id)
+    call = ops.count_waiting(account, store=store, **probing)
     count = await _ask(call)
     return _failed(count) if isinstance(count, MailboxErrorView) else WaitingView(waiting=count)
 
@@ -108,13 +118,13 @@ async def waiting(request: Request, account_id: PathId) -> WaitingView | JSONRes
     responses={**NOT_FOUND, **CONFLICT},
     dependencies=[RequireAdmin],
 )
-async def refresh(request: Request, account_id: PathId) -> RefreshView:
-    account = await _fetched_account(request, account_id)
-    error = await _ask(ops.test_connection(account, **_kwargs(request)))
+async def refresh(store: StoreDep, probing: _Probing, account_id: PathId) -> RefreshView:
+    account = await _fetched_account(store, account_id)
+    error = await _ask(ops.test_connection(account, **probing))
     if isinstance(error, MailboxErrorView):
         return RefreshView(
             ok=False, error=error.detail, error_kind=error.error_kind, fetch_requested=False
         )
     if account.active:
-        await ops.request_fetch_now(store_of(request), account.id)
+        await ops.request_fetch_now(store, account.id)
     return RefreshView(ok=True, fetch_requested=account.active)

@@ -19,22 +19,17 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse
 
 from postroom_api.auth import RequireAdmin
-from postroom_api.deps import forget_tokens, oauth_endpoints_of, secrets_of, store_of
+from postroom_api.deps import OAuthEndpointsDep, SecretsDep, StoreDep, TokensDep
+from postroom_api.oauth.flow import complete_authorization, start_authorization
+from postroom_api.oauth.state import SignInLink, open_link, seal_link
 from postroom_api.routes.accounts import load_account
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict
 from postroom_api.schemas import OAuthDoneView, OAuthStartIn, OAuthStartView
 from postroom_replier.ops import smtp_oauth_provider
 from postroom_shared.errors import TransientError
 from postroom_shared.models import OAuthSettings
-from postroom_shared.oauth import (
-    SMTP_OWNER,
-    OAuthError,
-    SignInLink,
-    complete_authorization,
-    open_link,
-    seal_link,
-    start_authorization,
-)
+from postroom_shared.oauth import SMTP_OWNER, OAuthEndpoints, OAuthError
+from postroom_shared.secretbox import SecretBox
 
 __all__ = ["callback_router", "router"]
 
@@ -68,7 +63,14 @@ def _link_for(request: Request, redirect: str) -> tuple[str, str, bool]:
 
 
 async def _start(
-    request: Request, provider: str, owner: str, oauth: OAuthSettings, login_hint: str | None
+    request: Request,
+    secrets: SecretBox,
+    endpoints: OAuthEndpoints,
+    *,
+    provider: str,
+    owner: str,
+    oauth: OAuthSettings,
+    login_hint: str | None,
 ) -> OAuthStartView:
     redirect = oauth.redirect_uri or str(request.url_for(_CALLBACK))
     try:
@@ -78,8 +80,8 @@ async def _start(
             provider,
             owner,
             oauth,
-            secrets_of(request),
-            oauth_endpoints_of(request),
+            secrets,
+            endpoints,
             redirect_uri=redirect,
             login_hint=login_hint,
         )
@@ -98,7 +100,7 @@ async def _start(
         secure=secure,
         expires_at=start.expires_at,
     )
-    ticket = seal_link(link, secrets_of(request))
+    ticket = seal_link(link, secrets)
     url = f"{begin}?{urlencode({'ticket': ticket})}"
     return OAuthStartView(authorization_url=url, redirect_uri=redirect)
 
@@ -116,14 +118,25 @@ async def _start(
 )
 async def start_account_sign_in(
     request: Request,
+    store: StoreDep,
+    secrets: SecretsDep,
+    endpoints: OAuthEndpointsDep,
     account_id: PathId,
     body: Annotated[OAuthStartIn | None, Body()] = None,
 ) -> OAuthStartView:
-    account = await load_account(store_of(request), account_id)
+    account = await load_account(store, account_id)
     if account.oauth is None or account.provider not in ("microsoft", "google"):
         raise conflict(f"account {account_id} ({account.provider}) does not sign in with OAuth")
     hint = body.login_hint if body and body.login_hint else account.address
-    return await _start(request, account.provider, account.id, account.oauth, hint)
+    return await _start(
+        request,
+        secrets,
+        endpoints,
+        provider=account.provider,
+        owner=account.id,
+        oauth=account.oauth,
+        login_hint=hint,
+    )
 
 
 @router.post(
@@ -133,10 +146,14 @@ async def start_account_sign_in(
     dependencies=[RequireAdmin],
 )
 async def start_smtp_sign_in(
-    request: Request, body: Annotated[OAuthStartIn | None, Body()] = None
+    request: Request,
+    store: StoreDep,
+    secrets: SecretsDep,
+    endpoints: OAuthEndpointsDep,
+    body: Annotated[OAuthStartIn | None, Body()] = None,
 ) -> OAuthStartView:
     body = body or OAuthStartIn()
-    smtp = await store_of(request).get_smtp_settings()
+    smtp = await store.get_smtp_settings()
     if smtp is None or smtp.auth != "xoauth2" or smtp.oauth is None:
         raise conflict("the SMTP server does not use OAuth: PUT /v1/smtp with auth xoauth2 first")
     # The replier picks the token endpoint the same way when it sends: a sign-in with another
@@ -148,7 +165,15 @@ async def start_smtp_sign_in(
             f" oauth_provider {body.provider!r} first"
         )
     hint = body.login_hint or smtp.username
-    return await _start(request, provider, SMTP_OWNER, smtp.oauth, hint)
+    return await _start(
+        request,
+        secrets,
+        endpoints,
+        provider=provider,
+        owner=SMTP_OWNER,
+        oauth=smtp.oauth,
+        login_hint=hint,
+    )
 
 
 # What identity providers send back is ASCII (RFC 6749 appendix A); sealed values are
@@ -172,10 +197,11 @@ _Text = Annotated[str | None, Query(max_length=2000)]
     },
 )
 async def oauth_begin(
-    request: Request, ticket: Annotated[str, Query(min_length=1, max_length=24000, pattern=_SEALED)]
+    secrets: SecretsDep,
+    ticket: Annotated[str, Query(min_length=1, max_length=24000, pattern=_SEALED)],
 ) -> RedirectResponse:
     try:
-        link = open_link(ticket, secrets_of(request))
+        link = open_link(ticket, secrets)
     except OAuthError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     response = RedirectResponse(link.provider_url, status_code=302)
@@ -201,6 +227,10 @@ async def oauth_begin(
 )
 async def oauth_callback(
     request: Request,
+    store: StoreDep,
+    secrets: SecretsDep,
+    endpoints: OAuthEndpointsDep,
+    tokens: TokensDep,
     state: Annotated[str, Query(min_length=1, max_length=8000, pattern=_SEALED)],
     code: Annotated[str | None, Query(max_length=8000, pattern=_ASCII)] = None,
     error: _Param = None,
@@ -225,14 +255,14 @@ async def oauth_callback(
             state,
             query,
             cookies=request.cookies,
-            store=store_of(request),
-            secrets=secrets_of(request),
-            endpoints=oauth_endpoints_of(request),
+            store=store,
+            secrets=secrets,
+            endpoints=endpoints,
         )
     except OAuthError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     except TransientError as exc:
         raise HTTPException(status_code=424, detail=str(exc)) from None
-    forget_tokens(request, owner)
+    tokens.forget(owner)  # the next connection test uses the new refresh token
     what = "the SMTP server" if owner == SMTP_OWNER else f"account {owner}"
     return OAuthDoneView(owner=owner, detail=f"Signed in: {what} can now be used.")

@@ -1,16 +1,17 @@
-"""Customers, users and contacts that incoming mail is mapped to by address (SPEC F3)."""
+"""Customers, users and contacts that incoming mail is mapped to by address
+(docs/features.md F3)."""
 
 import secrets as token_source
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import store_of
+from postroom_api.deps import StoreDep
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict, not_found, now
 from postroom_api.schemas import PersonIn, PersonView
+from postroom_api.store import ApiStore
 from postroom_shared.models import Person
-from postroom_shared.store import Store
 
 __all__ = ["router"]
 
@@ -18,14 +19,14 @@ router = APIRouter(prefix="/v1/people", tags=["people"], route_class=SafeRoute)
 _PREFIX = {"customer": "cu_", "user": "us_", "contact": "ct_"}
 
 
-async def _load(store: Store, person_id: str) -> Person:
+async def _load(store: ApiStore, person_id: str) -> Person:
     person = await store.get_person(person_id)
     if person is None:
         raise not_found(f"no person {person_id}")
     return person
 
 
-async def _put(store: Store, person: Person) -> PersonView:
+async def _put(store: ApiStore, person: Person) -> PersonView:
     try:
         await store.put_person(person)
     except ValueError as exc:  # an address already belongs to somebody else
@@ -40,11 +41,11 @@ def _person(person_id: str, body: PersonIn) -> Person:
 
 @router.get("", summary="List people", dependencies=[RequireRead])
 async def list_people(
-    request: Request,
+    store: StoreDep,
     kind: Literal["customer", "user", "contact"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[PersonView]:
-    people = await store_of(request).list_people(kind=kind, limit=limit)
+    people = await store.list_people(kind=kind, limit=limit)
     return [PersonView.of(p) for p in people]
 
 
@@ -55,16 +56,16 @@ async def list_people(
     responses=CONFLICT,
     dependencies=[RequireAdmin],
 )
-async def create_person(request: Request, response: Response, body: PersonIn) -> PersonView:
+async def create_person(store: StoreDep, response: Response, body: PersonIn) -> PersonView:
     person = _person(_PREFIX[body.kind] + token_source.token_hex(8), body)
-    view = await _put(store_of(request), person)
+    view = await _put(store, person)
     response.headers["Location"] = f"/v1/people/{person.id}"
     return view
 
 
 @router.get("/{person_id}", summary="One person", responses=NOT_FOUND, dependencies=[RequireRead])
-async def get_person(request: Request, person_id: PathId) -> PersonView:
-    return PersonView.of(await _load(store_of(request), person_id))
+async def get_person(store: StoreDep, person_id: PathId) -> PersonView:
+    return PersonView.of(await _load(store, person_id))
 
 
 @router.put(
@@ -73,8 +74,7 @@ async def get_person(request: Request, person_id: PathId) -> PersonView:
     responses={**NOT_FOUND, **CONFLICT},
     dependencies=[RequireAdmin],
 )
-async def replace_person(request: Request, person_id: PathId, body: PersonIn) -> PersonView:
-    store = store_of(request)
+async def replace_person(store: StoreDep, person_id: PathId, body: PersonIn) -> PersonView:
     old = await _load(store, person_id)
     person = _person(person_id, body)
     person.created_at = old.created_at
@@ -88,8 +88,7 @@ async def replace_person(request: Request, person_id: PathId, body: PersonIn) ->
     responses={**NOT_FOUND, **CONFLICT},
     dependencies=[RequireAdmin],
 )
-async def delete_person(request: Request, person_id: PathId) -> None:
-    store = store_of(request)
+async def delete_person(store: StoreDep, person_id: PathId) -> None:
     await _load(store, person_id)
     users = [a.name for a in await store.list_accounts() if a.creator == person_id]
     if users:

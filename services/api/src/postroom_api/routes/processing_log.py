@@ -3,12 +3,12 @@
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime
 
 from postroom_api.auth import RequireRead
-from postroom_api.deps import store_of
+from postroom_api.deps import StoreDep
 from postroom_api.routes.items import blob_response
 from postroom_api.routing import NOT_FOUND, UNPROCESSABLE, SafeRoute, not_found
 from postroom_api.schemas import LogEntryView
@@ -36,7 +36,7 @@ def utc(value: datetime | None, name: str) -> datetime | None:
 
 @router.get("", summary="Processing log entries, newest first", responses=UNPROCESSABLE)
 async def list_log(
-    request: Request,
+    store: StoreDep,
     account_id: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     mail_key: _Key = None,
     since: Annotated[
@@ -50,7 +50,7 @@ async def list_log(
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("query", "until"), "msg": "is before since"}]
         )
-    entries = await store_of(request).list_log(
+    entries = await store.list_log(
         account_id=account_id, mail_key=mail_key, since=start, until=end, limit=limit
     )
     return [LogEntryView.of(entry) for entry in entries]
@@ -63,9 +63,8 @@ async def list_log(
     response_class=Response,
 )
 async def raw_mail(
-    request: Request, mail_key: Annotated[str, Query(min_length=1, max_length=1000)]
+    store: StoreDep, mail_key: Annotated[str, Query(min_length=1, max_length=1000)]
 ) -> Response:
-    store = store_of(request)
     item = await store.item_for_mail(mail_key)
     if item is not None:
         for message in await store.list_messages(item.id):

@@ -1,4 +1,5 @@
-"""The quarantine (SPEC F9): mail that could not be processed, to inspect, reprocess or drop.
+"""The quarantine (docs/features.md F9): mail that could not be processed, to inspect,
+reprocess or drop.
 
 Reprocessing does exactly what `postroom quarantine reprocess` does: the converter's own
 `reprocess` runs in this process on the API's store and broker, so the admin gets the outcome
@@ -7,19 +8,18 @@ at once, and a mail that fails again stays quarantined with one attempt more.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import broker_of, settings_of, store_of
+from postroom_api.deps import BrokerDep, BrokerReadyDep, SettingsDep, StoreDep
 from postroom_api.routes.items import blob_response
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict, not_found
 from postroom_api.schemas import QuarantinePage, QuarantineView, ReprocessView
+from postroom_api.store import ApiStore
 from postroom_converter import ops
 from postroom_shared.errors import TransientError
 from postroom_shared.logs import get_logger
 from postroom_shared.models import QuarantineEntry
-from postroom_shared.store import Store
-from postroom_shared.topology import declare_topology
 
 __all__ = ["router"]
 
@@ -31,7 +31,7 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _load(store: Store, entry_id: str) -> QuarantineEntry:
+async def _load(store: ApiStore, entry_id: str) -> QuarantineEntry:
     entry = await store.get_quarantine(entry_id)
     if entry is None:
         raise not_found(f"no quarantine entry {entry_id}")
@@ -40,9 +40,8 @@ async def _load(store: Store, entry_id: str) -> QuarantineEntry:
 
 @router.get("", summary="Quarantined mail, newest first", dependencies=[RequireRead])
 async def list_quarantine(
-    request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    store: StoreDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> QuarantinePage:
-    store = store_of(request)
     entries = await store.list_quarantine(limit=limit)
     return QuarantinePage(
         total=await store.count_quarantine(), entries=[QuarantineView.of(e) for e in entries]
@@ -52,8 +51,8 @@ async def list_quarantine(
 @router.get(
     "/{entry_id}", summary="One quarantined mail", responses=NOT_FOUND, dependencies=[RequireRead]
 )
-async def get_quarantined(request: Request, entry_id: PathId) -> QuarantineView:
-    return QuarantineView.of(await _load(store_of(request), entry_id))
+async def get_quarantined(store: StoreDep, entry_id: PathId) -> QuarantineView:
+    return QuarantineView.of(await _load(store, entry_id))
 
 
 @router.get(
@@ -63,8 +62,7 @@ async def get_quarantined(request: Request, entry_id: PathId) -> QuarantineView:
     response_class=Response,
     dependencies=[RequireRead],
 )
-async def quarantined_raw(request: Request, entry_id: PathId) -> Response:
-    store = store_of(request)
+async def quarantined_raw(store: StoreDep, entry_id: PathId) -> Response:
     entry = await _load(store, entry_id)
     if not entry.blob_ref:
         raise not_found(f"the raw mail of {entry_id} is not stored")
@@ -86,15 +84,18 @@ async def quarantined_raw(request: Request, entry_id: PathId) -> Response:
     responses={**NOT_FOUND, **CONFLICT, **_UNAVAILABLE},
     dependencies=[RequireAdmin],
 )
-async def reprocess(request: Request, entry_id: PathId) -> ReprocessView:
-    store, broker = store_of(request), broker_of(request)
+async def reprocess(
+    store: StoreDep,
+    broker: BrokerDep,
+    broker_ready: BrokerReadyDep,
+    settings: SettingsDep,
+    entry_id: PathId,
+) -> ReprocessView:
     await _load(store, entry_id)
-    if not await broker.ping(timeout=2.0):
+    # the topology is declared before broker_ready is set (app.py): nothing to declare here
+    if not (broker_ready.is_set() and await broker.ping(timeout=2.0)):
         raise HTTPException(status_code=503, detail="the broker is unreachable; try again")
-    if not getattr(request.app.state, "topology_declared", False):
-        await declare_topology(broker)
-        request.app.state.topology_declared = True
-    secret_key = settings_of(request).secret_key.get_secret_value()
+    secret_key = settings.secret_key.get_secret_value()
     try:
         outcome = await ops.reprocess(store, broker, secret_key=secret_key, entry_id=entry_id)
     except KeyError:  # discarded or reprocessed concurrently
@@ -118,6 +119,6 @@ async def reprocess(request: Request, entry_id: PathId) -> ReprocessView:
     responses=NOT_FOUND,
     dependencies=[RequireAdmin],
 )
-async def discard(request: Request, entry_id: PathId) -> None:
-    if not await store_of(request).delete_quarantine(entry_id):
+async def discard(store: StoreDep, entry_id: PathId) -> None:
+    if not await store.delete_quarantine(entry_id):
         raise not_found(f"no quarantine entry {entry_id}")

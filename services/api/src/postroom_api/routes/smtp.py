@@ -1,10 +1,12 @@
-"""The outbound SMTP server (SPEC F1): the built-in relay unless a custom server is stored."""
+"""The outbound SMTP server (docs/features.md F1): the built-in relay unless a custom server
+is stored."""
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
-from postroom_api.account_config import Invalid, oauth_settings
+from postroom_api.account_config import oauth_settings
+from postroom_api.account_rules import Invalid
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import forget_tokens, relay_of, secrets_of, settings_of, store_of, tokens_of
+from postroom_api.deps import RelayDep, SecretsDep, SettingsDep, StoreDep, TokensDep
 from postroom_api.kept_secrets import moved, required_again, smtp_destination
 from postroom_api.routing import UNPROCESSABLE, SafeRoute, unprocessable
 from postroom_api.schemas import SmtpIn, SmtpSettingsView, SmtpView, TestMailIn, TestMailView
@@ -93,8 +95,8 @@ def _view(smtp: SmtpSettings | None) -> SmtpView:
 
 
 @router.get("", summary="The SMTP server automatic mail goes through", dependencies=[RequireRead])
-async def get_smtp(request: Request) -> SmtpView:
-    return _view(await store_of(request).get_smtp_settings())
+async def get_smtp(store: StoreDep) -> SmtpView:
+    return _view(await store.get_smtp_settings())
 
 
 @router.put(
@@ -103,14 +105,15 @@ async def get_smtp(request: Request) -> SmtpView:
     responses=UNPROCESSABLE,
     dependencies=[RequireAdmin],
 )
-async def put_smtp(request: Request, body: SmtpIn) -> SmtpView:
-    store = store_of(request)
+async def put_smtp(
+    store: StoreDep, secrets: SecretsDep, tokens: TokensDep, body: SmtpIn
+) -> SmtpView:
     try:
-        smtp = build_smtp(body, await store.get_smtp_settings(), secrets_of(request))
+        smtp = build_smtp(body, await store.get_smtp_settings(), secrets)
     except Invalid as exc:
         raise unprocessable(exc.problems) from None
     await store.put_smtp_settings(smtp)
-    forget_tokens(request, SMTP_OWNER)
+    tokens.forget(SMTP_OWNER)  # the next test mail uses the new OAuth settings
     return _view(smtp)
 
 
@@ -121,8 +124,14 @@ async def put_smtp(request: Request, body: SmtpIn) -> SmtpView:
     responses=UNPROCESSABLE,
     dependencies=[RequireAdmin],
 )
-async def send_test(request: Request, body: TestMailIn) -> TestMailView:
-    store = store_of(request)
+async def send_test(
+    store: StoreDep,
+    secrets: SecretsDep,
+    relay: RelayDep,
+    tokens: TokensDep,
+    settings: SettingsDep,
+    body: TestMailIn,
+) -> TestMailView:
     sender = body.from_address
     if sender is None:
         active = await store.list_accounts(active_only=True)
@@ -131,12 +140,12 @@ async def send_test(request: Request, body: TestMailIn) -> TestMailView:
         sender = active[0].address
     result = await send_test_mail(
         store,
-        secrets_of(request),
-        relay_of(request),
-        tokens_of(request),
+        secrets,
+        relay,
+        tokens,
         to=body.to,
         from_address=sender,
-        instance=settings_of(request).instance,
+        instance=settings.instance,
     )
     return TestMailView(
         ok=result.ok, smtp_response=result.smtp_response, error=result.error, server=result.server
@@ -149,6 +158,6 @@ async def send_test(request: Request, body: TestMailIn) -> TestMailView:
     summary="Back to the built-in relay (forgets the custom server and its secrets)",
     dependencies=[RequireAdmin],
 )
-async def delete_smtp(request: Request) -> None:
-    await store_of(request).delete_smtp_settings()
-    forget_tokens(request, SMTP_OWNER)
+async def delete_smtp(store: StoreDep, tokens: TokensDep) -> None:
+    await store.delete_smtp_settings()
+    tokens.forget(SMTP_OWNER)

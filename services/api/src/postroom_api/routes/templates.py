@@ -1,4 +1,5 @@
-"""Notification templates (auto-replies and notifications, SPEC F5/F6): CRUD and preview.
+"""Notification templates (auto-replies and notifications, docs/features.md F5/F6): CRUD and
+preview.
 
 Previews render in the replier's worker processes (`postroom_replier.renderer`), never on the
 event loop: a template over an operation limit, the memory cap or the deadline is a 422 naming
@@ -8,10 +9,10 @@ the limit, while the rest of the API keeps answering.
 import secrets as token_source
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request, Response, status
+from fastapi import APIRouter, Body, Response, status
 
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import settings_of, store_of
+from postroom_api.deps import RendererDep, StoreDep
 from postroom_api.routing import (
     CONFLICT,
     NOT_FOUND,
@@ -23,34 +24,20 @@ from postroom_api.routing import (
     unprocessable,
 )
 from postroom_api.schemas import DraftPreviewIn, PreviewIn, PreviewView, TemplateIn, TemplateView
+from postroom_api.store import ApiStore
 from postroom_replier.ops import TemplateRenderer, preview_template
 from postroom_shared.models import NotificationTemplate
-from postroom_shared.store import Store
 
 __all__ = ["load_template", "router"]
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"], route_class=SafeRoute)
 
 
-async def load_template(store: Store, template_id: str) -> NotificationTemplate:
+async def load_template(store: ApiStore, template_id: str) -> NotificationTemplate:
     template = await store.get_template(template_id)
     if template is None:
         raise not_found(f"no template {template_id}")
     return template
-
-
-def renderer_of(request: Request) -> TemplateRenderer:
-    """The API's render workers, started on the first preview (stopped with the app)."""
-    renderer: TemplateRenderer | None = getattr(request.app.state, "template_renderer", None)
-    if renderer is None:
-        settings = settings_of(request)
-        renderer = TemplateRenderer(
-            workers=settings.template_workers,
-            timeout_s=settings.template_render_timeout_s,
-            memory_mb=settings.template_memory_mb,
-        )
-        request.app.state.template_renderer = renderer
-    return renderer
 
 
 def _template(template_id: str, body: TemplateIn) -> NotificationTemplate:
@@ -58,9 +45,8 @@ def _template(template_id: str, body: TemplateIn) -> NotificationTemplate:
 
 
 async def _preview(
-    request: Request, template: NotificationTemplate, body: PreviewIn
+    store: ApiStore, renderer: TemplateRenderer, template: NotificationTemplate, body: PreviewIn
 ) -> PreviewView:
-    store = store_of(request)
     if body.item_id is not None and await store.get_item(body.item_id) is None:
         raise not_found(f"no item {body.item_id}")
     if body.account_id is not None and await store.get_account(body.account_id) is None:
@@ -70,7 +56,7 @@ async def _preview(
         template,
         item_id=body.item_id,
         account_id=body.account_id,
-        renderer=renderer_of(request),
+        renderer=renderer,
     )
     if preview.over_budget:
         raise unprocessable([(("template",), preview.error or "over a template limit")])
@@ -88,9 +74,11 @@ async def _preview(
     responses={**NOT_FOUND, **UNPROCESSABLE},
     dependencies=[RequireAdmin],
 )
-async def preview_draft(request: Request, body: DraftPreviewIn) -> PreviewView:
+async def preview_draft(
+    store: StoreDep, renderer: RendererDep, body: DraftPreviewIn
+) -> PreviewView:
     draft = _template("tpl_draft", body.template)
-    return await _preview(request, draft, body)
+    return await _preview(store, renderer, draft, body)
 
 
 @router.post(
@@ -104,17 +92,18 @@ async def preview_draft(request: Request, body: DraftPreviewIn) -> PreviewView:
     dependencies=[RequireAdmin],
 )
 async def preview_stored(
-    request: Request,
+    store: StoreDep,
+    renderer: RendererDep,
     template_id: PathId,
     body: Annotated[PreviewIn | None, Body()] = None,
 ) -> PreviewView:
-    template = await load_template(store_of(request), template_id)
-    return await _preview(request, template, body or PreviewIn())
+    template = await load_template(store, template_id)
+    return await _preview(store, renderer, template, body or PreviewIn())
 
 
 @router.get("", summary="List notification templates", dependencies=[RequireRead])
-async def list_templates(request: Request) -> list[TemplateView]:
-    return [TemplateView.of(t) for t in await store_of(request).list_templates()]
+async def list_templates(store: StoreDep) -> list[TemplateView]:
+    return [TemplateView.of(t) for t in await store.list_templates()]
 
 
 @router.post(
@@ -123,9 +112,9 @@ async def list_templates(request: Request) -> list[TemplateView]:
     summary="Create a notification template",
     dependencies=[RequireAdmin],
 )
-async def create_template(request: Request, response: Response, body: TemplateIn) -> TemplateView:
+async def create_template(store: StoreDep, response: Response, body: TemplateIn) -> TemplateView:
     template = _template("tpl_" + token_source.token_hex(8), body)
-    await store_of(request).put_template(template)
+    await store.put_template(template)
     response.headers["Location"] = f"/v1/templates/{template.id}"
     return TemplateView.of(template)
 
@@ -133,15 +122,14 @@ async def create_template(request: Request, response: Response, body: TemplateIn
 @router.get(
     "/{template_id}", summary="One template", responses=NOT_FOUND, dependencies=[RequireRead]
 )
-async def get_template(request: Request, template_id: PathId) -> TemplateView:
-    return TemplateView.of(await load_template(store_of(request), template_id))
+async def get_template(store: StoreDep, template_id: PathId) -> TemplateView:
+    return TemplateView.of(await load_template(store, template_id))
 
 
 @router.put(
     "/{template_id}", summary="Replace a template", responses=NOT_FOUND, dependencies=[RequireAdmin]
 )
-async def replace_template(request: Request, template_id: PathId, body: TemplateIn) -> TemplateView:
-    store = store_of(request)
+async def replace_template(store: StoreDep, template_id: PathId, body: TemplateIn) -> TemplateView:
     await load_template(store, template_id)
     template = _template(template_id, body)
     await store.put_template(template)
@@ -155,8 +143,7 @@ async def replace_template(request: Request, template_id: PathId, body: Template
     responses={**NOT_FOUND, **CONFLICT},
     dependencies=[RequireAdmin],
 )
-async def delete_template(request: Request, template_id: PathId) -> None:
-    store = store_of(request)
+async def delete_template(store: StoreDep, template_id: PathId) -> None:
     await load_template(store, template_id)
     users = [
         a.name

@@ -1,11 +1,12 @@
-"""Workflows and their steps, with the 'new email on an existing item -> step' rule (SPEC F4)."""
+"""Workflows and their steps, with the 'new email on an existing item -> step' rule
+(docs/features.md F4)."""
 
 import secrets as token_source
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from postroom_api.auth import RequireAdmin, RequireRead
-from postroom_api.deps import store_of
+from postroom_api.deps import StoreDep
 from postroom_api.routing import (
     CONFLICT,
     NOT_FOUND,
@@ -17,15 +18,15 @@ from postroom_api.routing import (
     unprocessable,
 )
 from postroom_api.schemas import WorkflowIn, WorkflowView
+from postroom_api.store import ApiStore
 from postroom_shared.models import Workflow, WorkflowStep
-from postroom_shared.store import Store
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"], route_class=SafeRoute)
 
 
-async def _load(store: Store, workflow_id: str) -> Workflow:
+async def _load(store: ApiStore, workflow_id: str) -> Workflow:
     workflow = await store.get_workflow(workflow_id)
     if workflow is None:
         raise not_found(f"no workflow {workflow_id}")
@@ -41,8 +42,8 @@ def _workflow(workflow_id: str, body: WorkflowIn) -> Workflow:
 
 
 @router.get("", summary="List workflows", dependencies=[RequireRead])
-async def list_workflows(request: Request) -> list[WorkflowView]:
-    return [WorkflowView.of(w) for w in await store_of(request).list_workflows()]
+async def list_workflows(store: StoreDep) -> list[WorkflowView]:
+    return [WorkflowView.of(w) for w in await store.list_workflows()]
 
 
 @router.post(
@@ -52,9 +53,9 @@ async def list_workflows(request: Request) -> list[WorkflowView]:
     responses=UNPROCESSABLE,
     dependencies=[RequireAdmin],
 )
-async def create_workflow(request: Request, response: Response, body: WorkflowIn) -> WorkflowView:
+async def create_workflow(store: StoreDep, response: Response, body: WorkflowIn) -> WorkflowView:
     workflow = _workflow("wf_" + token_source.token_hex(8), body)
-    await store_of(request).put_workflow(workflow)
+    await store.put_workflow(workflow)
     response.headers["Location"] = f"/v1/workflows/{workflow.id}"
     return WorkflowView.of(workflow)
 
@@ -62,8 +63,8 @@ async def create_workflow(request: Request, response: Response, body: WorkflowIn
 @router.get(
     "/{workflow_id}", summary="One workflow", responses=NOT_FOUND, dependencies=[RequireRead]
 )
-async def get_workflow(request: Request, workflow_id: PathId) -> WorkflowView:
-    return WorkflowView.of(await _load(store_of(request), workflow_id))
+async def get_workflow(store: StoreDep, workflow_id: PathId) -> WorkflowView:
+    return WorkflowView.of(await _load(store, workflow_id))
 
 
 @router.put(
@@ -72,8 +73,7 @@ async def get_workflow(request: Request, workflow_id: PathId) -> WorkflowView:
     responses={**NOT_FOUND, **UNPROCESSABLE},
     dependencies=[RequireAdmin],
 )
-async def replace_workflow(request: Request, workflow_id: PathId, body: WorkflowIn) -> WorkflowView:
-    store = store_of(request)
+async def replace_workflow(store: StoreDep, workflow_id: PathId, body: WorkflowIn) -> WorkflowView:
     await _load(store, workflow_id)
     workflow = _workflow(workflow_id, body)
     await store.put_workflow(workflow)
@@ -87,8 +87,7 @@ async def replace_workflow(request: Request, workflow_id: PathId, body: Workflow
     responses={**NOT_FOUND, **CONFLICT},
     dependencies=[RequireAdmin],
 )
-async def delete_workflow(request: Request, workflow_id: PathId) -> None:
-    store = store_of(request)
+async def delete_workflow(store: StoreDep, workflow_id: PathId) -> None:
     await _load(store, workflow_id)
     users = [a.name for a in await store.list_accounts() if a.workflow_id == workflow_id]
     if users:

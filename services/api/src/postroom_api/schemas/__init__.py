@@ -3,22 +3,8 @@
 Input models (`*In`, `*Patch`) are separate from views (`*View`): secrets go in, never out.
 """
 
-from postroom_api.schemas.accounts import (
-    AccountIn,
-    AccountPatch,
-    AccountStateView,
-    AccountView,
-    CopyIn,
-    FoldersView,
-    MailboxErrorView,
-    MailboxView,
-    OAuthDoneView,
-    OAuthStartIn,
-    OAuthStartView,
-    OAuthView,
-    RefreshView,
-    WaitingView,
-)
+from postroom_api.schemas.account_views import AccountStateView, AccountView, MailboxView
+from postroom_api.schemas.accounts import AccountIn, AccountPatch, CopyIn
 from postroom_api.schemas.config import (
     DraftPreviewIn,
     ItemTypeView,
@@ -44,6 +30,13 @@ from postroom_api.schemas.log import (
     QuarantinePage,
     QuarantineView,
     ReprocessView,
+)
+from postroom_api.schemas.mailbox import FoldersView, MailboxErrorView, RefreshView, WaitingView
+from postroom_api.schemas.oauth import (
+    OAuthDoneView,
+    OAuthStartIn,
+    OAuthStartView,
+    OAuthView,
 )
 from postroom_api.schemas.smtp import SmtpIn, SmtpSettingsView, SmtpView, TestMailIn, TestMailView
 

@@ -1,11 +1,12 @@
-"""The outbound SMTP server (SPEC F1) over HTTP; the password and OAuth secrets write-only."""
+"""The outbound SMTP server (docs/features.md F1) over HTTP; the password and OAuth secrets
+write-only."""
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from postroom_api.schemas.accounts import OAuthIn, OAuthView
 from postroom_api.schemas.common import Address, Host, In, Secret
+from postroom_api.schemas.oauth import OAuthIn, OAuthView
 from postroom_shared.models import Security, SmtpAuth, SmtpSettings
 
 __all__ = ["SmtpIn", "SmtpSettingsView", "SmtpView", "TestMailIn", "TestMailView"]

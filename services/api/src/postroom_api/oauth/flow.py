@@ -1,4 +1,5 @@
-"""The authorisation-code sign-in (with PKCE S256), started and finished by the API.
+"""The authorisation-code sign-in (with PKCE S256), started and finished by the API (the
+other services only use the refresh token it stores, through `postroom_shared.oauth`).
 
 `start_authorization` returns the provider URL to send the admin's (or mailbox owner's)
 browser to, and the binding secret that browser must hold as a cookie; the `state` in the URL
@@ -17,17 +18,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
 from pydantic import BaseModel, ConfigDict
 
-from postroom_shared.errors import TransientError
-from postroom_shared.models import OAuthSettings
-from postroom_shared.oauth import google, microsoft
-from postroom_shared.oauth.endpoints import OAuthEndpoints
-from postroom_shared.oauth.errors import OAuthError, ReauthorizationRequired
-from postroom_shared.oauth.http import IdpSession
-from postroom_shared.oauth.owners import SMTP_OWNER, describe, stored_oauth
-from postroom_shared.oauth.state import (
+from postroom_api.oauth.state import (
     STATE_TTL_S,
     PendingSignIn,
     binding_cookie,
@@ -38,6 +31,14 @@ from postroom_shared.oauth.state import (
     pkce_verifier,
     seal_state,
 )
+from postroom_shared.errors import TransientError
+from postroom_shared.models import OAuthSettings
+from postroom_shared.oauth import google, microsoft
+from postroom_shared.oauth.endpoints import OAuthEndpoints
+from postroom_shared.oauth.errors import OAuthError, ReauthorizationRequired
+from postroom_shared.oauth.http import IdpSession
+from postroom_shared.oauth.owners import SMTP_OWNER, describe, stored_oauth
+from postroom_shared.oauth.tokens import client_secret
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store.ports import ConfigStore
 
@@ -61,10 +62,6 @@ class AuthStart(BaseModel):
     @property
     def cookie(self) -> str:
         return binding_cookie(self.state_id)
-
-
-def client_secret(oauth: OAuthSettings, secrets: SecretBox) -> str | None:
-    return secrets.decrypt(oauth.client_secret_enc) if oauth.client_secret_enc else None
 
 
 def _with_state(url: str, state: str) -> str:
@@ -228,7 +225,7 @@ def _exchange_microsoft(
     oauth: OAuthSettings,
     secret: str | None,
     endpoints: OAuthEndpoints,
-    session: requests.Session,
+    session: IdpSession,
 ) -> dict[str, Any]:
     app = microsoft.new_app(oauth, secret, endpoints, session)
     flow = {

@@ -1,20 +1,22 @@
 """A sign-in state is bound to the browser that opened the sign-in link: the link carries the
-binding secret for the browser's cookie, the state only its hash (postroom_shared.oauth.state)."""
+binding secret for the browser's cookie, the state only its hash (postroom_api.oauth.state)."""
 
 import hashlib
 import time
 
 import pytest
 
-from postroom_shared.models import OAuthSettings
-from postroom_shared.oauth import OAuthEndpoints, OAuthError, SignInLink, start_authorization
-from postroom_shared.oauth.state import (
+from postroom_api.oauth.flow import start_authorization
+from postroom_api.oauth.state import (
     BINDING_COOKIE_PREFIX,
+    SignInLink,
     check_binding,
     open_link,
     open_state,
     seal_link,
 )
+from postroom_shared.models import OAuthSettings
+from postroom_shared.oauth import OAuthEndpoints, OAuthError
 from postroom_shared.secretbox import SecretBox
 
 BOX = SecretBox("k" * 40)
