@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from postroom_api.auth import RequireAdmin
 from postroom_api.deps import StoreDep
 from postroom_api.routing import SafeRoute
+from postroom_api.schemas.common import View
 from postroom_shared.apikeys import new_api_key
 from postroom_shared.models import ApiKey, ApiScope
 
@@ -33,7 +34,7 @@ class NewApiKey(BaseModel):
     )
 
 
-class ApiKeyView(BaseModel):
+class ApiKeyView(View):
     id: str
     name: str
     scopes: list[ApiScope]
@@ -44,15 +45,7 @@ class ApiKeyView(BaseModel):
 
     @classmethod
     def of(cls, key: ApiKey) -> "ApiKeyView":
-        return cls(
-            id=key.id,
-            name=key.name,
-            scopes=key.scopes,
-            prefix=key.prefix,
-            account_ids=key.account_ids,
-            created_at=key.created_at,
-            revoked_at=key.revoked_at,
-        )
+        return cls.read(key)
 
 
 class CreatedApiKey(ApiKeyView):
@@ -67,7 +60,7 @@ class CreatedApiKey(ApiKeyView):
 async def create_key(store: StoreDep, body: NewApiKey) -> CreatedApiKey:
     record, key = new_api_key(body.name, body.scopes, body.account_ids)
     await store.put_api_key(record)
-    return CreatedApiKey(**ApiKeyView.of(record).model_dump(), key=key)
+    return CreatedApiKey.read(record, key=key)
 
 
 @router.get("", summary="List API keys (never the keys themselves)")

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from postroom_api.schemas.common import View
 from postroom_api.schemas.oauth import OAuthView
 from postroom_shared.models import (
     AccountState,
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 
-class MailboxView(BaseModel):
+class MailboxView(View):
     host: str
     port: int
     security: Security
@@ -39,15 +40,7 @@ class MailboxView(BaseModel):
 
     @classmethod
     def of(cls, box: MailboxSettings) -> "MailboxView":
-        return cls(
-            host=box.host,
-            port=box.port,
-            security=box.security,
-            verify_tls=box.verify_tls,
-            username=box.username,
-            folder=box.folder,
-            password_set=bool(box.password_enc),
-        )
+        return cls.read(box, password_set=bool(box.password_enc))
 
 
 class AutoReplyView(BaseModel):
@@ -73,7 +66,7 @@ class ItemsFromMailView(BaseModel):
     no_separate_notification_for_new: bool
 
 
-class AccountView(BaseModel):
+class AccountView(View):
     id: str
     name: str
     address: str
@@ -99,29 +92,13 @@ class AccountView(BaseModel):
 
     @classmethod
     def of(cls, account: EmailAccount) -> "AccountView":
-        return cls(
-            id=account.id,
-            name=account.name,
-            address=account.address,
-            provider=account.provider,
-            active=account.active,
+        return cls.read(
+            account,
             mailbox=MailboxView.of(account.mailbox) if account.mailbox else None,
             oauth=OAuthView.of(account.oauth) if account.oauth else None,
-            after_read=account.after_read,
-            poll_interval_s=account.poll_interval_s,
-            use_idle=account.use_idle,
-            max_mail_bytes=account.max_mail_bytes,
-            tell_sender_when_too_large=account.tell_sender_when_too_large,
-            item_type=account.item_type,
-            project=account.project,
-            creator=account.creator,
-            auto_reply=AutoReplyView.model_validate(account.auto_reply.model_dump()),
-            on_reply=ReplyActionsView.model_validate(account.on_reply.model_dump()),
-            items=ItemsFromMailView.model_validate(account.items.model_dump()),
-            workflow_id=account.workflow_id,
-            notification_template_id=account.notification_template_id,
-            created_at=account.created_at,
-            updated_at=account.updated_at,
+            auto_reply=account.auto_reply.model_dump(),
+            on_reply=account.on_reply.model_dump(),
+            items=account.items.model_dump(),
         )
 
 
@@ -135,7 +112,7 @@ class LoopBreakerView(BaseModel):
     items: int = Field(description="New items answered within the window.")
 
 
-class AccountStateView(BaseModel):
+class AccountStateView(View):
     """How fetching goes, as the fetcher last wrote it, and the replier's active loop breakers."""
 
     account_id: str
@@ -162,16 +139,6 @@ class AccountStateView(BaseModel):
     def of(cls, account_id: str, state: AccountState | None) -> "AccountStateView":
         if state is None:
             return cls(account_id=account_id, status="unknown", needs_reauthorisation=False)
-        return cls(
-            account_id=account_id,
-            status=state.status,
-            needs_reauthorisation=state.status == "needs_reauth",
-            error_kind=state.error_kind,
-            last_error=state.last_error,
-            since=state.since,
-            next_attempt=state.next_attempt,
-            failures=state.failures,
-            last_success=state.last_success,
-            mode=state.mode,
-            updated_at=state.updated_at,
+        return cls.read(
+            state, account_id=account_id, needs_reauthorisation=state.status == "needs_reauth"
         )

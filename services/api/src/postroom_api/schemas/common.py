@@ -6,7 +6,7 @@ no input can make a route slow or crash. NUL characters and lone UTF-16 surrogat
 in a request body.
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AfterValidator,
@@ -34,6 +34,7 @@ __all__ = [
     "Secret",
     "Text",
     "Url",
+    "View",
     "unfit_text",
 ]
 
@@ -115,6 +116,23 @@ Secret = Annotated[
         min_length=1, max_length=4000, description="Write-only: stored encrypted, never returned."
     ),
 ]
+
+
+class View(BaseModel):
+    """Base of response bodies read off a stored model (or any object) by field name.
+
+    `read` takes exactly the fields the view declares, so a secret the view does not name (an
+    encrypted password, a key hash) can never leave by accident; the caller names only the
+    fields that are computed or called differently."""
+
+    @classmethod
+    def read(cls, source: object, **different: Any) -> Self:
+        values = {
+            name: getattr(source, name)
+            for name in cls.model_fields
+            if name not in different and hasattr(source, name)
+        }
+        return cls.model_validate({**values, **different}, from_attributes=True)
 
 
 class In(BaseModel):

@@ -2,6 +2,7 @@
 
 from pydantic import BaseModel, Field
 
+from postroom_api.schemas.common import View
 from postroom_shared.deadletters import DeadLetterInfo
 
 __all__ = [
@@ -19,7 +20,7 @@ class DeadLetterQueueView(BaseModel):
     count: int = Field(description="Messages waiting in the dead-letter queue.")
 
 
-class DeadLetterView(BaseModel):
+class DeadLetterView(View):
     message_id: str | None = Field(description="The event id (the AMQP message id).")
     type: str | None = Field(description="The event type.", examples=["item.created.v1"])
     correlation_id: str | None
@@ -31,16 +32,7 @@ class DeadLetterView(BaseModel):
 
     @classmethod
     def of(cls, info: DeadLetterInfo) -> "DeadLetterView":
-        return cls(
-            message_id=info.message_id,
-            type=info.type,
-            correlation_id=info.correlation_id,
-            attempt=info.attempt,
-            reason=info.reason,
-            failed_at=info.failed_at,
-            size=info.size,
-            headers=info.headers,
-        )
+        return cls.read(info)
 
 
 class DeadLetterDetail(DeadLetterView):
@@ -48,8 +40,7 @@ class DeadLetterDetail(DeadLetterView):
 
     @classmethod
     def detail(cls, info: DeadLetterInfo) -> "DeadLetterDetail":
-        body = (info.body or b"").decode("utf-8", "replace")
-        return cls(**DeadLetterView.of(info).model_dump(), body=body)
+        return cls.read(info, body=(info.body or b"").decode("utf-8", "replace"))
 
 
 class DeadLetterPage(BaseModel):

@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, Field
 
+from postroom_api.schemas.common import View
 from postroom_shared.models import Item, ItemType, Party, StoredAttachment, ThreadMessage
 
 __all__ = [
@@ -24,7 +25,7 @@ def message_ref(message: ThreadMessage) -> str:
     return "m_" + hashlib.sha256(message.key.encode()).hexdigest()[:24]
 
 
-class ItemSummary(BaseModel):
+class ItemSummary(View):
     id: str
     number: int
     type: ItemType
@@ -40,20 +41,7 @@ class ItemSummary(BaseModel):
 
     @classmethod
     def of(cls, item: Item) -> "ItemSummary":
-        return cls(
-            id=item.id,
-            number=item.number,
-            type=item.item_type,
-            token=item.token,
-            title=item.title,
-            status=item.status,
-            project=item.project,
-            account_id=item.account_id,
-            requester=item.requester,
-            messages=item.message_count,
-            created_at=item.created_at,
-            updated_at=item.updated_at,
-        )
+        return cls.read(item, type=item.item_type, messages=item.message_count)
 
 
 class ItemPage(BaseModel):
@@ -63,7 +51,7 @@ class ItemPage(BaseModel):
     )
 
 
-class AttachmentView(BaseModel):
+class AttachmentView(View):
     index: int
     filename: str
     content_type: str
@@ -75,16 +63,7 @@ class AttachmentView(BaseModel):
 
     @classmethod
     def of(cls, attachment: StoredAttachment, index: int, base: str) -> "AttachmentView":
-        return cls(
-            index=index,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
-            size=attachment.size,
-            sha256=attachment.sha256,
-            content_id=attachment.content_id,
-            inline=attachment.inline,
-            download_url=f"{base}/attachments/{index}",
-        )
+        return cls.read(attachment, index=index, download_url=f"{base}/attachments/{index}")
 
 
 _CID_RE = re.compile(r"""(["'])cid:([^"']{1,500})\1""", re.IGNORECASE)
@@ -101,7 +80,7 @@ def _link_inline_images(html: str, urls: dict[str, str]) -> str:
     return _CID_RE.sub(swap, html) if urls else html
 
 
-class MessageView(BaseModel):
+class MessageView(View):
     id: str = Field(description="Id of the message on this item (for the download URLs).")
     mail_key: str = Field(description="Mail key (inbound) as in the processing log.")
     direction: str = Field(description="in (received) or out (sent by Postroom).")
@@ -131,25 +110,13 @@ class MessageView(BaseModel):
             AttachmentView.of(a, index, base) for index, a in enumerate(message.attachments)
         ]
         urls = {a.content_id.lower(): a.download_url for a in attachments if a.content_id}
-        return cls(
+        return cls.read(
+            message,
             id=ref,
             mail_key=message.key,
-            direction=message.direction,
-            message_id=message.message_id,
-            in_reply_to=message.in_reply_to,
-            references=message.references,
-            subject=message.subject,
-            sender=message.sender,
-            to=message.to,
-            cc=message.cc,
-            date=message.date,
-            kind=message.kind,
-            text=message.text,
             html=_link_inline_images(message.html, urls) if message.html else None,
-            reply_text=message.reply_text,
             attachments=attachments,
             raw_url=f"{base}/raw" if message.blob_ref else None,
-            created_at=message.created_at,
         )
 
 
@@ -167,16 +134,9 @@ class ItemDetail(ItemSummary):
 
     @classmethod
     def with_thread(cls, item: Item, messages: list[ThreadMessage], item_url: str) -> "ItemDetail":
-        return cls(
-            **ItemSummary.of(item).model_dump(),
-            description=item.description,
-            priority=item.priority,
-            fields=item.fields,
-            requester_id=item.requester_id,
-            notify=item.notify,
-            participants=item.participants,
-            bounced=item.bounced,
-            workflow_id=item.workflow_id,
-            workflow_step=item.workflow_step,
+        return cls.read(
+            item,
+            type=item.item_type,
+            messages=item.message_count,
             thread=[MessageView.of(m, item_url) for m in messages],
         )

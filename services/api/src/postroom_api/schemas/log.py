@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
+from postroom_api.schemas.common import View
 from postroom_shared.models import ProcessingLogEntry, QuarantineEntry
 
 __all__ = ["LogEntryView", "QuarantinePage", "QuarantineView", "ReprocessView"]
@@ -36,7 +37,7 @@ class LogEntryView(BaseModel):
         )
 
 
-class QuarantineView(BaseModel):
+class QuarantineView(View):
     id: str
     account_id: str
     mail_key: str
@@ -47,15 +48,7 @@ class QuarantineView(BaseModel):
 
     @classmethod
     def of(cls, entry: QuarantineEntry) -> "QuarantineView":
-        return cls(
-            id=entry.id,
-            account_id=entry.account_id,
-            mail_key=entry.mail_key,
-            reason=entry.reason,
-            attempts=entry.attempts,
-            created_at=entry.created_at,
-            raw_url=f"/v1/quarantine/{entry.id}/raw" if entry.blob_ref else None,
-        )
+        return cls.read(entry, raw_url=f"/v1/quarantine/{entry.id}/raw" if entry.blob_ref else None)
 
 
 class ReprocessView(BaseModel):

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from postroom_api.schemas.common import Address, Host, In, Secret
+from postroom_api.schemas.common import Address, Host, In, Secret, View
 from postroom_api.schemas.oauth import OAuthIn, OAuthView
 from postroom_shared.models import Security, SmtpAuth, SmtpSettings
 
@@ -43,7 +43,7 @@ class SmtpIn(In):
     )
 
 
-class SmtpSettingsView(BaseModel):
+class SmtpSettingsView(View):
     host: str
     port: int
     security: Security
@@ -56,16 +56,10 @@ class SmtpSettingsView(BaseModel):
 
     @classmethod
     def of(cls, smtp: SmtpSettings) -> "SmtpSettingsView":
-        return cls(
-            host=smtp.host,
-            port=smtp.port,
-            security=smtp.security,
-            verify_tls=smtp.verify_tls,
-            auth=smtp.auth,
-            username=smtp.username,
+        return cls.read(
+            smtp,
             password_set=bool(smtp.password_enc),
             oauth=OAuthView.of(smtp.oauth) if smtp.oauth else None,
-            oauth_provider=smtp.oauth_provider,
         )
 
 
