@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from postroom_cli.command import Command
-from postroom_fetcher import deliver
+from postroom_fetcher import ops
 
 __all__ = ["COMMANDS", "add_parsers"]
 
@@ -22,7 +22,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _deliver(args: argparse.Namespace) -> int:
-    return deliver.main(args)
+    return ops.deliver_from_stdin(args)
 
 
 COMMANDS: dict[str, Command] = {"deliver": _deliver}
