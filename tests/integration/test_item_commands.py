@@ -10,24 +10,28 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aio_pika import connect_robust
 from aio_pika.abc import AbstractChannel, AbstractQueue
 from faststream.rabbit import RabbitBroker
 from pydantic import SecretStr
 
+from postroom_converter import ops
 from postroom_shared.contracts import (
     ActorV1,
     AddNoteV1,
+    AddReplyV1,
     ChangeStatusV1,
     ItemCommandRejectedV1,
     ItemUpdatedV1,
 )
+from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.messaging import publish_command
-from postroom_shared.models import Workflow, WorkflowStep
+from postroom_shared.models import Party, Workflow, WorkflowStep
 from postroom_shared.retry import ERROR_HEADER, dead_letter_queue
 from postroom_shared.runtime import make_broker
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store
-from postroom_shared.topology import EVENTS, consumer_queue
+from postroom_shared.topology import EVENTS, consumer_queue, declare_topology
 from tests import factories
 from tests.integration.item_owner import item_owner
 from tests.stack_env import StackEnv
@@ -48,6 +52,7 @@ def settings(stack: StackEnv, store_url: str) -> CommonSettings:
 async def broker(settings: CommonSettings) -> AsyncIterator[RabbitBroker]:
     opened = make_broker(settings)
     await opened.connect()
+    await declare_topology(opened)
     yield opened
     await opened.stop()
 
@@ -181,3 +186,59 @@ async def test_a_refused_command_is_announced_and_parked_with_its_reason(
     assert reasons[str(stale.command_id)].startswith("rejected: ")
     item = await store.get_item(item_id)
     assert item is not None and (item.status, item.version) == ("new", 1)
+
+
+async def test_the_api_door_is_the_same_write_path(
+    settings: CommonSettings, store: Store, broker: RabbitBroker
+) -> None:
+    """`ops.apply_item_command`, as the API calls it in-process: a team reply gets a signed
+    Message-ID and threading headers, is applied once per command id, and a stale version or
+    a bad command raises instead of writing."""
+    await store.put_account(factories.account())
+    item = await factories.stored_incident(store, 1, requester=Party(address="casey@example.org"))
+    answer = factories.thread_message(item.id, "in-2").model_copy(
+        update={"message_id": "<m2@example.org>", "references": ["<m1@example.org>"]}
+    )
+    assert await store.append_message(item.id, answer, [], add_participants=[])  # version 2
+    signer = MessageIdSigner.checking(settings.secret_key.get_secret_value())
+    reply = AddReplyV1(
+        command_id=uuid.uuid4(),
+        source="api",
+        item_id=item.id,
+        actor=ActorV1(kind="user", id="usr_1"),
+        text="Fixed.",
+        expected_version=2,
+    )
+    connection = await connect_robust(settings.broker_url)
+    channel = await connection.channel()
+    events = await _listen(channel, "item.updated.v1")
+    first = await ops.apply_item_command(store, broker, signer, reply)
+    again = await ops.apply_item_command(store, broker, signer, reply)
+    assert (first.outcome, again.outcome) == ("applied", "duplicate")
+    assert first.event is not None and first.event.changes == ("reply_added",)
+    [published] = await _take(events, 1)
+    assert published["event_id"] == str(first.event.event_id)
+    [out] = [m for m in await store.list_messages(item.id) if m.direction == "out"]
+    assert out.key == first.event.thread_key and signer.verify(out.message_id) == item.id
+    assert out.in_reply_to == ["<m2@example.org>"]
+    assert out.references == ["<m1@example.org>", "<m2@example.org>"]
+    assert out.subject.startswith("Re: [INC-1]") and out.kind == "team_reply"
+    stale = _status(item.id, expected_version=2)
+    with pytest.raises(ops.VersionConflict, match="version 3, not 2"):
+        await ops.apply_item_command(store, broker, signer, stale)
+    with pytest.raises(ops.CommandRejected, match="no item it_gone"):
+        await ops.apply_item_command(store, broker, signer, _status("it_gone"))
+    after = await store.get_item(item.id)
+    assert after is not None and (after.version, after.status) == (3, "new")
+    await connection.close()
+
+
+def _status(item_id: str, expected_version: int | None = None) -> ChangeStatusV1:
+    return ChangeStatusV1(
+        command_id=uuid.uuid4(),
+        source="api",
+        item_id=item_id,
+        actor=ACTOR,
+        status="closed",
+        expected_version=expected_version,
+    )
