@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 
 from aio_pika import connect_robust
 from aio_pika.abc import AbstractChannel
+from faststream.rabbit import RabbitBroker
+from pydantic import SecretStr
 
 from postroom_converter.commands import register_commands
 from postroom_shared.mail.msgid import MessageIdSigner
@@ -22,6 +24,7 @@ from postroom_shared.runtime import make_broker
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store
 from postroom_shared.topology import COMMAND_CONSUMERS, consumer_queue, declare_topology
+from tests.stack_env import StackEnv
 
 QUEUE = consumer_queue(*COMMAND_CONSUMERS[0]).name
 
@@ -49,6 +52,25 @@ class ItemOwner:
                 return now
             seen = now
             await asyncio.sleep(0.3)
+
+
+def owner_settings(stack: StackEnv, store_url: str) -> CommonSettings:
+    """Settings of the owner and its callers in these tests (any fixed secret key)."""
+    return CommonSettings(
+        store_url=store_url, broker_url=stack.amqp_url, secret_key=SecretStr("o" * 40)
+    )
+
+
+@asynccontextmanager
+async def caller_broker(settings: CommonSettings) -> AsyncIterator[RabbitBroker]:
+    """A caller's broker: publishes commands with confirms, as the replier and the API do."""
+    opened = make_broker(settings)
+    await opened.connect()
+    await declare_topology(opened)
+    try:
+        yield opened
+    finally:
+        await opened.stop()
 
 
 @asynccontextmanager

@@ -13,7 +13,6 @@ import pytest
 from aio_pika import connect_robust
 from aio_pika.abc import AbstractChannel, AbstractQueue
 from faststream.rabbit import RabbitBroker
-from pydantic import SecretStr
 
 from postroom_converter import ops
 from postroom_shared.contracts import (
@@ -28,12 +27,11 @@ from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.messaging import publish_command
 from postroom_shared.models import Party, Workflow, WorkflowStep
 from postroom_shared.retry import ERROR_HEADER, dead_letter_queue
-from postroom_shared.runtime import make_broker
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store
-from postroom_shared.topology import EVENTS, consumer_queue, declare_topology
+from postroom_shared.topology import EVENTS, consumer_queue
 from tests import factories
-from tests.integration.item_owner import item_owner
+from tests.integration.item_owner import caller_broker, item_owner, owner_settings
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -43,18 +41,13 @@ STATUS_QUEUE = consumer_queue("converter", "item.change_status.v1").name
 
 @pytest.fixture
 def settings(stack: StackEnv, store_url: str) -> CommonSettings:
-    return CommonSettings(
-        store_url=store_url, broker_url=stack.amqp_url, secret_key=SecretStr("o" * 40)
-    )
+    return owner_settings(stack, store_url)
 
 
 @pytest.fixture
 async def broker(settings: CommonSettings) -> AsyncIterator[RabbitBroker]:
-    opened = make_broker(settings)
-    await opened.connect()
-    await declare_topology(opened)
-    yield opened
-    await opened.stop()
+    async with caller_broker(settings) as opened:
+        yield opened
 
 
 async def _listen(channel: AbstractChannel, *routing_keys: str) -> AbstractQueue:

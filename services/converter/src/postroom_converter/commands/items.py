@@ -12,7 +12,7 @@ fresh read, unless the caller named the version it saw: then the conflict is its
 import hashlib
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from faststream.rabbit import RabbitBroker
 
@@ -63,12 +63,20 @@ def _event_id(command: ItemCommand, kind: str) -> uuid.UUID:
     return deterministic_event_id(kind, str(command.command_id))
 
 
+def _envelope(command: ItemCommand, kind: str) -> dict[str, Any]:
+    """The envelope of an event a command causes: its id derived from the command's, so a
+    redelivered command announces the same event."""
+    return {
+        "event_id": _event_id(command, kind),
+        "source": SOURCE,
+        "correlation_id": command.correlation_id or f"cmd:{command.command_id}",
+        "causation_id": command.causation_id,
+    }
+
+
 def updated_event(command: ItemCommand, change: Change) -> ItemUpdatedV1:
     return ItemUpdatedV1(
-        event_id=_event_id(command, "item.updated.v1"),
-        source=SOURCE,
-        correlation_id=command.correlation_id or f"cmd:{command.command_id}",
-        causation_id=command.causation_id,
+        **_envelope(command, "item.updated.v1"),
         item=item_ref(change.item),
         changes=change.changes,
         actor=command.actor,
@@ -80,10 +88,7 @@ def updated_event(command: ItemCommand, change: Change) -> ItemUpdatedV1:
 
 def rejected_event(command: ItemCommand, rejected: CommandRejected) -> ItemCommandRejectedV1:
     return ItemCommandRejectedV1(
-        event_id=_event_id(command, "item.command_rejected.v1"),
-        source=SOURCE,
-        correlation_id=command.correlation_id or f"cmd:{command.command_id}",
-        causation_id=command.causation_id,
+        **_envelope(command, "item.command_rejected.v1"),
         command_id=command.command_id,
         command_type=command.type,
         item_id=command.item_id,
