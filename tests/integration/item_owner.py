@@ -13,14 +13,18 @@ from contextlib import asynccontextmanager
 
 from aio_pika import connect_robust
 from aio_pika.abc import AbstractChannel
+from faststream.rabbit import RabbitBroker
+from pydantic import SecretStr
 
 from postroom_converter.commands import register_commands
+from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.models import ThreadMessage
 from postroom_shared.retry import RetryPolicy
 from postroom_shared.runtime import make_broker
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store
 from postroom_shared.topology import COMMAND_CONSUMERS, consumer_queue, declare_topology
+from tests.stack_env import StackEnv
 
 QUEUE = consumer_queue(*COMMAND_CONSUMERS[0]).name
 
@@ -50,17 +54,43 @@ class ItemOwner:
             await asyncio.sleep(0.3)
 
 
+def owner_settings(stack: StackEnv, store_url: str) -> CommonSettings:
+    """Settings of the owner and its callers in these tests (any fixed secret key)."""
+    return CommonSettings(
+        store_url=store_url, broker_url=stack.amqp_url, secret_key=SecretStr("o" * 40)
+    )
+
+
+@asynccontextmanager
+async def caller_broker(settings: CommonSettings) -> AsyncIterator[RabbitBroker]:
+    """A caller's broker: publishes commands with confirms, as the replier and the API do."""
+    opened = make_broker(settings)
+    await opened.connect()
+    await declare_topology(opened)
+    try:
+        yield opened
+    finally:
+        await opened.stop()
+
+
 @asynccontextmanager
 async def item_owner(settings: CommonSettings, store: Store) -> AsyncIterator[ItemOwner]:
-    """Run the owner's command consumer on `store` until the block ends. Commands left in the
-    queue by earlier tests (whose stores are gone) are purged first."""
+    """Run the owner's command consumers on `store` until the block ends. Commands left in
+    the queues by earlier tests (whose stores are gone) are purged first."""
     broker = make_broker(settings)
-    register_commands(broker, store, RetryPolicy())
+    register_commands(
+        broker,
+        store,
+        RetryPolicy(),
+        signer=MessageIdSigner.checking(settings.secret_key.get_secret_value()),
+    )
     await broker.connect()
     await declare_topology(broker)
     connection = await connect_robust(settings.broker_url)
     channel = await connection.channel()
-    await (await channel.declare_queue(QUEUE, passive=True)).purge()
+    for owner, command_type in COMMAND_CONSUMERS:
+        queue = consumer_queue(owner, command_type).name
+        await (await channel.declare_queue(queue, passive=True)).purge()
     await broker.start()
     try:
         yield ItemOwner(store, channel)

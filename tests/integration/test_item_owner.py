@@ -10,18 +10,16 @@ from typing import Any
 
 import pytest
 from faststream.rabbit import RabbitBroker
-from pydantic import SecretStr
 
 from postroom_replier.domain.sent_mail import record_sent_mail
 from postroom_shared.contracts import RecordSentMailV1
 from postroom_shared.messaging import publish_command
 from postroom_shared.models import Item, ItemType
 from postroom_shared.retry import ERROR_HEADER, dead_letter_queue, retry_queue
-from postroom_shared.runtime import make_broker
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store
 from tests import factories
-from tests.integration.item_owner import QUEUE, item_owner
+from tests.integration.item_owner import QUEUE, caller_broker, item_owner, owner_settings
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -30,18 +28,13 @@ SENT_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 @pytest.fixture
 def settings(stack: StackEnv, store_url: str) -> CommonSettings:
-    return CommonSettings(
-        store_url=store_url, broker_url=stack.amqp_url, secret_key=SecretStr("o" * 40)
-    )
+    return owner_settings(stack, store_url)
 
 
 @pytest.fixture
 async def broker(settings: CommonSettings) -> AsyncIterator[RabbitBroker]:
-    """A caller's broker: publishes commands with confirms, as the replier does."""
-    opened = make_broker(settings)
-    await opened.connect()
-    yield opened
-    await opened.stop()
+    async with caller_broker(settings) as opened:
+        yield opened
 
 
 def _command(item_id: str, n: int = 1) -> RecordSentMailV1:
