@@ -41,6 +41,7 @@ from postroom_shared.models.items import (
     StoredAttachment,
     ThreadMessage,
 )
+from postroom_shared.models.notifications import NotificationSettings, NotifyEvent
 from postroom_shared.models.ops import (
     AccountState,
     ApiKey,
@@ -72,7 +73,9 @@ __all__ = [
     "MailBytesLimit",
     "MailSource",
     "MailboxSettings",
+    "NotificationSettings",
     "NotificationTemplate",
+    "NotifyEvent",
     "OAuthSettings",
     "Party",
     "Person",
