@@ -25,7 +25,7 @@ REPLY = ThreadMessage(
     message_id="<signed.1@example.test>",
     in_reply_to=["<customer-2@x.test>"],
     references=["<customer-1@x.test>", "<customer-2@x.test>"],
-    subject="Re: Printer",
+    subject="Re: [INC-7] Printer",
     to=[Party(address="c@x.test")],
     text="We replaced it.",
     kind="team_reply",
@@ -44,7 +44,7 @@ def test_a_team_reply_is_person_to_person_mail_threaded_to_the_customer() -> Non
     )
     assert mail["From"] == "Support <support@example.test>"
     assert mail["To"] == "c@x.test"
-    assert "[INC-7]" in mail["Subject"] and "Printer" in mail["Subject"]
+    assert mail["Subject"] == "Re: [INC-7] Printer"
     assert mail["Message-ID"] == "<signed.1@example.test>"
     assert mail["In-Reply-To"] == "<customer-2@x.test>"
     assert mail["References"] == "<customer-1@x.test> <customer-2@x.test>"
@@ -61,12 +61,13 @@ def test_an_odd_content_type_is_sent_as_bytes() -> None:
     mail = compose_team_reply(
         account=factories.account(),
         item=ITEM,
-        reply=REPLY.model_copy(update={"references": [], "in_reply_to": []}),
+        reply=REPLY.model_copy(update={"references": [], "in_reply_to": [], "subject": "Printer"}),
         recipient="c@x.test",
         instance="test",
         rendered=Rendered("s", "t\n", None),
         attachments=(Attachment("x", "multipart/mixed", b"raw"),),
     )
     assert mail["In-Reply-To"] is None and mail["References"] is None
+    assert mail["Subject"] == "Re: [INC-7] Printer"
     [attachment] = list(mail.iter_attachments())
     assert attachment.get_content_type() == "application/octet-stream"

@@ -36,7 +36,7 @@ from postroom_replier.renderer import TemplateRenderer
 from postroom_replier.reports import Reports, change_key
 from postroom_replier.settings import ReplierSettings
 from postroom_replier.store import ReplierStore
-from postroom_replier.team_reply import TeamReplies
+from postroom_replier.team_reply import SentReply, TeamReplies
 from postroom_replier.templating import render_for
 from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1, MailQuarantinedV1
 from postroom_shared.logs import bind, get_logger
@@ -101,7 +101,7 @@ class Replier:
                     own_addresses=own,
                 )
                 await self._send_all(event, account, "auto_reply", "mail_update", plan)
-            replied: tuple[str, ...] = ()
+            replied = SentReply((), {})
             if isinstance(event, ItemUpdatedV1) and "reply_added" in event.changes:
                 replied = await self.team_replies.send(event, account)
             changes = () if isinstance(event, ItemCreatedV1) else event.changes
@@ -117,10 +117,10 @@ class Replier:
                 own_addresses=own,
                 excluded=not_to(
                     actor_addresses=await actor_addresses(self.store, actor),
-                    reply_recipients=replied,
+                    reply_recipients=replied.recipients,
                 ),
             )
-            await self._send_all(event, account, "notification", notify, plan, item)
+            await self._send_all(event, account, "notification", notify, plan, item, replied)
 
     async def _send_all(
         self,
@@ -130,6 +130,7 @@ class Replier:
         notify: NotifyEvent,
         plan: ReplyPlan,
         item: Item | None = None,
+        replied: SentReply | None = None,
     ) -> None:
         """Send what `plan` allows, except to bounced addresses; report what it holds back."""
         plan = without_bounced(plan, await bounced_addresses(self.store, plan.recipients))
@@ -137,7 +138,7 @@ class Replier:
         for recipient, why in plan.suppressed:
             await self.reports.suppressed(event, item_id, kind, recipient, why)
         for recipient in plan.recipients:
-            await self._send(event, account, recipient, kind, notify, item)
+            await self._send(event, account, recipient, kind, notify, item, replied)
 
     async def handle_quarantined(self, event: MailQuarantinedV1) -> None:
         """Tell the sender of a mail left unprocessed for its size, once, if the account wants
@@ -186,6 +187,7 @@ class Replier:
         kind: Kind,
         notify: NotifyEvent,
         item: Item | None,
+        replied: SentReply | None,
     ) -> None:
         """Send one automatic mail (auto-reply or notification) about an item at most once,
         within limits, and have its owner put it on the item's thread."""
@@ -206,7 +208,9 @@ class Replier:
             recipient=recipient,
             message_id=message_id,
         )
-        values = context(ref, account, event.message, change=_change(event, notify, item))
+        change = _change(event, notify, item)
+        said = replied.said if replied else None
+        values = context(ref, account, event.message, change=change, reply=said)
         rendered = await render_for(
             self.store,
             self._template_renderer(),

@@ -26,11 +26,17 @@ from postroom_shared.contracts import ItemUpdatedV1
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount, LedgerEntry, ThreadMessage
 
-__all__ = ["REASON", "TeamReplies"]
+__all__ = ["REASON", "SentReply", "TeamReplies"]
 
 REASON = "team_reply"
 log = get_logger(__name__)
 Render = Callable[[EmailAccount, ItemUpdatedV1, dict[str, object], str], Awaitable[Rendered]]
+
+
+@dataclass(frozen=True)
+class SentReply:
+    recipients: tuple[str, ...]
+    said: dict[str, str]  # the reply's values for the notification templates (`reply.*`)
 
 
 @dataclass
@@ -41,31 +47,26 @@ class TeamReplies:
     render: Render  # (account, event, template values, recipient) -> the text
     instance: str
 
-    async def send(self, event: ItemUpdatedV1, account: EmailAccount) -> tuple[str, ...]:
-        """Mail the reply `event` names to each of its recipients once; the addresses it is
-        meant for (they hear of it by this mail, not by a notification)."""
+    async def send(self, event: ItemUpdatedV1, account: EmailAccount) -> SentReply:
+        """Mail the reply `event` names to each of its recipients once; whom it is meant for
+        (they hear of it by this mail, not by a notification) and what it says."""
         reply = await self._entry(event)
         if reply is None:
-            return ()
+            return SentReply((), {})
         recipients = tuple(dict.fromkeys(p.address.lower() for p in [*reply.to, *reply.cc]))
         for address, note in (await bounced_addresses(self.store, recipients)).items():
             log.warning("team reply to a bounced address", recipient=address, bounce=note)
             await self.reports.noted(event, "team_reply", address, f"bounced_address: {note}")
         attachments = await self._attachments(reply)
-        actor = actor_name(event.actor)
-        values = context(
-            event.item,
-            account,
-            None,
-            change={"event": "team_reply", "actor": actor},
-            reply={
-                "subject": reply.subject,
-                "text": reply.text,
-                "html": reply.html or "",
-                "text_html": text_as_html(reply.text),
-                "to": ", ".join(recipients),
-            },
-        )
+        said = {
+            "subject": reply.subject,
+            "text": reply.text,
+            "html": reply.html or "",
+            "text_html": text_as_html(reply.text),
+            "to": ", ".join(recipients),
+        }
+        change = {"event": "team_reply", "actor": actor_name(event.actor)}
+        values = context(event.item, account, None, change=change, reply=said)
         for recipient in recipients:
             mail = compose_team_reply(
                 account=account,
@@ -84,7 +85,7 @@ class TeamReplies:
             )
             outcome = await self.delivery.deliver(claim, mail, "team_reply", account.id)
             await self.reports.outcome(event, event.item.item_id, claim, outcome, "team_reply")
-        return recipients
+        return SentReply(recipients, said)
 
     async def _entry(self, event: ItemUpdatedV1) -> ThreadMessage | None:
         for message in await self.store.list_messages(event.item.item_id):

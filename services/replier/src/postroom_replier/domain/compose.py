@@ -13,7 +13,7 @@ from email.utils import formataddr, formatdate
 from postroom_replier.domain.templates import Rendered
 from postroom_shared.contracts import ItemRefV1, MessageRefV1
 from postroom_shared.mail.headers import clean_header_value
-from postroom_shared.mail.tokens import subject_with_token
+from postroom_shared.mail.tokens import format_token, subject_with_token
 from postroom_shared.models import EmailAccount, ItemType, ThreadMessage
 
 __all__ = [
@@ -107,7 +107,10 @@ def compose_team_reply(
     msg = EmailMessage()
     msg["From"] = formataddr((clean_header_value(account.name, max_length=100), account.address))
     msg["To"] = recipient
-    msg["Subject"] = final_subject(reply.subject or rendered.subject, item)
+    chosen = clean_header_value(reply.subject, max_length=300)
+    token = format_token(ItemType(item.item_type), item.number)
+    has_token = token.lower() in chosen.lower()
+    msg["Subject"] = chosen if has_token else final_subject(chosen or rendered.subject, item)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
     msg["Message-ID"] = reply.message_id
     chain = reply.references or reply.in_reply_to
