@@ -13,20 +13,10 @@ from postroom_replier.domain.templates import (
     template_choice,
     text_as_html,
 )
-from postroom_shared.contracts import ItemRefV1
 from postroom_shared.models import NotificationSettings, NotifyEvent
 from tests import factories
 
-ITEM = ItemRefV1(
-    item_id="it_1",
-    item_type="incident",
-    number=7,
-    token="INC-7",
-    project="Support",
-    title="Printer <on> fire",
-    status="closed",
-    account_id="acc1",
-)
+ITEM = factories.item_ref(7, "Printer <on> fire", "closed")
 
 
 def test_each_event_has_its_own_setting_and_new_mail_keeps_the_general_template() -> None:

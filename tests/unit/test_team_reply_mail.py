@@ -3,20 +3,10 @@ token, our loop header and the owner's signed Message-ID."""
 
 from postroom_replier.domain.compose import LOOP_HEADER, Attachment, compose_team_reply
 from postroom_replier.domain.templates import Rendered
-from postroom_shared.contracts import ItemRefV1
 from postroom_shared.models import Party, ThreadMessage
 from tests import factories
 
-ITEM = ItemRefV1(
-    item_id="it_1",
-    item_type="incident",
-    number=7,
-    token="INC-7",
-    project="Support",
-    title="Printer",
-    status="open",
-    account_id="acc1",
-)
+ITEM = factories.item_ref(7, "Printer", "open")
 REPLY = ThreadMessage(
     key="cmd:1",
     item_id="it_1",

@@ -12,6 +12,18 @@ __all__ = [
     "BUILTIN_TEAM_REPLY",
 ]
 
+# What every notification ends with, and what mail notifications say about the mail.
+_FOOTER = """
+--
+{{ account.name }}
+This is an automatic notification.
+"""
+_THE_MAIL = """From:    {{ message.sender_name }} <{{ message.sender_address }}>
+Subject: {{ message.subject }}
+
+Reply to this mail to answer on the item; keep {{ item.token_brackets }} in the subject.
+"""
+
 BUILTIN_AUTO_REPLY = NotificationTemplate(
     id="builtin-auto-reply",
     name="Built-in auto-reply",
@@ -35,17 +47,9 @@ BUILTIN_NOTIFICATION = NotificationTemplate(
     id="builtin-notification",
     name="Built-in notification",
     subject="{{ item.token_brackets }} {{ message.subject or item.title }}",
-    text="""There is new mail on {{ item.token_brackets }} {{ item.title }} ({{ item.status }}).
-
-From:    {{ message.sender_name }} <{{ message.sender_address }}>
-Subject: {{ message.subject }}
-
-Reply to this mail to answer on the item; keep {{ item.token_brackets }} in the subject.
-
---
-{{ account.name }}
-This is an automatic notification.
-""",
+    text="There is new mail on {{ item.token_brackets }} {{ item.title }} ({{ item.status }}).\n\n"
+    + _THE_MAIL
+    + _FOOTER,
 )
 
 
@@ -53,17 +57,8 @@ BUILTIN_ITEM_CREATED = NotificationTemplate(
     id="builtin-item-created",
     name="Built-in notification: new item",
     subject="{{ item.token_brackets }} {{ message.subject or item.title }}",
-    text="""A new item was opened: {{ item.token_brackets }} {{ item.title }} ({{ item.status }}).
-
-From:    {{ message.sender_name }} <{{ message.sender_address }}>
-Subject: {{ message.subject }}
-
-Reply to this mail to answer on the item; keep {{ item.token_brackets }} in the subject.
-
---
-{{ account.name }}
-This is an automatic notification.
-""",
+    text="A new item was opened: {{ item.token_brackets }} {{ item.title }}"
+    " ({{ item.status }}).\n\n" + _THE_MAIL + _FOOTER,
 )
 
 
@@ -78,11 +73,8 @@ Status: {{ item.status }}
 Step:   {{ change.workflow_step }}{% endif %}
 
 Reply to this mail to add to the item; keep {{ item.token_brackets }} in the subject.
-
---
-{{ account.name }}
-This is an automatic notification.
-""",
+"""
+    + _FOOTER,
 )
 
 
@@ -94,11 +86,8 @@ BUILTIN_TEAM_REPLY_NOTIFICATION = NotificationTemplate(
 {% if reply.to %} to {{ reply.to }}{% endif %}:
 
 {{ reply.text }}
-
---
-{{ account.name }}
-This is an automatic notification.
-""",
+"""
+    + _FOOTER,
 )
 
 
