@@ -20,6 +20,7 @@ from postroom_api.schemas.accounts import (
     AutoReplyIn,
     ItemsFromMailIn,
     MailboxIn,
+    NotificationsIn,
     OAuthIn,
     ReplyActionsIn,
 )
@@ -31,6 +32,7 @@ from postroom_shared.models import (
     EmailAccount,
     ItemFromMail,
     MailboxSettings,
+    NotificationSettings,
     OAuthSettings,
     ReplyActions,
     Security,
@@ -281,6 +283,7 @@ def build_account(
             items=ItemFromMail.model_validate(items),
             workflow_id=body.workflow_id,
             notification_template_id=body.notification_template_id,
+            notifications=NotificationSettings.model_validate(body.notifications.model_dump()),
             created_at=old.created_at if old is not None else now,
             updated_at=now,
         )
@@ -308,6 +311,7 @@ def input_of(account: EmailAccount) -> dict[str, Any]:
         "auto_reply": AutoReplyIn,
         "on_reply": ReplyActionsIn,
         "items": ItemsFromMailIn,
+        "notifications": NotificationsIn,
     }
     # Only what the input model knows: a field added to the stored model later must not turn
     # every PATCH into a 422 "extra field".

@@ -191,6 +191,19 @@ class ReplyActionsIn(In):
     )
 
 
+class NotificationsIn(In):
+    """Templates of item notifications per event, and of the team's replies; null: the
+    built-in one (new items and new mail fall back to `notification_template_id` first)."""
+
+    item_created: Id | None = Field(default=None, description="A new item from mail.")
+    mail_update: Id | None = Field(default=None, description="New mail on an item.")
+    status_changed: Id | None = Field(default=None, description="Status or workflow step.")
+    team_reply: Id | None = Field(default=None, description="The team replied by mail.")
+    team_reply_mail: Id | None = Field(
+        default=None, description="The team's reply itself (their text inside it)."
+    )
+
+
 class ItemsFromMailIn(In):
     """How mail becomes an item (SPEC F3)."""
 
@@ -279,6 +292,7 @@ class AccountIn(In):
     notification_template_id: Id | None = Field(
         default=None, description="Template of item notifications; null: built-in."
     )
+    notifications: NotificationsIn = Field(default_factory=NotificationsIn)
 
 
 class AccountPatch(In):
@@ -308,6 +322,7 @@ class AccountPatch(In):
     items: dict[str, object] | None = None
     workflow_id: Id | None = None
     notification_template_id: Id | None = None
+    notifications: dict[str, object] | None = None
 
 
 class CopyIn(In):
@@ -405,6 +420,14 @@ class ItemsFromMailView(BaseModel):
     no_separate_notification_for_new: bool
 
 
+class NotificationsView(BaseModel):
+    item_created: str | None
+    mail_update: str | None
+    status_changed: str | None
+    team_reply: str | None
+    team_reply_mail: str | None
+
+
 class AccountView(BaseModel):
     id: str
     name: str
@@ -426,6 +449,7 @@ class AccountView(BaseModel):
     items: ItemsFromMailView
     workflow_id: str | None
     notification_template_id: str | None
+    notifications: NotificationsView
     created_at: datetime
     updated_at: datetime
 
@@ -452,6 +476,7 @@ class AccountView(BaseModel):
             items=ItemsFromMailView.model_validate(account.items.model_dump()),
             workflow_id=account.workflow_id,
             notification_template_id=account.notification_template_id,
+            notifications=NotificationsView.model_validate(account.notifications.model_dump()),
             created_at=account.created_at,
             updated_at=account.updated_at,
         )
