@@ -22,19 +22,27 @@ from tests.stack_env import StackEnv
 SECRET = "p" * 40
 
 
+def replier_settings(stack: StackEnv, store_url: str, **changes: object) -> ReplierSettings:
+    """Settings that send through the stack's Postfix, without TLS (`changes` on top)."""
+    return ReplierSettings.model_validate(
+        {
+            "store_url": store_url,
+            "broker_url": stack.amqp_url,
+            "secret_key": SecretStr(SECRET),
+            "smtp_host": "127.0.0.1",
+            "smtp_port": stack.smtp_port,
+            "smtp_security": Security.NONE,
+            "instance": "test",
+            **changes,
+        }
+    )
+
+
 @asynccontextmanager
 async def running_replier(stack: StackEnv, store_url: str) -> AsyncIterator[Replier]:
     store = await open_store(store_url)
     await store.put_account(factories.account())
-    settings = ReplierSettings(
-        store_url=store_url,
-        broker_url=stack.amqp_url,
-        secret_key=SecretStr(SECRET),
-        smtp_host="127.0.0.1",
-        smtp_port=stack.smtp_port,
-        smtp_security=Security.NONE,
-        instance="test",
-    )
+    settings = replier_settings(stack, store_url)
     broker = make_broker(settings)
     await broker.connect()
     await declare_topology(broker)
