@@ -24,6 +24,7 @@ __all__ = [
     "account",
     "all_items",
     "item_created",
+    "item_ref",
     "mail_received",
     "stored_incident",
     "thread_message",
@@ -89,6 +90,20 @@ async def stored_incident(store: Store, number: int, **fields: Any) -> Item:
     )
     await store.insert_item(item, thread_message(item.id), [])
     return item
+
+
+def item_ref(number: int = 7, title: str = "Printer", status: str = "new") -> ItemRefV1:
+    """Incident INC-`number` of acc1 as the item events describe it (no stored item)."""
+    return ItemRefV1(
+        item_id="it_1",
+        item_type="incident",
+        number=number,
+        token=f"INC-{number}",
+        project="Support",
+        title=title,
+        status=status,
+        account_id="acc1",
+    )
 
 
 def item_created(item: Item, n: int, sender: str) -> ItemCreatedV1:

@@ -6,26 +6,20 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 import pytest
-from pydantic import SecretStr
 
 from postroom_replier.service import Replier
-from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import (
     ItemUpdatedV1,
     deterministic_event_id,
 )
-from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.models import LedgerEntry, NotificationTemplate, Security
-from postroom_shared.runtime import make_broker
-from postroom_shared.secretbox import SecretBox
-from postroom_shared.store import Store, open_store
-from postroom_shared.topology import declare_topology
+from postroom_shared.models import LedgerEntry, NotificationTemplate
+from postroom_shared.store import Store
 from tests import factories
 from tests.integration.item_owner import ItemOwner, item_owner
+from tests.integration.replier_stack import running_replier
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
-SECRET = "p" * 40
 
 
 def _inbox_count(stack: StackEnv, user: str) -> int:
@@ -37,33 +31,8 @@ def _inbox_count(stack: StackEnv, user: str) -> int:
 
 @pytest.fixture
 async def replier(stack: StackEnv, store_url: str) -> AsyncIterator[Replier]:
-    store = await open_store(store_url)
-    await store.put_account(factories.account())
-    settings = ReplierSettings(
-        store_url=store_url,
-        broker_url=stack.amqp_url,
-        secret_key=SecretStr(SECRET),
-        smtp_host="127.0.0.1",
-        smtp_port=stack.smtp_port,
-        smtp_security=Security.NONE,
-        instance="test",
-    )
-    broker = make_broker(settings)
-    await broker.connect()
-    await declare_topology(broker)
-    replier = Replier(
-        store=store,
-        broker=broker,
-        signer=MessageIdSigner(SECRET, "x"),
-        secrets=SecretBox(SECRET),
-        settings=settings,
-    )
-    try:
-        yield replier
-    finally:
-        await replier.aclose()  # the render workers of stored templates
-        await broker.stop()
-        await store.close()
+    async with running_replier(stack, store_url) as running:
+        yield running
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from postroom_replier.app import register
 from postroom_replier.settings import ReplierSettings
 from postroom_shared.contracts import AddressV1, MailQuarantinedV1, deterministic_event_id
 from postroom_shared.messaging import publish_event
-from postroom_shared.models import Security
 from postroom_shared.runtime import make_broker
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import EVENTS, declare_topology
 from tests import factories
+from tests.integration.replier_stack import replier_settings
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -63,13 +63,9 @@ async def replies(stack: StackEnv) -> AsyncIterator[AbstractQueue]:
 @pytest.fixture
 async def running(stack: StackEnv, store: Store, store_url: str) -> AsyncIterator[None]:
     """The replier's subscribers as `python -m postroom_replier` registers them, started."""
-    settings = ReplierSettings(
-        store_url=store_url,
-        broker_url=stack.amqp_url,
-        secret_key=SecretStr(SECRET),
-        smtp_host="127.0.0.1",
-        smtp_port=stack.smtp_port,
-        smtp_security=Security.NONE,
+    settings = replier_settings(
+        stack,
+        store_url,
         instance="test-too-large",
         max_mail_bytes=8 * MB,  # the deployment's ceiling, below the account's own 10 MB
     )

@@ -221,6 +221,19 @@ def test_a_team_reply_to_named_people_and_its_refusals() -> None:
         decide(_item(requester=None), _cmd(AddReplyV1, text="x"), _reply_ctx(None))
 
 
+def test_a_team_reply_keeps_only_safe_html() -> None:
+    hostile = (
+        '<p onclick="steal()">Fixed<script>steal()</script>'
+        '<img src="https://tracker.example/p.gif"></p>'
+    )
+    change = decide(_item(), _cmd(AddReplyV1, text="", html=hostile), _reply_ctx(None))
+    reply = change.message
+    assert reply is not None and reply.html is not None
+    assert "script" not in reply.html and "onclick" not in reply.html
+    assert "tracker.example" not in reply.html and "Fixed" in reply.html
+    assert reply.text == "Fixed"  # an HTML-only reply gets its text rendering
+
+
 def test_only_hard_bounces_mark_people() -> None:
     recipients = (
         BouncedRecipient("Gone@example.org", "5.1.1"),

@@ -125,7 +125,7 @@ MESSAGES_DEAD_LETTERED = Counter(
 SUPPRESSION_CODES = (
     "auto_submitted", "bulk", "list", "bounce", "null_sender", "daemon", "own_loop", "author",
     "rate_limited", "duplicate_7d", "first_mail_only", "disabled", "loop_breaker",
-    "global_budget", "domain_budget", "other",
+    "global_budget", "domain_budget", "bounced_address", "reply_recipient", "other",
 )  # fmt: skip
 
 # First match wins; patterns follow the replier's wording (loop_rules, notify_rules,
@@ -136,6 +136,9 @@ _SUPPRESSION_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^loop_breaker\b", "loop_breaker"),
         (r"^global_budget\b", "global_budget"),
         (r"^domain_budget\b", "domain_budget"),
+        (r"^bounced_address\b", "bounced_address"),
+        (r"recipient made this change", "author"),
+        (r"got the team reply itself", "reply_recipient"),
         (r"^inbound mail is bounce", "bounce"),
         (r"^inbound mail is own_loop", "own_loop"),
         (r"^inbound mail is list\b.*\b(bulk|junk)\b", "bulk"),

@@ -25,6 +25,7 @@ from postroom_shared.models import (
     EmailAccount,
     ItemFromMail,
     MailboxSettings,
+    NotificationSettings,
     OAuthSettings,
     ReplyActions,
 )
@@ -167,6 +168,7 @@ def build_account(
             items=ItemFromMail.model_validate(items),
             workflow_id=body.workflow_id,
             notification_template_id=body.notification_template_id,
+            notifications=NotificationSettings.model_validate(body.notifications.model_dump()),
             created_at=old.created_at if old is not None else now,
             updated_at=now,
         )

@@ -13,6 +13,7 @@ from postroom_api.schemas.accounts import (
     AutoReplyIn,
     ItemsFromMailIn,
     MailboxIn,
+    NotificationsIn,
     ReplyActionsIn,
 )
 from postroom_api.schemas.oauth import OAuthIn
@@ -31,6 +32,7 @@ def input_of(account: EmailAccount) -> dict[str, Any]:
         "auto_reply": AutoReplyIn,
         "on_reply": ReplyActionsIn,
         "items": ItemsFromMailIn,
+        "notifications": NotificationsIn,
     }
     # Only what the input model knows: a field added to the stored model later must not turn
     # every PATCH into a 422 "extra field".

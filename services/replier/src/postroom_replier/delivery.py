@@ -1,11 +1,13 @@
-"""The one path every automatic mail takes: ledger, limits, claim, SMTP, ledger, send history.
+"""The one path every mail takes: ledger, limits, claim, SMTP, ledger, send history.
 
-Idempotency: the ledger is keyed by (item, "<purpose>:<mail key>", recipient), or for a notice
-by (quarantine id, "too_large", recipient). It is claimed before sending and marked right after.
-A crash between the SMTP answer and the ledger write makes a redelivery send once more, with the
-SAME Message-ID (it is derived from the event and recipient), so receiving clients that dedupe by
-Message-ID show one mail; this is the only at-least-once window, documented in
-docs/architecture.md.
+Idempotency: the ledger is keyed by (item, "<purpose>:<mail key or change>", recipient), for a
+team reply by (item, "team_reply:<thread key>", recipient), for a notice by (quarantine id,
+"too_large", recipient). A team reply is person-to-person mail: the limits and the send history
+of automatic mail do not apply to it (a human chose to send it), the ledger does. An entry is
+claimed before sending and marked right after. A crash between the SMTP answer and the ledger
+write makes a redelivery send once more, with the SAME Message-ID (it is derived from the event
+and recipient), so receiving clients that dedupe by Message-ID show one mail; this is the only
+at-least-once window, documented in docs/architecture.md.
 """
 
 import asyncio
@@ -17,7 +19,7 @@ from email.message import EmailMessage
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.domain.rate_limits import fingerprint
 from postroom_replier.limits import why_held
-from postroom_replier.reports import Outcome, Purpose, label
+from postroom_replier.reports import AutoPurpose, Outcome, Purpose, label
 from postroom_replier.settings import ReplierSettings
 from postroom_replier.store import ReplierStore
 from postroom_shared.errors import PermanentError, TransientError
@@ -38,7 +40,9 @@ class Delivery:
     async def deliver(
         self, claim: LedgerEntry, mail: EmailMessage, purpose: Purpose, account_id: str
     ) -> Outcome:
-        """Send `mail` at most once for `claim`, within the limits; what became of it."""
+        """Send `mail` at most once for `claim`, within the limits of automatic mail (unless
+        it is a team reply); what became of it."""
+        automatic = None if purpose == "team_reply" else purpose  # its SendRecord purpose
         recipient = claim.recipient
         held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
         if held is not None and held.state != "sending":
@@ -46,7 +50,7 @@ class Delivery:
                 return Outcome("failed_before", "")
             return Outcome("sent", "already sent (ledger)")
         content = fingerprint(str(mail["Subject"]), _body(mail))
-        if held is None:  # the limits apply to new mail, not to finishing a claimed one
+        if held is None and automatic is not None:  # new mail, not finishing a claimed one
             limited = await why_held(
                 self.store,
                 self.settings,
@@ -66,21 +70,27 @@ class Delivery:
                 await self.store.mark_done(claim, "failed")
                 return Outcome("failed", str(exc))
             await self.store.mark_done(claim, "sent")
-            await self.store.record_send(
-                SendRecord(
-                    recipient=recipient,
-                    item_id=claim.item_id,
-                    fingerprint=content,
-                    purpose=purpose,
-                    account_id=account_id,
-                )
-            )
+            if automatic is not None:  # the limits and budgets count automatic mail only
+                await self._record_send(claim, content, automatic, account_id)
             log.info(f"{label(purpose)} sent", recipient=recipient, message_id=claim.message_id)
             return Outcome("sent", response)
         held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
         if held is not None and held.state == "failed":
             return Outcome("failed_before", "")
         return Outcome("sent", "already sent (ledger)")
+
+    async def _record_send(
+        self, claim: LedgerEntry, content: str, purpose: AutoPurpose, account_id: str
+    ) -> None:
+        await self.store.record_send(
+            SendRecord(
+                recipient=claim.recipient,
+                item_id=claim.item_id,
+                fingerprint=content,
+                purpose=purpose,
+                account_id=account_id,
+            )
+        )
 
     async def _claim(self, claim: LedgerEntry) -> str:
         """Claim the right to send; while another worker holds a fresh claim (a concurrent copy

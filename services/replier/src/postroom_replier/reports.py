@@ -1,6 +1,9 @@
 """What the replier says about each automatic mail it sent, held back or failed to send: a
 `reply.*` event for subscribers and a processing-log entry for the admin, both with ids a
-redelivery reproduces, so telling twice changes nothing.
+redelivery reproduces, so telling twice changes nothing. A team reply is no automatic mail and
+the `reply.*` contracts have no reason for it: subscribers know of it from `item.updated.v1`
+("reply_added"); what became of its mail goes to the processing log (`team_reply_sent`,
+`team_reply_failed`, `team_reply_warning` for a bounced address).
 
 `Outcome` is what became of one mail on its way through the ledger, the limits and SMTP
 (`delivery.py`); `Reports.outcome` turns it into the matching event.
@@ -11,7 +14,6 @@ from typing import Literal
 
 from faststream.rabbit import RabbitBroker
 
-from postroom_replier.domain.sent_mail import inbound_mail
 from postroom_replier.store import ReplierStore
 from postroom_shared.contracts import (
     EventEnvelope,
@@ -27,10 +29,11 @@ from postroom_shared.logs import get_logger
 from postroom_shared.messaging import publish_event
 from postroom_shared.models import LedgerEntry, ProcessingLogEntry
 
-__all__ = ["SOURCE", "Outcome", "Purpose", "Reports", "label"]
+__all__ = ["SOURCE", "AutoPurpose", "Outcome", "Purpose", "Reports", "change_key", "label"]
 
 SOURCE = "replier"
-Purpose = Literal["auto_reply", "notification", "too_large"]
+AutoPurpose = Literal["auto_reply", "notification", "too_large"]  # automatic mail
+Purpose = AutoPurpose | Literal["team_reply"]
 log = get_logger(__name__)
 
 
@@ -45,9 +48,20 @@ class Outcome:
 
 def label(purpose: Purpose) -> str:
     """How the logs name a purpose."""
-    return {"auto_reply": "auto-reply", "notification": "notification"}.get(
-        purpose, "too-large notice"
-    )
+    return {
+        "auto_reply": "auto-reply",
+        "notification": "notification",
+        "team_reply": "team reply",
+    }.get(purpose, "too-large notice")
+
+
+def change_key(event: ItemCreatedV1 | ItemUpdatedV1) -> str:
+    """What one item event is about, for keys a redelivery reproduces: its mail, or the
+    command (or, without either, the event) that changed the item."""
+    if event.message is not None:
+        return event.message.mail_key
+    command_id = event.command_id if isinstance(event, ItemUpdatedV1) else None
+    return str(command_id or event.event_id)
 
 
 @dataclass
@@ -67,6 +81,12 @@ class Reports:
         await self._announce(
             ReplySuppressedV1, cause, subject_id, "suppressed", recipient, purpose, why=why
         )
+
+    async def noted(
+        self, cause: EventEnvelope, purpose: Purpose, recipient: str, warning: str
+    ) -> None:
+        """A mail goes out but the admin should know something about it (processing log)."""
+        await self._record(cause, "warning", recipient, purpose, {"why": warning})
 
     async def outcome(
         self,
@@ -114,6 +134,8 @@ class Reports:
         notice is an auto-reply to the large mail, marked `notice: too_large`, and its
         `item_id` is the quarantine id (there is no item)."""
         await self._record(cause, outcome, recipient, purpose, fields)
+        if purpose == "team_reply":  # no reply.* reason for it (module docstring)
+            return
         if purpose != "auto_reply":
             outcome = f"{outcome}:{purpose}"
         if purpose == "too_large":
@@ -148,18 +170,20 @@ class Reports:
         converter's entries; one entry per mail, purpose, outcome and recipient (the id makes a
         redelivery's entry a no-op)."""
         if isinstance(cause, ItemCreatedV1 | ItemUpdatedV1):
-            mail_key, account_id = inbound_mail(cause).mail_key, cause.item.account_id
+            key, account_id = change_key(cause), cause.item.account_id
+            mail_key = cause.message.mail_key if cause.message else cause.correlation_id
             item_id: str | None = cause.item.item_id
             token: str | None = cause.item.token
         elif isinstance(cause, MailQuarantinedV1):
-            mail_key, account_id, item_id, token = cause.mail_key, cause.account_id, None, None
+            key = mail_key = cause.mail_key
+            account_id, item_id, token = cause.account_id, None, None
         else:
             return
         action = f"{'too_large_notice' if purpose == 'too_large' else purpose}_{outcome}"
         detail = fields.get("why") or fields.get("error") or fields.get("smtp_response") or ""
         await self.store.put_log(
             ProcessingLogEntry(
-                id=f"{mail_key}:replier:{action}:{recipient or ''}",
+                id=f"{key}:replier:{action}:{recipient or ''}",
                 mail_key=mail_key,
                 account_id=account_id,
                 stage="replier",

@@ -1,11 +1,13 @@
-"""The replier's use case: for each item event, send the auto-replies and notifications the loop
-rules allow; for each mail quarantined for its size, the notice to its sender.
+"""The replier's use case: for each item event, send the auto-replies, notifications and team
+replies it calls for; for each mail quarantined for its size, the notice to its sender.
 
 Each mail takes one path (`delivery.py`: ledger, limits, claim, SMTP, ledger) and is reported
 once (`reports.py`: `reply.*` event and processing log). A sent auto-reply or notification
 goes on the item's thread through its owner, the converter: a `item.record_sent_mail.v1`
 command, confirmed by the broker before the event is acked, and sent again (it is idempotent)
 whenever a redelivery finds the mail already sent (docs/decisions.md, "One owner for the item").
+A team reply is on the thread already (`team_reply.py`). Addresses with a bounce mark get no
+automatic mail (`reply.suppressed.v1`, why `bounced_address: ...`).
 """
 
 import hashlib
@@ -17,22 +19,30 @@ from faststream.rabbit import RabbitBroker
 from postroom_replier.adapters.smtp import SmtpTarget
 from postroom_replier.delivery import Delivery
 from postroom_replier.domain.compose import compose_auto_reply, compose_too_large_notice
-from postroom_replier.domain.loop_rules import plan_auto_reply
-from postroom_replier.domain.notify_rules import plan_notifications
-from postroom_replier.domain.sent_mail import inbound_mail, record_sent_mail
-from postroom_replier.domain.templates import Rendered
+from postroom_replier.domain.loop_rules import ReplyPlan, plan_auto_reply
+from postroom_replier.domain.notify_rules import (
+    ledger_reason,
+    not_to,
+    notify_event,
+    plan_notifications,
+    without_bounced,
+)
+from postroom_replier.domain.sent_mail import record_sent_mail
+from postroom_replier.domain.templates import Rendered, context
 from postroom_replier.domain.too_large import LEDGER_REASON, notice_key, plan_too_large_notice
 from postroom_replier.outbound import AccessTokens, resolve_target
+from postroom_replier.people import actor_addresses, actor_name, bounced_addresses
 from postroom_replier.renderer import TemplateRenderer
-from postroom_replier.reports import Reports
+from postroom_replier.reports import Reports, change_key
 from postroom_replier.settings import ReplierSettings
 from postroom_replier.store import ReplierStore
+from postroom_replier.team_reply import SentReply, TeamReplies
 from postroom_replier.templating import render_for
 from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1, MailQuarantinedV1
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.messaging import publish_command
-from postroom_shared.models import EmailAccount, LedgerEntry, utcnow
+from postroom_shared.models import EmailAccount, Item, LedgerEntry, NotifyEvent, utcnow
 from postroom_shared.secretbox import SecretBox
 
 __all__ = ["Replier"]
@@ -57,10 +67,14 @@ class Replier:
     renderer: TemplateRenderer | None = None  # for stored templates; made on first use
     reports: Reports = field(init=False)
     delivery: Delivery = field(init=False)
+    team_replies: TeamReplies = field(init=False)
 
     def __post_init__(self) -> None:
         self.reports = Reports(self.store, self.broker)
         self.delivery = Delivery(self.store, self.settings, self._smtp_target)
+        self.team_replies = TeamReplies(
+            self.store, self.delivery, self.reports, self._render_reply, self.settings.instance
+        )
 
     async def aclose(self) -> None:
         """Stop the template render workers (a render in progress finishes first)."""
@@ -68,10 +82,8 @@ class Replier:
             await self.renderer.aclose()
 
     async def handle(self, event: ItemEvent) -> None:
-        if event.message is None:  # a change made by a command: no mail to answer here
-            return
         with bind(
-            mail_key=event.message.mail_key,
+            mail_key=event.message.mail_key if event.message else None,
             correlation_id=event.correlation_id,
             item=event.item.token,
         ):
@@ -79,28 +91,54 @@ class Replier:
             if account is None:
                 log.warning("item event for an unknown account", account=event.item.account_id)
                 return
-            kind: Literal["created", "updated"] = (
-                "created" if isinstance(event, ItemCreatedV1) else "updated"
-            )
             own = {a.address.lower() for a in await self.store.list_accounts()}
-            plan = plan_auto_reply(
-                account=account, event=kind, message=inbound_mail(event), own_addresses=own
-            )
-            item_id = event.item.item_id
-            for recipient, why in plan.suppressed:
-                await self.reports.suppressed(event, item_id, "auto_reply", recipient, why)
-            for recipient in plan.recipients:
-                await self._send(event, account, recipient, "auto_reply")
-            item = await self.store.get_item(item_id)
-            if item is None:
+            created = isinstance(event, ItemCreatedV1)
+            if event.message is not None:  # auto-replies answer mail, nothing else
+                plan = plan_auto_reply(
+                    account=account,
+                    event="created" if created else "updated",
+                    message=event.message,
+                    own_addresses=own,
+                )
+                await self._send_all(event, account, "auto_reply", "mail_update", plan)
+            replied = SentReply((), {})
+            if isinstance(event, ItemUpdatedV1) and "reply_added" in event.changes:
+                replied = await self.team_replies.send(event, account)
+            changes = () if isinstance(event, ItemCreatedV1) else event.changes
+            notify = notify_event(created, changes)
+            item = await self.store.get_item(event.item.item_id)
+            if notify is None or item is None:
                 return
-            notify = plan_notifications(
-                item=item, event=kind, message=inbound_mail(event), own_addresses=own
+            actor = event.actor if isinstance(event, ItemUpdatedV1) else None
+            plan = plan_notifications(
+                item=item,
+                event=notify,
+                message=event.message,
+                own_addresses=own,
+                excluded=not_to(
+                    actor_addresses=await actor_addresses(self.store, actor),
+                    reply_recipients=replied.recipients,
+                ),
             )
-            for recipient, why in notify.suppressed:
-                await self.reports.suppressed(event, item_id, "notification", recipient, why)
-            for recipient in notify.recipients:
-                await self._send(event, account, recipient, "notification")
+            await self._send_all(event, account, "notification", notify, plan, item, replied)
+
+    async def _send_all(
+        self,
+        event: ItemEvent,
+        account: EmailAccount,
+        kind: Kind,
+        notify: NotifyEvent,
+        plan: ReplyPlan,
+        item: Item | None = None,
+        replied: SentReply | None = None,
+    ) -> None:
+        """Send what `plan` allows, except to bounced addresses; report what it holds back."""
+        plan = without_bounced(plan, await bounced_addresses(self.store, plan.recipients))
+        item_id = event.item.item_id
+        for recipient, why in plan.suppressed:
+            await self.reports.suppressed(event, item_id, kind, recipient, why)
+        for recipient in plan.recipients:
+            await self._send(event, account, recipient, kind, notify, item, replied)
 
     async def handle_quarantined(self, event: MailQuarantinedV1) -> None:
         """Tell the sender of a mail left unprocessed for its size, once, if the account wants
@@ -142,30 +180,56 @@ class Replier:
             await self.reports.outcome(event, key, claim, outcome, "too_large")
 
     async def _send(
-        self, event: ItemEvent, account: EmailAccount, recipient: str, kind: Kind
+        self,
+        event: ItemEvent,
+        account: EmailAccount,
+        recipient: str,
+        kind: Kind,
+        notify: NotifyEvent,
+        item: Item | None,
+        replied: SentReply | None,
     ) -> None:
         """Send one automatic mail (auto-reply or notification) about an item at most once,
         within limits, and have its owner put it on the item's thread."""
-        item = event.item
+        ref = event.item
         message_id = self.signer.make(
-            item.item_id,
+            ref.item_id,
             _nonce(str(event.event_id), recipient),
             domain=account.address.rsplit("@", 1)[-1],
         )
         claim = LedgerEntry(
-            item_id=item.item_id,
-            reason=f"{kind}:{inbound_mail(event).mail_key}",
+            item_id=ref.item_id,
+            reason=ledger_reason(
+                kind,
+                notify,
+                mail_key=event.message.mail_key if event.message else None,
+                change_id=change_key(event),
+            ),
             recipient=recipient,
             message_id=message_id,
         )
+        change = _change(event, notify, item)
+        said = replied.said if replied else None
+        values = context(ref, account, event.message, change=change, reply=said)
+        rendered = await render_for(
+            self.store,
+            self._template_renderer(),
+            account=account,
+            item=ref,
+            purpose=kind,
+            event=notify,
+            values=values,
+            log_key=change_key(event),
+            recipient=recipient,
+        )
         mail = compose_auto_reply(
             account=account,
-            item=item,
-            inbound=inbound_mail(event),
+            item=ref,
+            inbound=event.message,
             recipient=recipient,
             message_id=message_id,
             instance=self.settings.instance,
-            rendered=await self._render(account, event, kind, recipient),
+            rendered=rendered,
             auto_submitted="auto-replied" if kind == "auto_reply" else "auto-generated",
         )
         outcome = await self.delivery.deliver(claim, mail, kind, account.id)
@@ -182,18 +246,21 @@ class Replier:
                     sent_at=utcnow(),
                 ),
             )
-        await self.reports.outcome(event, item.item_id, claim, outcome, kind)
+        await self.reports.outcome(event, ref.item_id, claim, outcome, kind)
 
-    async def _render(
-        self, account: EmailAccount, event: ItemEvent, kind: Kind, recipient: str
+    async def _render_reply(
+        self, account: EmailAccount, event: ItemUpdatedV1, values: dict[str, object], to: str
     ) -> Rendered:
         return await render_for(
             self.store,
             self._template_renderer(),
             account=account,
-            event=event,
-            notification=kind == "notification",
-            recipient=recipient,
+            item=event.item,
+            purpose="team_reply",
+            event="team_reply",
+            values=values,
+            log_key=change_key(event),
+            recipient=to,
         )
 
     def _template_renderer(self) -> TemplateRenderer:
@@ -210,3 +277,13 @@ class Replier:
         return await resolve_target(
             self.store, secrets=self.secrets, relay=self.settings.relay(), tokens=self.tokens
         )
+
+
+def _change(event: ItemEvent, notify: NotifyEvent, item: Item | None) -> dict[str, str]:
+    """What the templates say about the change: which event, who made it, the step now."""
+    actor = event.actor if isinstance(event, ItemUpdatedV1) else None
+    return {
+        "event": notify,
+        "actor": actor_name(actor),
+        "workflow_step": (item.workflow_step or "") if item else "",
+    }

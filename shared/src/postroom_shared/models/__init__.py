@@ -42,6 +42,7 @@ from postroom_shared.models.items import (
     StoredAttachment,
     ThreadMessage,
 )
+from postroom_shared.models.notifications import NotificationSettings, NotifyEvent
 from postroom_shared.models.ops import (
     AccountState,
     ApiKey,
@@ -73,7 +74,9 @@ __all__ = [
     "MailBytesLimit",
     "MailSource",
     "MailboxSettings",
+    "NotificationSettings",
     "NotificationTemplate",
+    "NotifyEvent",
     "OAuthClient",
     "OAuthSettings",
     "Party",

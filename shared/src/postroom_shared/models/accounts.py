@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from postroom_shared.models.base import AfterRead, ItemType, Security, _Model, utcnow
+from postroom_shared.models.notifications import NotificationSettings
 
 __all__ = [
     "DEFAULT_FIELD_MAPPING",
@@ -255,6 +256,10 @@ class EmailAccount(_Model):
     )
     notification_template_id: str | None = Field(
         default=None, description="Template of item notifications; None = built-in."
+    )
+    notifications: NotificationSettings = Field(
+        default_factory=NotificationSettings,
+        description="Templates per notification event and of the team's replies.",
     )
     created_at: AwareDatetime = Field(default_factory=utcnow)
     updated_at: AwareDatetime = Field(default_factory=utcnow)

@@ -52,12 +52,17 @@ async def load_account(store: ApiStore, account_id: str) -> EmailAccount:
     return account
 
 
+def _per_event(account: EmailAccount) -> list[tuple[str, str | None]]:
+    return list(account.notifications.model_dump().items())
+
+
 async def _reference_problems(store: ApiStore, account: EmailAccount) -> list[Problem]:
     """Settings that name other configuration which does not exist."""
     found: list[Problem] = []
     for loc, template_id in (
         (("auto_reply", "template_id"), account.auto_reply.template_id),
         (("notification_template_id",), account.notification_template_id),
+        *((("notifications", event), chosen) for event, chosen in _per_event(account)),
     ):
         if template_id and await store.get_template(template_id) is None:
             found.append((loc, f"no notification template {template_id}"))

@@ -148,7 +148,12 @@ async def delete_template(store: StoreDep, template_id: PathId) -> None:
     users = [
         a.name
         for a in await store.list_accounts()
-        if template_id in (a.auto_reply.template_id, a.notification_template_id)
+        if template_id
+        in (
+            a.auto_reply.template_id,
+            a.notification_template_id,
+            *a.notifications.model_dump().values(),
+        )
     ]
     if users:
         raise conflict(f"template {template_id} is used by account(s): {', '.join(users)}")

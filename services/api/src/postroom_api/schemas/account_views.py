@@ -66,6 +66,14 @@ class ItemsFromMailView(BaseModel):
     no_separate_notification_for_new: bool
 
 
+class NotificationsView(BaseModel):
+    item_created: str | None
+    mail_update: str | None
+    status_changed: str | None
+    team_reply: str | None
+    team_reply_mail: str | None
+
+
 class AccountView(View):
     id: str
     name: str
@@ -87,6 +95,7 @@ class AccountView(View):
     items: ItemsFromMailView
     workflow_id: str | None
     notification_template_id: str | None
+    notifications: NotificationsView
     created_at: datetime
     updated_at: datetime
 
@@ -98,6 +107,7 @@ class AccountView(View):
             oauth=OAuthView.of(account.oauth) if account.oauth else None,
             auto_reply=account.auto_reply.model_dump(),
             on_reply=account.on_reply.model_dump(),
+            notifications=account.notifications.model_dump(),
             items=account.items.model_dump(),
         )
 

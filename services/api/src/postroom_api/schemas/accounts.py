@@ -26,6 +26,7 @@ __all__ = [
     "CopyIn",
     "ItemsFromMailIn",
     "MailboxIn",
+    "NotificationsIn",
     "ReplyActionsIn",
 ]
 
@@ -109,6 +110,19 @@ class ReplyActionsIn(In):
         default=False,
         description="Move the item to the step its current workflow step names for 'new email"
         " on an existing item' (needs workflow_id).",
+    )
+
+
+class NotificationsIn(In):
+    """Templates of item notifications per event, and of the team's replies; null: the
+    built-in one (new items and new mail fall back to `notification_template_id` first)."""
+
+    item_created: Id | None = Field(default=None, description="A new item from mail.")
+    mail_update: Id | None = Field(default=None, description="New mail on an item.")
+    status_changed: Id | None = Field(default=None, description="Status or workflow step.")
+    team_reply: Id | None = Field(default=None, description="The team replied by mail.")
+    team_reply_mail: Id | None = Field(
+        default=None, description="The team's reply itself (their text inside it)."
     )
 
 
@@ -197,6 +211,7 @@ class AccountIn(In):
     workflow_id: Id | None = Field(
         default=None, description="Workflow of new items; they start in its first step."
     )
+    notifications: NotificationsIn = Field(default_factory=NotificationsIn)
     notification_template_id: Id | None = Field(
         default=None, description="Template of item notifications; null: built-in."
     )
@@ -229,6 +244,7 @@ class AccountPatch(In):
     items: dict[str, object] | None = None
     workflow_id: Id | None = None
     notification_template_id: Id | None = None
+    notifications: dict[str, object] | None = None
 
 
 class CopyIn(In):

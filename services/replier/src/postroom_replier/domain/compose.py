@@ -6,18 +6,21 @@ Everything copied from the inbound mail into a header goes through `clean_header
 always set, on auto-replies, notifications, too-large notices and test mail alike.
 """
 
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 
 from postroom_replier.domain.templates import Rendered
 from postroom_shared.contracts import ItemRefV1, MessageRefV1
 from postroom_shared.mail.headers import clean_header_value
-from postroom_shared.mail.tokens import subject_with_token
-from postroom_shared.models import EmailAccount, ItemType
+from postroom_shared.mail.tokens import format_token, subject_with_token
+from postroom_shared.models import EmailAccount, ItemType, ThreadMessage
 
 __all__ = [
     "LOOP_HEADER",
+    "Attachment",
     "compose_auto_reply",
+    "compose_team_reply",
     "compose_test_mail",
     "compose_too_large_notice",
     "final_subject",
@@ -28,8 +31,8 @@ LOOP_HEADER = "X-Postroom-Loop"
 _MAX_REFERENCES = 20
 
 
-def _references(inbound: MessageRefV1) -> list[str]:
-    chain = [*inbound.references, inbound.message_id] if inbound.message_id else []
+def _references(inbound: MessageRefV1 | None) -> list[str]:
+    chain = [*inbound.references, inbound.message_id] if inbound and inbound.message_id else []
     return [clean_header_value(mid, max_length=250) for mid in chain[-_MAX_REFERENCES:]]
 
 
@@ -53,14 +56,16 @@ def compose_auto_reply(
     *,
     account: EmailAccount,
     item: ItemRefV1,
-    inbound: MessageRefV1,
+    inbound: MessageRefV1 | None,
     recipient: str,
     message_id: str,
     instance: str,
     rendered: Rendered,
     auto_submitted: str = "auto-replied",
 ) -> EmailMessage:
-    """The auto-reply; `rendered` is the account's template rendered for this mail."""
+    """The auto-reply or notification; `rendered` is the account's template rendered for this
+    mail; `inbound` the mail it answers (None for a change no mail caused: no threading
+    headers then, the subject token threads it)."""
     msg = EmailMessage()
     msg["From"] = formataddr((clean_header_value(account.name, max_length=100), account.address))
     msg["To"] = recipient
@@ -75,6 +80,59 @@ def compose_auto_reply(
     msg.set_content(rendered.text)
     if rendered.html:
         msg.add_alternative(rendered.html, subtype="html")
+    return msg
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def compose_team_reply(
+    *,
+    account: EmailAccount,
+    item: ItemRefV1,
+    reply: ThreadMessage,
+    recipient: str,
+    instance: str,
+    rendered: Rendered,
+    attachments: tuple[Attachment, ...] = (),
+) -> EmailMessage:
+    """A reply the team wrote, as the item's owner stored it (`reply`: its signed Message-ID,
+    In-Reply-To/References to the item's last inbound mail, its subject): person-to-person
+    mail, so no `Auto-Submitted` or `Precedence` (it must reach a human and be answerable),
+    but our loop header, so our own mailboxes never take it for a customer's mail."""
+    msg = EmailMessage()
+    msg["From"] = formataddr((clean_header_value(account.name, max_length=100), account.address))
+    msg["To"] = recipient
+    chosen = clean_header_value(reply.subject, max_length=300)
+    token = format_token(ItemType(item.item_type), item.number)
+    has_token = token.lower() in chosen.lower()
+    msg["Subject"] = chosen if has_token else final_subject(chosen or rendered.subject, item)
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = reply.message_id
+    chain = reply.references or reply.in_reply_to
+    references = [clean_header_value(mid, max_length=250) for mid in chain[-_MAX_REFERENCES:]]
+    if reply.in_reply_to:
+        msg["In-Reply-To"] = clean_header_value(reply.in_reply_to[-1], max_length=250)
+    if references:
+        msg["References"] = " ".join(references)
+    msg[LOOP_HEADER] = instance
+    msg.set_content(rendered.text)
+    if rendered.html:
+        msg.add_alternative(rendered.html, subtype="html")
+    for file in attachments:
+        maintype, _, subtype = file.content_type.partition("/")
+        if not maintype or not subtype or maintype == "multipart":
+            maintype, subtype = "application", "octet-stream"
+        msg.add_attachment(
+            file.data,
+            maintype=maintype,
+            subtype=subtype,
+            filename=clean_header_value(file.filename, max_length=200) or "attachment",
+        )
     return msg
 
 

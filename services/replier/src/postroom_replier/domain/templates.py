@@ -7,61 +7,37 @@ deadline, `renderer.py`) and a broken template must never send a broken mail: an
 `TemplateError`, and the replier then falls back to the built-in template.
 """
 
+import html
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from postroom_replier.domain.builtin_templates import (
+    BUILTIN_AUTO_REPLY,
+    BUILTIN_NOTIFICATION,
+    BUILTIN_NOTIFICATIONS,
+    BUILTIN_TEAM_REPLY,
+)
 from postroom_replier.domain.sandbox import MAX_OUTPUT, render_parts
 from postroom_replier.domain.template_limits import TemplateBudgetError, TemplateError
 from postroom_shared.contracts import ItemRefV1, MessageRefV1
 from postroom_shared.mail.tokens import format_token
-from postroom_shared.models import EmailAccount, ItemType, NotificationTemplate
+from postroom_shared.models import EmailAccount, ItemType, NotificationTemplate, NotifyEvent
 
 __all__ = [
     "BUILTIN_AUTO_REPLY",
     "BUILTIN_NOTIFICATION",
+    "BUILTIN_NOTIFICATIONS",
+    "BUILTIN_TEAM_REPLY",
     "MAX_OUTPUT",
     "Rendered",
     "TemplateBudgetError",
     "TemplateError",
     "context",
     "render",
+    "template_choice",
+    "text_as_html",
 ]
-
-BUILTIN_AUTO_REPLY = NotificationTemplate(
-    id="builtin-auto-reply",
-    name="Built-in auto-reply",
-    subject="{{ item.token_brackets }} {{ message.subject or item.title }}",
-    text="""Hello{% if message.sender_name %} {{ message.sender_name }}{% endif %},
-
-thank you for your message. We have recorded it as {{ item.token_brackets }}:
-
-    {{ item.title }}
-
-To add anything, just reply to this mail and keep {{ item.token_brackets }} in the subject.
-
---
-{{ account.name }}
-This is an automatic reply.
-""",
-)
-
-
-BUILTIN_NOTIFICATION = NotificationTemplate(
-    id="builtin-notification",
-    name="Built-in notification",
-    subject="{{ item.token_brackets }} {{ message.subject or item.title }}",
-    text="""There is new mail on {{ item.token_brackets }} {{ item.title }} ({{ item.status }}).
-
-From:    {{ message.sender_name }} <{{ message.sender_address }}>
-Subject: {{ message.subject }}
-
-Reply to this mail to answer on the item; keep {{ item.token_brackets }} in the subject.
-
---
-{{ account.name }}
-This is an automatic notification.
-""",
-)
 
 
 @dataclass(frozen=True)
@@ -71,9 +47,24 @@ class Rendered:
     html: str | None
 
 
-def context(item: ItemRefV1, account: EmailAccount, message: MessageRefV1) -> dict[str, Any]:
-    """What a template may use: plain values, nothing with methods or internals."""
-    sender = message.sender
+def text_as_html(text: str) -> str:
+    """Plain text as HTML that reads the same: escaped, line breaks kept."""
+    return html.escape(text).replace("\n", "<br>\n")
+
+
+def context(
+    item: ItemRefV1,
+    account: EmailAccount,
+    message: MessageRefV1 | None,
+    *,
+    change: Mapping[str, str] | None = None,
+    reply: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """What a template may use: plain values, nothing with methods or internals. `message` is
+    the mail the event is about (empty values when a person or service made the change);
+    `change` says what changed and who did it (`event`, `actor`, `workflow_step`); `reply` is
+    the team's reply (`subject`, `text`, `html`, `text_html`, `to`)."""
+    sender = message.sender if message else None
     return {
         "item": {
             "token": item.token,
@@ -86,10 +77,19 @@ def context(item: ItemRefV1, account: EmailAccount, message: MessageRefV1) -> di
         },
         "account": {"name": account.name, "address": account.address},
         "message": {
-            "subject": message.subject,
+            "subject": message.subject if message else "",
             "sender_name": sender.name if sender else "",
             "sender_address": sender.address if sender else "",
-            "message_id": message.message_id,
+            "message_id": message.message_id if message else "",
+        },
+        "change": {"event": "", "actor": "", "workflow_step": "", **(change or {})},
+        "reply": {
+            "subject": "",
+            "text": "",
+            "html": "",
+            "text_html": "",
+            "to": "",
+            **(reply or {}),
         },
     }
 
@@ -98,3 +98,22 @@ def render(template: NotificationTemplate, values: dict[str, Any]) -> Rendered:
     """Subject, text and (optional) HTML of `template`, in this process; raises TemplateError.
     For the built-in templates and tests: admin-written templates go through `renderer.py`."""
     return Rendered(*render_parts(template.subject, template.text, template.html, values))
+
+
+def template_choice(
+    account: EmailAccount,
+    purpose: Literal["auto_reply", "notification", "team_reply"],
+    event: NotifyEvent = "mail_update",
+) -> tuple[str | None, NotificationTemplate]:
+    """The account's template id for this mail (None: none chosen) and the built-in one that
+    stands in when there is none or it is missing or broken. Notifications of new items and
+    new mail fall back to the account's general `notification_template_id`, which is what they
+    used before each event had a template of its own."""
+    if purpose == "auto_reply":
+        return account.auto_reply.template_id, BUILTIN_AUTO_REPLY
+    if purpose == "team_reply":
+        return account.notifications.team_reply_mail, BUILTIN_TEAM_REPLY
+    chosen = account.notifications.template_for(event)
+    if chosen is None and event in ("item_created", "mail_update"):
+        chosen = account.notification_template_id
+    return chosen, BUILTIN_NOTIFICATIONS[event]

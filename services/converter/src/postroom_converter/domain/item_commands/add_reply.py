@@ -8,6 +8,7 @@ delivery lands on this entry instead of adding a second one. Recipients default 
 requester; they become participants, so their answers thread by token.
 """
 
+from postroom_converter.domain.html import html_to_text, sanitise_html
 from postroom_converter.domain.item_commands.base import (
     Change,
     CommandRejected,
@@ -51,8 +52,12 @@ def add_reply(item: Item, command: AddReplyV1, context: Context) -> Change:
     reply = context.reply
     if reply is None:
         raise CommandRejected(f"no account to send the reply from for item {item.token}")
-    text = command.text.strip()
-    if not text and not (command.html or "").strip():
+    # the team's HTML is held to the same allow-list as mail's (it is shown in the console and
+    # mailed to customers): no scripts, no remote content, cid: only for its own attachments
+    cids = [a.content_id for a in reply.attachments if a.content_id]
+    html = sanitise_html(command.html, cids) if command.html else None
+    text = command.text.strip() or (html_to_text(html).strip() if html else "")
+    if not text:
         raise CommandRejected("a reply needs text")
     to = _recipients(item, command)
     inbound = reply.last_inbound
@@ -75,7 +80,7 @@ def add_reply(item: Item, command: AddReplyV1, context: Context) -> Change:
         to=to,
         date=context.now,
         text=text,
-        html=command.html,
+        html=html,
         attachments=list(reply.attachments),
         author_id=command.actor.id,
         created_at=context.now,
