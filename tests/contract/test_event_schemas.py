@@ -14,13 +14,14 @@ import pytest
 from pydantic import BaseModel
 
 from postroom_shared.contracts import (
+    COMMAND_CONTRACTS,
     AccountStateV1,
+    ItemCommandRejectedV1,
     ItemCreatedV1,
     ItemUpdatedV1,
     MailIgnoredV1,
     MailQuarantinedV1,
     MailReceivedV1,
-    RecordSentMailV1,
     ReplyFailedV1,
     ReplySentV1,
     ReplySuppressedV1,
@@ -37,7 +38,9 @@ EVENTS: list[type[BaseModel]] = [
     ReplySentV1,
     ReplySuppressedV1,
     ReplyFailedV1,
-    RecordSentMailV1,  # a command: its owner's queue reads it, the same rules hold
+    ItemCommandRejectedV1,
+    # commands: their owner's queues read them, the same rules hold
+    *COMMAND_CONTRACTS,
 ]
 
 

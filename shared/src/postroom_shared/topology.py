@@ -54,7 +54,16 @@ CONSUMERS: tuple[tuple[str, str], ...] = (
     ("replier", "mail.quarantined.v1"),
 )
 # (owner, command type) of every command queue: one queue per command, consumed by its owner.
-COMMAND_CONSUMERS: tuple[tuple[str, str], ...] = (("converter", "item.record_sent_mail.v1"),)
+# The converter owns items and their threads, so it consumes every item command.
+COMMAND_CONSUMERS: tuple[tuple[str, str], ...] = (
+    ("converter", "item.record_sent_mail.v1"),
+    ("converter", "item.change_status.v1"),
+    ("converter", "item.assign.v1"),
+    ("converter", "item.set_fields.v1"),
+    ("converter", "item.set_notify.v1"),
+    ("converter", "item.add_note.v1"),
+    ("converter", "item.add_reply.v1"),
+)
 
 
 def consumed_event_types() -> frozenset[str]:

@@ -11,6 +11,7 @@ from typing import Literal
 
 from faststream.rabbit import RabbitBroker
 
+from postroom_replier.domain.sent_mail import inbound_mail
 from postroom_replier.store import ReplierStore
 from postroom_shared.contracts import (
     EventEnvelope,
@@ -147,7 +148,7 @@ class Reports:
         converter's entries; one entry per mail, purpose, outcome and recipient (the id makes a
         redelivery's entry a no-op)."""
         if isinstance(cause, ItemCreatedV1 | ItemUpdatedV1):
-            mail_key, account_id = cause.message.mail_key, cause.item.account_id
+            mail_key, account_id = inbound_mail(cause).mail_key, cause.item.account_id
             item_id: str | None = cause.item.item_id
             token: str | None = cause.item.token
         elif isinstance(cause, MailQuarantinedV1):

@@ -19,7 +19,7 @@ from postroom_replier.delivery import Delivery
 from postroom_replier.domain.compose import compose_auto_reply, compose_too_large_notice
 from postroom_replier.domain.loop_rules import plan_auto_reply
 from postroom_replier.domain.notify_rules import plan_notifications
-from postroom_replier.domain.sent_mail import record_sent_mail
+from postroom_replier.domain.sent_mail import inbound_mail, record_sent_mail
 from postroom_replier.domain.templates import Rendered
 from postroom_replier.domain.too_large import LEDGER_REASON, notice_key, plan_too_large_notice
 from postroom_replier.outbound import AccessTokens, resolve_target
@@ -68,6 +68,8 @@ class Replier:
             await self.renderer.aclose()
 
     async def handle(self, event: ItemEvent) -> None:
+        if event.message is None:  # a change made by a command: no mail to answer here
+            return
         with bind(
             mail_key=event.message.mail_key,
             correlation_id=event.correlation_id,
@@ -82,7 +84,7 @@ class Replier:
             )
             own = {a.address.lower() for a in await self.store.list_accounts()}
             plan = plan_auto_reply(
-                account=account, event=kind, message=event.message, own_addresses=own
+                account=account, event=kind, message=inbound_mail(event), own_addresses=own
             )
             item_id = event.item.item_id
             for recipient, why in plan.suppressed:
@@ -93,7 +95,7 @@ class Replier:
             if item is None:
                 return
             notify = plan_notifications(
-                item=item, event=kind, message=event.message, own_addresses=own
+                item=item, event=kind, message=inbound_mail(event), own_addresses=own
             )
             for recipient, why in notify.suppressed:
                 await self.reports.suppressed(event, item_id, "notification", recipient, why)
@@ -152,14 +154,14 @@ class Replier:
         )
         claim = LedgerEntry(
             item_id=item.item_id,
-            reason=f"{kind}:{event.message.mail_key}",
+            reason=f"{kind}:{inbound_mail(event).mail_key}",
             recipient=recipient,
             message_id=message_id,
         )
         mail = compose_auto_reply(
             account=account,
             item=item,
-            inbound=event.message,
+            inbound=inbound_mail(event),
             recipient=recipient,
             message_id=message_id,
             instance=self.settings.instance,

@@ -3,6 +3,7 @@ worker process under time and memory limits (`renderer.py`), or the built-in one
 stored one is missing or broken, so a template never sends a broken mail and never blocks the
 mail. Why a stored template was not used goes to the log and to the processing log."""
 
+from postroom_replier.domain.sent_mail import inbound_mail
 from postroom_replier.domain.templates import (
     BUILTIN_AUTO_REPLY,
     BUILTIN_NOTIFICATION,
@@ -32,7 +33,7 @@ async def render_for(
     recipient: str,
 ) -> Rendered:
     """Auto-reply: `auto_reply.template_id`; notification: `notification_template_id`."""
-    values = context(event.item, account, event.message)
+    values = context(event.item, account, inbound_mail(event))
     purpose, label = (
         ("notification", "notification") if notification else ("auto_reply", "auto-reply")
     )
@@ -55,8 +56,8 @@ async def render_for(
             )
             await store.put_log(
                 ProcessingLogEntry(
-                    id=f"{event.message.mail_key}:replier:{purpose}_template:{recipient}",
-                    mail_key=event.message.mail_key,
+                    id=f"{inbound_mail(event).mail_key}:replier:{purpose}_template:{recipient}",
+                    mail_key=inbound_mail(event).mail_key,
                     account_id=account.id,
                     stage="replier",
                     action=f"{purpose}_template_failed",

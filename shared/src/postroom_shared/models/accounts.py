@@ -1,90 +1,34 @@
-"""The stored shapes: email accounts, SMTP settings, items and their thread messages.
-
-These are what the store ports read and write and what the API shows. Secrets are kept here
-only in encrypted form (`*_enc`, see `secretbox`); nothing in this module ever holds a clear
-password.
-"""
+"""Stored configuration: email accounts, their mailbox, OAuth and SMTP settings, auto-reply and
+item rules, workflows and notification templates. Secrets only in encrypted form (`*_enc`)."""
 
 import re
-from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
+
+from postroom_shared.models.base import AfterRead, ItemType, Security, _Model, utcnow
 
 __all__ = [
     "DEFAULT_FIELD_MAPPING",
     "MAIL_BYTES_CEILING",
-    "TOKEN_PREFIXES",
-    "AccountState",
-    "AfterRead",
-    "ApiKey",
-    "ApiScope",
     "AutoReplySettings",
-    "Checkpoint",
     "EmailAccount",
-    "Item",
     "ItemFromMail",
-    "ItemType",
-    "LedgerEntry",
     "MailBytesLimit",
     "MailSource",
     "MailboxSettings",
     "NotificationTemplate",
     "OAuthClient",
     "OAuthSettings",
-    "Party",
-    "Person",
     "PollIntervalS",
-    "ProcessingLogEntry",
     "Provider",
-    "QuarantineEntry",
     "ReplyActions",
-    "Security",
-    "SendRecord",
-    "ServiceHeartbeat",
     "SmtpAuth",
     "SmtpSettings",
-    "StoredAttachment",
-    "ThreadMessage",
     "Workflow",
     "WorkflowStep",
     "mail_size_limit",
-    "utcnow",
 ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class ItemType(StrEnum):
-    INCIDENT = "incident"
-    USER_STORY = "user_story"
-    DEFECT = "defect"
-
-
-TOKEN_PREFIXES: dict[ItemType, str] = {
-    ItemType.INCIDENT: "INC",
-    ItemType.USER_STORY: "US",
-    ItemType.DEFECT: "DEF",
-}
-
-
-class Security(StrEnum):
-    NONE = "none"
-    STARTTLS = "starttls"
-    TLS = "tls"
-
-
-class AfterRead(StrEnum):
-    DELETE = "delete"
-    MARK_READ = "mark_read"
-    LEAVE_UNREAD = "leave_unread"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
 
 
 class MailboxSettings(_Model):
@@ -276,16 +220,6 @@ class ItemFromMail(_Model):
         return value
 
 
-class Person(_Model):
-    """A customer, user or contact that mail can be related to by address."""
-
-    id: str
-    kind: Literal["customer", "user", "contact"]
-    name: str = ""
-    emails: list[str] = Field(min_length=1, description="Lower-cased addresses.")
-    created_at: AwareDatetime = Field(default_factory=utcnow)
-
-
 class EmailAccount(_Model):
     """One support mailbox and what its mail turns into (docs/features.md F2, F3, F5)."""
 
@@ -371,193 +305,3 @@ class SmtpSettings(_Model):
         description="Whose tokens the server takes (auth = xoauth2); unset: Google for Google's"
         " hosts or endpoints, else Microsoft.",
     )
-
-
-class Party(_Model):
-    address: str
-    name: str = ""
-
-
-class Item(_Model):
-    """A work item created from mail."""
-
-    id: str
-    item_type: ItemType
-    number: int = Field(ge=1)
-    project: str
-    account_id: str
-    title: str
-    description: str = ""
-    status: str = "new"
-    requester: Party | None = None
-    participants: list[str] = Field(
-        default_factory=list, description="Lower-cased addresses allowed to thread by token."
-    )
-    message_count: int = 0
-    workflow_id: str | None = None
-    workflow_step: str | None = None
-    bounced: list[str] = Field(
-        default_factory=list, description="Recipients whose copy of this item's mail bounced."
-    )
-    priority: str | None = None
-    fields: dict[str, str] = Field(default_factory=dict, description="Custom field values.")
-    requester_id: str | None = Field(default=None, description="Customer/user/contact id.")
-    notify: list[str] = Field(default_factory=list, description="Notification list (addresses).")
-    notify_on_create: bool = True
-    created_at: AwareDatetime = Field(default_factory=utcnow)
-    updated_at: AwareDatetime = Field(default_factory=utcnow)
-
-    @property
-    def token(self) -> str:
-        return f"{TOKEN_PREFIXES[self.item_type]}-{self.number}"
-
-
-class StoredAttachment(_Model):
-    """An attachment saved with a thread message; its bytes are in the blob store."""
-
-    filename: str
-    content_type: str
-    size: int
-    sha256: str
-    content_id: str = ""
-    inline: bool = False
-    blob_ref: str
-
-
-class ThreadMessage(_Model):
-    """One inbound or outbound mail on an item's thread."""
-
-    key: str = Field(description="Mail key (inbound) or 'out:<event id>' (outbound).")
-    item_id: str
-    account_id: str
-    direction: Literal["in", "out"]
-    message_id: str = ""
-    in_reply_to: list[str] = Field(default_factory=list)
-    references: list[str] = Field(default_factory=list)
-    subject: str = ""
-    sender: Party | None = None
-    to: list[Party] = Field(default_factory=list)
-    cc: list[Party] = Field(default_factory=list)
-    date: AwareDatetime | None = None
-    text: str = ""
-    html: str | None = Field(default=None, description="Sanitised HTML (remote content blocked).")
-    reply_text: str = ""
-    attachments: list[StoredAttachment] = Field(default_factory=list)
-    kind: str = "normal"
-    blob_ref: str | None = None
-    created_at: AwareDatetime = Field(default_factory=utcnow)
-
-
-class Checkpoint(_Model):
-    account_id: str
-    folder: str
-    uidvalidity: int
-    last_uid: int
-
-
-class LedgerEntry(_Model):
-    """An automatic mail, keyed by (item, reason, recipient): claimed before it is sent, so
-    concurrent copies of one event cannot both send it, and marked sent afterwards."""
-
-    item_id: str
-    reason: str
-    recipient: str
-    message_id: str
-    state: Literal["sending", "sent", "failed"] = "sending"
-    claimed_at: AwareDatetime = Field(default_factory=utcnow)
-    sent_at: AwareDatetime | None = None
-
-
-class SendRecord(_Model):
-    """One automatic mail sent, for the rate limits and the RFC 3834 once-per-7-days rule."""
-
-    recipient: str
-    item_id: str
-    fingerprint: str = Field(description="sha256 of the subject and body as sent.")
-    at: AwareDatetime = Field(default_factory=utcnow)
-    purpose: Literal["auto_reply", "notification", "too_large"] = Field(
-        default="auto_reply", description="What was sent (the loop breaker counts auto-replies)."
-    )
-    account_id: str | None = Field(default=None, description="The account that sent it.")
-
-
-class ServiceHeartbeat(_Model):
-    service: str
-    instance: str
-    ready: bool
-    detail: str = ""
-    seen_at: AwareDatetime = Field(default_factory=utcnow)
-
-
-class QuarantineEntry(_Model):
-    """A mail that could not be processed, kept with its raw bytes until reprocessed or dropped."""
-
-    id: str
-    account_id: str
-    mail_key: str
-    reason: str
-    blob_ref: str = Field(description="The raw mail in the blob store.")
-    event: str = Field(description="The mail.received.v1 event (JSON) to reprocess it with.")
-    headers_only: bool = Field(
-        default=False,
-        description="Only the header block was kept (too large, or the server could not hand"
-        " it out): the mail itself stays in the mailbox, and it cannot be reprocessed.",
-    )
-    attempts: int = 1
-    created_at: AwareDatetime = Field(default_factory=utcnow)
-
-
-class ProcessingLogEntry(_Model):
-    """What happened to one mail at one stage, and why (docs/features.md F8 processing log)."""
-
-    id: str
-    mail_key: str
-    account_id: str
-    stage: Literal["converter", "replier"]
-    action: str = Field(
-        examples=["created", "threaded", "ignored", "quarantined", "auto_reply_sent"]
-    )
-    reason: str
-    item_id: str | None = None
-    item_token: str | None = None
-    blob_ref: str | None = Field(
-        default=None, description="The raw mail, for mail that reached no item (ignored)."
-    )
-    at: AwareDatetime = Field(default_factory=utcnow)
-
-
-class AccountState(_Model):
-    """How fetching an account goes, for the API and the operator: written by the fetcher."""
-
-    account_id: str
-    status: Literal["ok", "error", "needs_reauth"] = "ok"
-    error_kind: str | None = Field(
-        default=None,
-        examples=["auth", "tls", "folder", "network", "consent_revoked", "rate_limited"],
-    )
-    last_error: str | None = None
-    since: AwareDatetime | None = Field(default=None, description="First failure of this run.")
-    next_attempt: AwareDatetime | None = None
-    failures: int = 0
-    last_success: AwareDatetime | None = None
-    mode: Literal["idle", "poll"] | None = None
-    updated_at: AwareDatetime = Field(default_factory=utcnow)
-
-
-ApiScope = Literal["admin", "read", "deliver"]
-
-
-class ApiKey(_Model):
-    """An API key; only the sha256 of the secret is kept."""
-
-    id: str
-    name: str = Field(min_length=1, max_length=200)
-    scopes: list[ApiScope] = Field(min_length=1)
-    key_hash: str = Field(description="sha256 hex of the whole key.")
-    prefix: str = Field(description="The key's first characters, to recognise it in lists.")
-    account_ids: list[str] = Field(
-        default_factory=list,
-        description="deliver scope: accounts it may push mail to; empty = all.",
-    )
-    created_at: AwareDatetime = Field(default_factory=utcnow)
-    revoked_at: AwareDatetime | None = None
