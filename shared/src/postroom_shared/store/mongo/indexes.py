@@ -27,6 +27,8 @@ async def create_indexes(db: AsyncDatabase[Doc]) -> None:
     await db.accounts.create_index("name", unique=True)
     await db.items.create_index([("item_type", ASCENDING), ("number", ASCENDING)], unique=True)
     await _unique_applied_index(db)
+    # Items written before versions were counted are at version 1 (what the model reads).
+    await db.items.update_many({"version": {"$exists": False}}, {"$set": {"version": 1}})
     await db.items.create_index([("created_at", DESCENDING)])
     await db.items.create_index([("account_id", ASCENDING), ("created_at", DESCENDING)])
     # Only items with unpublished events are in this index: the relay's lookup and

@@ -6,6 +6,9 @@ Single-document atomicity is all it takes (docs/architecture.md, "Storage"):
   `applied`, under a unique (multikey) index, so two items can never hold one key; the update
   that appends a message carries `applied: {$ne: key}` in its filter, and a duplicate-key
   error means another call applied the mail first;
+- a command's change replaces the item's fields in one update whose filter holds the version it
+  was read at and `applied: {$ne: cmd:<command id>}`, so a stale change is a conflict and a
+  repeated command a duplicate; every write adds one to `version`;
 - events ride in the item document's `outbox` array, written by the same update that changes
   the item, published afterwards and `$pull`ed (a relay re-publishes leftovers after a crash).
 The thread message documents are written first, keyed by the mail key, so a crash between the
@@ -21,7 +24,7 @@ from pymongo.errors import DuplicateKeyError
 
 from postroom_shared.models import Item, ItemType, ThreadMessage
 from postroom_shared.store.mongo.base import Doc, MongoBase, to_doc
-from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent
+from postroom_shared.store.ports import ChangeResult, ItemChanges, ItemQuery, OutboxEvent
 
 __all__ = ["MongoItems"]
 
@@ -105,7 +108,7 @@ class MongoItems(MongoBase):
         update: Doc = {
             "$addToSet": {"applied": message.key},
             "$set": {"updated_at": message.created_at},
-            "$inc": {"message_count": 1 if count else 0},
+            "$inc": {"message_count": 1 if count else 0, "version": 1},
         }
         if add_participants:
             update["$addToSet"]["participants"] = {"$each": add_participants}
@@ -129,6 +132,44 @@ class MongoItems(MongoBase):
         if not fresh:
             await self._own_message(message)
         return True
+
+    async def change_applied(self, applied_key: str) -> bool:
+        return await self._db.items.find_one({"applied": applied_key}, {"_id": 1}) is not None
+
+    async def apply_change(
+        self,
+        item_id: str,
+        *,
+        expected_version: int,
+        applied_key: str,
+        new_state: Item,
+        message: ThreadMessage | None,
+        events: list[OutboxEvent],
+    ) -> ChangeResult:
+        fresh = await self._insert_message(message) if message is not None else False
+        state = new_state.model_copy(update={"id": item_id, "version": expected_version + 1})
+        keys = [applied_key] + ([message.key] if message is not None else [])
+        update: Doc = {"$set": state.model_dump(), "$addToSet": {"applied": {"$each": keys}}}
+        if events:
+            update["$push"] = {"outbox": {"$each": self._outbox(events)}}
+        query: Doc = {"_id": item_id, "version": expected_version, "applied": {"$nin": keys}}
+        try:
+            result = await self._db.items.update_one(query, update)
+        except DuplicateKeyError:  # a key already on another item (unique `applied`)
+            return "duplicate"
+        if result.modified_count == 1:
+            if message is not None and not fresh:  # a crashed earlier try's (or a twin's)
+                await self._db.messages.replace_one(
+                    {"_id": message.key}, to_doc(message, _id=message.key), upsert=True
+                )
+            return "applied"
+        if await self.change_applied(applied_key):
+            return "duplicate"
+        if message is not None:  # not applied: its thread entry must not show
+            await self._db.messages.delete_one({"_id": message.key, "item_id": item_id})
+        if await self._db.items.find_one({"_id": item_id}, {"_id": 1}) is None:
+            raise KeyError(item_id)
+        return "conflict"
 
     # reading -------------------------------------------------------------------------------
     async def get_item(self, item_id: str) -> Item | None:

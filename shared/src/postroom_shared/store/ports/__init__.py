@@ -26,6 +26,8 @@ from postroom_shared.store.ports.fetch import (
     SeenKeys,
 )
 from postroom_shared.store.ports.items import (
+    ChangeResult,
+    ItemChanger,
     ItemReader,
     ItemStore,
     ItemWriter,
@@ -61,12 +63,14 @@ __all__ = [
     "BlobCorrupted",
     "BlobStore",
     "BlobWriter",
+    "ChangeResult",
     "Checkpoints",
     "ConfigReader",
     "ConfigStore",
     "Contacts",
     "FetchStore",
     "Heartbeats",
+    "ItemChanger",
     "ItemChanges",
     "ItemQuery",
     "ItemReader",

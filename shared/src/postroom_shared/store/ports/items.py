@@ -2,17 +2,30 @@
 
 An item, its thread messages and the events a change causes are written together (one
 transaction on SQLite, one document update on MongoDB: docs/architecture.md, "Storage"), so
-they are one port. Every write takes the mail key with it and is a no-op the second time, so a
-redelivered mail is harmless. Readers (the API, previews) need only `ItemReader`; the relay
-needs only `Outbox`.
+they are one port. Every write takes the mail key (or the command's key) with it and is a no-op
+the second time, so a redelivered mail or command is harmless; every write adds one to the
+item's `version`, which a command's change checks (`ItemChanger`). Readers (the API, previews)
+need only `ItemReader`; the relay needs only `Outbox`.
 """
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from postroom_shared.models import Item, ItemType, ThreadMessage
 from postroom_shared.store.ports.values import ItemChanges, ItemQuery, OutboxEvent
 
-__all__ = ["ItemReader", "ItemStore", "ItemWriter", "Outbox", "ThreadWriter"]
+__all__ = [
+    "ChangeResult",
+    "ItemChanger",
+    "ItemReader",
+    "ItemStore",
+    "ItemWriter",
+    "Outbox",
+    "ThreadWriter",
+]
+
+# applied: written; duplicate: this change was applied before (nothing written again);
+# conflict: the item is no longer at the expected version (nothing written; re-read).
+ChangeResult = Literal["applied", "duplicate", "conflict"]
 
 
 class ItemReader(Protocol):
@@ -48,7 +61,31 @@ class ThreadWriter(Protocol):
         ...
 
 
-class ItemWriter(ThreadWriter, Protocol):
+class ItemChanger(Protocol):
+    """Changes made by item commands: the whole next state of the item, written only if the
+    item is still at the version it was read at (optimistic concurrency), once per key."""
+
+    async def change_applied(self, applied_key: str) -> bool:
+        """True when a change with `applied_key` was written before."""
+        ...
+
+    async def apply_change(
+        self,
+        item_id: str,
+        *,
+        expected_version: int,
+        applied_key: str,
+        new_state: Item,
+        message: ThreadMessage | None,
+        events: list[OutboxEvent],
+    ) -> ChangeResult:
+        """In one atomic write: replace the item's fields with `new_state` (whose version is
+        `expected_version` + 1), add `message` to its thread, queue `events` in the outbox and
+        remember `applied_key`. KeyError when there is no such item."""
+        ...
+
+
+class ItemWriter(ThreadWriter, ItemChanger, Protocol):
     async def next_item_number(self, item_type: ItemType) -> int:
         """Allocate the next number of `item_type` (gaps possible after crashes, never reuse)."""
         ...

@@ -1,16 +1,18 @@
 """The items port on SQLite: item numbers, items, thread messages, item queries, the outbox.
 
-Creating an item with its first message and outbox events, or appending a message with its
-events and field changes, is one `BEGIN IMMEDIATE` transaction; the message's primary key (the
-mail key) makes the second attempt a no-op. Each message's blob references go to
-`message_blobs` in the same transaction, for the blob collector.
+Creating an item with its first message and outbox events, appending a message with its
+events and field changes, or applying a command's change, is one `BEGIN IMMEDIATE`
+transaction; the message's primary key (the mail key) or the command's row in `item_commands`
+makes the second attempt a no-op, and a change is written only at the version it was read at.
+Each message's blob references go to `message_blobs` in the same transaction, for the blob
+collector.
 """
 
 import sqlite3
 from typing import Any
 
 from postroom_shared.models import Item, ItemType, ThreadMessage
-from postroom_shared.store.ports import ItemChanges, ItemQuery, OutboxEvent
+from postroom_shared.store.ports import ChangeResult, ItemChanges, ItemQuery, OutboxEvent
 from postroom_shared.store.sqlite.base import SqliteBase, iso
 from postroom_shared.store.sqlite.schema import message_blob_rows
 
@@ -113,6 +115,7 @@ class SqliteItems(SqliteBase):
                 if address not in item.participants:
                     item.participants.append(address)
             item.message_count += 1 if count else 0
+            item.version += 1
             item.updated_at = message.created_at
             if changes is not None:
                 item.status = changes.status or item.status
@@ -121,6 +124,46 @@ class SqliteItems(SqliteBase):
             db.execute("UPDATE items SET doc=? WHERE id=?", (item.model_dump_json(), item_id))
             self._insert_events(db, events)
             return True
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    async def change_applied(self, applied_key: str) -> bool:
+        row = await self._run(
+            lambda db: db.execute(
+                "SELECT 1 FROM item_commands WHERE key=?", (applied_key,)
+            ).fetchone()
+        )
+        return row is not None
+
+    async def apply_change(
+        self,
+        item_id: str,
+        *,
+        expected_version: int,
+        applied_key: str,
+        new_state: Item,
+        message: ThreadMessage | None,
+        events: list[OutboxEvent],
+    ) -> ChangeResult:
+        def body(db: sqlite3.Connection) -> ChangeResult:
+            row = db.execute("SELECT doc FROM items WHERE id=?", (item_id,)).fetchone()
+            if row is None:
+                raise KeyError(item_id)
+            done = db.execute("SELECT 1 FROM item_commands WHERE key=?", (applied_key,))
+            if done.fetchone() is not None:
+                return "duplicate"
+            if Item.model_validate_json(row[0]).version != expected_version:
+                return "conflict"
+            if message is not None and not self._insert_message(db, message):
+                return "duplicate"
+            state = new_state.model_copy(update={"id": item_id, "version": expected_version + 1})
+            db.execute("UPDATE items SET doc=? WHERE id=?", (state.model_dump_json(), item_id))
+            db.execute(
+                "INSERT INTO item_commands (key, item_id, at) VALUES (?, ?, ?)",
+                (applied_key, item_id, iso(state.updated_at)),
+            )
+            self._insert_events(db, events)
+            return "applied"
 
         return await self._run(lambda db: self._tx(db, lambda: body(db)))
 

@@ -27,6 +27,8 @@ CREATE TABLE IF NOT EXISTS messages (key TEXT PRIMARY KEY, item_id TEXT NOT NULL
     doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS messages_item ON messages (item_id, created_at);
 CREATE INDEX IF NOT EXISTS messages_mid ON messages (account_id, message_id);
+CREATE TABLE IF NOT EXISTS item_commands (key TEXT PRIMARY KEY, item_id TEXT NOT NULL,
+    at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (event_id TEXT PRIMARY KEY, seq INTEGER NOT NULL,
     routing_key TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger (item_id TEXT NOT NULL, reason TEXT NOT NULL,
