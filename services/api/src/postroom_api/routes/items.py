@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 
-from postroom_api.auth import RequireRead
+from postroom_api.auth import RequireItemRead
 from postroom_api.deps import StoreDep
 from postroom_api.routing import NOT_FOUND, UNPROCESSABLE, PathId, SafeRoute, not_found
 from postroom_api.schemas import ItemDetail, ItemPage, ItemSummary
@@ -25,7 +25,7 @@ from postroom_shared.store import ItemQuery
 __all__ = ["blob_response", "decode_cursor", "encode_cursor", "router"]
 
 router = APIRouter(
-    prefix="/v1/items", tags=["items"], route_class=SafeRoute, dependencies=[RequireRead]
+    prefix="/v1/items", tags=["items"], route_class=SafeRoute, dependencies=[RequireItemRead]
 )
 
 _MESSAGE_REF = r"^m_[0-9a-f]{24}$"

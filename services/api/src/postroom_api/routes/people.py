@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from postroom_api.auth import RequireAdmin, RequireRead
+from postroom_api.auth import RequireAdmin, RequireItemRead
 from postroom_api.deps import StoreDep
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict, not_found, now
 from postroom_api.schemas import PersonIn, PersonView
@@ -39,7 +39,7 @@ def _person(person_id: str, body: PersonIn) -> Person:
     return Person(id=person_id, kind=body.kind, name=body.name, emails=emails, created_at=now())
 
 
-@router.get("", summary="List people", dependencies=[RequireRead])
+@router.get("", summary="List people", dependencies=[RequireItemRead])
 async def list_people(
     store: StoreDep,
     kind: Literal["customer", "user", "contact"] | None = None,
@@ -63,7 +63,7 @@ async def create_person(store: StoreDep, response: Response, body: PersonIn) -> 
     return view
 
 
-@router.get("/{person_id}", summary="One person", responses=NOT_FOUND, dependencies=[RequireRead])
+@router.get("/{person_id}", summary="One person", responses=NOT_FOUND, dependencies=[RequireItemRead])
 async def get_person(store: StoreDep, person_id: PathId) -> PersonView:
     return PersonView.of(await _load(store, person_id))
 
