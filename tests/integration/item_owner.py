@@ -15,6 +15,7 @@ from aio_pika import connect_robust
 from aio_pika.abc import AbstractChannel
 
 from postroom_converter.commands import register_commands
+from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.models import ThreadMessage
 from postroom_shared.retry import RetryPolicy
 from postroom_shared.runtime import make_broker
@@ -52,15 +53,22 @@ class ItemOwner:
 
 @asynccontextmanager
 async def item_owner(settings: CommonSettings, store: Store) -> AsyncIterator[ItemOwner]:
-    """Run the owner's command consumer on `store` until the block ends. Commands left in the
-    queue by earlier tests (whose stores are gone) are purged first."""
+    """Run the owner's command consumers on `store` until the block ends. Commands left in
+    the queues by earlier tests (whose stores are gone) are purged first."""
     broker = make_broker(settings)
-    register_commands(broker, store, RetryPolicy())
+    register_commands(
+        broker,
+        store,
+        RetryPolicy(),
+        signer=MessageIdSigner.checking(settings.secret_key.get_secret_value()),
+    )
     await broker.connect()
     await declare_topology(broker)
     connection = await connect_robust(settings.broker_url)
     channel = await connection.channel()
-    await (await channel.declare_queue(QUEUE, passive=True)).purge()
+    for owner, command_type in COMMAND_CONSUMERS:
+        queue = consumer_queue(owner, command_type).name
+        await (await channel.declare_queue(queue, passive=True)).purge()
     await broker.start()
     try:
         yield ItemOwner(store, channel)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from postroom_shared.broker_settings import BrokerSettings
-from postroom_shared.errors import PermanentError
+from postroom_shared.errors import PermanentError, RejectedError
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -94,6 +94,8 @@ def after_failure(policy: RetryPolicy, attempt: int, error: BaseException) -> Re
     A permanent error skips the remaining backoff: the next try is the last one, where the
     converter quarantines the mail (a human sees why) instead of waiting out every step.
     """
+    if isinstance(error, RejectedError):
+        return DeadLetter(f"rejected: {error}")
     if attempt >= policy.attempts:
         return DeadLetter(f"failed {attempt} time(s), last: {describe_error(error)}")
     following = policy.attempts if isinstance(error, PermanentError) else attempt + 1

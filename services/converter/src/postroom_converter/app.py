@@ -59,6 +59,6 @@ def register(
         RetryPolicy.from_settings(settings),
         description="Turns each received mail into an item or a thread message.",
     )
-    register_commands(broker, store, RetryPolicy.from_settings(settings))
+    register_commands(broker, store, RetryPolicy.from_settings(settings), signer=signer)
 
     return [_relay_forever(converter, settings.outbox_relay_interval_s)]

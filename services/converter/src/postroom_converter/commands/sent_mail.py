@@ -9,18 +9,13 @@ for an item that does not exist cannot succeed later: it is parked in the comman
 after one more try.
 """
 
-from faststream.rabbit import RabbitBroker
-
 from postroom_converter.store import ConverterStore
-from postroom_shared.consumer import subscribe
 from postroom_shared.contracts import RecordSentMailV1
 from postroom_shared.errors import PermanentError
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.models import Party, ThreadMessage
-from postroom_shared.retry import RetryPolicy
-from postroom_shared.topology import COMMANDS, consumer_queue
 
-__all__ = ["record_sent_mail", "register_commands", "sent_mail_message"]
+__all__ = ["record_sent_mail", "sent_mail_message"]
 
 log = get_logger(__name__)
 
@@ -57,20 +52,3 @@ async def record_sent_mail(store: ConverterStore, command: RecordSentMailV1) -> 
             message_id=command.message_id,
         )
         return appended
-
-
-def register_commands(broker: RabbitBroker, store: ConverterStore, policy: RetryPolicy) -> None:
-    """Consume the commands the converter owns, each from its own queue."""
-
-    async def on_record_sent_mail(command: RecordSentMailV1, final_attempt: bool) -> None:
-        await record_sent_mail(store, command)
-
-    subscribe(
-        broker,
-        consumer_queue("converter", RecordSentMailV1.model_fields["type"].default),
-        COMMANDS,
-        RecordSentMailV1,
-        on_record_sent_mail,
-        policy,
-        description="Puts a mail Postroom sent on its item's thread (the converter owns items).",
-    )
