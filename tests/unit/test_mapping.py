@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from postroom_converter.domain.mapping import contact_for, new_item
 from postroom_converter.domain.parse import Address, parse_mail
+from postroom_shared.contracts import item_ref
 from postroom_shared.models import ItemFromMail, utcnow
 from tests import factories
 
@@ -81,3 +82,12 @@ def test_contacts_for_unknown_senders_are_deterministic() -> None:
     one = contact_for(Address(address="new@example.org", name="New"))
     assert one.id == contact_for(Address(address="new@example.org", name="Other")).id
     assert (one.kind, one.emails) == ("contact", ["new@example.org"])
+
+
+def test_items_record_the_accounts_creator_and_the_requester() -> None:
+    account = _account()
+    account.creator = "usr_lead"
+    item = new_item(account, parse_mail(RAW), number=1, mail_key="k", requester_id="ct_1")
+    assert (item.creator_id, item.requester_id, item.assignee_id) == ("usr_lead", "ct_1", None)
+    ref = item_ref(item)  # what item.created.v1 / item.updated.v1 carry
+    assert (ref.creator_id, ref.requester_id, ref.assignee_id) == ("usr_lead", "ct_1", None)

@@ -106,6 +106,7 @@ def new_item(
         participants=participants_of(mail, account),
         message_count=1,
         requester_id=requester_id,
+        creator_id=account.creator,  # the user the account creates items for
         notify_on_create=not options.no_separate_notification_for_new,
         created_at=now,
         updated_at=now,
