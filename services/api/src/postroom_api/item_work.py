@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from postroom_api.auth import Principal
 from postroom_api.schemas.item_work import ItemPatch, NotifyIn
@@ -24,15 +25,19 @@ from postroom_shared.contracts import (
 
 __all__ = [
     "IDEMPOTENCY_NAMESPACE",
+    "SOURCE",
+    "CommandFields",
     "Ids",
     "Precondition",
     "actor_of",
+    "command_fields",
     "etag",
     "notify_command",
     "patch_commands",
     "precondition",
 ]
 
+SOURCE = "api"
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0c8a34-6f1e-4d2a-9c71-3e8f0b2d4a17")
 _ETAG_RE = re.compile(r'^\s*(?:W/)?"v([1-9][0-9]{0,15})"\s*$')
 
@@ -63,6 +68,21 @@ class Ids:
         return uuid.uuid5(IDEMPOTENCY_NAMESPACE, name)
 
 
+class CommandFields(TypedDict):
+    """The envelope of an item command asked through the API."""
+
+    command_id: uuid.UUID
+    item_id: str
+    actor: ActorV1
+    source: str
+
+
+def command_fields(kind: str, item_id: str, actor: ActorV1, ids: Ids) -> CommandFields:
+    return CommandFields(
+        command_id=ids.for_command(kind), item_id=item_id, actor=actor, source=SOURCE
+    )
+
+
 @dataclass(frozen=True)
 class Precondition:
     """The version a write expects, and which answer a mismatch gets: 412 when it came from
@@ -81,9 +101,9 @@ def precondition(if_match: str | None, body_version: int | None, current: int) -
 
     `If-Match: *` or no header: the body's `version` (or nothing). An `If-Match` naming the
     current ETag (one of a comma-separated list) expects `current`, checked again atomically
-    when the change is written; one that names no current ETag (another version, or a value
-    that is no ETag of ours) fails at once: `Precondition(None)` is never returned for it,
-    ValueError is (the route answers 412). Both given and different: ValueError too.
+    when the change is written. ValueError (the route answers 412) when it names no current
+    ETag (another version, or a value that is no ETag of ours) or when the body's `version`
+    says otherwise.
     """
     if if_match is None or if_match.strip() == "*":
         return Precondition(body_version)
@@ -95,41 +115,32 @@ def precondition(if_match: str | None, body_version: int | None, current: int) -
     return Precondition(current, from_header=True)
 
 
-def patch_commands(
-    item_id: str, patch: ItemPatch, actor: ActorV1, ids: Ids
-) -> list[ItemCommand]:
+def patch_commands(item_id: str, patch: ItemPatch, actor: ActorV1, ids: Ids) -> list[ItemCommand]:
     """The commands a PATCH asks for, in the order they are applied: status and workflow step,
     then the assignee, then priority and fields. `expected_version` is left unset: the route
     chains it from one command's result to the next."""
     given = patch.model_fields_set
     commands: list[ItemCommand] = []
-    common = {"item_id": item_id, "actor": actor}
     if patch.status is not None or patch.workflow_step is not None:
-        kind = "item.change_status.v1"
         commands.append(
             ChangeStatusV1(
-                command_id=ids.for_command(kind),
+                **command_fields("item.change_status.v1", item_id, actor, ids),
                 status=patch.status,
                 workflow_step=patch.workflow_step,
-                **common,
             )
         )
     if "assignee_id" in given:
-        kind = "item.assign.v1"
-        commands.append(
-            AssignV1(command_id=ids.for_command(kind), assignee_id=patch.assignee_id, **common)
-        )
+        fields = command_fields("item.assign.v1", item_id, actor, ids)
+        commands.append(AssignV1(**fields, assignee_id=patch.assignee_id))
     priority = patch.priority
     if "priority" in given and priority is None:
         priority = ""  # an explicit null clears it, as "" does
     if priority is not None or patch.fields:
-        kind = "item.set_fields.v1"
         commands.append(
             SetFieldsV1(
-                command_id=ids.for_command(kind),
+                **command_fields("item.set_fields.v1", item_id, actor, ids),
                 priority=priority,
                 fields=patch.fields or {},
-                **common,
             )
         )
     return commands
@@ -142,9 +153,7 @@ def notify_command(
     removed (addresses arrive lower-cased from the schema)."""
     target = list(dict.fromkeys(wanted.addresses))
     return SetNotifyV1(
-        command_id=ids.for_command("item.set_notify.v1"),
-        item_id=item_id,
-        actor=actor,
+        **command_fields("item.set_notify.v1", item_id, actor, ids),
         add=tuple(a for a in target if a not in current),
         remove=tuple(a for a in current if a not in target),
     )

@@ -1,5 +1,6 @@
 """Customers, users and contacts that incoming mail is mapped to by address
-(docs/features.md F3)."""
+(docs/features.md F3), with the bounce mark the converter sets on a hard bounce and an admin
+clears here."""
 
 import secrets as token_source
 from typing import Annotated, Literal
@@ -34,9 +35,15 @@ async def _put(store: ApiStore, person: Person) -> PersonView:
     return PersonView.of(person)
 
 
-def _person(person_id: str, body: PersonIn) -> Person:
+def _person(person_id: str, body: PersonIn, old: Person | None = None) -> Person:
     emails = list(dict.fromkeys(body.emails))  # lower-cased by the schema; keep order, no dupes
-    return Person(id=person_id, kind=body.kind, name=body.name, emails=emails, created_at=now())
+    person = Person(id=person_id, kind=body.kind, name=body.name, emails=emails, created_at=now())
+    if old is not None:
+        person.created_at = old.created_at
+        # the mark stays while the bounced address does: replacing a person does not clear it
+        if old.bounce is not None and old.bounce.address in emails:
+            person.bounce = old.bounce
+    return person
 
 
 @router.get("", summary="List people", dependencies=[RequireItemRead])
@@ -63,7 +70,9 @@ async def create_person(store: StoreDep, response: Response, body: PersonIn) -> 
     return view
 
 
-@router.get("/{person_id}", summary="One person", responses=NOT_FOUND, dependencies=[RequireItemRead])
+@router.get(
+    "/{person_id}", summary="One person", responses=NOT_FOUND, dependencies=[RequireItemRead]
+)
 async def get_person(store: StoreDep, person_id: PathId) -> PersonView:
     return PersonView.of(await _load(store, person_id))
 
@@ -75,10 +84,20 @@ async def get_person(store: StoreDep, person_id: PathId) -> PersonView:
     dependencies=[RequireAdmin],
 )
 async def replace_person(store: StoreDep, person_id: PathId, body: PersonIn) -> PersonView:
-    old = await _load(store, person_id)
-    person = _person(person_id, body)
-    person.created_at = old.created_at
-    return await _put(store, person)
+    return await _put(store, _person(person_id, body, await _load(store, person_id)))
+
+
+@router.delete(
+    "/{person_id}/bounce",
+    summary="Clear a person's bounce mark (automatic mail to the address resumes)",
+    responses=NOT_FOUND,
+    dependencies=[RequireAdmin],
+)
+async def clear_bounce(store: StoreDep, person_id: PathId) -> PersonView:
+    person = await _load(store, person_id)
+    if person.bounce is None:
+        return PersonView.of(person)  # clear already: clearing is idempotent
+    return await _put(store, person.model_copy(update={"bounce": None}))
 
 
 @router.delete(

@@ -19,9 +19,9 @@ __all__ = [
     "ItemPatch",
     "NoteIn",
     "NotifyIn",
+    "RecipientIn",
     "Refused",
     "ReplyIn",
-    "RecipientIn",
     "WorkResult",
 ]
 
@@ -34,7 +34,7 @@ _Version = Annotated[
         default=None,
         ge=1,
         le=2**53,
-        description="The item version you last read (`version`, or the ETag `\"v<version>\"`);"
+        description='The item version you last read (`version`, or the ETag `"v<version>"`);'
         " when the item is at another version now, nothing is changed and the answer is 409."
         " Omit it (and If-Match) and the last writer wins.",
     ),
@@ -46,9 +46,7 @@ class ItemPatch(In):
     status and workflow step, assignee, priority and fields. Fields left out stay as they are."""
 
     status: _Step | None = Field(default=None, examples=["closed"])
-    workflow_step: _Step | None = Field(
-        default=None, description="A step of the item's workflow."
-    )
+    workflow_step: _Step | None = Field(default=None, description="A step of the item's workflow.")
     assignee_id: Id | None = Field(
         default=None,
         description="Person id of a user; send null explicitly to unassign.",

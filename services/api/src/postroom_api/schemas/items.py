@@ -51,7 +51,7 @@ class ItemSummary(View):
     account_id: str
     requester: Party | None
     assignee_id: str | None = Field(description="The user working on the item.")
-    version: int = Field(description="Grows with every change; the ETag is `\"v<version>\"`.")
+    version: int = Field(description='Grows with every change; the ETag is `"v<version>"`.')
     messages: int = Field(description="Number of messages on the thread.")
     created_at: datetime
     updated_at: datetime
