@@ -168,6 +168,20 @@ async def test_bounce_links_to_the_item_of_the_returned_mail(converter: Converte
     assert isinstance(outcome, Threaded) and outcome.token == "INC-1", outcome
     after = await store.get_item(item.id)
     assert after is not None and after.bounced == ["gone@example.org"] and after.status == "new"
+    # the hard bounce marks the address on its person (a new contact: nobody had it)
+    person = await store.find_person("gone@example.org")
+    assert person is not None and person.kind == "contact" and person.bounce is not None
+    mark = person.bounce
+    assert (mark.address, mark.code, mark.item_id) == ("gone@example.org", "5.1.1", item.id)
+    assert mark.reason == "Undelivered Mail Returned to Sender"
+    # a redelivery changes nothing; an admin's clear (the store call the API makes) holds
+    await converter.handle(_received_raw(2, dsn))
+    again = await store.find_person("gone@example.org")
+    assert again is not None and again.bounce == mark
+    assert await store.set_bounce(person.id, None)
+    cleared = await store.get_person(person.id)
+    assert cleared is not None and cleared.bounce is None
+    assert not await store.set_bounce("ct_nobody", mark)
 
 
 async def test_our_own_mail_is_ignored_before_any_threading_lookup(

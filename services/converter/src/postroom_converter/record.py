@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from faststream.rabbit import RabbitBroker
 
+from postroom_converter.bounces import mark_bounced
 from postroom_converter.domain.bounce import Bounce
 from postroom_converter.domain.decision import Create, Thread
 from postroom_converter.domain.effects import reply_changes, starting_step
@@ -191,6 +192,10 @@ class Recorder:
             }
         )
         participants = participants_of(placing.mail, placing.account) if kind == "normal" else []
+        # before the append: a redelivery after a crash in between marks again
+        await mark_bounced(
+            self.store, bounce, placing.event, item_id=item.id, subject=placing.mail.subject
+        )
         return await self.store.append_message(
             item.id, thread, [to_outbox(update)], add_participants=participants, changes=changes
         )

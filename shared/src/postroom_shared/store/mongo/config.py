@@ -12,6 +12,7 @@ from pymongo.errors import DuplicateKeyError
 
 from postroom_shared.models import (
     ApiKey,
+    BounceMark,
     EmailAccount,
     NotificationTemplate,
     Person,
@@ -105,6 +106,12 @@ class MongoConfig(MongoBase):
                 return existing
             raise
         return person
+
+    async def set_bounce(self, person_id: str, mark: BounceMark | None) -> bool:
+        result = await self._db.people.update_one(
+            {"_id": str(person_id)}, {"$set": {"bounce": mark.model_dump() if mark else None}}
+        )
+        return result.matched_count == 1
 
     async def get_person(self, person_id: str) -> Person | None:
         return await self._find(Person, "people", {"_id": str(person_id)})

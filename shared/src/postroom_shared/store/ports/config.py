@@ -12,6 +12,7 @@ from typing import Protocol
 
 from postroom_shared.models import (
     ApiKey,
+    BounceMark,
     EmailAccount,
     NotificationTemplate,
     Person,
@@ -38,10 +39,15 @@ class ConfigReader(Protocol):
 
 
 class Contacts(Protocol):
-    """Senders become contacts (the converter)."""
+    """Senders become contacts (the converter); hard bounces mark their person."""
 
     async def ensure_contact(self, person: Person) -> Person:
         """The person owning `person.emails[0]`, creating `person` when nobody does."""
+        ...
+
+    async def set_bounce(self, person_id: str, mark: BounceMark | None) -> bool:
+        """Set (or with None clear) the bounce mark of a person; False when there is no such
+        person. Setting the same mark again changes nothing else."""
         ...
 
 

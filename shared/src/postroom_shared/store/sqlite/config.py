@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from postroom_shared.models import (
     ApiKey,
+    BounceMark,
     EmailAccount,
     NotificationTemplate,
     Person,
@@ -161,6 +162,17 @@ class SqliteConfig(SqliteBase):
                 return existing
             self._put_person(db, person)
             return person
+
+        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    async def set_bounce(self, person_id: str, mark: BounceMark | None) -> bool:
+        def body(db: sqlite3.Connection) -> bool:
+            row = db.execute("SELECT doc FROM people WHERE id=?", (person_id,)).fetchone()
+            if row is None:
+                return False
+            person = Person.model_validate_json(row[0]).model_copy(update={"bounce": mark})
+            db.execute("UPDATE people SET doc=? WHERE id=?", (person.model_dump_json(), person_id))
+            return True
 
         return await self._run(lambda db: self._tx(db, lambda: body(db)))
 
