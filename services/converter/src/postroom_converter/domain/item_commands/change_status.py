@@ -44,4 +44,6 @@ def change_status(item: Item, command: ChangeStatusV1, context: Context) -> Chan
     if command.workflow_step is not None and command.workflow_step != item.workflow_step:
         changes.append("workflow_step")
         updates["workflow_step"] = command.workflow_step
+    if not changes:
+        return Change(item, ())
     return Change(next_state(item, context.now, **updates), tuple(changes))
