@@ -94,10 +94,11 @@ async def replace_person(store: StoreDep, person_id: PathId, body: PersonIn) -> 
     dependencies=[RequireAdmin],
 )
 async def clear_bounce(store: StoreDep, person_id: PathId) -> PersonView:
-    person = await _load(store, person_id)
-    if person.bounce is None:
-        return PersonView.of(person)  # clear already: clearing is idempotent
-    return await _put(store, person.model_copy(update={"bounce": None}))
+    await _load(store, person_id)
+    # one write of the mark alone: a concurrent edit of the person is not overwritten
+    if not await store.set_bounce(person_id, None):
+        raise not_found(f"no person {person_id}")
+    return PersonView.of(await _load(store, person_id))
 
 
 @router.delete(
