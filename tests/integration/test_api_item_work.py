@@ -12,7 +12,7 @@ import pytest
 
 from postroom_converter.domain.outcome import Created
 from postroom_shared.apikeys import new_api_key
-from postroom_shared.models import ApiScope, BounceMark, Person
+from postroom_shared.models import ApiScope, BounceMark, LedgerEntry, Person
 from tests import factories
 from tests.integration.api_harness import Api, converter_for, problems, running_api
 from tests.stack_env import StackEnv
@@ -171,6 +171,18 @@ async def test_notes_and_replies_on_the_thread_once_per_idempotency_key(api: Api
     assert sent["attachments"][0]["filename"] == "plan.png"
     download = await api.get(sent["attachments"][0]["download_url"])
     assert download.content == b"\x89PNG\r\n\x1a\nnot really"
+    # the replier's ledger says what became of the mail (as the replier keys it)
+    claim = LedgerEntry(
+        item_id=item_id,
+        reason=f"team_reply:{sent['mail_key']}",
+        recipient="casey@example.org",
+        message_id=sent["message_id"],
+    )
+    assert await api.store.claim_ledger(claim, stale_before=claim.claimed_at) == "claimed"
+    await api.store.mark_done(claim, "sent")
+    shown = (await api.get(path)).json()["thread"][-1]["delivery"]
+    assert [(d["recipient"], d["state"]) for d in shown] == [("casey@example.org", "sent")]
+    assert shown[0]["sent_at"] is not None
     retried = await api.post(f"{path}/replies", json=reply_body, headers={"Idempotency-Key": "r-1"})
     assert retried.json()["applied"][0]["outcome"] == "duplicate"
     thread = (await api.get(path)).json()["thread"]
