@@ -78,7 +78,9 @@ def _check_work(out: str, amqp_url: str, api: str, command_file: Path, state: Pa
         '["lead@example.test"]',
     ):
         assert expected in lines, (expected, out)
-    assert re.search(r"^\[INC-\d+\] .* -> customer@example\.test$", out, flags=re.MULTILINE), out
+    assert re.search(
+        r"^(Re: )?\[INC-\d+\] Pushed over HTTP -> customer@example\.test$", out, flags=re.MULTILINE
+    ), out
     (item_id,) = re.findall(r"^working on (\S+)$", out, flags=re.MULTILINE)
     sent = subprocess.run(
         [sys.executable, str(command_file), item_id],
