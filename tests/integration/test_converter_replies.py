@@ -1,11 +1,13 @@
 """Mail on existing items: status and workflow moves, out-of-office and bounces (docs/features.md
 F4, F10)."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any
 
+import aio_pika
 import pytest
 from pydantic import SecretStr
 
@@ -25,7 +27,7 @@ from postroom_shared.models import (
 )
 from postroom_shared.runtime import make_broker
 from postroom_shared.store import open_store
-from postroom_shared.topology import declare_topology
+from postroom_shared.topology import EVENTS, declare_topology
 from tests import factories
 from tests.stack_env import StackEnv
 
@@ -117,6 +119,28 @@ async def test_reply_moves_status_and_step_but_out_of_office_does_not(
     assert pending == []  # all published
     log = await store.list_log(mail_key="acc1/INBOX/3/3")
     assert log[0].action == "threaded" and log[0].item_token == "INC-1"
+
+
+async def test_a_mails_update_names_its_sender_as_the_actor(
+    converter: Converter, stack: StackEnv
+) -> None:
+    """Subscribers see who moved the item (as for item commands): the mail's sender."""
+    async with await aio_pika.connect(stack.amqp_url) as connection:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(await channel.get_exchange(EVENTS.name), "item.updated.v1")
+        await converter.handle(_received(1, _mail("Printer")))
+        answer = _mail("Re: [INC-1] Printer", sender="Casey <customer@example.org>")
+        assert isinstance(await converter.handle(_received(2, answer)), Threaded)
+        for _ in range(100):
+            if (message := await queue.get(no_ack=True, fail=False)) is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert message is not None, "no item.updated.v1"
+    update = json.loads(message.body)
+    assert update["changes"] == ["message_appended", "status", "workflow_step"]
+    assert update["actor"] == {"kind": "mail", "id": "customer@example.org", "name": "Casey"}
+    assert update["command_id"] is None
 
 
 async def test_unthreaded_automatic_mail_is_ignored_and_a_stranger_gets_a_new_item(

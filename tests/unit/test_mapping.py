@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
-from postroom_converter.domain.mapping import contact_for, new_item
+from postroom_converter.domain.mapping import contact_for, mail_actor, new_item
 from postroom_converter.domain.parse import Address, parse_mail
-from postroom_shared.contracts import item_ref
+from postroom_shared.contracts import ActorV1, item_ref
 from postroom_shared.models import ItemFromMail, utcnow
 from tests import factories
 
@@ -91,3 +91,9 @@ def test_items_record_the_accounts_creator_and_the_requester() -> None:
     assert (item.creator_id, item.requester_id, item.assignee_id) == ("usr_lead", "ct_1", None)
     ref = item_ref(item)  # what item.created.v1 / item.updated.v1 carry
     assert (ref.creator_id, ref.requester_id, ref.assignee_id) == ("usr_lead", "ct_1", None)
+
+
+def test_a_mails_change_is_credited_to_its_sender() -> None:
+    actor = mail_actor(parse_mail(RAW))
+    assert actor == ActorV1(kind="mail", id="casey@example.org", name="Casey")
+    assert mail_actor(parse_mail(b"Subject: no sender\r\n\r\nbody\r\n")) is None

@@ -16,6 +16,7 @@ from postroom_converter.domain.decision import Create, Thread
 from postroom_converter.domain.effects import reply_changes, starting_step
 from postroom_converter.domain.mapping import (
     contact_for,
+    mail_actor,
     message_ref,
     new_item,
     participants_of,
@@ -189,6 +190,7 @@ class Recorder:
                 "event_id": deterministic_event_id(thread.key, "item.updated.v1"),
                 "changes": tuple(what),
                 "threaded_by": threaded_by,
+                "actor": mail_actor(placing.mail),
             }
         )
         participants = participants_of(placing.mail, placing.account) if kind == "normal" else []

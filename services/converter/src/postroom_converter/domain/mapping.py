@@ -5,7 +5,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from postroom_converter.domain.parse import Address, ParsedMail
-from postroom_shared.contracts import AddressV1, ClassificationV1, MessageRefV1
+from postroom_shared.contracts import ActorV1, AddressV1, ClassificationV1, MessageRefV1
 from postroom_shared.mail.headers import clean_header_value
 from postroom_shared.models import (
     EmailAccount,
@@ -21,6 +21,7 @@ from postroom_shared.models import (
 __all__ = [
     "contact_for",
     "item_id_for",
+    "mail_actor",
     "message_ref",
     "new_item",
     "participants_of",
@@ -184,6 +185,15 @@ def message_ref(mail: ParsedMail, mail_key: str, classification: ClassificationV
         return_path_null=mail.return_path_null,
         classification=classification,
     )
+
+
+def mail_actor(mail: ParsedMail) -> ActorV1 | None:
+    """Who a mail's change to an item is credited to: its sender, as item commands name their
+    caller, so subscribers see who moved the item and the replier does not notify the sender of
+    their own mail; None when the mail has no readable From."""
+    if mail.sender is None:
+        return None
+    return ActorV1(kind="mail", id=mail.sender.address, name=mail.sender.name)
 
 
 def contact_for(sender: Address) -> Person:
