@@ -130,8 +130,11 @@ async def test_version_conflicts_refusals_and_unknown_items(api: Api) -> None:
     ):
         missing = await api.call(method, f"/v1/items/it_nope{suffix}", json=body_json)
         assert missing.status_code == 404, (method, suffix, missing.text)
-    blank = await api.post(f"{path}/notes", json={"text": "   "})
-    assert blank.status_code == 422 and "needs text" in blank.json()["detail"][0]["msg"]
+    assert "text" in problems(await api.post(f"{path}/notes", json={"text": "   "}))
+    # what the schema lets through and the item refuses is a 422 with the reason too
+    empty_fields = await api.patch(path, json={"workflow_step": "triage"})
+    assert empty_fields.status_code == 422, empty_fields.text
+    assert "no workflow" in empty_fields.json()["detail"][0]["msg"]
 
 
 async def test_notes_and_replies_on_the_thread_once_per_idempotency_key(api: Api) -> None:

@@ -2,9 +2,9 @@
 
 The API administers the configuration, reads items, threads, blobs, the processing log, the
 quarantine, account states, heartbeats and the reply ledger (delivery of team replies), and
-answers mailbox questions through the fetcher's
-probe. It also runs the converter's reprocess in its own process (quarantine routes), so it
-needs the converter's ports; the cleanup and the metrics get the whole store in `app.py`.
+answers mailbox questions through the fetcher's probe. It also runs the converter's reprocess
+and item write path in its own process (quarantine and item write routes), so it needs the
+converter's ports; the cleanup and the metrics get the whole store in `app.py`.
 """
 
 from typing import Protocol

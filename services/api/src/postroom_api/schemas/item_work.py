@@ -25,6 +25,7 @@ __all__ = [
     "WorkResult",
 ]
 
+_BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 _Step = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 _FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
 _FieldValue = Annotated[str, StringConstraints(max_length=10_000)]
@@ -66,7 +67,9 @@ class ItemPatch(In):
 class NoteIn(In):
     """An internal note: on the thread for the team, never mailed."""
 
-    text: Annotated[str, StringConstraints(min_length=1, max_length=100_000)]
+    text: Annotated[str, StringConstraints(max_length=100_000, pattern=r"\S")] = Field(
+        description="Not only white space."
+    )
     version: _Version = None
 
 
@@ -86,9 +89,9 @@ class AttachmentIn(In):
             max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9!#$&^_.+-]+$"
         ),
     ] = "application/octet-stream"
-    content_base64: Annotated[str, StringConstraints(min_length=1, max_length=1_400_000)] = Field(
-        description="The file's bytes, base64 (standard alphabet, padded)."
-    )
+    content_base64: Annotated[
+        str, StringConstraints(min_length=1, max_length=1_400_000, pattern=_BASE64)
+    ] = Field(description="The file's bytes, base64 (standard alphabet, padded).")
 
     @field_validator("filename")
     @classmethod
@@ -102,7 +105,9 @@ class ReplyIn(In):
     """A reply from the team: put on the thread and mailed by the replier from the account's
     address, with the item token in the subject and threading headers to the last mail."""
 
-    text: Annotated[str, StringConstraints(min_length=1, max_length=500_000)]
+    text: Annotated[str, StringConstraints(max_length=500_000, pattern=r"\S")] = Field(
+        description="The reply's text (not only white space); also the plain-text part."
+    )
     html: Annotated[str, StringConstraints(max_length=800_000)] | None = Field(
         default=None, description="An HTML body as well as the text; sanitised when shown."
     )
