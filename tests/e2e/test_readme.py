@@ -1,7 +1,8 @@
 """The README's admin examples are true: every `bash` block of its "Administration over the
-API" section runs, in order, in one shell against a fresh `make run` stack (deploy/local/run.sh
-on ports of its own), and the example event consumer of its "Events" section receives the item
-that the pushed mail became."""
+API" and "Work an item" sections runs, in order, in one shell against a fresh `make run` stack
+(deploy/local/run.sh on ports of its own), the command-publishing example of "Work an item"
+closes the item through the broker, and the example event consumer of its "Events" section
+receives the item that the pushed mail became and its updates."""
 
 import asyncio
 import os
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 CONSUMER_QUEUE = "my-service.item-events"
 ADMIN, EVENTS = "Administration over the API", "Events: subscribing from another service"
+WORK = "Work an item"
 
 
 def section(markdown: str, title: str) -> str:
@@ -43,6 +45,11 @@ def test_readme_sections_have_examples() -> None:
     for needle in ("/v1/api-keys", "/v1/accounts", "/v1/items", "/v1/log", "/mail", "rotate-"):
         assert needle in joined, needle
     assert len(code_blocks(section(readme, EVENTS), "python")) == 1
+    work = "\n".join(code_blocks(section(readme, WORK), "bash"))
+    for needle in ("PATCH", "If-Match", "/notes", "/replies", "/notify", "Idempotency-Key"):
+        assert needle in work, needle
+    (command,) = code_blocks(section(readme, WORK), "python")
+    assert "postroom.commands" in command and "item.change_status.v1" in command
 
 
 def _queue_exists(amqp_url: str, name: str) -> bool:
@@ -60,12 +67,51 @@ def _queue_exists(amqp_url: str, name: str) -> bool:
     return asyncio.run(probe())
 
 
+def _check_work(out: str, amqp_url: str, api: str, command_file: Path, state: Path) -> None:
+    """What "Work an item" printed, then its command example closing the item."""
+    lines = out.splitlines()
+    for expected in (
+        "item.change_status.v1 applied",
+        "item.set_fields.v1 applied",
+        "412",
+        "note",
+        '["lead@example.test"]',
+    ):
+        assert expected in lines, (expected, out)
+    assert re.search(
+        r"^(Re: )?\[INC-\d+\] Pushed over HTTP -> customer@example\.test$", out, flags=re.MULTILINE
+    ), out
+    (item_id,) = re.findall(r"^working on (\S+)$", out, flags=re.MULTILINE)
+    sent = subprocess.run(
+        [sys.executable, str(command_file), item_id],
+        env=dict(os.environ, AMQP_URL=amqp_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert sent.returncode == 0 and "asked to close" in sent.stdout, sent.stdout + sent.stderr
+    auth = {"Authorization": f"Bearer {(state / 'admin-api-key').read_text().strip()}"}
+
+    def closed() -> bool:
+        item = httpx.get(f"{api}/v1/items/{item_id}", headers=auth, timeout=10).json()
+        return bool(item["status"] == "closed")
+
+    wait_for(closed, 30, "the command to close the item")
+
+
 def test_readme_admin_examples_run_against_a_running_stack(tmp_path: Path) -> None:
     readme = (REPO / "README.md").read_text()
-    script = "set -euo pipefail\n" + "\n".join(code_blocks(section(readme, ADMIN), "bash"))
+    blocks = code_blocks(section(readme, ADMIN), "bash") + code_blocks(
+        section(readme, WORK), "bash"
+    )
+    script = "set -euo pipefail\n" + "\n".join(blocks)
     (consumer_code,) = code_blocks(section(readme, EVENTS), "python")
     consumer_file = tmp_path / "item_events.py"
     consumer_file.write_text(consumer_code)
+    (command_code,) = code_blocks(section(readme, WORK), "python")
+    command_file = tmp_path / "close_item.py"
+    command_file.write_text(command_code)
 
     env = e2e_stack_env(short_state_dir("pr-readme-"), index=0, with_mongo=False)
     with running_stack(env, {}) as stack:
@@ -94,12 +140,16 @@ def test_readme_admin_examples_run_against_a_running_stack(tmp_path: Path) -> No
             assert re.search(r"^INC-\d+ \S+ Pushed over HTTP$", out, flags=re.MULTILINE), out
             assert re.search(r" created \S+/push/[0-9a-f]{64} ", out), out
             assert "already current" in out and "re-encrypted" in out, out
+            _check_work(out, env.amqp_url, stack.api, command_file, env.state_dir)
 
             def consumed() -> bool:
                 return "Pushed over HTTP" in (tmp_path / "consumer.log").read_text()
 
             wait_for(consumed, 20, "the README consumer to print the new item")
             assert "item.created.v1 INC-" in (tmp_path / "consumer.log").read_text()
+            updated = r"^item\.updated\.v1 INC-\d+ Pushed over HTTP "
+            log = (tmp_path / "consumer.log").read_text()
+            assert len(re.findall(updated, log, flags=re.MULTILINE)) >= 5, log
 
             # run.sh gives each service a /metrics port next to the API's (8080 -> 9101-9103).
             converter = httpx.get(f"http://127.0.0.1:{env.api_port + 1022}/metrics", timeout=10)

@@ -6,7 +6,8 @@
 - OpenAPI links for the stateful phase: what one response names (an account, an item, a
   message, a quarantine entry, an API key, a pushed mail's key), the next request uses:
   create an account, then read, change, copy, activate, push to or delete it; list items, then
-  read one and its raw mail and attachments; list the quarantine, then show, reprocess or
+  read one and its raw mail and attachments, then change it, note on it, reply to it and set
+  its notification list; list the quarantine, then show, reprocess or
   discard an entry; create an API key, then revoke it.
 """
 
@@ -44,6 +45,12 @@ _QUARANTINE_TARGETS = (
     ("delete", "/v1/quarantine/{entry_id}"),
 )
 _MESSAGE = "/v1/items/{item_id}/messages/{message_id}"
+_ITEM_WORK = (
+    ("patch", "/v1/items/{item_id}"),
+    ("post", "/v1/items/{item_id}/notes"),
+    ("post", "/v1/items/{item_id}/replies"),
+    ("put", "/v1/items/{item_id}/notify"),
+)
 _PUSHED = {"mail_key": "$response.body#/mail_key"}
 
 Link = tuple[str, str, str, str, str, dict[str, Any]]
@@ -73,6 +80,10 @@ def _links() -> list[Link]:
             attachment,
         )
     )
+    # work the item just read: change it, note on it, reply, set its notification list
+    this_item = {"item_id": "$request.path.item_id"}
+    for method, path in _ITEM_WORK:
+        links.append(("get", "/v1/items/{item_id}", "200", method, path, this_item))
     for path in ("/v1/log/raw", "/v1/log"):
         links.append(("post", PUSH[1], "202", "get", path, _PUSHED))
     revoke = {"key_id": "$response.body#/id"}

@@ -181,6 +181,22 @@ async def test_people_crud_and_address_clash(api: Api) -> None:
     assert (await api.delete(path)).status_code == 404
 
 
+def _url(path: str) -> str:
+    """An OpenAPI path with made-up ids (the scope check comes before any lookup)."""
+    return path.format(
+        account_id="acc_x",
+        item_id="it_x",
+        message_id="m_" + "0" * 24,
+        index=0,
+        template_id="tpl_x",
+        workflow_id="wf_x",
+        person_id="p_x",
+        entry_id="q_x",
+        queue="converter.mail.received.v1",
+        key_id="key_x",
+    )
+
+
 async def test_read_keys_read_and_only_admin_keys_change_configuration(api: Api) -> None:
     record, read_key = new_api_key("dashboard", ["read"])
     await api.store.put_api_key(record)
@@ -201,19 +217,40 @@ async def test_read_keys_read_and_only_admin_keys_change_configuration(api: Api)
     # queue and puts them back: admin only, even though they GET
     secret_using |= {path for _, path in mine if path.startswith("/v1/deadletters")}
     for method, path in mine:
-        url = path.format(
-            account_id="acc_x",
-            item_id="it_x",
-            message_id="m_" + "0" * 24,
-            index=0,
-            template_id="tpl_x",
-            workflow_id="wf_x",
-            person_id="p_x",
-            entry_id="q_x",
-            queue="converter.mail.received.v1",
-        )
-        response = await api.client.request(method, url, headers=read, json={})
+        response = await api.client.request(method, _url(path), headers=read, json={})
         if method == "GET" and path not in secret_using:
+            assert response.status_code != 403, (method, path, response.text)
+        else:
+            assert response.status_code == 403, (method, path, response.status_code)
+
+
+async def test_agent_keys_work_items_and_touch_no_configuration(api: Api) -> None:
+    record, agent_key = new_api_key("helpdesk", ["agent"])
+    await api.store.put_api_key(record)
+    agent = {"Authorization": f"Bearer {agent_key}"}
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    every = [
+        (method.upper(), path)
+        for path, operations in paths.items()
+        for method in operations
+        if path.startswith("/v1/")
+    ]
+    # items: read and worked on; people: read (to find whom to assign)
+    item_writes = {
+        ("PATCH", "/v1/items/{item_id}"),
+        ("POST", "/v1/items/{item_id}/notes"),
+        ("POST", "/v1/items/{item_id}/replies"),
+        ("PUT", "/v1/items/{item_id}/notify"),
+    }
+    allowed = item_writes | {
+        (method, path)
+        for method, path in every
+        if method == "GET" and path.startswith(("/v1/items", "/v1/people"))
+    }
+    assert len(item_writes & set(every)) == 4 and len(allowed) >= 9
+    for method, path in every:
+        response = await api.client.request(method, _url(path), headers=agent, json={})
+        if (method, path) in allowed:
             assert response.status_code != 403, (method, path, response.text)
         else:
             assert response.status_code == 403, (method, path, response.status_code)

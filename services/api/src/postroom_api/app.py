@@ -17,6 +17,7 @@ from postroom_api.routes import (
     deadletters,
     health,
     ingest,
+    item_work,
     items,
     keys,
     mailbox,
@@ -41,7 +42,8 @@ DESCRIPTION = """Configure mailboxes, read items created from mail, push mail, w
 
 Every route under `/v1` needs `Authorization: Bearer <API key>`: 401 when the key is missing,
 unknown or revoked, 403 when it lacks the scope (`admin`: everything; `read`: GET only;
-`deliver`: push mail). `/healthz`, `/readyz`, `/metrics` and the API documents are public.
+`deliver`: push mail; `agent`: read and work items). `/healthz`, `/readyz`, `/metrics` and the
+API documents are public.
 Events: `/asyncapi` (HTML) and `/asyncapi.json`."""
 
 
@@ -91,6 +93,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(ingest.router)
     app.include_router(items.router)
+    app.include_router(item_work.router)
     app.include_router(accounts.router)
     app.include_router(mailbox.router)
     app.include_router(smtp.router)

@@ -1,4 +1,6 @@
-"""Bearer API keys with scopes: `admin` (everything), `read` (GET only), `deliver` (push mail).
+"""Bearer API keys with scopes: `admin` (everything), `read` (GET only), `deliver` (push mail),
+`agent` (read and work items: status, assignment, fields, notes, replies, notification list;
+nothing of the configuration). docs/security.md has the table.
 
 The bootstrap key POSTROOM_ADMIN_API_KEY is always an admin key; every other key lives in the
 store as a sha256 hash (`postroom_shared.apikeys`). Comparisons are constant-time. A missing,
@@ -25,7 +27,9 @@ __all__ = [
     "Principal",
     "RequireAdmin",
     "RequireDeliver",
+    "RequireItemRead",
     "RequireRead",
+    "RequireWork",
     "document_auth_responses",
     "presented_key",
     "principal_for",
@@ -109,9 +113,9 @@ def require_admin(principal: Authenticated) -> Principal:
     return principal
 
 
-def require_read(request: Request, principal: Authenticated) -> Principal:
-    """Reading needs `read` or `admin`; any other method on the same route needs `admin`, so a
-    router guarded by RequireRead never lets a read-only key write."""
+def _reading(request: Request, principal: Principal, readers: frozenset[str]) -> Principal:
+    """GET (HEAD, OPTIONS) for a key with one of `readers` or `admin`; any other method on
+    the same route needs `admin`, so a router guarded by a reader never lets a key write."""
     if principal.admin:
         return principal
     if request.method not in _SAFE_METHODS:
@@ -119,12 +123,33 @@ def require_read(request: Request, principal: Authenticated) -> Principal:
             f"API key {principal.key_id!r} is read-only (scopes {sorted(principal.scopes)}):"
             f" it may GET but not {request.method}; this needs the admin scope"
         )
-    if "read" not in principal.scopes:
+    if not readers & principal.scopes:
         raise _forbidden(
             f"API key {principal.key_id!r} has scopes {sorted(principal.scopes)};"
-            " reading needs the read or admin scope"
+            f" reading this needs one of {sorted(readers | {'admin'})}"
         )
     return principal
+
+
+def require_read(request: Request, principal: Authenticated) -> Principal:
+    """Configuration and operations: `read` or `admin` may read, only `admin` writes."""
+    return _reading(request, principal, frozenset({"read"}))
+
+
+def require_item_read(request: Request, principal: Authenticated) -> Principal:
+    """Items and people: `agent` keys read them too (they work items and assign people)."""
+    return _reading(request, principal, frozenset({"read", "agent"}))
+
+
+def require_work(principal: Authenticated) -> Principal:
+    """Working an item (status, assignment, fields, notes, replies, notification list) needs
+    `agent` or `admin`; a `read` key gets 403."""
+    if principal.admin or "agent" in principal.scopes:
+        return principal
+    raise _forbidden(
+        f"API key {principal.key_id!r} has scopes {sorted(principal.scopes)};"
+        " working an item needs the agent or admin scope"
+    )
 
 
 def require_deliver(account_id: str, principal: Authenticated) -> Principal:
@@ -144,6 +169,8 @@ def require_deliver(account_id: str, principal: Authenticated) -> Principal:
 
 RequireAdmin = Depends(require_admin)
 RequireRead = Depends(require_read)
+RequireItemRead = Depends(require_item_read)
+RequireWork = Depends(require_work)
 RequireDeliver = Depends(require_deliver)
 
 _DETAIL = {

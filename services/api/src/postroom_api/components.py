@@ -23,6 +23,7 @@ from postroom_api.settings import ApiSettings
 from postroom_replier.ops import RelaySettings, TemplateRenderer
 from postroom_shared.apikeys import hash_key
 from postroom_shared.broker_admin import BrokerAdmin
+from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.metrics import SystemGauges
 from postroom_shared.oauth import OAuthEndpoints, TokenSource
 from postroom_shared.retry import RetryPolicy
@@ -55,6 +56,8 @@ class Components:
     """Template previews render in these worker processes, started on the first preview."""
     admin_key_hash: str
     """POSTROOM_ADMIN_API_KEY's hash: a presented key is compared with it in constant time."""
+    signer: MessageIdSigner
+    """Signs the Message-ID of a team reply added through the API (the owner's write path)."""
 
 
 @asynccontextmanager
@@ -96,6 +99,7 @@ async def open_components(settings: ApiSettings) -> AsyncIterator[Components]:
             relay=relay,
             renderer=renderer,
             admin_key_hash=hash_key(settings.admin_api_key.get_secret_value()),
+            signer=MessageIdSigner.checking(settings.secret_key.get_secret_value()),
         )
 
 

@@ -18,6 +18,7 @@ from postroom_api.settings import ApiSettings
 from postroom_api.store import ApiStore
 from postroom_replier.ops import RelaySettings, TemplateRenderer
 from postroom_shared.broker_admin import BrokerAdmin
+from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.metrics import SystemGauges
 from postroom_shared.oauth import OAuthEndpoints, TokenSource
 from postroom_shared.secretbox import SecretBox
@@ -33,6 +34,7 @@ __all__ = [
     "RendererDep",
     "SecretsDep",
     "SettingsDep",
+    "SignerDep",
     "StoreDep",
     "TokensDep",
 ]
@@ -59,3 +61,4 @@ OAuthEndpointsDep = Annotated[OAuthEndpoints, Depends(_part(lambda c: c.oauth_en
 TokensDep = Annotated[TokenSource, Depends(_part(lambda c: c.tokens))]
 RelayDep = Annotated[RelaySettings, Depends(_part(lambda c: c.relay))]
 RendererDep = Annotated[TemplateRenderer, Depends(_part(lambda c: c.renderer))]
+SignerDep = Annotated[MessageIdSigner, Depends(_part(lambda c: c.signer))]

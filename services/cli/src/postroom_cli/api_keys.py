@@ -30,7 +30,8 @@ def add_parsers(sub: Any) -> None:
         action="append",
         required=True,
         choices=list(get_args(ApiScope)),
-        help="admin, read (GET only) or deliver (push mail); repeat for several",
+        help="admin, read (GET only), deliver (push mail) or agent (work items);"
+        " repeat for several",
     )
     create.add_argument(
         "--account", action="append", default=[], help="deliver: limit to this account id"

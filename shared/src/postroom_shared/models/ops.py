@@ -116,7 +116,7 @@ class AccountState(_Model):
     updated_at: AwareDatetime = Field(default_factory=utcnow)
 
 
-ApiScope = Literal["admin", "read", "deliver"]
+ApiScope = Literal["admin", "read", "deliver", "agent"]
 
 
 class ApiKey(_Model):

@@ -1,5 +1,6 @@
-"""Items created from mail, read-only: filtered listing with an opaque cursor, one item with
-its thread, and the stored bytes behind it (attachments, raw mail)."""
+"""Items, read: filtered listing with an opaque cursor, one item with its thread (and its ETag,
+for If-Match on the write routes in `item_work.py`), and the stored bytes behind it
+(attachments, raw mail)."""
 
 import base64
 import binascii
@@ -12,20 +13,34 @@ from fastapi import APIRouter, Query, Response
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 
-from postroom_api.auth import RequireRead
+from postroom_api.auth import RequireItemRead
 from postroom_api.deps import StoreDep
+from postroom_api.item_work import etag
 from postroom_api.routing import NOT_FOUND, UNPROCESSABLE, PathId, SafeRoute, not_found
 from postroom_api.schemas import ItemDetail, ItemPage, ItemSummary
 from postroom_api.schemas.common import ID_PATTERN
-from postroom_api.schemas.items import message_ref
+from postroom_api.schemas.items import (
+    Deliveries,
+    DeliveryView,
+    delivery_reason,
+    message_ref,
+    recipients,
+)
 from postroom_api.store import ApiStore
 from postroom_shared.models import Item, ItemType, ThreadMessage
 from postroom_shared.store import ItemQuery
 
-__all__ = ["blob_response", "decode_cursor", "encode_cursor", "router"]
+__all__ = [
+    "blob_response",
+    "decode_cursor",
+    "deliveries",
+    "encode_cursor",
+    "load_item",
+    "router",
+]
 
 router = APIRouter(
-    prefix="/v1/items", tags=["items"], route_class=SafeRoute, dependencies=[RequireRead]
+    prefix="/v1/items", tags=["items"], route_class=SafeRoute, dependencies=[RequireItemRead]
 )
 
 _MESSAGE_REF = r"^m_[0-9a-f]{24}$"
@@ -118,22 +133,46 @@ async def list_items(
     )
 
 
-async def _load_item(store: ApiStore, item_id: str) -> Item:
+async def load_item(store: ApiStore, item_id: str) -> Item:
     item = await store.get_item(item_id)
     if item is None:
         raise not_found(f"no item {item_id}")
     return item
 
 
-@router.get("/{item_id}", summary="One item with its thread", responses=NOT_FOUND)
-async def get_item(store: StoreDep, item_id: PathId) -> ItemDetail:
-    item = await _load_item(store, item_id)
+async def deliveries(store: ApiStore, item: Item, messages: list[ThreadMessage]) -> Deliveries:
+    """The delivery of each team reply among `messages`, per recipient, from the replier's
+    ledger (one small read per recipient; replies name at most 50)."""
+    found: dict[str, list[DeliveryView]] = {}
+    for message in messages:
+        if message.direction == "out" and message.kind == "team_reply":
+            reason = delivery_reason(message)
+            found[message.key] = [
+                DeliveryView.of(to, await store.get_ledger(item.id, reason, to))
+                for to in recipients(message)
+            ]
+    return found
+
+
+@router.get(
+    "/{item_id}",
+    summary="One item with its thread",
+    description='The `ETag` header (`"v<version>"`) goes into `If-Match` of a write.',
+    responses={
+        200: {"headers": {"ETag": {"schema": {"type": "string"}, "description": "The version."}}},
+        **NOT_FOUND,
+    },
+)
+async def get_item(store: StoreDep, item_id: PathId, response: Response) -> ItemDetail:
+    item = await load_item(store, item_id)
     messages = await store.list_messages(item_id)
-    return ItemDetail.with_thread(item, messages, f"/v1/items/{item_id}")
+    response.headers["ETag"] = etag(item.version)
+    found = await deliveries(store, item, messages)
+    return ItemDetail.with_thread(item, messages, f"/v1/items/{item_id}", found)
 
 
 async def _message(store: ApiStore, item_id: str, ref: str) -> ThreadMessage:
-    await _load_item(store, item_id)
+    await load_item(store, item_id)
     for message in await store.list_messages(item_id):
         if message_ref(message) == ref:
             return message

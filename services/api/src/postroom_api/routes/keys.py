@@ -23,8 +23,10 @@ class NewApiKey(BaseModel):
     name: str = Field(min_length=1, max_length=200, examples=["ticket sync"])
     scopes: list[ApiScope] = Field(
         min_length=1,
-        max_length=3,
-        description="admin: everything; read: GET only; deliver: push mail (POST .../mail).",
+        max_length=4,
+        description="admin: everything; read: GET only; deliver: push mail (POST .../mail);"
+        " agent: read and work items (status, assignee, fields, notes, replies, notification"
+        " list), read people, nothing of the configuration.",
         examples=[["read"]],
     )
     account_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(

@@ -1,12 +1,13 @@
 """Customers, users and contacts that incoming mail is mapped to by address
-(docs/features.md F3)."""
+(docs/features.md F3), with the bounce mark the converter sets on a hard bounce and an admin
+clears here."""
 
 import secrets as token_source
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
-from postroom_api.auth import RequireAdmin, RequireRead
+from postroom_api.auth import RequireAdmin, RequireItemRead
 from postroom_api.deps import StoreDep
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict, not_found, now
 from postroom_api.schemas import PersonIn, PersonView
@@ -34,12 +35,18 @@ async def _put(store: ApiStore, person: Person) -> PersonView:
     return PersonView.of(person)
 
 
-def _person(person_id: str, body: PersonIn) -> Person:
+def _person(person_id: str, body: PersonIn, old: Person | None = None) -> Person:
     emails = list(dict.fromkeys(body.emails))  # lower-cased by the schema; keep order, no dupes
-    return Person(id=person_id, kind=body.kind, name=body.name, emails=emails, created_at=now())
+    person = Person(id=person_id, kind=body.kind, name=body.name, emails=emails, created_at=now())
+    if old is not None:
+        person.created_at = old.created_at
+        # the mark stays while the bounced address does: replacing a person does not clear it
+        if old.bounce is not None and old.bounce.address in emails:
+            person.bounce = old.bounce
+    return person
 
 
-@router.get("", summary="List people", dependencies=[RequireRead])
+@router.get("", summary="List people", dependencies=[RequireItemRead])
 async def list_people(
     store: StoreDep,
     kind: Literal["customer", "user", "contact"] | None = None,
@@ -63,7 +70,9 @@ async def create_person(store: StoreDep, response: Response, body: PersonIn) -> 
     return view
 
 
-@router.get("/{person_id}", summary="One person", responses=NOT_FOUND, dependencies=[RequireRead])
+@router.get(
+    "/{person_id}", summary="One person", responses=NOT_FOUND, dependencies=[RequireItemRead]
+)
 async def get_person(store: StoreDep, person_id: PathId) -> PersonView:
     return PersonView.of(await _load(store, person_id))
 
@@ -75,10 +84,21 @@ async def get_person(store: StoreDep, person_id: PathId) -> PersonView:
     dependencies=[RequireAdmin],
 )
 async def replace_person(store: StoreDep, person_id: PathId, body: PersonIn) -> PersonView:
-    old = await _load(store, person_id)
-    person = _person(person_id, body)
-    person.created_at = old.created_at
-    return await _put(store, person)
+    return await _put(store, _person(person_id, body, await _load(store, person_id)))
+
+
+@router.delete(
+    "/{person_id}/bounce",
+    summary="Clear a person's bounce mark (automatic mail to the address resumes)",
+    responses=NOT_FOUND,
+    dependencies=[RequireAdmin],
+)
+async def clear_bounce(store: StoreDep, person_id: PathId) -> PersonView:
+    await _load(store, person_id)
+    # one write of the mark alone: a concurrent edit of the person is not overwritten
+    if not await store.set_bounce(person_id, None):
+        raise not_found(f"no person {person_id}")
+    return PersonView.of(await _load(store, person_id))
 
 
 @router.delete(

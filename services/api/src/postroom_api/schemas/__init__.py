@@ -22,6 +22,7 @@ from postroom_api.schemas.items import (
     AttachmentView,
     ItemDetail,
     ItemPage,
+    ItemState,
     ItemSummary,
     MessageView,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "FoldersView",
     "ItemDetail",
     "ItemPage",
+    "ItemState",
     "ItemSummary",
     "ItemTypeView",
     "LogEntryView",

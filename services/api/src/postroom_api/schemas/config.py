@@ -15,6 +15,7 @@ from postroom_shared.models import (
 )
 
 __all__ = [
+    "BounceView",
     "DraftPreviewIn",
     "ItemTypeView",
     "PersonIn",
@@ -131,11 +132,23 @@ class PersonIn(In):
     )
 
 
+class BounceView(BaseModel):
+    """A hard bounce of mail to one of the person's addresses: automatic mail to it is held
+    back until an admin clears the mark (DELETE /v1/people/{id}/bounce)."""
+
+    address: str
+    code: str = Field(description="Status code of the bounce, e.g. 5.1.1 or 550.")
+    reason: str
+    at: datetime
+    item_id: str | None = Field(description="The item whose mail bounced.")
+
+
 class PersonView(BaseModel):
     id: str
     kind: str
     name: str
     emails: list[str]
+    bounce: BounceView | None = Field(description="Set by a hard bounce; null when clear.")
     created_at: datetime
 
     @classmethod

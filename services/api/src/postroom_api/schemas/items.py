@@ -1,22 +1,37 @@
-"""Items and their threads as the API shows them (read-only)."""
+"""Items and their threads as the API shows them: who asked, who works on it, its version (for
+If-Match), its notification list; on the thread, internal notes and the team's replies with
+what became of their mail (the replier's ledger)."""
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Literal
 from urllib.parse import unquote
 
 from pydantic import BaseModel, Field
 
 from postroom_api.schemas.common import View
-from postroom_shared.models import Item, ItemType, Party, StoredAttachment, ThreadMessage
+from postroom_shared.models import (
+    Item,
+    ItemType,
+    LedgerEntry,
+    Party,
+    StoredAttachment,
+    ThreadMessage,
+)
 
 __all__ = [
     "AttachmentView",
+    "DeliveryView",
     "ItemDetail",
     "ItemPage",
+    "ItemState",
     "ItemSummary",
     "MessageView",
+    "delivery_reason",
     "message_ref",
+    "recipients",
 ]
 
 
@@ -35,6 +50,8 @@ class ItemSummary(View):
     project: str
     account_id: str
     requester: Party | None
+    assignee_id: str | None = Field(description="The user working on the item.")
+    version: int = Field(description='Grows with every change; the ETag is `"v<version>"`.')
     messages: int = Field(description="Number of messages on the thread.")
     created_at: datetime
     updated_at: datetime
@@ -80,10 +97,44 @@ def _link_inline_images(html: str, urls: dict[str, str]) -> str:
     return _CID_RE.sub(swap, html) if urls else html
 
 
+def delivery_reason(message: ThreadMessage) -> str:
+    """The replier's ledger reason for a team reply's mail (one entry per recipient)."""
+    return f"team_reply:{message.key}"
+
+
+class DeliveryView(BaseModel):
+    """What became of a team reply's mail to one recipient."""
+
+    recipient: str
+    state: Literal["pending", "sending", "sent", "failed"] = Field(
+        description="pending: not handed to the replier's SMTP session yet; failed: refused"
+        " for good (see the processing log)."
+    )
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, recipient: str, entry: LedgerEntry | None) -> "DeliveryView":
+        if entry is None:
+            return cls(recipient=recipient, state="pending", sent_at=None)
+        return cls(recipient=recipient, state=entry.state, sent_at=entry.sent_at)
+
+
+def recipients(message: ThreadMessage) -> list[str]:
+    """Whom a team reply is mailed to, once each, as the replier keys its ledger."""
+    return list(dict.fromkeys(p.address.lower() for p in [*message.to, *message.cc]))
+
+
+Deliveries = Mapping[str, list[DeliveryView]]
+"""Thread key -> the delivery of each recipient of that team reply."""
+
+
 class MessageView(View):
     id: str = Field(description="Id of the message on this item (for the download URLs).")
     mail_key: str = Field(description="Mail key (inbound) as in the processing log.")
-    direction: str = Field(description="in (received) or out (sent by Postroom).")
+    direction: Literal["in", "out", "note"] = Field(
+        description="in (received), out (sent by Postroom: automatic mail or a team reply),"
+        " note (internal, never mailed)."
+    )
     message_id: str
     in_reply_to: list[str]
     references: list[str]
@@ -92,7 +143,12 @@ class MessageView(View):
     to: list[Party]
     cc: list[Party]
     date: datetime | None
-    kind: str = Field(examples=["normal", "auto_reply", "out_of_office", "bounce"])
+    kind: str = Field(
+        examples=["normal", "auto_reply", "out_of_office", "bounce", "team_reply", "note"]
+    )
+    author_id: str | None = Field(
+        description="Who wrote a note or team reply (person, API key or service id)."
+    )
     text: str
     html: str | None = Field(
         description="Sanitised HTML (remote content blocked, inline images linked)."
@@ -100,10 +156,15 @@ class MessageView(View):
     reply_text: str = Field(description="The new text of a reply, without the quote.")
     attachments: list[AttachmentView]
     raw_url: str | None = Field(description="The raw mail (.eml); null when not stored.")
+    delivery: list[DeliveryView] | None = Field(
+        description="Team replies: its mail to each recipient; null for other messages."
+    )
     created_at: datetime
 
     @classmethod
-    def of(cls, message: ThreadMessage, item_url: str) -> "MessageView":
+    def of(
+        cls, message: ThreadMessage, item_url: str, deliveries: Deliveries | None = None
+    ) -> "MessageView":
         ref = message_ref(message)
         base = f"{item_url}/messages/{ref}"
         attachments = [
@@ -117,26 +178,43 @@ class MessageView(View):
             html=_link_inline_images(message.html, urls) if message.html else None,
             attachments=attachments,
             raw_url=f"{base}/raw" if message.blob_ref else None,
+            delivery=(deliveries or {}).get(message.key),
         )
 
 
-class ItemDetail(ItemSummary):
+class ItemState(ItemSummary):
+    """An item without its thread: what a write answers."""
+
     description: str
     priority: str | None
     fields: dict[str, str]
-    requester_id: str | None
+    requester_id: str | None = Field(description="The person (customer, user, contact) who asked.")
+    creator_id: str | None = Field(description="The user the item was created for.")
     notify: list[str] = Field(description="Notification list (addresses).")
     participants: list[str]
     bounced: list[str]
     workflow_id: str | None
     workflow_step: str | None
+
+    @classmethod
+    def of(cls, item: Item) -> "ItemState":
+        return cls.read(item, type=item.item_type, messages=item.message_count)
+
+
+class ItemDetail(ItemState):
     thread: list[MessageView]
 
     @classmethod
-    def with_thread(cls, item: Item, messages: list[ThreadMessage], item_url: str) -> "ItemDetail":
+    def with_thread(
+        cls,
+        item: Item,
+        messages: list[ThreadMessage],
+        item_url: str,
+        deliveries: Deliveries | None = None,
+    ) -> "ItemDetail":
         return cls.read(
             item,
             type=item.item_type,
             messages=item.message_count,
-            thread=[MessageView.of(m, item_url) for m in messages],
+            thread=[MessageView.of(m, item_url, deliveries) for m in messages],
         )
