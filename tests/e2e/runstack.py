@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.stack_env import REPO, StackEnv
+from tests.stack_env import REPO, StackEnv, e2e_stack_env, short_state_dir
 
 __all__ = [
     "RunningStack", "alive", "background_stack", "ctrl_c", "mailbox", "running_stack", "send",
-    "start_run", "started_pids", "wait_for",
+    "stack_on", "start_run", "started_pids", "wait_for",
 ]  # fmt: skip
 
 
@@ -153,6 +153,17 @@ def running_stack(env: StackEnv, extra: dict[str, str]) -> Iterator[RunningStack
         if not stopped:
             ctrl_c(stack)
         shutil.rmtree(env.state_dir, ignore_errors=True)
+
+
+@contextmanager
+def stack_on(backend: str, prefix: str) -> Iterator[RunningStack]:
+    """`running_stack` on the embedded SQLite store (`backend` "sqlite", ports 21xxx) or on the
+    MongoDB adapter against the stack's mongoeco wire server ("mongodb", ports 22xxx)."""
+    mongo = backend == "mongodb"
+    env = e2e_stack_env(short_state_dir(prefix), index=1 if mongo else 0, with_mongo=mongo)
+    url = f"mongodb://127.0.0.1:{env.mongo_port}/postroom?directConnection=true"
+    with running_stack(env, {"POSTROOM_STORE_URL": url} if mongo else {}) as stack:
+        yield stack
 
 
 @contextmanager

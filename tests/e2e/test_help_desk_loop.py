@@ -29,8 +29,7 @@ import pytest
 
 from postroom_shared.contracts import ActorV1, ChangeStatusV1
 from tests.e2e.event_tap import EventTap, publish_raw_command
-from tests.e2e.runstack import RunningStack, mailbox, running_stack, send, wait_for
-from tests.stack_env import e2e_stack_env, short_state_dir
+from tests.e2e.runstack import RunningStack, mailbox, send, stack_on, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -48,10 +47,7 @@ WAIT_S = 60.0  # any one hop, on a loaded machine
 
 @pytest.fixture(params=["sqlite", "mongodb"])
 def desk(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
-    mongo = request.param == "mongodb"
-    env = e2e_stack_env(short_state_dir("pr-desk-"), index=1 if mongo else 0, with_mongo=mongo)
-    url = f"mongodb://127.0.0.1:{env.mongo_port}/postroom?directConnection=true"
-    with running_stack(env, {"POSTROOM_STORE_URL": url} if mongo else {}) as stack:
+    with stack_on(request.param, "pr-desk-") as stack:
         yield stack
 
 

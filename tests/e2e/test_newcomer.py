@@ -19,21 +19,18 @@ import pytest
 from tests.e2e.runstack import (
     RunningStack,
     mailbox,
-    running_stack,
     send,
+    stack_on,
     wait_for,
 )
-from tests.stack_env import REPO, e2e_stack_env, short_state_dir
+from tests.stack_env import REPO
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(params=["sqlite", "mongodb"])
 def running(request: pytest.FixtureRequest) -> Iterator[RunningStack]:
-    mongo = request.param == "mongodb"
-    env = e2e_stack_env(short_state_dir("pr-e2e-"), index=1 if mongo else 0, with_mongo=mongo)
-    url = f"mongodb://127.0.0.1:{env.mongo_port}/postroom?directConnection=true"
-    with running_stack(env, {"POSTROOM_STORE_URL": url} if mongo else {}) as stack:
+    with stack_on(request.param, "pr-e2e-") as stack:
         yield stack
 
 
