@@ -149,6 +149,16 @@ def test_help_desk_loop(desk: RunningStack) -> None:
     assert team["Auto-Submitted"] is None and team["Precedence"] is None
     body = team.get_body(("plain",))
     assert body is not None and text in str(body.get_content())
+
+    def delivered() -> list[dict[str, Any]] | None:
+        thread = agent.item(item_id)["thread"]
+        [sent] = [m for m in thread if m["kind"] == "team_reply"]
+        return sent["delivery"] if sent["delivery"][0]["state"] == "sent" else None
+
+    [delivery] = wait_for(delivered, WAIT_S, "the reply's delivery on the thread")
+    assert delivery["recipient"] == CUSTOMER and team["Message-ID"] in [
+        m["message_id"] for m in agent.item(item_id)["thread"]
+    ]
     clock.step("2. agent reply via the API -> the customer's INBOX")
 
     # 3. an integration closes the item through the broker
@@ -183,18 +193,28 @@ def test_help_desk_loop(desk: RunningStack) -> None:
     def answered() -> dict[str, Any] | None:
         detail = agent.item(item_id)
         ids = [m["message_id"] for m in detail["thread"]]
-        return detail if ANSWER_ID in ids else None
+        return detail if ANSWER_ID in ids and notice["Message-ID"] in ids else None
 
-    detail = wait_for(answered, WAIT_S, "the answer on the item")
+    detail = wait_for(answered, WAIT_S, "the answer and the notification on the item")
     assert (detail["workflow_step"], detail["status"]) == ("Customer replied", "open")
     assert len(agent.call("GET", "/v1/items")["items"]) == 1
     [entry] = [m for m in detail["thread"] if m["message_id"] == ANSWER_ID]
     assert entry["direction"] == "in" and entry["kind"] == "normal"
+    # the team's reply and the notification are on the thread as outbound mail (the replier has
+    # the converter record a sent notification, which may land after the answer: both awaited)
+    assert sorted((m["direction"], m["kind"]) for m in detail["thread"]) == [
+        ("in", "normal"),
+        ("in", "normal"),
+        ("out", "auto_reply"),
+        ("out", "notification"),
+        ("out", "team_reply"),
+    ]
     [by_mail] = wait_for(
         lambda: [e for e in items_tap.of_type("item.updated.v1") if e.get("message")] or None,
         WAIT_S,
         "the answer's item.updated.v1",
     )
+    assert by_mail["threaded_by"].startswith("signed Message-ID"), by_mail["threaded_by"]
 
     def decided() -> dict[str, str] | None:
         """What the replier decided about the answer, per purpose (auto_reply, notification),
