@@ -82,12 +82,6 @@ class ReplierSettings(ReplyRuleSettings):
 
     def relay(self) -> RelaySettings:
         """The built-in relay as the model the API's "send test mail" shares with us."""
-        return RelaySettings(
-            host=self.smtp_host,
-            port=self.smtp_port,
-            security=self.smtp_security,
-            verify_tls=self.smtp_verify_tls,
-            username=self.smtp_username,
-            password=self.smtp_password,
-            timeout_s=self.smtp_timeout_s,
-        )
+        # each field is the setting of the same name with the smtp_ prefix (POSTROOM_SMTP_*)
+        fields = {name: getattr(self, f"smtp_{name}") for name in RelaySettings.model_fields}
+        return RelaySettings(**fields)

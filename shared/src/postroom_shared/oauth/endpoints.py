@@ -30,10 +30,5 @@ class OAuthEndpoints(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: CommonSettings) -> "OAuthEndpoints":
-        return cls(
-            microsoft_authority=settings.oauth_microsoft_authority,
-            google_auth_url=settings.oauth_google_auth_url,
-            google_token_url=settings.oauth_google_token_url,
-            ca_bundle=settings.oauth_ca_bundle,
-            timeout_s=settings.oauth_timeout_s,
-        )
+        # each field is the setting of the same name with the oauth_ prefix (POSTROOM_OAUTH_*)
+        return cls(**{name: getattr(settings, f"oauth_{name}") for name in cls.model_fields})
