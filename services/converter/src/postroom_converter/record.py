@@ -58,6 +58,8 @@ __all__ = ["SOURCE", "Placing", "Recorder"]
 
 SOURCE = "converter"
 log = get_logger(__name__)
+# what a parsed attachment tells about itself, kept with its blob
+_ATTACHMENT_FIELDS = ("filename", "content_type", "size", "sha256", "content_id", "inline")
 
 
 def _own_event_ids(event: MailReceivedV1) -> set[str]:
@@ -276,17 +278,8 @@ class Recorder:
         stored: list[StoredAttachment] = []
         for a in mail.attachments:
             blob_ref = await self.store.put_blob(a.data)
-            stored.append(
-                StoredAttachment(
-                    filename=a.filename,
-                    content_type=a.content_type,
-                    size=a.size,
-                    sha256=a.sha256,
-                    content_id=a.content_id,
-                    inline=a.inline,
-                    blob_ref=blob_ref,
-                )
-            )
+            described = {name: getattr(a, name) for name in _ATTACHMENT_FIELDS}
+            stored.append(StoredAttachment(**described, blob_ref=blob_ref))
         return stored
 
     async def _requester_id(self, account: EmailAccount, mail: ParsedMail) -> str | None:

@@ -120,6 +120,16 @@ class AccountStateV1(EventEnvelope):
     error: str | None = None
 
 
+# The automatic mail answers no item (a notice about the sender's own mail) when set.
+Notice = Annotated[
+    Literal["too_large"] | None,
+    Field(
+        description="Set when the mail answers no item: too_large = the sender's mail exceeded"
+        " the account's size limit; item_id then holds the mail's quarantine id."
+    ),
+]
+
+
 class ReplySentV1(EventEnvelope):
     """Postroom sent an automatic mail."""
 
@@ -129,11 +139,7 @@ class ReplySentV1(EventEnvelope):
     recipient: str
     message_id: str
     smtp_response: str = ""
-    notice: Literal["too_large"] | None = Field(
-        default=None,
-        description="Set when the mail answers no item: too_large = the sender's mail exceeded"
-        " the account's size limit; item_id then holds the mail's quarantine id.",
-    )
+    notice: Notice = None
 
 
 class ReplySuppressedV1(EventEnvelope):
@@ -144,11 +150,7 @@ class ReplySuppressedV1(EventEnvelope):
     reason: Literal["auto_reply", "notification"]
     recipient: str | None
     why: str = Field(examples=["sender is an auto-responder (Auto-Submitted: auto-replied)"])
-    notice: Literal["too_large"] | None = Field(
-        default=None,
-        description="Set when the mail answers no item: too_large = the sender's mail exceeded"
-        " the account's size limit; item_id then holds the mail's quarantine id.",
-    )
+    notice: Notice = None
 
 
 class ReplyFailedV1(EventEnvelope):
@@ -159,11 +161,7 @@ class ReplyFailedV1(EventEnvelope):
     reason: Literal["auto_reply", "notification"]
     recipient: str
     error: str = Field(description="The SMTP server's answer or the local error.")
-    notice: Literal["too_large"] | None = Field(
-        default=None,
-        description="Set when the mail answers no item: too_large = the sender's mail exceeded"
-        " the account's size limit; item_id then holds the mail's quarantine id.",
-    )
+    notice: Notice = None
 
 
 class ItemCommandRejectedV1(EventEnvelope):
