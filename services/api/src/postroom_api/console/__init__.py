@@ -1,6 +1,6 @@
 """The web console under /ui: server-rendered pages (Jinja2, htmx, Pico.css; all vendored under
 static/vendor/) for the same people and the same operations as the JSON API, through the same
-functions (docs/console.md).
+functions (docs/security.md, "Console").
 
 `install` adds it to the API app: the pages, the static files, the security headers, and the
 error pages (for /ui only: the JSON API's errors stay JSON).
