@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker
 
-from postroom_api import console
 from postroom_api.auth import document_auth_responses
 from postroom_api.components import open_components
+from postroom_api.console.mount import install as install_console
 from postroom_api.door import RequestDoor
 from postroom_api.routes import (
     accounts,
@@ -107,5 +107,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(deadletters.router)
     app.include_router(oauth.router)
     app.include_router(oauth.callback_router)
-    console.install(app)  # the web console under /ui
+    install_console(app)  # the web console under /ui
     return app
