@@ -168,6 +168,7 @@ fi
 cat <<INFO
 
 Postroom is running (store: ${POSTROOM_STORE_URL%%:*}, state: $STATE)
+  Console       http://127.0.0.1:$POSTROOM_API_PORT/ui   (sign in with the admin API key below)
   API           http://127.0.0.1:$POSTROOM_API_PORT   docs: http://127.0.0.1:$POSTROOM_API_PORT/docs
   Events        http://127.0.0.1:$POSTROOM_API_PORT/asyncapi (AsyncAPI)
   Metrics       http://127.0.0.1:$POSTROOM_API_PORT/metrics, fetcher/converter/replier :${METRICS_PORT[fetcher]}/:${METRICS_PORT[converter]}/:${METRICS_PORT[replier]}

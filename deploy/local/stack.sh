@@ -3,9 +3,10 @@
 # run as self-contained instances under one state directory, without systemd or Docker.
 # Also the entrypoint of the mail server container (deploy/docker/mailserver.Dockerfile).
 #
-# usage: deploy/local/stack.sh install|start|stop|status|wait|foreground
+# usage: deploy/local/stack.sh install|install-browser|start|stop|status|wait|foreground
 #
 #   install     install the Debian packages (skipped when already installed) and the vmail user
+#   install-browser  install Debian's chromium and chromium-driver (the browser tests' browser)
 #   start       write the configs and start every server; idempotent (exits 0 if already running)
 #   stop        stop everything this state directory started, by PID; idempotent
 #   status      print each component's state; exit 0 if all are running, else 3
@@ -52,6 +53,7 @@ COMPONENTS_ALL=(rabbitmq dovecot postfix mongoeco)
 MAIL_APT_PACKAGES=(dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved
   postfix openssl procps)
 APT_PACKAGES=(rabbitmq-server "${MAIL_APT_PACKAGES[@]}")
+BROWSER_APT_PACKAGES=(chromium chromium-driver)
 # the private ranges Docker networks use: admitted to Postfix's mynetworks unless POSTROOM_LISTEN
 # is 127.0.0.1
 PRIVATE_NETWORKS="10.0.0.0/8 172.16.0.0/12 192.168.0.0/16"
@@ -368,6 +370,28 @@ needed_packages() {
   if with_rabbitmq; then printf '%s\n' "${APT_PACKAGES[@]}"; else printf '%s\n' "${MAIL_APT_PACKAGES[@]}"; fi
 }
 
+# apt-get install the Debian packages given, without letting package scripts start system-wide
+# services: keep (or add) a deny-all policy-rc.d meanwhile
+apt_install() {
+  local added_policy=0 t1
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\n# added by Postroom stack.sh install\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    added_policy=1
+    # shellcheck disable=SC2064  # expand now: remove exactly the file added here
+    trap "rm -f /usr/sbin/policy-rc.d" EXIT
+  fi
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  t1=$(now_us)
+  apt-get update -qq
+  say "TIMING apt-get update: $(since "$t1")"
+  t1=$(now_us)
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@" >/dev/null
+  say "TIMING apt-get install: $(since "$t1")"
+  if (( added_policy )); then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+}
+
 do_install() {
   [[ $(id -u) == 0 ]] || die "install must run as root"
   local t0 missing=() p pkgs
@@ -378,25 +402,7 @@ do_install() {
     say "packages: all installed, apt skipped (${pkgs[*]})"
   else
     say "packages: installing ${missing[*]}"
-    # never let package scripts start system-wide services: keep (or add) a deny-all policy-rc.d
-    local added_policy=0
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-      printf '#!/bin/sh\n# added by Postroom stack.sh install\nexit 101\n' > /usr/sbin/policy-rc.d
-      chmod 755 /usr/sbin/policy-rc.d
-      added_policy=1
-      # shellcheck disable=SC2064  # expand now: remove exactly the file added here
-      trap "rm -f /usr/sbin/policy-rc.d" EXIT
-    fi
-    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-    local t1
-    t1=$(now_us)
-    apt-get update -qq
-    say "TIMING apt-get update: $(since "$t1")"
-    t1=$(now_us)
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
-    say "TIMING apt-get install: $(since "$t1")"
-    if (( added_policy )); then rm -f /usr/sbin/policy-rc.d; trap - EXIT; fi
+    apt_install "${missing[@]}"
   fi
   ensure_vmail_user
   if with_rabbitmq; then
@@ -406,6 +412,19 @@ do_install() {
     say "dovecot $(dovecot --version | cut -d' ' -f1), postfix $(postconf -dh mail_version 2>/dev/null)"
   fi
   say "TIMING install: $(since "$t0")"
+}
+
+# the browser tests' browser (tests/browser/): Debian's Chromium, driven by Playwright
+do_install_browser() {
+  [[ $(id -u) == 0 ]] || die "install-browser must run as root"
+  local missing=() p
+  for p in "${BROWSER_APT_PACKAGES[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+  if (( ${#missing[@]} == 0 )); then
+    say "browser: all installed, apt skipped (${BROWSER_APT_PACKAGES[*]})"
+  else
+    say "browser: installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
 }
 
 check_prerequisites() {
@@ -1328,6 +1347,7 @@ main() {
   esac
   case $cmd in
     install) do_install ;;
+    install-browser) do_install_browser ;;
     start) do_start ;;
     foreground) do_foreground ;;
     stop)
@@ -1338,7 +1358,7 @@ main() {
     wait) do_wait ;;
     -h | --help | help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
     *)
-      printf 'usage: %s install|start|stop|status|wait|foreground\n' "$0" >&2
+      printf 'usage: %s install|install-browser|start|stop|status|wait|foreground\n' "$0" >&2
       exit 2
       ;;
   esac

@@ -10,6 +10,7 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_api.auth import document_auth_responses
 from postroom_api.components import open_components
+from postroom_api.console.mount import install as install_console
 from postroom_api.door import RequestDoor
 from postroom_api.routes import (
     accounts,
@@ -106,4 +107,5 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(deadletters.router)
     app.include_router(oauth.router)
     app.include_router(oauth.callback_router)
+    install_console(app)  # the web console under /ui
     return app

@@ -33,6 +33,7 @@ __all__ = [
     "document_auth_responses",
     "presented_key",
     "principal_for",
+    "principal_for_hash",
 ]
 
 BOOTSTRAP_KEY_ID = "bootstrap"
@@ -85,6 +86,20 @@ async def principal_for(components: Components, presented: str) -> Principal | N
         return Principal(BOOTSTRAP_KEY_ID, "POSTROOM_ADMIN_API_KEY", frozenset({"admin"}))
     record = await find_api_key(components.store, presented)
     if record is None:
+        return None
+    return Principal(record.id, record.name, frozenset(record.scopes), tuple(record.account_ids))
+
+
+async def principal_for_hash(components: Components, key_hash: str) -> Principal | None:
+    """Who holds the key whose sha256 is `key_hash` (a console session keeps only that): the
+    same answers as `principal_for`, checked again on every request, so a revoked key is
+    signed out at once."""
+    if hmac.compare_digest(key_hash, components.admin_key_hash):
+        return Principal(BOOTSTRAP_KEY_ID, "POSTROOM_ADMIN_API_KEY", frozenset({"admin"}))
+    record = await components.store.get_api_key_by_hash(key_hash)
+    if record is None or record.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(record.key_hash, key_hash):
         return None
     return Principal(record.id, record.name, frozenset(record.scopes), tuple(record.account_ids))
 

@@ -2,13 +2,14 @@
 
 from pydantic import Field, SecretStr, field_validator
 
+from postroom_api.console.settings import ConsoleSettings
 from postroom_replier.ops import ReplyRuleSettings
 from postroom_shared.models import MAIL_BYTES_CEILING
 
 __all__ = ["ApiSettings"]
 
 
-class ApiSettings(ReplyRuleSettings):  # template limits and loop breaker: as the replier
+class ApiSettings(ReplyRuleSettings, ConsoleSettings):  # template limits, loop breaker: as replier
     api_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
     api_port: int = Field(default=8080, ge=1, le=65535)
     admin_api_key: SecretStr = Field(description="Bearer key with the admin scope.")

@@ -1,10 +1,11 @@
 """The store as the API sees it: the role ports its routes use, not the whole store.
 
 The API administers the configuration, reads items, threads, blobs, the processing log, the
-quarantine, account states, heartbeats and the reply ledger (delivery of team replies), and
-answers mailbox questions through the fetcher's probe. It also runs the converter's reprocess
-and item write path in its own process (quarantine and item write routes), so it needs the
-converter's ports; the cleanup and the metrics get the whole store in `app.py`.
+quarantine, account states, heartbeats and the reply ledger (delivery of team replies), keeps
+the console's sessions, and answers mailbox questions through the fetcher's probe. It also
+runs the converter's reprocess and item write path in its own process (quarantine and item
+write routes), so it needs the converter's ports; the cleanup and the metrics get the whole
+store in `app.py`.
 """
 
 from typing import Protocol
@@ -15,6 +16,7 @@ from postroom_shared.models import LedgerEntry
 from postroom_shared.store.ports import (
     AccountStates,
     ConfigStore,
+    ConsoleSessions,
     Heartbeats,
     OpsReader,
     Pingable,
@@ -40,6 +42,7 @@ class ApiStore(
     Heartbeats,
     Pingable,
     LedgerReader,
+    ConsoleSessions,
     Protocol,
 ):
     """Everything the API's routes, its key check and its mail door touch."""

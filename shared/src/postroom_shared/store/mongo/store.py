@@ -13,6 +13,7 @@ from postroom_shared.store.mongo.items import MongoItems
 from postroom_shared.store.mongo.ops import MongoOps
 from postroom_shared.store.mongo.replies import MongoReplies
 from postroom_shared.store.mongo.retention import MongoRetention
+from postroom_shared.store.mongo.sessions import MongoSessions
 
 __all__ = ["MongoStore"]
 
@@ -26,5 +27,6 @@ class MongoStore(
     MongoOps,
     MongoBlobs,
     MongoRetention,
+    MongoSessions,
 ):
     """`Store` on a MongoDB database (name from the URL path, default `postroom`)."""

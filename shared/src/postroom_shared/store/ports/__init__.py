@@ -50,6 +50,7 @@ from postroom_shared.store.ports.replies import (
     SendHistoryReader,
 )
 from postroom_shared.store.ports.retention import Retention
+from postroom_shared.store.ports.sessions import ConsoleSession, ConsoleSessions
 from postroom_shared.store.ports.values import (
     ItemChanges,
     ItemQuery,
@@ -67,6 +68,8 @@ __all__ = [
     "Checkpoints",
     "ConfigReader",
     "ConfigStore",
+    "ConsoleSession",
+    "ConsoleSessions",
     "Contacts",
     "FetchStore",
     "Heartbeats",
@@ -111,6 +114,7 @@ class Store(
     OpsStore,
     BlobStore,
     Retention,
+    ConsoleSessions,
     Protocol,
 ):
     """Everything the services persist: every role port on one connection."""

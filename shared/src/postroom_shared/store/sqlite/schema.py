@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL,
     expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS seen_keys (account_id TEXT NOT NULL, namespace TEXT NOT NULL,
     key TEXT NOT NULL, PRIMARY KEY (account_id, namespace, key));
+CREATE TABLE IF NOT EXISTS console_sessions (id TEXT PRIMARY KEY, expires_at TEXT NOT NULL,
+    doc TEXT NOT NULL);
 """
 
 # Blob references live in JSON documents; `message_blobs` (written with each thread message, in

@@ -12,6 +12,7 @@ from postroom_shared.store.sqlite.items import SqliteItems
 from postroom_shared.store.sqlite.ops import SqliteOps
 from postroom_shared.store.sqlite.replies import SqliteReplies
 from postroom_shared.store.sqlite.retention import SqliteRetention
+from postroom_shared.store.sqlite.sessions import SqliteSessions
 
 __all__ = ["SqliteStore"]
 
@@ -24,5 +25,6 @@ class SqliteStore(
     SqliteOps,
     SqliteBlobs,
     SqliteRetention,
+    SqliteSessions,
 ):
     """`Store` on one SQLite file plus a blob directory beside it."""

@@ -1,0 +1,106 @@
+"""Browser tests: the console on the real `postroom-api` (uvicorn, its own process) over the
+session stack's RabbitMQ and a SQLite store, driven by Debian's Chromium through Playwright
+(`executable_path`; no browser is downloaded: `deploy/local/stack.sh install-browser`).
+
+Items are made by the real converter from real mail on the same store. Every screen a test
+visits is saved into docs/screenshots/ (`Console.shot`), which README shows.
+"""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import pytest
+from faststream.rabbit import RabbitBroker
+from playwright.async_api import Browser, Page, async_playwright
+
+from postroom_converter.domain.outcome import Created
+from postroom_converter.service import Converter
+from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.store import Store, open_store
+from postroom_shared.topology import declare_topology
+from tests import factories
+from tests.integration.api_harness import KEY, SECRET, Served, served_api
+from tests.stack_env import REPO, StackEnv
+
+CHROMIUM = os.environ.get("POSTROOM_TEST_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+@dataclass
+class Console:
+    url: str
+    store: Store
+    item_id: str
+    page: Page
+
+    async def shot(self, name: str) -> None:
+        """Save what the browser shows now as docs/screenshots/<name>.png."""
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+    async def sign_in(self, key: str = KEY) -> None:
+        await self.page.goto(f"{self.url}/ui/login")
+        await self.page.fill("#api_key", key)
+        await self.page.click("button[type=submit]")
+        await self.page.wait_for_url(f"{self.url}/ui/items")
+
+
+def _mail() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Casey Customer <customer@example.test>"
+    msg["To"] = "support@example.test"
+    msg["Subject"] = "Printer on fire"
+    msg["Message-ID"] = "<browser-1@example.test>"
+    msg.set_content("The printer on floor 2 is on fire.")
+    return bytes(msg)
+
+
+@dataclass
+class Site:
+    served: Served
+    store_url: str
+
+
+@pytest.fixture(scope="module")
+def site(stack: StackEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One API process for the module's tests (starting one costs seconds)."""
+    tmp = tmp_path_factory.mktemp("console")
+    url = f"sqlite:///{tmp / 'db' / 'postroom.db'}"
+    with served_api(stack, url, tmp, POSTROOM_CONSOLE_IDLE_S="600") as running:
+        yield Site(running, url)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+async def console(site: Site, stack: StackEnv, browser: Browser) -> AsyncIterator[Console]:
+    """A fresh browser context on the served API, whose store holds one item the converter
+    made from a customer's mail."""
+    store = await open_store(site.store_url)
+    broker = RabbitBroker(stack.amqp_url)
+    try:
+        await broker.connect()
+        await declare_topology(broker)
+        if not await store.list_accounts():
+            await store.put_account(factories.account())
+            converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
+            outcome = await converter.handle(factories.mail_received("acc1/INBOX/1/1", _mail()))
+            assert isinstance(outcome, Created), outcome
+        (item,) = await factories.all_items(store)
+        context = await browser.new_context(viewport={"width": 1200, "height": 900})
+        page = await context.new_page()
+        yield Console(site.served.url, store, item.id, page)
+        await context.close()
+    finally:
+        await broker.stop()
+        await store.close()
