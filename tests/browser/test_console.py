@@ -64,6 +64,17 @@ async def test_a_form_post_without_its_csrf_token_is_refused(console: Console) -
     assert wrong.status == 403
     notes = [m for m in await console.store.list_messages(console.item_id) if m.kind == "note"]
     assert notes == []
+    headers = await console.page.locator("body").get_attribute("hx-headers")
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', headers or "")
+    assert token is not None
+    right = await console.page.request.post(
+        f"{console.url}/ui/items/{console.item_id}/note",
+        form={**form, "text": "a real note", "csrf_token": token.group(1)},
+        max_redirects=0,
+    )
+    assert right.status == 303, await right.text()
+    notes = [m for m in await console.store.list_messages(console.item_id) if m.kind == "note"]
+    assert [m.text for m in notes] == ["a real note"]
 
 
 async def test_a_read_key_sees_no_forms_and_cannot_post(console: Console) -> None:
