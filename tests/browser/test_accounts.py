@@ -81,6 +81,8 @@ async def test_the_toggle_deactivates_and_reactivates_and_says_why_it_cannot(
 
 async def test_refresh_and_waiting_show_progress_then_the_answer(console: Console) -> None:
     page = console.page
+    said: list[str] = []
+    page.on("console", lambda message: said.append(message.text))
     await console.sign_in()
     await _accounts(console)
 
@@ -111,6 +113,7 @@ async def test_refresh_and_waiting_show_progress_then_the_answer(console: Consol
     await expect(answer).to_contain_text("the mailbox refused", timeout=20_000)
     print("acc1 refresh answer:", await answer.inner_text())
     await console.shot("console-accounts-refreshed")
+    assert not [text for text in said if "Content Security Policy" in text], said
 
 
 async def test_a_read_key_sees_the_accounts_without_forms(console: Console) -> None:
