@@ -2,6 +2,7 @@
 
 import hashlib
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from postroom_shared.contracts import (
@@ -13,10 +14,17 @@ from postroom_shared.contracts import (
     MessageRefV1,
     deterministic_event_id,
 )
-from postroom_shared.models import EmailAccount, Item, ItemType, MailboxSettings, ThreadMessage
+from postroom_shared.models import (
+    EmailAccount,
+    Item,
+    ItemType,
+    MailboxSettings,
+    ThreadMessage,
+    utcnow,
+)
 from postroom_shared.store import ItemQuery, Store
 from postroom_shared.store.mongo import MongoStore
-from postroom_shared.store.ports import ItemReader
+from postroom_shared.store.ports import ConsoleSession, ItemReader
 from postroom_shared.store.sqlite import SqliteStore
 
 __all__ = [
@@ -130,4 +138,17 @@ def item_created(item: Item, n: int, sender: str) -> ItemCreatedV1:
             sender=AddressV1(address=sender),
             classification=ClassificationV1(kind="normal", auto_submitted=False),
         ),
+    )
+
+
+def console_session(session_id: str, *, lasts_s: float = 3600) -> ConsoleSession:
+    """A signed-in browser's session that ends `lasts_s` from now."""
+    now = utcnow().replace(microsecond=0)  # MongoDB keeps milliseconds
+    return ConsoleSession(
+        id=session_id,
+        key_hash="k" * 64,
+        csrf="c" * 43,
+        created_at=now,
+        seen_at=now,
+        expires_at=now + timedelta(seconds=lasts_s),
     )

@@ -2,11 +2,13 @@
 session stack's RabbitMQ and a SQLite store, driven by Debian's Chromium through Playwright
 (`executable_path`; no browser is downloaded: `deploy/local/stack.sh install-browser`).
 
-Items are made by the real converter from real mail on the same store. Every screen a test
-visits is saved into docs/screenshots/ (`Console.shot`), which README shows.
+The store holds two accounts: `acc1` (no mailbox behind it) and the demo account on the stack's
+Dovecot (`DEMO`). Items are made by the real converter from real mail on the same store. Every
+screen a test visits is saved into docs/screenshots/ (`Console.shot`), which README shows.
 """
 
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -18,6 +20,8 @@ from playwright.async_api import Browser, Page, async_playwright
 from postroom_converter.domain.outcome import Created
 from postroom_converter.service import Converter
 from postroom_shared.mail.msgid import MessageIdSigner
+from postroom_shared.models import EmailAccount, MailboxSettings, Security
+from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import Store, open_store
 from postroom_shared.topology import declare_topology
 from tests import factories
@@ -26,6 +30,24 @@ from tests.stack_env import REPO, StackEnv
 
 CHROMIUM = os.environ.get("POSTROOM_TEST_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = REPO / "docs" / "screenshots"
+
+
+DEMO = "acc_demo"
+
+
+def demo_account(stack: StackEnv) -> EmailAccount:
+    """The demo account: bob's INBOX on the session stack's Dovecot, password stored."""
+    password = SecretBox(SECRET).encrypt("bob")
+    mailbox = MailboxSettings(
+        host="127.0.0.1",
+        port=stack.imap_port,
+        security=Security.NONE,
+        username="bob@example.test",
+        password_enc=password,
+    )
+    return EmailAccount(
+        id=DEMO, name="Demo", address="bob@example.test", project="Desk", mailbox=mailbox
+    )
 
 
 @dataclass
@@ -39,6 +61,13 @@ class Console:
         """Save what the browser shows now as docs/screenshots/<name>.png."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+
+    async def csrf(self) -> str:
+        """The session's CSRF token, as the page hands it to htmx."""
+        headers = await self.page.locator("body").get_attribute("hx-headers")
+        token = re.search(r'"X-CSRF-Token": "([^"]+)"', headers or "")
+        assert token is not None, headers
+        return token.group(1)
 
     async def sign_in(self, key: str = KEY) -> None:
         await self.page.goto(f"{self.url}/ui/login")
@@ -93,6 +122,7 @@ async def console(site: Site, stack: StackEnv, browser: Browser) -> AsyncIterato
         await declare_topology(broker)
         if not await store.list_accounts():
             await store.put_account(factories.account())
+            await store.put_account(demo_account(stack))
             converter = Converter(store=store, broker=broker, signer=MessageIdSigner(SECRET, ""))
             outcome = await converter.handle(factories.mail_received("acc1/INBOX/1/1", _mail()))
             assert isinstance(outcome, Created), outcome

@@ -36,12 +36,14 @@ from postroom_shared.models import (
 )
 from postroom_shared.store import ItemQuery, OutboxEvent, Store
 from tests.conftest import opened_store
+from tests.factories import console_session
 
 Doc = dict[str, Any]
 # Collections that grow with mail and time (configuration collections stay small).
 GROWING = {
     "items", "messages", "processing_log", "quarantine", "ledger", "sends", "seen_keys",
     "heartbeats", "leases", "blobs.files", "blobs.chunks", "api_keys", "people",
+    "console_sessions",
 }  # fmt: skip
 
 
@@ -169,6 +171,11 @@ def _workload(store: Store) -> list[tuple[str, Callable[[], Awaitable[object]]]]
         ("purge_quarantine", lambda: store.purge_quarantine(now)),
         ("purge_heartbeats", lambda: store.purge_heartbeats(now)),
         ("purge_seen_keys", lambda: store.purge_seen_keys(now, account_ids=["a1"], **msgid)),
+        ("put_session", lambda: store.put_session(console_session("s1"))),
+        ("get_session", lambda: store.get_session("s1")),
+        ("touch_session", lambda: store.touch_session("s1", now)),
+        ("purge_sessions", lambda: store.purge_sessions(now)),
+        ("delete_session", lambda: store.delete_session("s1")),
         ("purge_blobs", lambda: store.purge_blobs(now + timedelta(seconds=1))),
     ]
 

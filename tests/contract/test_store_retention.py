@@ -33,6 +33,7 @@ from postroom_shared.models import (
 )
 from postroom_shared.retention import SEEN_KEYS_PREFIX, RetentionPolicy, retention_loop, run_once
 from postroom_shared.store import Store
+from tests.factories import console_session
 
 OLD = timedelta(days=40)
 CUTOFF = timedelta(days=30)
@@ -226,6 +227,15 @@ async def test_purge_blobs_never_takes_a_referenced_or_recent_blob(store: Store)
     assert await _stored(store, refs["orphan"])
 
 
+async def test_purge_sessions_past_their_end(store: Store) -> None:
+    await store.put_session(console_session("old", lasts_s=-10))
+    await store.put_session(console_session("new"))
+    assert await store.purge_sessions(utcnow()) == 1
+    assert await store.get_session("old") is None
+    assert await store.get_session("new") is not None
+    assert await store.purge_sessions(utcnow()) == 0
+
+
 def _deleted(kind: str) -> float:
     value = REGISTRY.get_sample_value("postroom_retention_deleted_total", {"kind": kind})
     return value or 0.0
@@ -244,6 +254,8 @@ async def test_cleanup_pass_purges_every_kind_and_counts_it(store: Store) -> Non
     await store.put_log(_log("old", now - OLD, await store.put_blob(b"ignored mail")))
     await store.record_send(SendRecord(recipient="c@x", item_id="it", fingerprint="f"))
     await store.put_quarantine(_quarantine("q_old", now))
+    await store.put_session(console_session("ended", lasts_s=3600))  # ended 100 days later
+    await store.put_session(console_session("signed_in_then", lasts_s=101 * 86_400))
     before = {kind: _deleted(kind) for kind in ("log", "seen_keys", "blobs")}
 
     # A pass 100 days from now: everything above is old by then, except what must stay.
@@ -251,8 +263,9 @@ async def test_cleanup_pass_purges_every_kind_and_counts_it(store: Store) -> Non
     counts = await run_once(store, policy, now=later)
     assert counts == {
         "log": 1, "sends": 1, "ledger": 0, "quarantine": 1, "heartbeats": 0,
-        "seen_keys": 1, "blobs": 1,
+        "seen_keys": 1, "sessions": 1, "blobs": 1,
     }  # fmt: skip
+    assert await store.get_session("signed_in_then") is not None
     assert await store.seen_keys("a_keep", msgid_namespace("INBOX"), ["<m@x>"]) == {"<m@x>"}
     assert {kind: _deleted(kind) - before[kind] for kind in before} == {
         "log": 1, "seen_keys": 1, "blobs": 1,

@@ -19,6 +19,7 @@ from postroom_shared.store.mongo import items as mongo_items
 from postroom_shared.store.mongo import ops as mongo_ops
 from postroom_shared.store.mongo import replies as mongo_replies
 from postroom_shared.store.mongo import retention as mongo_retention
+from postroom_shared.store.mongo import sessions as mongo_sessions
 from postroom_shared.store.mongo.base import MongoBase
 from postroom_shared.store.sqlite import SqliteStore
 from postroom_shared.store.sqlite import blobs as sqlite_blobs
@@ -28,6 +29,7 @@ from postroom_shared.store.sqlite import items as sqlite_items
 from postroom_shared.store.sqlite import ops as sqlite_ops
 from postroom_shared.store.sqlite import replies as sqlite_replies
 from postroom_shared.store.sqlite import retention as sqlite_retention
+from postroom_shared.store.sqlite import sessions as sqlite_sessions
 from postroom_shared.store.sqlite.base import SqliteBase
 
 # One port per role: together they are the whole store, and no method is in two of them.
@@ -40,6 +42,7 @@ ROLES: dict[str, type] = {
     "ops": ports.OpsStore,
     "blobs": ports.BlobStore,
     "retention": ports.Retention,
+    "sessions": ports.ConsoleSessions,
 }
 ADAPTERS: dict[str, tuple[type, type]] = {
     "config": (sqlite_config.SqliteConfig, mongo_config.MongoConfig),
@@ -49,6 +52,7 @@ ADAPTERS: dict[str, tuple[type, type]] = {
     "ops": (sqlite_ops.SqliteOps, mongo_ops.MongoOps),
     "blobs": (sqlite_blobs.SqliteBlobs, mongo_blobs.MongoBlobs),
     "retention": (sqlite_retention.SqliteRetention, mongo_retention.MongoRetention),
+    "sessions": (sqlite_sessions.SqliteSessions, mongo_sessions.MongoSessions),
     "lifecycle": (SqliteBase, MongoBase),
 }
 SERVICES = [FetcherStore, ProbeStore, ConverterStore, ReplierStore, PreviewStore, ApiStore]

@@ -1,9 +1,9 @@
 """Retention: what Postroom forgets, after how long, and the cleanup that does it.
 
 Without it every table and the blob store only grow: processing log, automatic-mail history,
-reply ledger, quarantine, heartbeats of stopped processes, Message-ID dedupe keys and the raw
-mail and attachments nothing refers to any more. Items and their threads are the product and
-are never deleted here.
+reply ledger, quarantine, heartbeats of stopped processes, Message-ID dedupe keys, console
+sessions past their end, and the raw mail and attachments nothing refers to any more. Items and
+their threads are the product and are never deleted here.
 
 One cleanup pass (`run_once`) calls the store's purges in an order that frees blobs before
 the blob collector runs (the log and the quarantine hold blob references). Every purge is
@@ -37,7 +37,7 @@ __all__ = [
 
 log = get_logger(__name__)
 
-KINDS = ("log", "sends", "ledger", "quarantine", "heartbeats", "seen_keys", "blobs")
+KINDS = ("log", "sends", "ledger", "quarantine", "heartbeats", "seen_keys", "sessions", "blobs")
 # The fetcher's Message-ID dedupe namespaces (`msgid:<folder>`, postroom_fetcher.domain.plan). POP3
 # UIDLs, strikes and "fetch now" marks are pruned by the fetcher against the server's listing.
 SEEN_KEYS_PREFIX = "msgid:"
@@ -109,6 +109,8 @@ async def run_once(
             account_ids=await _seen_key_accounts(store),
             namespace_prefix=SEEN_KEYS_PREFIX,
         ),
+        # Console sign-ins past their absolute end (an idle one is refused, and deleted, at use).
+        "sessions": await store.purge_sessions(now),
         # Last: the purges above drop references that kept blobs alive.
         "blobs": await store.purge_blobs(now - policy.blob_grace),
     }

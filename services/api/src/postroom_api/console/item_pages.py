@@ -133,44 +133,49 @@ async def _writer(
 WriterDep = Annotated[Writer, Depends(_writer)]
 
 
-@router.post("/{item_id}/reply")
-async def reply(
-    w: WriterDep,
-    item_id: PathId,
-    text: _Text,
-    version: _Version,
-    nonce: _Nonce,
+@dataclass(frozen=True)
+class TextForm:
+    """A reply's or a note's form: the text, the version it was written against, the nonce."""
+
+    text: str
+    version: int
+    nonce: str
+
+
+async def _text_form(text: _Text, version: _Version, nonce: _Nonce) -> TextForm:
+    return TextForm(text, version, nonce)
+
+
+TextFormDep = Annotated[TextForm, Depends(_text_form)]
+_TextSchema = type[ReplyIn] | type[NoteIn]
+_TextCommand = type[AddReplyV1] | type[AddNoteV1]
+
+
+async def _add_text(
+    w: Writer, item_id: str, form: TextForm, schema: _TextSchema, command: _TextCommand
 ) -> Response:
+    """A reply or a note: the JSON API's own body rules, then one command of `command`'s kind."""
     try:
-        body = ReplyIn(text=text, version=version)
+        body = schema(text=form.text, version=form.version)
     except ValidationError as exc:
         return await w.invalid(item_id, exc)
+    kind = str(command.model_fields["type"].default)
 
     def commands(item: Item, ids: Ids) -> list[ItemCommand]:
-        fields = command_fields("item.add_reply.v1", item.id, actor_of(w.visitor.principal), ids)
-        return [AddReplyV1(**fields, text=body.text)]
+        fields = command_fields(kind, item.id, actor_of(w.visitor.principal), ids)
+        return [command(**fields, text=body.text)]
 
-    return await w.run(item_id, version, nonce, commands)
+    return await w.run(item_id, form.version, form.nonce, commands)
+
+
+@router.post("/{item_id}/reply")
+async def reply(w: WriterDep, item_id: PathId, form: TextFormDep) -> Response:
+    return await _add_text(w, item_id, form, ReplyIn, AddReplyV1)
 
 
 @router.post("/{item_id}/note")
-async def note(
-    w: WriterDep,
-    item_id: PathId,
-    text: _Text,
-    version: _Version,
-    nonce: _Nonce,
-) -> Response:
-    try:
-        body = NoteIn(text=text, version=version)
-    except ValidationError as exc:
-        return await w.invalid(item_id, exc)
-
-    def commands(item: Item, ids: Ids) -> list[ItemCommand]:
-        fields = command_fields("item.add_note.v1", item.id, actor_of(w.visitor.principal), ids)
-        return [AddNoteV1(**fields, text=body.text)]
-
-    return await w.run(item_id, version, nonce, commands)
+async def note(w: WriterDep, item_id: PathId, form: TextFormDep) -> Response:
+    return await _add_text(w, item_id, form, NoteIn, AddNoteV1)
 
 
 @router.post("/{item_id}/change")

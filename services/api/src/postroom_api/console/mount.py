@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from postroom_api.console import item_pages, routes
+from postroom_api.console import account_pages, item_pages, routes
 from postroom_api.console.pages import SecurityHeaders, render
 from postroom_api.console.session import SignInNeeded
 
@@ -36,6 +36,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 def install(app: FastAPI) -> None:
     app.include_router(routes.router)
     app.include_router(item_pages.router)
+    app.include_router(account_pages.router)
     static = Path(__file__).parent / "static"
     app.mount("/ui/static", StaticFiles(directory=static), name="console-static")
     app.add_exception_handler(SignInNeeded, _sign_in)

@@ -96,7 +96,6 @@ async def open_session(components: Components, presented_key: str) -> tuple[str,
         seen_at=now,
         expires_at=now + timedelta(seconds=components.settings.console_max_s),
     )
-    await components.store.purge_sessions(expired_before=now)
     await components.store.put_session(session)
     return cookie, session
 

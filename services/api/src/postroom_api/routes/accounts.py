@@ -36,7 +36,7 @@ from postroom_shared.models import EmailAccount
 from postroom_shared.oauth import TokenSource
 from postroom_shared.secretbox import SecretBox
 
-__all__ = ["load_account", "router"]
+__all__ = ["load_account", "router", "set_active"]
 
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=SafeRoute)
 
@@ -203,7 +203,8 @@ async def copy_account(
     return AccountView.of(copy)
 
 
-async def _set_active(store: ApiStore, account_id: str, active: bool) -> AccountView:
+async def set_active(store: ApiStore, account_id: str, active: bool) -> AccountView:
+    """Activate or deactivate; 409 naming why when the account cannot be read yet."""
     account = await load_account(store, account_id)
     if active:
         why = activation_problem(account)
@@ -224,7 +225,7 @@ async def _set_active(store: ApiStore, account_id: str, active: bool) -> Account
     dependencies=[RequireAdmin],
 )
 async def activate_account(store: StoreDep, account_id: PathId) -> AccountView:
-    return await _set_active(store, account_id, True)
+    return await set_active(store, account_id, True)
 
 
 @router.post(
@@ -234,7 +235,7 @@ async def activate_account(store: StoreDep, account_id: PathId) -> AccountView:
     dependencies=[RequireAdmin],
 )
 async def deactivate_account(store: StoreDep, account_id: PathId) -> AccountView:
-    return await _set_active(store, account_id, False)
+    return await set_active(store, account_id, False)
 
 
 @router.get(

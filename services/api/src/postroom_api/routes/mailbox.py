@@ -27,7 +27,7 @@ from postroom_shared.errors import PostroomError
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount
 
-__all__ = ["PROBE_TIMEOUT_S", "router"]
+__all__ = ["PROBE_TIMEOUT_S", "Probing", "refresh_account", "router", "waiting_count"]
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=SafeRoute)
@@ -74,7 +74,7 @@ async def _probing(secrets: SecretsDep, tokens: TokensDep, settings: SettingsDep
     }
 
 
-_Probing = Annotated[dict[str, Any], Depends(_probing)]
+Probing = Annotated[dict[str, Any], Depends(_probing)]
 
 
 @router.get(
@@ -85,7 +85,7 @@ _Probing = Annotated[dict[str, Any], Depends(_probing)]
     dependencies=[RequireAdmin],  # logs in with the stored secret
 )
 async def folders(
-    store: StoreDep, probing: _Probing, account_id: PathId
+    store: StoreDep, probing: Probing, account_id: PathId
 ) -> FoldersView | JSONResponse:
     account = await _fetched_account(store, account_id)
     names = await _ask(ops.list_folders(account, **probing))
@@ -102,12 +102,19 @@ async def folders(
     dependencies=[RequireAdmin],
 )
 async def waiting(
-    store: StoreDep, probing: _Probing, account_id: PathId
+    store: StoreDep, probing: Probing, account_id: PathId
 ) -> WaitingView | JSONResponse:
+    count = await waiting_count(store, probing, account_id)
+    return _failed(count) if isinstance(count, MailboxErrorView) else count
+
+
+async def waiting_count(
+    store: ApiStore, probing: dict[str, Any], account_id: str
+) -> WaitingView | MailboxErrorView:
+    """How many messages activation would import, or why the mailbox did not say."""
     account = await _fetched_account(store, account_id)
-    call = ops.count_waiting(account, store=store, **probing)
-    count = await _ask(call)
-    return _failed(count) if isinstance(count, MailboxErrorView) else WaitingView(waiting=count)
+    count = await _ask(ops.count_waiting(account, store=store, **probing))
+    return count if isinstance(count, MailboxErrorView) else WaitingView(waiting=count)
 
 
 @router.post(
@@ -118,7 +125,12 @@ async def waiting(
     responses={**NOT_FOUND, **CONFLICT},
     dependencies=[RequireAdmin],
 )
-async def refresh(store: StoreDep, probing: _Probing, account_id: PathId) -> RefreshView:
+async def refresh(store: StoreDep, probing: Probing, account_id: PathId) -> RefreshView:
+    return await refresh_account(store, probing, account_id)
+
+
+async def refresh_account(store: ApiStore, probing: dict[str, Any], account_id: str) -> RefreshView:
+    """Test the connection; when it works and the account is active, make the fetcher poll."""
     account = await _fetched_account(store, account_id)
     error = await _ask(ops.test_connection(account, **probing))
     if isinstance(error, MailboxErrorView):

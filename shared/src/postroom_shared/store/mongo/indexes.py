@@ -54,6 +54,7 @@ async def create_indexes(db: AsyncDatabase[Doc]) -> None:
     )
     await db.quarantine.create_index([("created_at", DESCENDING)])
     await db.heartbeats.create_index("seen_at")
+    await db.console_sessions.create_index("expires_at")  # the retention purge
     await _retention_indexes(db)
 
 

@@ -68,6 +68,9 @@ class MongoRetention(MongoBase):
     async def purge_heartbeats(self, before: datetime) -> int:
         return await self._purge(self._db.heartbeats, {"seen_at": {"$lt": before}})
 
+    async def purge_sessions(self, before: datetime) -> int:
+        return await self._purge(self._db.console_sessions, {"expires_at": {"$lt": before}})
+
     async def purge_seen_keys(
         self, before: datetime, *, account_ids: list[str], namespace_prefix: str
     ) -> int:

@@ -27,9 +27,3 @@ class MongoSessions(MongoBase):
     async def delete_session(self, session_id: str) -> bool:
         result = await self._db.console_sessions.delete_one({"_id": str(session_id)})
         return result.deleted_count == 1
-
-    async def purge_sessions(self, *, expired_before: datetime) -> int:
-        result = await self._db.console_sessions.delete_many(
-            {"expires_at": {"$lt": expired_before}}
-        )
-        return result.deleted_count

@@ -40,6 +40,10 @@ class Retention(Protocol):
         first purge)."""
         ...
 
+    async def purge_sessions(self, before: datetime) -> int:
+        """Console sign-in sessions whose absolute end (`expires_at`) is before `before`."""
+        ...
+
     async def purge_blobs(self, before: datetime) -> int:
         """Blobs last stored before `before` that no thread message (raw mail, attachment),
         quarantine entry or processing log entry references; also leftovers of writers that

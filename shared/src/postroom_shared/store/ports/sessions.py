@@ -3,7 +3,8 @@
 
 The session's id is the sha256 of the cookie's random value: what the store holds cannot be
 replayed as a cookie. A session names its API key by the key's hash, so each request checks
-the key again exactly as the JSON API does (revoked: signed out).
+the key again exactly as the JSON API does (revoked: signed out). Sessions past their end are
+deleted by the retention cleanup (`Retention.purge_sessions`).
 """
 
 from datetime import datetime
@@ -39,7 +40,3 @@ class ConsoleSessions(Protocol):
         ...
 
     async def delete_session(self, session_id: str) -> bool: ...
-
-    async def purge_sessions(self, *, expired_before: datetime) -> int:
-        """Delete sessions whose absolute end is before `expired_before`; how many went."""
-        ...

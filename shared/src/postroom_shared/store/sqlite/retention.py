@@ -70,6 +70,9 @@ class SqliteRetention(SqliteBase):
     async def purge_heartbeats(self, before: datetime) -> int:
         return await self._purge("heartbeats", "seen_at < ?", (_iso(before),))
 
+    async def purge_sessions(self, before: datetime) -> int:
+        return await self._purge("console_sessions", "expires_at < ?", (_iso(before),))
+
     async def purge_seen_keys(
         self, before: datetime, *, account_ids: list[str], namespace_prefix: str
     ) -> int:

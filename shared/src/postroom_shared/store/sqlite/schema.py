@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS seen_keys (account_id TEXT NOT NULL, namespace TEXT N
     key TEXT NOT NULL, PRIMARY KEY (account_id, namespace, key));
 CREATE TABLE IF NOT EXISTS console_sessions (id TEXT PRIMARY KEY, expires_at TEXT NOT NULL,
     doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS console_sessions_expires ON console_sessions (expires_at);
 """
 
 # Blob references live in JSON documents; `message_blobs` (written with each thread message, in

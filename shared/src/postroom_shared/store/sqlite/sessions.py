@@ -1,6 +1,6 @@
 """The console sessions port on SQLite."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from postroom_shared.store.ports.sessions import ConsoleSession
 from postroom_shared.store.sqlite.base import SqliteBase, iso
@@ -16,7 +16,7 @@ class SqliteSessions(SqliteBase):
             lambda db: db.execute(
                 "INSERT INTO console_sessions (id, expires_at, doc) VALUES (?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET expires_at=excluded.expires_at, doc=excluded.doc",
-                (session.id, iso(session.expires_at), session.model_dump_json()),
+                (session.id, iso(session.expires_at.astimezone(UTC)), session.model_dump_json()),
             )
         )
 
@@ -39,11 +39,3 @@ class SqliteSessions(SqliteBase):
             lambda db: db.execute("DELETE FROM console_sessions WHERE id=?", (session_id,))
         )
         return cur.rowcount == 1
-
-    async def purge_sessions(self, *, expired_before: datetime) -> int:
-        cur = await self._run(
-            lambda db: db.execute(
-                "DELETE FROM console_sessions WHERE expires_at < ?", (iso(expired_before),)
-            )
-        )
-        return int(cur.rowcount)
