@@ -4,7 +4,9 @@ session stack's RabbitMQ and a SQLite store, driven by Debian's Chromium through
 
 The store holds two accounts: `acc1` (no mailbox behind it) and the demo account on the stack's
 Dovecot (`DEMO`). Items are made by the real converter from real mail on the same store. Every
-screen a test visits is saved into docs/screenshots/ (`Console.shot`), which README shows.
+screen a test visits is saved (`Console.shot`) into .state/screenshots/, or into the folder
+POSTROOM_TEST_SCREENSHOTS names: `POSTROOM_TEST_SCREENSHOTS=docs/screenshots` refreshes the
+committed ones README shows (a plain test run leaves the working tree clean).
 """
 
 import os
@@ -29,7 +31,7 @@ from tests.integration.api_harness import KEY, SECRET, Served, served_api
 from tests.stack_env import REPO, StackEnv
 
 CHROMIUM = os.environ.get("POSTROOM_TEST_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = REPO / "docs" / "screenshots"
+SCREENSHOTS = REPO / os.environ.get("POSTROOM_TEST_SCREENSHOTS", ".state/screenshots")
 
 
 DEMO = "acc_demo"
@@ -58,7 +60,7 @@ class Console:
     page: Page
 
     async def shot(self, name: str) -> None:
-        """Save what the browser shows now as docs/screenshots/<name>.png."""
+        """Save what the browser shows now as <SCREENSHOTS>/<name>.png."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
 
