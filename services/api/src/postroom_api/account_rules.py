@@ -17,9 +17,23 @@ __all__ = [
     "activation_problem",
     "default_port",
     "problems",
+    "template_settings",
 ]
 
 DEFAULT_HOSTS = {"microsoft": "outlook.office365.com", "google": "imap.gmail.com"}
+
+
+def template_settings(account: EmailAccount) -> list[tuple[tuple[str, ...], str]]:
+    """Every setting of `account` that names a notification template, with where it sits: what
+    must exist when the account is saved, and what keeps a template from being deleted."""
+    named = [
+        (("auto_reply", "template_id"), account.auto_reply.template_id),
+        (("notification_template_id",), account.notification_template_id),
+        *((("notifications", event), chosen) for event, chosen in account.notifications),
+    ]
+    return [(loc, template_id) for loc, template_id in named if template_id]
+
+
 _OAUTH_PROVIDERS = ("microsoft", "google")
 
 

@@ -4,7 +4,8 @@ The API uses it to behave exactly like the replier where it must: the same built
 settings (`RelaySettings`, POSTROOM_SMTP_*), the same choice of OAuth provider for the SMTP
 server, the same test-mail path, the same template previews in the same sandboxed render
 workers, the same reply rules (template limits, loop breaker) and the loop breakers active for
-an account. Everything else in `postroom_replier` is internal and may change without notice.
+an account, and the ledger key of a team reply's mails (their delivery state). Everything
+else in `postroom_replier` is internal and may change without notice.
 """
 
 from postroom_replier.account_breakers import account_breakers
@@ -13,6 +14,7 @@ from postroom_replier.preview import Preview, preview_template
 from postroom_replier.renderer import TemplateRenderer
 from postroom_replier.settings import ReplyRuleSettings
 from postroom_replier.smtp_check import SmtpCheckResult, send_test_mail
+from postroom_replier.team_reply import ledger_reason as team_reply_ledger_reason
 
 __all__ = [
     "Preview",
@@ -24,4 +26,5 @@ __all__ = [
     "preview_template",
     "send_test_mail",
     "smtp_oauth_provider",
+    "team_reply_ledger_reason",
 ]

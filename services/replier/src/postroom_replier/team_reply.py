@@ -26,10 +26,18 @@ from postroom_shared.contracts import ItemUpdatedV1
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount, LedgerEntry, ThreadMessage
 
-__all__ = ["REASON", "SentReply", "TeamReplies"]
+__all__ = ["REASON", "SentReply", "TeamReplies", "ledger_reason"]
 
 REASON = "team_reply"
 log = get_logger(__name__)
+
+
+def ledger_reason(thread_key: str) -> str:
+    """The ledger's reason for the mails of the team reply stored under `thread_key` (one entry
+    per recipient); the API reads each mail's delivery state by it."""
+    return f"{REASON}:{thread_key}"
+
+
 Render = Callable[[EmailAccount, ItemUpdatedV1, dict[str, object], str], Awaitable[Rendered]]
 
 
@@ -79,7 +87,7 @@ class TeamReplies:
             )
             claim = LedgerEntry(
                 item_id=event.item.item_id,
-                reason=f"{REASON}:{reply.key}",
+                reason=ledger_reason(reply.key),
                 recipient=recipient,
                 message_id=reply.message_id,
             )

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from postroom_api.account_config import build_account
 from postroom_api.account_edits import copy_name, copy_of, input_of, merge
-from postroom_api.account_rules import Invalid, activation_problem
+from postroom_api.account_rules import Invalid, activation_problem, template_settings
 from postroom_api.auth import RequireAdmin, RequireRead
 from postroom_api.deps import SecretsDep, SettingsDep, StoreDep, TokensDep
 from postroom_api.routing import (
@@ -52,19 +52,11 @@ async def load_account(store: ApiStore, account_id: str) -> EmailAccount:
     return account
 
 
-def _per_event(account: EmailAccount) -> list[tuple[str, str | None]]:
-    return list(account.notifications.model_dump().items())
-
-
 async def _reference_problems(store: ApiStore, account: EmailAccount) -> list[Problem]:
     """Settings that name other configuration which does not exist."""
     found: list[Problem] = []
-    for loc, template_id in (
-        (("auto_reply", "template_id"), account.auto_reply.template_id),
-        (("notification_template_id",), account.notification_template_id),
-        *((("notifications", event), chosen) for event, chosen in _per_event(account)),
-    ):
-        if template_id and await store.get_template(template_id) is None:
+    for loc, template_id in template_settings(account):
+        if await store.get_template(template_id) is None:
             found.append((loc, f"no notification template {template_id}"))
     if account.workflow_id and await store.get_workflow(account.workflow_id) is None:
         found.append((("workflow_id",), f"no workflow {account.workflow_id}"))

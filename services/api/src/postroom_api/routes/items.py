@@ -22,11 +22,11 @@ from postroom_api.schemas.common import ID_PATTERN
 from postroom_api.schemas.items import (
     Deliveries,
     DeliveryView,
-    delivery_reason,
     message_ref,
     recipients,
 )
 from postroom_api.store import ApiStore
+from postroom_replier import ops as replier_ops
 from postroom_shared.models import Item, ItemType, ThreadMessage
 from postroom_shared.store import ItemQuery
 
@@ -146,7 +146,7 @@ async def deliveries(store: ApiStore, item: Item, messages: list[ThreadMessage])
     found: dict[str, list[DeliveryView]] = {}
     for message in messages:
         if message.direction == "out" and message.kind == "team_reply":
-            reason = delivery_reason(message)
+            reason = replier_ops.team_reply_ledger_reason(message.key)
             found[message.key] = [
                 DeliveryView.of(to, await store.get_ledger(item.id, reason, to))
                 for to in recipients(message)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Response, status
 
+from postroom_api.account_rules import template_settings
 from postroom_api.auth import RequireAdmin, RequireRead
 from postroom_api.deps import RendererDep, StoreDep
 from postroom_api.routing import (
@@ -148,12 +149,7 @@ async def delete_template(store: StoreDep, template_id: PathId) -> None:
     users = [
         a.name
         for a in await store.list_accounts()
-        if template_id
-        in (
-            a.auto_reply.template_id,
-            a.notification_template_id,
-            *a.notifications.model_dump().values(),
-        )
+        if template_id in {named for _, named in template_settings(a)}
     ]
     if users:
         raise conflict(f"template {template_id} is used by account(s): {', '.join(users)}")

@@ -29,7 +29,6 @@ __all__ = [
     "ItemState",
     "ItemSummary",
     "MessageView",
-    "delivery_reason",
     "message_ref",
     "recipients",
 ]
@@ -95,11 +94,6 @@ def _link_inline_images(html: str, urls: dict[str, str]) -> str:
         return f"{match.group(1)}{url}{match.group(1)}" if url else match.group(0)
 
     return _CID_RE.sub(swap, html) if urls else html
-
-
-def delivery_reason(message: ThreadMessage) -> str:
-    """The replier's ledger reason for a team reply's mail (one entry per recipient)."""
-    return f"team_reply:{message.key}"
 
 
 class DeliveryView(BaseModel):
