@@ -25,10 +25,9 @@ from postroom_api.console.session import Visitor
 from postroom_api.deps import BrokerDep, BrokerReadyDep, SignerDep, StoreDep
 from postroom_api.item_work import Ids, actor_of, command_fields, notify_command, patch_commands
 from postroom_api.item_writer import Commands, Work
-from postroom_api.routes.items import download_attachment, get_item, load_item
+from postroom_api.routes.items import download_attachment, find_message, get_item, load_item
 from postroom_api.routing import PathId
 from postroom_api.schemas.item_work import ItemPatch, NoteIn, NotifyIn, ReplyIn
-from postroom_api.schemas.items import message_ref
 from postroom_api.store import ApiStore
 from postroom_shared.contracts import AddNoteV1, AddReplyV1, ItemCommand
 from postroom_shared.mail.msgid import MessageIdSigner
@@ -65,11 +64,10 @@ async def mail_frame(
     ref: Annotated[str, PathParam(pattern=r"^m_[0-9a-f]{24}$")],
 ) -> HTMLResponse:
     """One message's HTML for the item page's sandboxed iframe."""
-    await load_item(store, item_id)
-    for message in await store.list_messages(item_id):
-        if message_ref(message) == ref and message.html:
-            return HTMLResponse(message.html, headers=MAIL_FRAME_HEADERS)
-    return HTMLResponse("", status_code=404, headers=MAIL_FRAME_HEADERS)
+    message = await find_message(store, item_id, ref)
+    if message is None or not message.html:
+        return HTMLResponse("", status_code=404, headers=MAIL_FRAME_HEADERS)
+    return HTMLResponse(message.html, headers=MAIL_FRAME_HEADERS)
 
 
 @dataclass

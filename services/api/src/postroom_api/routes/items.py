@@ -35,6 +35,7 @@ __all__ = [
     "decode_cursor",
     "deliveries",
     "encode_cursor",
+    "find_message",
     "load_item",
     "router",
 ]
@@ -171,12 +172,20 @@ async def get_item(store: StoreDep, item_id: PathId, response: Response) -> Item
     return ItemDetail.with_thread(item, messages, f"/v1/items/{item_id}", found)
 
 
-async def _message(store: ApiStore, item_id: str, ref: str) -> ThreadMessage:
+async def find_message(store: ApiStore, item_id: str, ref: str) -> ThreadMessage | None:
+    """The message `ref` of the item (404 when there is no such item), or None."""
     await load_item(store, item_id)
     for message in await store.list_messages(item_id):
         if message_ref(message) == ref:
             return message
-    raise not_found(f"no message {ref} on item {item_id}")
+    return None
+
+
+async def _message(store: ApiStore, item_id: str, ref: str) -> ThreadMessage:
+    message = await find_message(store, item_id, ref)
+    if message is None:
+        raise not_found(f"no message {ref} on item {item_id}")
+    return message
 
 
 def _safe_filename(name: str, fallback: str) -> tuple[str, str]:
