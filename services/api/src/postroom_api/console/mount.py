@@ -34,9 +34,13 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    app.include_router(routes.router)
-    app.include_router(item_pages.router)
-    app.include_router(account_pages.router)
+    # one router per screen; a new screen adds its module here (one line each, in nav order)
+    for screen in (
+        routes,
+        item_pages,
+        account_pages,
+    ):
+        app.include_router(screen.router)
     static = Path(__file__).parent / "static"
     app.mount("/ui/static", StaticFiles(directory=static), name="console-static")
     app.add_exception_handler(SignInNeeded, _sign_in)
