@@ -202,14 +202,15 @@ async def _pass(
 
 
 async def list_dead_letters(
-    admin: BrokerAdmin, queue: str, *, limit: int = 20
+    admin: BrokerAdmin, queue: str, *, limit: int = 20, with_body: bool = False
 ) -> tuple[int, list[DeadLetterInfo]]:
-    """How many messages `<queue>.dlq` holds, and the first `limit` of them (order kept)."""
+    """How many messages `<queue>.dlq` holds, and the first `limit` of them (order kept),
+    with their bodies if asked (the console shows an excerpt of each)."""
     seen: list[DeadLetterInfo] = []
 
     def look(message: AbstractIncomingMessage) -> _Action:
         if len(seen) < limit:
-            seen.append(describe(message, queue))
+            seen.append(describe(message, queue, with_body=with_body))
         return _Action.KEEP
 
     count = await _pass(admin, queue, look)

@@ -23,10 +23,11 @@ from postroom_api.schemas.deadletters import (
     MovedView,
 )
 from postroom_shared import deadletters
+from postroom_shared.broker_admin import BrokerAdmin
 from postroom_shared.logs import get_logger
 from postroom_shared.retry import dead_letter_queue
 
-__all__ = ["router"]
+__all__ = ["MessageId", "QueueName", "first_dead_letters", "router"]
 
 log = get_logger(__name__)
 router = APIRouter(
@@ -76,8 +77,18 @@ async def list_queues(admin: BrokerAdminDep) -> list[DeadLetterQueueView]:
 async def list_messages(
     admin: BrokerAdminDep, queue: QueueName, limit: Annotated[int, Query(ge=1, le=1000)] = 20
 ) -> DeadLetterPage:
-    count, infos = await _call(queue, deadletters.list_dead_letters(admin, queue, limit=limit))
-    return DeadLetterPage(queue=queue, count=count, messages=[DeadLetterView.of(i) for i in infos])
+    return await first_dead_letters(admin, queue, limit)
+
+
+async def first_dead_letters(
+    admin: BrokerAdmin, queue: str, limit: int, *, with_body: bool = False
+) -> DeadLetterPage:
+    """The count and the first `limit` dead letters of `queue` (with their bodies for the
+    console's excerpts: `DeadLetterDetail`s)."""
+    listing = deadletters.list_dead_letters(admin, queue, limit=limit, with_body=with_body)
+    count, infos = await _call(queue, listing)
+    view = DeadLetterDetail.detail if with_body else DeadLetterView.of
+    return DeadLetterPage(queue=queue, count=count, messages=[view(i) for i in infos])
 
 
 @router.get(
