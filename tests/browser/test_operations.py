@@ -8,6 +8,7 @@ for admins only, like `/v1/deadletters`."""
 import asyncio
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aio_pika import Message, connect_robust
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 from pydantic import SecretStr
 
 from postroom_converter.domain.outcome import Ignored, Quarantined
@@ -68,6 +69,12 @@ async def _converter(console: Console, stack: StackEnv) -> AsyncIterator[Convert
 async def converter(console: Console, stack: StackEnv) -> AsyncIterator[Converter]:
     async for made in _converter(console, stack):
         yield made
+
+
+async def _slowly(route: Route) -> None:
+    """Hold a request long enough to see its progress for certain."""
+    await asyncio.sleep(0.7)
+    await route.continue_()
 
 
 def _csp_watch(console: Console) -> list[str]:
@@ -169,9 +176,13 @@ async def test_a_quarantined_mail_is_reprocessed_and_another_discarded(
     await fine_row.locator("a").click()
     await expect(page.locator("#reason")).to_contain_text("RuntimeError('bug')")
     await expect(page.locator("#headers")).to_contain_text("Lost once")
+    await page.route(re.compile(r"/ui/quarantine/[^/]+/reprocess$"), _slowly)
     await page.click("#reprocess")
+    await expect(page.locator("#reprocess-busy")).to_be_visible()  # progress while it runs
+    await expect(page.locator("#reprocess")).to_be_disabled()
     answer = page.locator("#reprocessed")
     await expect(answer).to_contain_text("Reprocessed: created", timeout=20_000)
+    await expect(page.locator("#reprocess-busy")).to_be_hidden()
     await console.shot("console-quarantine-reprocessed")
     await page.click("#new-item")
     await expect(page.locator("h1")).to_contain_text("Lost once")
@@ -224,6 +235,17 @@ async def test_a_read_key_reads_the_log_and_quarantine_but_not_dead_letters(
     await expect(page.locator("tr.log-entry").first).to_be_visible()
     refused = await page.goto(f"{console.url}/ui/dead-letters")
     assert refused is not None and refused.status == 403
+    agent, agent_key = new_api_key("ops-agent", ["agent"])
+    await console.store.put_api_key(agent)
+    await console.sign_in(agent_key)
+    for path in (
+        "/ui/log",
+        "/ui/quarantine",
+        f"/ui/quarantine/{entry.id}",
+        "/ui/log/raw?mail_key=x",
+    ):
+        answer = await page.goto(f"{console.url}{path}")
+        assert answer is not None and answer.status == 403, path
 
 
 class Poisoner:
@@ -345,7 +367,10 @@ async def test_dead_letters_are_listed_shown_replayed_and_purged(
     await poisoner.poison(2)
     await page.reload()
     await expect(page.locator("#count")).to_have_text("2 dead letters.")
+    await page.route(re.compile(r"/ui/dead-letters/[^/]+/replay$"), _slowly)
     await page.click("#replay-all")
+    await expect(page.locator("#replay-busy")).to_be_visible()
+    await expect(page.locator("#replay-all")).to_be_disabled()
     await expect(page.locator("#replayed")).to_have_text(f"Replayed 2 messages back to {QUEUE}.")
     await console.shot("console-dead-letters-replayed")
     await poisoner.waiting(2)
