@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,19 +21,20 @@ from aio_pika import Message, connect_robust
 from playwright.async_api import Route, expect
 from pydantic import SecretStr
 
+from postroom_api.console.log_pages import PAGE_SIZE
 from postroom_converter.domain.outcome import Ignored, Quarantined
 from postroom_converter.service import Converter
 from postroom_shared.apikeys import new_api_key
 from postroom_shared.consumer import subscribe
 from postroom_shared.contracts import MailQuarantinedV1
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.models import QuarantineEntry
+from postroom_shared.models import ProcessingLogEntry, QuarantineEntry
 from postroom_shared.retry import RetryPolicy, dead_letter_queue
 from postroom_shared.runtime import make_broker
 from postroom_shared.settings import CommonSettings
 from postroom_shared.topology import EVENTS, consumer_queue
 from tests import factories
-from tests.browser.conftest import Console
+from tests.browser.conftest import DEMO, Console
 from tests.integration.api_harness import KEY, SECRET
 from tests.integration.test_api_quarantine import DEEP  # over the MIME nesting cap
 from tests.stack_env import StackEnv
@@ -137,6 +139,33 @@ async def test_the_log_says_why_an_auto_reply_did_nothing_and_downloads_it(
     await page.fill("#until", "2029-01-01T00:00:00")
     await page.click("#log-filters button[type=submit]")
     await expect(page.locator("#until-error")).to_have_text("is before since")
+
+
+async def test_the_log_pages_back_in_time(console: Console) -> None:
+    start = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    for n in range(PAGE_SIZE + 5):
+        await console.store.put_log(
+            ProcessingLogEntry(
+                id=f"paging-{n}",
+                mail_key=f"{DEMO}/INBOX/9/{n}",
+                account_id=DEMO,
+                stage="converter",
+                action="ignored",
+                reason="our own mail came back: X-Postroom-Loop present",
+                at=start + timedelta(minutes=n),
+            )
+        )
+    await console.sign_in()
+    page = console.page
+    await page.goto(f"{console.url}/ui/accounts/{DEMO}/log")
+    rows = page.locator("tr.log-entry")
+    await expect(rows).to_have_count(PAGE_SIZE)
+    await expect(rows.first).to_contain_text(f"{DEMO}/INBOX/9/{PAGE_SIZE + 4}")  # newest first
+    await page.click("#older")
+    await expect(rows).to_have_count(5)
+    await expect(rows.last).to_contain_text(f"{DEMO}/INBOX/9/0")
+    await expect(rows.first.locator(".sentence")).to_contain_text("a mail loop")
+    await expect(page.locator("#older")).to_have_count(0)
 
 
 async def test_a_quarantined_mail_is_reprocessed_and_another_discarded(
