@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from postroom_api.console import account_pages, item_pages, routes
+from postroom_api.console import account_pages, dashboard_pages, item_pages, routes
 from postroom_api.console.pages import SecurityHeaders, render
 from postroom_api.console.session import SignInNeeded
 
@@ -37,6 +37,7 @@ def install(app: FastAPI) -> None:
     # one router per screen; a new screen adds its module here (one line each, in nav order)
     for screen in (
         routes,
+        dashboard_pages,
         item_pages,
         account_pages,
     ):
