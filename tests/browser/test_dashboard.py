@@ -4,6 +4,7 @@ in the broker, the account health mirrors the fetcher's account states, the pane
 reload itself every 30 seconds, and an agent key lands on the items and gets 403 here."""
 
 import asyncio
+import re
 import time
 from email.message import EmailMessage
 
@@ -74,6 +75,8 @@ async def test_the_dashboard_counts_activity_queues_and_account_health(
         AccountState(account_id="acc1", status="error", last_error="connection refused")
     )
     page = console.page
+    await page.goto(f"{console.url}/ui")  # the address `make run` prints
+    await page.wait_for_url(re.compile(r"/ui/login$"))
     await console.sign_in()
     await page.wait_for_url(f"{console.url}/ui/dashboard")  # an admin key lands here
     item = await store.get_item(console.item_id)
@@ -147,6 +150,8 @@ async def test_an_agent_key_lands_on_items_and_gets_no_dashboard(console: Consol
     await console.sign_in(key)
     await console.page.wait_for_url(f"{console.url}/ui/items")
     assert await console.page.locator("nav >> text=Dashboard").count() == 0
+    await console.page.goto(f"{console.url}/ui")
+    await console.page.wait_for_url(f"{console.url}/ui/items")
     answer = await console.page.goto(f"{console.url}/ui/dashboard")
     assert answer is not None and answer.status == 403
     await expect(console.page.locator("[role=alert]")).to_contain_text("scope")

@@ -6,7 +6,7 @@ Every test runs on both adapters (the `store` fixture, tests/conftest.py).
 
 from datetime import UTC, datetime, timedelta
 
-from postroom_shared.models import Item, ItemType, ProcessingLogEntry
+from postroom_shared.models import ProcessingLogEntry
 from postroom_shared.store import Store
 from postroom_shared.store.ports import ActivityCount
 from tests import factories
@@ -24,19 +24,6 @@ def _entry(n: int, mail: str, stage: str, action: str, at: datetime) -> Processi
         reason="r",
         at=at,
     )
-
-
-async def _item(store: Store, n: int, at: datetime) -> None:
-    item = Item(
-        id=f"it{n}",
-        item_type=ItemType.INCIDENT,
-        number=n,
-        project="P",
-        account_id="acc1",
-        title="t",
-        created_at=at,
-    )
-    await store.insert_item(item, factories.thread_message(item.id), [])
 
 
 def _table(counts: list[ActivityCount]) -> list[tuple[str, str, int]]:
@@ -60,10 +47,10 @@ async def test_activity_counts_per_hour_and_per_day(store: Store) -> None:
     ]
     for n, (mail, stage, action, at) in enumerate(entries):
         await store.put_log(_entry(n, mail, stage, action, at))
-    await _item(store, 1, T0 + 5 * minute)
-    await _item(store, 2, T0 + 30 * minute)
-    await _item(store, 3, T0 + 90 * minute)
-    await _item(store, 4, T0 + 3 * 60 * minute)  # after the window
+    await factories.stored_incident(store, 1, created_at=T0 + 5 * minute)
+    await factories.stored_incident(store, 2, created_at=T0 + 30 * minute)
+    await factories.stored_incident(store, 3, created_at=T0 + 90 * minute)
+    await factories.stored_incident(store, 4, created_at=T0 + 3 * 60 * minute)  # after the window
 
     hours = await store.activity(since=T0, until=T0 + 120 * minute)
     assert _table(hours) == [

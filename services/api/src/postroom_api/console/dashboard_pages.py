@@ -9,10 +9,9 @@ reloads itself every 30 seconds with htmx (`/ui/dashboard/panel`), no script of 
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
@@ -95,54 +94,49 @@ async def _queues(admin: BrokerAdmin) -> tuple[list[QueueDepthView], str]:
         return [], f"the broker did not answer: {exc!r}"
 
 
-async def _panel(
-    request: Request,
-    span: Range,
-    store: ApiStore,
-    settings: ApiSettings,
-    admin: BrokerAdmin,
-    template: str,
-) -> HTMLResponse:
-    report = await activity_report(store, span)
-    accounts, health = await _health(store, settings)
-    queues, broker_error = await _queues(admin)
-    updated: datetime = utcnow()
-    return render(
-        request,
-        template,
-        span=span,
-        charts=charts(report),
-        accounts=accounts,
-        health=health,
-        queues=queues,
-        broker_error=broker_error,
-        updated=updated,
-    )
+@dataclass(frozen=True)
+class Sources:
+    """Where the dashboard's numbers come from: the store, the settings, the broker."""
+
+    store: ApiStore
+    settings: ApiSettings
+    admin: BrokerAdmin
+
+    async def page(self, request: Request, span: Range, template: str) -> HTMLResponse:
+        report = await activity_report(self.store, span)
+        accounts, health = await _health(self.store, self.settings)
+        queues, broker_error = await _queues(self.admin)
+        return render(
+            request,
+            template,
+            span=span,
+            charts=charts(report),
+            accounts=accounts,
+            health=health,
+            queues=queues,
+            broker_error=broker_error,
+            updated=utcnow(),
+        )
 
 
+async def _sources(store: StoreDep, settings: SettingsDep, admin: BrokerAdminDep) -> Sources:
+    return Sources(store, settings, admin)
+
+
+SourcesDep = Annotated[Sources, Depends(_sources)]
 _Span = Annotated[Range, Query(alias="range")]
 
 
 @router.get("")
 async def dashboard(
-    request: Request,
-    visitor: ConfigReaderDep,
-    store: StoreDep,
-    settings: SettingsDep,
-    admin: BrokerAdminDep,
-    span: _Span = "24h",
+    request: Request, visitor: ConfigReaderDep, sources: SourcesDep, span: _Span = "24h"
 ) -> HTMLResponse:
-    return await _panel(request, span, store, settings, admin, "dashboard.html")
+    return await sources.page(request, span, "dashboard.html")
 
 
 @router.get("/panel")
 async def panel(
-    request: Request,
-    visitor: ConfigReaderDep,
-    store: StoreDep,
-    settings: SettingsDep,
-    admin: BrokerAdminDep,
-    span: _Span = "24h",
+    request: Request, visitor: ConfigReaderDep, sources: SourcesDep, span: _Span = "24h"
 ) -> HTMLResponse:
     """The part htmx reloads every 30 seconds."""
-    return await _panel(request, span, store, settings, admin, "dashboard_panel.html")
+    return await sources.page(request, span, "dashboard_panel.html")
