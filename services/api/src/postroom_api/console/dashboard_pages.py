@@ -31,7 +31,7 @@ from postroom_shared.logs import get_logger
 from postroom_shared.models import utcnow
 from postroom_shared.store.ports import ActivityKind
 
-__all__ = ["CHARTS", "charts", "router"]
+__all__ = ["CHARTS", "charts", "queues_or_why", "router"]
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/ui/dashboard", include_in_schema=False)
@@ -85,7 +85,7 @@ async def _health(store: ApiStore, settings: ApiSettings) -> tuple[list[Health],
     return rows, Counter(row.badge.label for row in rows)
 
 
-async def _queues(admin: BrokerAdmin) -> tuple[list[QueueDepthView], str]:
+async def queues_or_why(admin: BrokerAdmin) -> tuple[list[QueueDepthView], str]:
     """The queue depths, or why they cannot be shown (the rest of the page still can)."""
     try:
         return await queue_depths(admin), ""
@@ -105,7 +105,7 @@ class Sources:
     async def page(self, request: Request, span: Range, template: str) -> HTMLResponse:
         report = await activity_report(self.store, span)
         accounts, health = await _health(self.store, self.settings)
-        queues, broker_error = await _queues(self.admin)
+        queues, broker_error = await queues_or_why(self.admin)
         return render(
             request,
             template,

@@ -7,6 +7,7 @@ far as the log's retention (POSTROOM_RETENTION_*); queue depths are read over th
 broker connection, as `/metrics` and `/v1/deadletters` do.
 """
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal, get_args
@@ -68,9 +69,11 @@ async def activity_report(
 
 async def queue_depths(admin: BrokerAdmin) -> list[QueueDepthView]:
     """Every consumer queue with its waiting messages, consumers and dead letters; a queue
-    not declared yet shows zeros."""
+    not declared yet shows zeros. Bounded like the metrics' read: a broker that accepts the
+    connection but stalls fails the call instead of holding the page."""
     names = consumer_queues()
-    depths = await admin.depths([*names, *map(dead_letter_queue, names)])
+    async with asyncio.timeout(admin.timeout_s * 2):
+        depths = await admin.depths([*names, *map(dead_letter_queue, names)])
     return [
         QueueDepthView(
             queue=name,
