@@ -17,7 +17,7 @@ from postroom_converter.domain.outcome import Ignored
 from postroom_converter.service import Converter
 from postroom_shared.apikeys import new_api_key
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.models import AccountState, utcnow
+from postroom_shared.models import AccountState, ProcessingLogEntry, utcnow
 from postroom_shared.retry import dead_letter_queue
 from tests import factories
 from tests.browser.conftest import DEMO, Console
@@ -119,9 +119,23 @@ async def test_the_dashboard_counts_activity_queues_and_account_health(
     await console.shot("console-dashboard")
     await items.locator("summary").click()  # the same numbers as a table
     await expect(items.locator("table")).to_contain_text(hour)
-    reloaded = await page.request.get(f"{console.url}/ui/dashboard/panel?range=24h")
-    assert reloaded.status == 200
-    assert 'id="dashboard"' in await reloaded.text()  # what htmx swaps in every 30 s
+
+    # the replier holds back an auto-reply; within 30 s the panel reloads itself and shows it
+    first = await page.locator("#updated").inner_text()
+    await store.put_log(
+        ProcessingLogEntry(
+            id="dashboard:replier:auto_reply_suppressed",
+            mail_key="acc1/INBOX/1/2",
+            account_id="acc1",
+            stage="replier",
+            action="auto_reply_suppressed",
+            reason="away@example.test: auto_submitted",
+        )
+    )
+    started = time.monotonic()
+    await expect(page.locator("#chart-replies_suppressed .total")).to_have_text("1", timeout=40_000)
+    print(f"the panel reloaded after {time.monotonic() - started:.1f} s")
+    assert await page.locator("#updated").inner_text() != first
 
     await page.click("text=Last 7 days, by day")
     await expect(page.locator("#chart-items_created .total")).to_have_text("1")
