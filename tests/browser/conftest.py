@@ -72,10 +72,12 @@ class Console:
         return token.group(1)
 
     async def sign_in(self, key: str = KEY) -> None:
+        """Sign in and wait for the landing page: the dashboard (admin and read keys) or the
+        items (agent keys)."""
         await self.page.goto(f"{self.url}/ui/login")
         await self.page.fill("#api_key", key)
         await self.page.click("button[type=submit]")
-        await self.page.wait_for_url(f"{self.url}/ui/items")
+        await self.page.wait_for_url(re.compile(rf"{re.escape(self.url)}/ui/(dashboard|items)$"))
 
 
 def _mail() -> bytes:

@@ -154,6 +154,8 @@ def _workload(store: Store) -> list[tuple[str, Callable[[], Awaitable[object]]]]
         ("list_log by account", lambda: store.list_log(account_id="a1")),
         ("list_log by mail", lambda: store.list_log(mail_key="k1")),
         ("list_log since", lambda: store.list_log(since=old)),
+        ("activity", lambda: store.activity(since=old, until=now)),
+        ("activity by day", lambda: store.activity(since=old, until=now, bucket="day")),
         ("record_send", lambda: store.record_send(send)),
         ("sends_since", lambda: store.sends_since("c@x", old)),
         ("heartbeat", lambda: store.heartbeat(beat)),

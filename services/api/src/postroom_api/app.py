@@ -14,6 +14,7 @@ from postroom_api.console.mount import install as install_console
 from postroom_api.door import RequestDoor
 from postroom_api.routes import (
     accounts,
+    activity,
     asyncapi,
     deadletters,
     health,
@@ -105,6 +106,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.include_router(processing_log.router)
     app.include_router(quarantine.router)
     app.include_router(deadletters.router)
+    app.include_router(activity.router)
     app.include_router(oauth.router)
     app.include_router(oauth.callback_router)
     install_console(app)  # the web console under /ui

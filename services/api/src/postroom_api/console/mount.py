@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postroom_api.console import (
     account_pages,
+    dashboard_pages,
     deadletter_pages,
     item_pages,
     log_pages,
@@ -44,6 +45,7 @@ def install(app: FastAPI) -> None:
     # one router per screen; a new screen adds its module here (one line each, in nav order)
     for screen in (
         routes,
+        dashboard_pages,
         item_pages,
         account_pages,
         log_pages,

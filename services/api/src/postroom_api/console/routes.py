@@ -7,7 +7,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from postroom_api.auth import principal_for
+from postroom_api.auth import Principal, principal_for
 from postroom_api.console.access import ItemReaderDep, VisitorDep
 from postroom_api.console.csrf import LOGIN_COOKIE, new_login_token, same_token
 from postroom_api.console.pages import render
@@ -16,10 +16,16 @@ from postroom_api.deps import ComponentsDep, StoreDep
 from postroom_api.routes.items import list_items
 from postroom_api.schemas import ItemPage
 
-__all__ = ["router"]
+__all__ = ["landing", "router"]
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 PAGE_SIZE = 25
+
+
+def landing(principal: Principal) -> str:
+    """Where a signed-in key starts: the dashboard for keys that see operations (admin,
+    read), the items for agent keys, which see items only."""
+    return "/ui/dashboard" if principal.admin or "read" in principal.scopes else "/ui/items"
 
 
 def _login_page(request: Request, error: str = "", status_code: int = 200) -> HTMLResponse:
@@ -56,7 +62,7 @@ async def login(
     if not principal.scopes & {"admin", "read", "agent"}:
         return _login_page(request, "this key may only deliver mail, not use the console", 403)
     cookie, _ = await open_session(components, api_key.strip())
-    answer = RedirectResponse("/ui/items", status_code=303)
+    answer = RedirectResponse(landing(principal), status_code=303)
     answer.set_cookie(
         COOKIE,
         cookie,
@@ -80,7 +86,7 @@ async def logout(visitor: VisitorDep, store: StoreDep) -> Response:
 
 @router.get("")
 async def home(visitor: VisitorDep) -> Response:
-    return RedirectResponse("/ui/items", status_code=303)
+    return RedirectResponse(landing(visitor.principal), status_code=303)
 
 
 _Filter = Annotated[str | None, Query(max_length=200)]

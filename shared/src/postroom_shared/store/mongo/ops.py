@@ -1,4 +1,5 @@
-"""The operations port on MongoDB: the quarantine, the processing log and the heartbeats."""
+"""The operations port on MongoDB: the quarantine, the processing log, the heartbeats and the
+dashboard's activity counts."""
 
 import contextlib
 from datetime import datetime
@@ -8,6 +9,12 @@ from pymongo.errors import DuplicateKeyError
 
 from postroom_shared.models import ProcessingLogEntry, QuarantineEntry, ServiceHeartbeat
 from postroom_shared.store.mongo.base import Doc, MongoBase, to_doc
+from postroom_shared.store.ports.values import (
+    BUCKET_FORMATS,
+    ActivityBucket,
+    ActivityCount,
+    activity_counts,
+)
 
 __all__ = ["MongoOps"]
 
@@ -78,6 +85,38 @@ class MongoOps(MongoBase):
                 .limit(limit)
             ),
         )
+
+    # activity ------------------------------------------------------------------------------
+    async def activity(
+        self, *, since: datetime, until: datetime, bucket: ActivityBucket = "hour"
+    ) -> list[ActivityCount]:
+        # Each pipeline starts with a range on an indexed time field (processing_log `at`,
+        # items `created_at`); $dateToString names the UTC bucket as SQLite's strftime does.
+        def label(field: str) -> Doc:
+            return {"$dateToString": {"format": BUCKET_FORMATS[bucket], "date": f"${field}"}}
+
+        window = {"$gte": since, "$lt": until}
+        mails: list[Doc] = [
+            {"$match": {"at": window, "stage": "converter"}},
+            {"$group": {"_id": {"b": label("at"), "m": "$mail_key"}}},
+            {"$group": {"_id": "$_id.b", "n": {"$sum": 1}}},
+        ]
+        replies: list[Doc] = [
+            {"$match": {"at": window, "stage": "replier"}},
+            {"$group": {"_id": {"b": label("at"), "a": "$action"}, "n": {"$sum": 1}}},
+        ]
+        items: list[Doc] = [
+            {"$match": {"created_at": window}},
+            {"$group": {"_id": label("created_at"), "n": {"$sum": 1}}},
+        ]
+        rows: list[tuple[str, str, str, int]] = []
+        async for doc in await self._db.processing_log.aggregate(mails):
+            rows.append((doc["_id"], "mails_received", "", doc["n"]))
+        async for doc in await self._db.processing_log.aggregate(replies):
+            rows.append((doc["_id"]["b"], "reply", doc["_id"]["a"], doc["n"]))
+        async for doc in await self._db.items.aggregate(items):
+            rows.append((doc["_id"], "items_created", "", doc["n"]))
+        return activity_counts(rows)
 
     # health --------------------------------------------------------------------------------
     async def heartbeat(self, beat: ServiceHeartbeat) -> None:

@@ -52,6 +52,9 @@ from postroom_shared.store.ports.replies import (
 from postroom_shared.store.ports.retention import Retention
 from postroom_shared.store.ports.sessions import ConsoleSession, ConsoleSessions
 from postroom_shared.store.ports.values import (
+    ActivityBucket,
+    ActivityCount,
+    ActivityKind,
     ItemChanges,
     ItemQuery,
     OutboxEvent,
@@ -61,6 +64,9 @@ from postroom_shared.store.ports.values import (
 
 __all__ = [
     "AccountStates",
+    "ActivityBucket",
+    "ActivityCount",
+    "ActivityKind",
     "BlobCorrupted",
     "BlobStore",
     "BlobWriter",

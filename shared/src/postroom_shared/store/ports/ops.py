@@ -2,13 +2,15 @@
 
 The processing log (what happened to each mail and why), the quarantine (mail that could not
 be processed, kept for a reprocess) and the services' heartbeats (readiness). Every service
-writes its part; the API and the CLI read them (`OpsReader`).
+writes its part; the API and the CLI read them (`OpsReader`), and the console's dashboard
+counts the activity of the last hours from the log and the items (`OpsReader.activity`).
 """
 
 from datetime import datetime
 from typing import Protocol
 
 from postroom_shared.models import ProcessingLogEntry, QuarantineEntry, ServiceHeartbeat
+from postroom_shared.store.ports.values import ActivityBucket, ActivityCount
 
 __all__ = [
     "Heartbeats",
@@ -56,6 +58,15 @@ class OpsReader(QuarantineReader, Protocol):
         limit: int = 100,
     ) -> list[ProcessingLogEntry]:
         """Newest first."""
+        ...
+
+    async def activity(
+        self, *, since: datetime, until: datetime, bucket: ActivityBucket = "hour"
+    ) -> list[ActivityCount]:
+        """What happened in [since, until), counted per UTC hour (or day) and kind: mails
+        received (distinct mails the converter logged), items created (the items' created_at),
+        replies sent and suppressed (the replier's log actions, `values.reply_kind`). Buckets
+        with nothing in them are left out; the order is by bucket, then kind."""
         ...
 
 

@@ -4,14 +4,28 @@ They live apart from the role ports so that a port module imports only what it s
 so that settings can name `StoreOptions` without pulling in any port.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from postroom_shared.errors import TransientError
 from postroom_shared.models import ItemType
 
-__all__ = ["ItemChanges", "ItemQuery", "OutboxEvent", "StoreOptions", "StoreUnavailableError"]
+__all__ = [
+    "BUCKET_FORMATS",
+    "ActivityBucket",
+    "ActivityCount",
+    "ActivityKind",
+    "ItemChanges",
+    "ItemQuery",
+    "OutboxEvent",
+    "StoreOptions",
+    "StoreUnavailableError",
+    "activity_counts",
+    "reply_kind",
+]
 
 
 class StoreUnavailableError(TransientError):
@@ -75,3 +89,47 @@ class ItemQuery(BaseModel):
         default=None, description="Cursor: (created_at, id) of the last item already seen."
     )
     limit: int = Field(default=100, ge=1, le=1000)
+
+
+ActivityKind = Literal["mails_received", "items_created", "replies_sent", "replies_suppressed"]
+ActivityBucket = Literal["hour", "day"]
+# How each adapter names a bucket: the UTC start of its hour or day, as strftime formats it.
+BUCKET_FORMATS: dict[ActivityBucket, str] = {
+    "hour": "%Y-%m-%dT%H:00:00Z",
+    "day": "%Y-%m-%dT00:00:00Z",
+}
+
+
+class ActivityCount(BaseModel):
+    """How many things of one kind happened in one hour (or day) of UTC time."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: datetime = Field(description="Start of the bucket (UTC).")
+    kind: ActivityKind
+    count: int = Field(ge=0)
+
+
+def reply_kind(action: str) -> ActivityKind | None:
+    """Which reply count a replier log action adds to (`auto_reply_sent`, `team_reply_sent`,
+    `notification_suppressed`, ...): the replier names its actions `<purpose>_<outcome>`."""
+    if action.endswith("_sent"):
+        return "replies_sent"
+    if action.endswith("_suppressed"):
+        return "replies_suppressed"
+    return None
+
+
+def activity_counts(rows: Iterable[tuple[str, str, str, int]]) -> list[ActivityCount]:
+    """The adapters' grouped rows summed per bucket and kind. A row is (bucket label as
+    `BUCKET_FORMATS` writes it, kind or "reply", the replier's action for "reply", count)."""
+    sums: dict[tuple[str, ActivityKind], int] = {}
+    kinds: dict[str, ActivityKind] = {kind: kind for kind in get_args(ActivityKind)}
+    for label, kind, action, count in rows:
+        named = reply_kind(action) if kind == "reply" else kinds.get(kind)
+        if named is not None and count:
+            sums[(label, named)] = sums.get((label, named), 0) + count
+    return [
+        ActivityCount(start=datetime.fromisoformat(label), kind=kind, count=count)
+        for (label, kind), count in sorted(sums.items())
+    ]

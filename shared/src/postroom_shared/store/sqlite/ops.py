@@ -1,9 +1,16 @@
-"""The operations port on SQLite: the quarantine, the processing log and the heartbeats."""
+"""The operations port on SQLite: the quarantine, the processing log, the heartbeats and the
+dashboard's activity counts."""
 
 import sqlite3
 from datetime import datetime
 
 from postroom_shared.models import ProcessingLogEntry, QuarantineEntry, ServiceHeartbeat
+from postroom_shared.store.ports.values import (
+    BUCKET_FORMATS,
+    ActivityBucket,
+    ActivityCount,
+    activity_counts,
+)
 from postroom_shared.store.sqlite.base import SqliteBase, iso
 
 __all__ = ["SqliteOps"]
@@ -89,6 +96,36 @@ class SqliteOps(SqliteBase):
             " AND (?4 IS NULL OR at < ?4) ORDER BY at DESC, id LIMIT ?5",
             args,
         )
+
+    # activity ------------------------------------------------------------------------------
+    async def activity(
+        self, *, since: datetime, until: datetime, bucket: ActivityBucket = "hour"
+    ) -> list[ActivityCount]:
+        # Every statement is a range over an indexed time column (processing_log_at,
+        # items_created); strftime reads the stored offset, so the buckets are UTC.
+        window = (BUCKET_FORMATS[bucket], iso(since), iso(until))
+        log_window = "FROM processing_log WHERE at >= ?2 AND at < ?3"
+
+        def read(db: sqlite3.Connection) -> list[tuple[str, str, str, int]]:
+            mails = db.execute(
+                "SELECT strftime(?1, at) AS b, 'mails_received', '', count(DISTINCT mail_key)"
+                f" {log_window} AND json_extract(doc, '$.stage') = 'converter' GROUP BY b",
+                window,
+            ).fetchall()
+            replies = db.execute(
+                "SELECT strftime(?1, at) AS b, 'reply', json_extract(doc, '$.action') AS a,"
+                f" count(*) {log_window} AND json_extract(doc, '$.stage') = 'replier'"
+                " GROUP BY b, a",
+                window,
+            ).fetchall()
+            items = db.execute(
+                "SELECT strftime(?1, created_at) AS b, 'items_created', '', count(*)"
+                " FROM items WHERE created_at >= ?2 AND created_at < ?3 GROUP BY b",
+                window,
+            ).fetchall()
+            return mails + replies + items
+
+        return activity_counts(await self._run(read))
 
     # health --------------------------------------------------------------------------------
     async def heartbeat(self, beat: ServiceHeartbeat) -> None:
