@@ -374,3 +374,18 @@ async def test_a_read_key_sees_the_connection_without_forms_and_cannot_save(
     assert kept is not None and kept.name == "Read only"
     new_page = await page.request.get(f"{desk.url}/ui/accounts/new", max_redirects=0)
     assert new_page.status == 403
+
+
+async def test_a_push_account_shows_how_to_deliver_and_no_mailbox(desk: Console) -> None:
+    await desk.sign_in()
+    page = await _add(desk, "push", {"name": "Pushed", "address": "pushed@example.test"})
+    await expect(page.locator("#saved-notice")).to_contain_text("Account created")
+    account_id = _account_id(page)
+    await expect(page.locator("#push")).to_contain_text("postroom deliver --account Pushed")
+    await expect(page.locator("#push")).to_contain_text(f"POST /v1/accounts/{account_id}/mail")
+    for mailbox_only in ("#mailbox-host", "#test-connection", "#refresh-folders", "#count-waiting"):
+        assert await page.locator(mailbox_only).count() == 0, mailbox_only
+    await expect(page.locator("#activate")).to_be_enabled()  # nothing to sign in to
+    await desk.shot("console-account-push")
+    stored = await desk.store.get_account(account_id)
+    assert stored is not None and stored.provider == "push" and stored.mailbox is None
