@@ -93,7 +93,10 @@ class Screen:
 
     async def page(self, status_code: int = 200, error: str = "") -> HTMLResponse:
         rows = await _rows(self.store, self.settings)
-        return render(self.request, "accounts.html", status_code, rows=rows, error=error)
+        deleted = self.request.query_params.get("deleted") == "1"
+        return render(
+            self.request, "accounts.html", status_code, rows=rows, error=error, deleted=deleted
+        )
 
     async def answer[T](
         self, call: Awaitable[T], words: Callable[[T], tuple[bool, str]]

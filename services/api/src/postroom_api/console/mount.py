@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from postroom_api.console import (
+    account_form,
+    account_form_actions,
     account_pages,
     dashboard_pages,
     deadletter_pages,
@@ -48,6 +50,8 @@ def install(app: FastAPI) -> None:
         dashboard_pages,
         item_pages,
         account_pages,
+        account_form,
+        account_form_actions,
         log_pages,
         quarantine_pages,
         deadletter_pages,

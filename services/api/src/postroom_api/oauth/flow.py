@@ -90,10 +90,12 @@ def start_authorization(
     *,
     redirect_uri: str,
     login_hint: str | None = None,
+    console: bool = False,
 ) -> AuthStart:
     """The URL that starts the sign-in, and its state. Blocking for Microsoft (msal reads the
     authority's OpenID configuration): call it through `asyncio.to_thread` from async code.
-    `account_id` is the account whose refresh token the callback stores, or "smtp"."""
+    `account_id` is the account whose refresh token the callback stores, or "smtp"; `console`
+    is sealed in the state: the callback then returns the browser to the console."""
     _check_startable(provider, oauth)
     redirect = oauth.redirect_uri or redirect_uri
     expires_at = time.time() + STATE_TTL_S
@@ -122,6 +124,7 @@ def start_authorization(
             state_id=state_id,
             binding=binding_hash,
             expires_at=expires_at,
+            console=console,
         )
         state = seal_state(pending, secrets)
         url = _with_state(flow["auth_uri"], state)
@@ -139,6 +142,7 @@ def start_authorization(
         state_id=state_id,
         binding=binding_hash,
         expires_at=expires_at,
+        console=console,
     )
     state = seal_state(pending, secrets)
     url = google.authorization_url(

@@ -67,6 +67,11 @@ class PendingSignIn(BaseModel):
         pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the secret in the browser's cookie."
     )
     expires_at: float
+    console: bool = Field(
+        default=False,
+        description="Started from the web console: the callback sends the browser back to the"
+        " account's page (a fixed path built from `owner`) instead of answering JSON.",
+    )
 
 
 class SignInLink(BaseModel):

@@ -27,7 +27,14 @@ from postroom_shared.errors import PostroomError
 from postroom_shared.logs import get_logger
 from postroom_shared.models import EmailAccount
 
-__all__ = ["PROBE_TIMEOUT_S", "Probing", "refresh_account", "router", "waiting_count"]
+__all__ = [
+    "PROBE_TIMEOUT_S",
+    "Probing",
+    "folder_names",
+    "refresh_account",
+    "router",
+    "waiting_count",
+]
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"], route_class=SafeRoute)
@@ -87,9 +94,17 @@ Probing = Annotated[dict[str, Any], Depends(_probing)]
 async def folders(
     store: StoreDep, probing: Probing, account_id: PathId
 ) -> FoldersView | JSONResponse:
+    names = await folder_names(store, probing, account_id)
+    return _failed(names) if isinstance(names, MailboxErrorView) else names
+
+
+async def folder_names(
+    store: ApiStore, probing: dict[str, Any], account_id: str
+) -> FoldersView | MailboxErrorView:
+    """The account's folders as the server lists them now, or why it did not."""
     account = await _fetched_account(store, account_id)
     names = await _ask(ops.list_folders(account, **probing))
-    return _failed(names) if isinstance(names, MailboxErrorView) else FoldersView(folders=names)
+    return names if isinstance(names, MailboxErrorView) else FoldersView(folders=names)
 
 
 @router.get(

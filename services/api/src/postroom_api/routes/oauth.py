@@ -7,6 +7,9 @@ browser, finished by the identity provider's redirect to the callback.
 3. The provider redirects that browser to `/oauth/callback`, which needs no API key: the sealed,
    15-minute `state`, the browser's cookie, and the state's single use (recorded in the store)
    authorise it. A callback URL seen by anybody else (history, logs, a screen) is useless.
+4. A sign-in started from the web console (`account_sign_in(..., console=True)`) carries that
+   in its sealed state: its callback sends the browser back to the account's console page with
+   the outcome (`oauth/console_return.py`) instead of answering JSON.
 """
 
 import asyncio
@@ -16,22 +19,24 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from postroom_api.auth import RequireAdmin
 from postroom_api.deps import OAuthEndpointsDep, SecretsDep, StoreDep, TokensDep
+from postroom_api.oauth.console_return import Notice, console_owner, return_page, seal_notice
 from postroom_api.oauth.flow import complete_authorization, start_authorization
 from postroom_api.oauth.state import SignInLink, open_link, seal_link
 from postroom_api.routes.accounts import load_account
 from postroom_api.routing import CONFLICT, NOT_FOUND, PathId, SafeRoute, conflict
 from postroom_api.schemas import OAuthDoneView, OAuthStartIn, OAuthStartView
+from postroom_api.store import ApiStore
 from postroom_replier.ops import smtp_oauth_provider
 from postroom_shared.errors import TransientError
 from postroom_shared.models import OAuthSettings
 from postroom_shared.oauth import SMTP_OWNER, OAuthEndpoints, OAuthError
 from postroom_shared.secretbox import SecretBox
 
-__all__ = ["callback_router", "router"]
+__all__ = ["account_sign_in", "callback_router", "router"]
 
 router = APIRouter(prefix="/v1", tags=["oauth"], route_class=SafeRoute)
 # Outside /v1, where every route needs an API key: the browser comes back without one.
@@ -71,6 +76,7 @@ async def _start(
     owner: str,
     oauth: OAuthSettings,
     login_hint: str | None,
+    console: bool = False,
 ) -> OAuthStartView:
     redirect = oauth.redirect_uri or str(request.url_for(_CALLBACK))
     try:
@@ -84,6 +90,7 @@ async def _start(
             endpoints,
             redirect_uri=redirect,
             login_hint=login_hint,
+            console=console,
         )
     except OAuthError as exc:
         raise conflict(str(exc)) from None
@@ -124,10 +131,25 @@ async def start_account_sign_in(
     account_id: PathId,
     body: Annotated[OAuthStartIn | None, Body()] = None,
 ) -> OAuthStartView:
+    hint = body.login_hint if body else None
+    return await account_sign_in(request, store, secrets, endpoints, account_id, hint)
+
+
+async def account_sign_in(
+    request: Request,
+    store: ApiStore,
+    secrets: SecretBox,
+    endpoints: OAuthEndpoints,
+    account_id: str,
+    login_hint: str | None = None,
+    *,
+    console: bool = False,
+) -> OAuthStartView:
+    """The sign-in link of a microsoft or google account (409 for other providers); with
+    `console`, its callback returns the browser to the account's console page."""
     account = await load_account(store, account_id)
     if account.oauth is None or account.provider not in ("microsoft", "google"):
         raise conflict(f"account {account_id} ({account.provider}) does not sign in with OAuth")
-    hint = body.login_hint if body and body.login_hint else account.address
     return await _start(
         request,
         secrets,
@@ -135,7 +157,8 @@ async def start_account_sign_in(
         provider=account.provider,
         owner=account.id,
         oauth=account.oauth,
-        login_hint=hint,
+        login_hint=login_hint or account.address,
+        console=console,
     )
 
 
@@ -223,6 +246,9 @@ async def oauth_begin(
     "/oauth/callback",
     name=_CALLBACK,
     summary="Where the identity provider sends the browser back (no API key: the state is sealed)",
+    description="A sign-in started from the web console comes back to the account's console"
+    " page instead (200 with a page that moves on to it), with the outcome as a notice.",
+    response_model=OAuthDoneView,
     responses={400: {"description": "The sign-in failed; `detail` says why."}, **_IDP_DOWN},
 )
 async def oauth_callback(
@@ -237,7 +263,7 @@ async def oauth_callback(
     error_description: _Text = None,
     session_state: _Param = None,
     client_info: _Param = None,
-) -> OAuthDoneView:
+) -> OAuthDoneView | Response:
     query = {
         key: value
         for key, value in {
@@ -250,6 +276,7 @@ async def oauth_callback(
         }.items()
         if value is not None
     }
+    back_to = console_owner(state, secrets)
     try:
         owner = await complete_authorization(
             state,
@@ -259,10 +286,14 @@ async def oauth_callback(
             secrets=secrets,
             endpoints=endpoints,
         )
-    except OAuthError as exc:
-        raise HTTPException(status_code=400, detail=str(exc)) from None
-    except TransientError as exc:
-        raise HTTPException(status_code=424, detail=str(exc)) from None
+    except (OAuthError, TransientError) as exc:
+        if back_to:
+            return return_page(back_to, seal_notice(back_to, Notice(False, str(exc)), secrets))
+        status_code = 400 if isinstance(exc, OAuthError) else 424
+        raise HTTPException(status_code=status_code, detail=str(exc)) from None
     tokens.forget(owner)  # the next connection test uses the new refresh token
     what = "the SMTP server" if owner == SMTP_OWNER else f"account {owner}"
-    return OAuthDoneView(owner=owner, detail=f"Signed in: {what} can now be used.")
+    detail = f"Signed in: {what} can now be used."
+    if back_to:
+        return return_page(back_to, seal_notice(back_to, Notice(True, detail), secrets))
+    return OAuthDoneView(owner=owner, detail=detail)
