@@ -11,7 +11,15 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from postroom_api.console import account_pages, item_pages, routes
+from postroom_api.console import (
+    account_pages,
+    item_pages,
+    key_pages,
+    people_pages,
+    routes,
+    smtp_pages,
+    workflow_pages,
+)
 from postroom_api.console.pages import SecurityHeaders, render
 from postroom_api.console.session import SignInNeeded
 
@@ -39,6 +47,10 @@ def install(app: FastAPI) -> None:
         routes,
         item_pages,
         account_pages,
+        smtp_pages,
+        workflow_pages,
+        people_pages,
+        key_pages,
     ):
         app.include_router(screen.router)
     static = Path(__file__).parent / "static"
