@@ -62,6 +62,7 @@ def test_a_problem_of_a_list_member_lands_on_the_list_field() -> None:
         validated(PersonIn, {"kind": "boss", "emails": ["ok@example.test", "nope"]})
     found = problems_of(raised.value, ("kind", "name", "emails"))
     assert set(found.by_field) == {"kind", "emails"}
+    assert found.get("emails").startswith("entry 2: ")
     assert found.general == []
     unknown = problems_of(raised.value, ("name",))
     assert unknown.by_field == {} and len(unknown.general) == 2

@@ -101,8 +101,11 @@ def problems_of(
         )
         if target is None:
             general.append(f"{name}: {said}")
-        else:
-            by_field[target] = f"{by_field[target]}; {said}" if target in by_field else said
+            continue
+        rest = parts[len(target.split(".")) :]
+        if rest and rest[0].isdigit():  # which member of the list: "entry 2: ..."
+            said = f"entry {int(rest[0]) + 1}: {said}"
+        by_field[target] = f"{by_field[target]}; {said}" if target in by_field else said
     return FormProblems(by_field, general)
 
 

@@ -15,7 +15,7 @@ import secrets
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from postroom_api.console.access import AdminDep
@@ -110,7 +110,7 @@ async def confirm_revoke(
 ) -> HTMLResponse:
     found = [k for k in await list_keys(store) if k.id == key_id and k.revoked_at is None]
     if not found:
-        return render(request, "error.html", 404, detail="no such active API key")
+        raise HTTPException(404, "no such active API key")
     return render(request, "keys_revoke.html", key=found[0], own=_is_own(visitor, key_id))
 
 
