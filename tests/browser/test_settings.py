@@ -9,6 +9,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from postroom_shared.apikeys import new_api_key
+from postroom_shared.models import Person, Workflow, WorkflowStep
 from tests.browser.conftest import Console
 from tests.stack_env import StackEnv
 
@@ -253,12 +254,19 @@ async def test_revoking_the_key_of_ones_own_session_warns_and_signs_out(
 async def test_a_read_key_sees_settings_without_forms_and_no_keys(console: Console) -> None:
     record, key = new_api_key("settings reader", ["read"])
     await console.store.put_api_key(record)
+    steps = [WorkflowStep(name="new"), WorkflowStep(name="done", on_new_email="new")]
+    await console.store.put_workflow(Workflow(id="wf_read", name="Read me", steps=steps))
+    await console.store.put_person(Person(id="cu_read", kind="customer", emails=["r@x.test"]))
     page = console.page
     await console.sign_in(key)
-    for screen in ("smtp", "workflows", "people"):
+    for screen in ("smtp", "workflows", "workflows/wf_read", "people", "people/cu_read"):
         answer = await page.goto(f"{console.url}/ui/{screen}")
         assert answer is not None and answer.status == 200, screen
         assert await page.locator("main form").count() == 0, screen
+    await console.shot("console-person-read-only")
+    await page.goto(f"{console.url}/ui/workflows/wf_read")
+    await expect(page.locator("#steps")).to_contain_text("done (a new email moves it to new)")
+    await page.goto(f"{console.url}/ui/smtp")
     await console.shot("console-smtp-read-only")
     answer = await page.goto(f"{console.url}/ui/keys")
     assert answer is not None and answer.status == 403
@@ -269,4 +277,6 @@ async def test_a_read_key_sees_settings_without_forms_and_no_keys(console: Conso
         max_redirects=0,
     )
     assert forged.status == 403, await forged.text()
-    assert await console.store.list_workflows() == []
+    assert [w.id for w in await console.store.list_workflows()] == ["wf_read"]
+    await console.store.delete_workflow("wf_read")
+    await console.store.delete_person("cu_read")
