@@ -18,9 +18,13 @@ from postroom_api.console import (
     dashboard_pages,
     deadletter_pages,
     item_pages,
+    key_pages,
     log_pages,
+    people_pages,
     quarantine_pages,
     routes,
+    smtp_pages,
+    workflow_pages,
 )
 from postroom_api.console.pages import SecurityHeaders, render
 from postroom_api.console.session import SignInNeeded
@@ -55,6 +59,10 @@ def install(app: FastAPI) -> None:
         log_pages,
         quarantine_pages,
         deadletter_pages,
+        smtp_pages,
+        workflow_pages,
+        people_pages,
+        key_pages,
     ):
         app.include_router(screen.router)
     static = Path(__file__).parent / "static"
