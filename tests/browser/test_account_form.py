@@ -389,3 +389,37 @@ async def test_a_push_account_shows_how_to_deliver_and_no_mailbox(desk: Console)
     await desk.shot("console-account-push")
     stored = await desk.store.get_account(account_id)
     assert stored is not None and stored.provider == "push" and stored.mailbox is None
+
+
+async def test_the_smtp_server_s_sign_in_comes_back_to_the_smtp_page(
+    desk: Console, idp: IdentityProvider
+) -> None:
+    """The SMTP page's "Sign in" (auth xoauth2) goes through the provider and back to /ui/smtp
+    with the outcome, as an account's does (oauth/console_return.py)."""
+    client = idp.register_client(secret="smtp-secret", default_user="desk@example.test")
+    page = desk.page
+    await desk.sign_in()
+    try:
+        await page.goto(f"{desk.url}/ui/smtp")
+        await page.fill("#host", "smtp.gmail.com")
+        await page.select_option("#auth", "xoauth2")
+        await page.fill("#username", "desk@example.test")
+        await page.select_option("#oauth_provider", "google")
+        await page.fill("#oauth-client_id", client.client_id)
+        await page.fill("#oauth-client_secret", "smtp-secret")
+        await page.click("#smtp-form button[type=submit]")
+        await page.wait_for_url(re.compile(r"/ui/smtp\?done=saved"))
+        await page.click("#smtp-sign-in")
+        await page.wait_for_url(re.compile(r".*/ui/smtp\?signin=.+"))
+        await expect(page.locator("#signin-notice")).to_contain_text("Signed in")
+        await expect(page.locator("#in-use")).to_contain_text("signed in")
+        await desk.shot("console-smtp-signed-in")
+        stored = await desk.store.get_smtp_settings()
+        assert stored is not None and stored.oauth is not None and stored.oauth.refresh_token_enc
+        # sealed for the SMTP page: the same notice on an account's page says nothing
+        sealed = page.url.split("signin=", 1)[1]
+        await page.goto(f"{desk.url}/ui/smtp?signin=v1:forged")
+        await expect(page.locator("#signin-notice")).to_have_count(0)
+        assert sealed
+    finally:
+        await desk.store.delete_smtp_settings()  # the seed flow's replier uses the built-in relay

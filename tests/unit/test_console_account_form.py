@@ -113,6 +113,7 @@ def test_a_sealed_notice_opens_for_its_account_only_and_only_for_a_while() -> No
 
 def test_the_way_back_is_the_account_s_console_page_escaped() -> None:
     assert account_page("acc_1", "v1:x") == "/ui/accounts/acc_1?signin=v1%3Ax"
+    assert account_page("smtp", "v1:x") == "/ui/smtp?signin=v1%3Ax"  # the SMTP server's
     page = return_page("acc_1", 'v1:"><script>')
     body = bytes(page.body).decode()
     assert 'content="0;url=/ui/accounts/acc_1?signin=v1%3A%22%3E%3Cscript%3E"' in body
@@ -135,9 +136,9 @@ def _pending(owner: str = "acc_1", **more: object) -> PendingSignIn:
     )
 
 
-def test_only_a_state_sealed_by_the_console_brings_the_browser_back_to_its_account() -> None:
+def test_only_a_state_sealed_by_the_console_brings_the_browser_back_to_its_page() -> None:
     assert _pending().console is False  # a state sealed before the flag: the JSON flow
     assert console_owner(seal_state(_pending(console=True), BOX), BOX) == "acc_1"
     assert console_owner(seal_state(_pending(), BOX), BOX) is None
-    assert console_owner(seal_state(_pending("smtp", console=True), BOX), BOX) is None
+    assert console_owner(seal_state(_pending("smtp", console=True), BOX), BOX) == "smtp"
     assert console_owner("v1:not-sealed-here", BOX) is None

@@ -101,8 +101,8 @@ async def sign_in(
         return render(request, "account_refused.html", exc.status_code, account=account,
                       words=str(exc.detail))  # fmt: skip
     name = PROVIDER_NAMES[account.provider]
-    return render(request, "account_sign_in.html", account=account, provider_name=name,
-                  url=start.authorization_url)  # fmt: skip
+    return render(request, "account_sign_in.html", provider_name=name, who=account.name,
+                  url=start.authorization_url, back="the account")  # fmt: skip
 
 
 @router.post("/{account_id}/copy")

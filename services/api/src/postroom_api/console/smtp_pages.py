@@ -3,7 +3,7 @@ one), the form to use a custom server, "Back to built-in" after a confirmation, 
 (htmx, with progress; a failure in the SMTP server's own words), and for auth xoauth2 the
 "Sign in" button, which sends the browser to the sign-in link.
 
-Every action is the JSON route's own function (`routes.smtp`, `routes.oauth.start_smtp_sign_in`),
+Every action is the JSON route's own function (`routes.smtp`, `routes.oauth.smtp_sign_in`),
 so the rules are the API's: secrets are write-only (never put back into the form) and kept only
 while they would go to the same server and login (docs/security.md).
 """
@@ -25,9 +25,11 @@ from postroom_api.deps import (
     StoreDep,
     TokensDep,
 )
-from postroom_api.routes.oauth import start_smtp_sign_in
+from postroom_api.oauth.console_return import Notice, open_notice
+from postroom_api.routes.oauth import smtp_sign_in
 from postroom_api.routes.smtp import delete_smtp, get_smtp, put_smtp, send_test
 from postroom_api.schemas import SmtpIn, SmtpView, TestMailIn, TestMailView
+from postroom_shared.oauth import SMTP_OWNER
 
 __all__ = ["form_values", "router", "sent_words", "smtp_body"]
 
@@ -96,6 +98,7 @@ async def _page(
     values: dict[str, Any] | None = None,
     problems: FormProblems | None = None,
     done: str = "",
+    notice: Notice | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -105,6 +108,7 @@ async def _page(
         values=form_values(view) if values is None else values,
         problems=problems,
         done=_DONE.get(done, ""),
+        notice=notice,
         test={},
     )
 
@@ -114,9 +118,13 @@ async def smtp_page(
     request: Request,
     visitor: ConfigReaderDep,
     store: StoreDep,
+    secrets: SecretsDep,
     done: Annotated[str, Query(max_length=20)] = "",
+    signin: Annotated[str | None, Query(max_length=8000)] = None,
 ) -> HTMLResponse:
-    return await _page(request, await get_smtp(store), done=done)
+    # the outcome of a sign-in started below, sealed for the SMTP page (oauth/console_return)
+    notice = open_notice(signin, SMTP_OWNER, secrets) if signin else None
+    return await _page(request, await get_smtp(store), done=done, notice=notice)
 
 
 @router.post("")
@@ -191,9 +199,18 @@ async def sign_in(
     secrets: SecretsDep,
     endpoints: OAuthEndpointsDep,
 ) -> Response:
-    """To the sign-in link of the SMTP server's identity provider (a 303: the browser goes)."""
-    result = await attempt(start_smtp_sign_in(request, store, secrets, endpoints, None), ())
+    """On to the sign-in link of the SMTP server's identity provider, through a page that moves
+    on by itself (account_sign_in.html says why not a 303); back on this page after it."""
+    started = smtp_sign_in(request, store, secrets, endpoints, console=True)
+    result = await attempt(started, ())
     if isinstance(result, FormProblems):
         view = await get_smtp(store)
         return await _page(request, view, 409, problems=result)
-    return RedirectResponse(result.authorization_url, status_code=303)
+    return render(
+        request,
+        "account_sign_in.html",
+        provider_name="the identity provider",
+        who="the SMTP server",
+        url=result.authorization_url,
+        back="the SMTP settings",
+    )

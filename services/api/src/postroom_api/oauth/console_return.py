@@ -1,4 +1,5 @@
-"""Bringing a browser whose sign-in was started in the web console back to the account's page.
+"""Bringing a browser whose sign-in was started in the web console back to its page: the
+account's page, or the SMTP page for the SMTP server's sign-in.
 
 Why: the JSON flow ends on the callback's JSON, which is right for curl and wrong for an admin
 who clicked "Sign in with Microsoft" in the console. Whether to go back is sealed in the OAuth
@@ -47,14 +48,14 @@ class Notice:
 
 
 def console_owner(state: str, box: SecretBox) -> str | None:
-    """The account whose console page the callback sends the browser back to, when the sealed
-    `state` says its sign-in was started there; None for the JSON flow and for a state that does
-    not open (the callback then refuses it in JSON, as always)."""
+    """The owner (an account id, or SMTP_OWNER) whose console page the callback sends the
+    browser back to, when the sealed `state` says its sign-in was started there; None for the
+    JSON flow and for a state that does not open (the callback then refuses it in JSON)."""
     try:
         pending = open_state(state, box)
     except OAuthError:
         return None
-    return pending.owner if pending.console and pending.owner != SMTP_OWNER else None
+    return pending.owner if pending.console else None
 
 
 def seal_notice(owner: str, notice: Notice, box: SecretBox, *, now: float | None = None) -> str:
@@ -81,18 +82,19 @@ def open_notice(
 
 
 def account_page(owner: str, sealed: str) -> str:
-    """The console page of account `owner`, carrying the sealed notice."""
-    return f"/ui/accounts/{quote(owner, safe='')}?{urlencode({'signin': sealed})}"
+    """The console page of `owner` (the SMTP page, or the account's), carrying the notice."""
+    page = "/ui/smtp" if owner == SMTP_OWNER else f"/ui/accounts/{quote(owner, safe='')}"
+    return f"{page}?{urlencode({'signin': sealed})}"
 
 
 def return_page(owner: str, sealed: str) -> HTMLResponse:
-    """A page that sends the browser on to the account's console page (see the docstring)."""
+    """A page that sends the browser on to the owner's console page (see the docstring)."""
     target = html.escape(account_page(owner, sealed), quote=True)
     body = (
         "<!doctype html><html><head><meta charset=utf-8>"
         f'<meta http-equiv="refresh" content="0;url={target}">'
         "<title>Back to Postroom</title></head>"
-        f'<body><p><a href="{target}">Back to the account</a></p></body></html>'
+        f'<body><p><a href="{target}">Back to Postroom</a></p></body></html>'
     )
     headers = {
         "Cache-Control": "no-store",

@@ -36,7 +36,7 @@ from postroom_shared.models import OAuthSettings
 from postroom_shared.oauth import SMTP_OWNER, OAuthEndpoints, OAuthError
 from postroom_shared.secretbox import SecretBox
 
-__all__ = ["account_sign_in", "callback_router", "router"]
+__all__ = ["account_sign_in", "callback_router", "router", "smtp_sign_in"]
 
 router = APIRouter(prefix="/v1", tags=["oauth"], route_class=SafeRoute)
 # Outside /v1, where every route needs an API key: the browser comes back without one.
@@ -175,6 +175,20 @@ async def start_smtp_sign_in(
     endpoints: OAuthEndpointsDep,
     body: Annotated[OAuthStartIn | None, Body()] = None,
 ) -> OAuthStartView:
+    return await smtp_sign_in(request, store, secrets, endpoints, body)
+
+
+async def smtp_sign_in(
+    request: Request,
+    store: ApiStore,
+    secrets: SecretBox,
+    endpoints: OAuthEndpoints,
+    body: OAuthStartIn | None = None,
+    *,
+    console: bool = False,
+) -> OAuthStartView:
+    """The sign-in link of the SMTP server (409 unless it uses auth xoauth2); with `console`,
+    its callback returns the browser to the console's SMTP page."""
     body = body or OAuthStartIn()
     smtp = await store.get_smtp_settings()
     if smtp is None or smtp.auth != "xoauth2" or smtp.oauth is None:
@@ -196,6 +210,7 @@ async def start_smtp_sign_in(
         owner=SMTP_OWNER,
         oauth=smtp.oauth,
         login_hint=hint,
+        console=console,
     )
 
 
