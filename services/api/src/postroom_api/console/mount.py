@@ -11,7 +11,14 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from postroom_api.console import account_pages, item_pages, routes
+from postroom_api.console import (
+    account_pages,
+    account_rules_pages,
+    auto_reply_pages,
+    item_pages,
+    routes,
+    template_pages,
+)
 from postroom_api.console.pages import SecurityHeaders, render
 from postroom_api.console.session import SignInNeeded
 
@@ -39,6 +46,9 @@ def install(app: FastAPI) -> None:
         routes,
         item_pages,
         account_pages,
+        account_rules_pages,
+        auto_reply_pages,
+        template_pages,
     ):
         app.include_router(screen.router)
     static = Path(__file__).parent / "static"
