@@ -82,15 +82,7 @@ async def save_items(visitor: AdminDep, tab: TabDep, account_id: PathId) -> Resp
     if problems is None:
         return saved(account_id, "items")
     choices = await _item_choices(tab.store)
-    return await tab.page(
-        account_id,
-        "account_items.html",
-        "items",
-        status_code=422,
-        posted=body,
-        problems=problems,
-        **choices,
-    )
+    return await tab.refused(account_id, "account_items.html", "items", body, problems, **choices)
 
 
 @router.get("/{account_id}/items/row")
@@ -128,12 +120,6 @@ async def save_actions(visitor: AdminDep, tab: TabDep, account_id: PathId) -> Re
     if problems is None:
         return saved(account_id, "actions")
     choices = await _action_choices(tab.store)
-    return await tab.page(
-        account_id,
-        "account_actions.html",
-        "actions",
-        status_code=422,
-        posted=body,
-        problems=problems,
-        **choices,
+    return await tab.refused(
+        account_id, "account_actions.html", "actions", body, problems, **choices
     )

@@ -66,6 +66,20 @@ class Tab:
             **context,
         )
 
+    async def refused(
+        self,
+        account_id: str,
+        name: str,
+        tab: str,
+        posted: dict[str, Any],
+        problems: FormProblems,
+        **context: Any,
+    ) -> HTMLResponse:
+        """The tab again, 422, with what was posted and why it was refused."""
+        return await self.page(
+            account_id, name, tab, status_code=422, posted=posted, problems=problems, **context
+        )
+
     async def save(
         self, account_id: str, body: dict[str, Any], known: Iterable[str], tables: Iterable[str]
     ) -> FormProblems | None:

@@ -84,12 +84,6 @@ async def save_auto_reply(
     if problems is None:
         return saved(account_id, "auto-reply")
     context = await _context(tab, renderer, account_id)
-    return await tab.page(
-        account_id,
-        "account_auto_reply.html",
-        "auto-reply",
-        status_code=422,
-        posted=body,
-        problems=problems,
-        **context,
+    return await tab.refused(
+        account_id, "account_auto_reply.html", "auto-reply", body, problems, **context
     )

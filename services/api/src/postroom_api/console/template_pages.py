@@ -67,7 +67,11 @@ async def show_preview(
     store: ApiStore, renderer: TemplateRenderer, fields: dict[str, Any], account_id: str | None
 ) -> Shown:
     """`fields` (the editor's, unsaved) rendered by the templates route's draft preview."""
-    draft = _draft(fields) | {"name": fields.get("name") or "draft"}
+    # a name and a body are needed to save, not to preview what has been typed so far
+    draft = _draft(fields) | {
+        "name": fields.get("name") or "draft",
+        "text": fields.get("text") or " ",
+    }
     try:
         body = DraftPreviewIn(template=TemplateIn.model_validate(draft), account_id=account_id)
         view = await preview_draft(store, renderer, body)
