@@ -173,6 +173,8 @@ async def test_auto_reply_saves_the_toggles_and_its_editor_previews_as_one_types
     console: Console,
 ) -> None:
     page, account_id = console.page, "acc_auto"
+    said: list[str] = []
+    page.on("console", lambda message: said.append(message.text))
     await _account(console, account_id)
     reply = NotificationTemplate(
         id="tpl_ack", name="Ack", text="Hello {{ message.sender_name }}, we have {{ item.token }}."
@@ -226,6 +228,7 @@ async def test_auto_reply_saves_the_toggles_and_its_editor_previews_as_one_types
     await page.wait_for_url(re.compile(rf"/ui/accounts/{account_id}/auto-reply\?saved=1$"))
     saved = await console.store.get_template("tpl_ack")
     assert saved is not None and saved.text == "Fixed: {{ item.token }}"
+    assert not [text for text in said if "Content Security Policy" in text], said
 
 
 async def test_a_read_key_sees_the_tabs_without_forms(console: Console) -> None:

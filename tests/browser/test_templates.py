@@ -24,6 +24,8 @@ async def _by_name(console: Console, name: str) -> NotificationTemplate | None:
 
 async def test_a_new_template_previews_as_one_types_and_is_saved(console: Console) -> None:
     page = console.page
+    said: list[str] = []
+    page.on("console", lambda message: said.append(message.text))
     await console.sign_in()
     await page.click("nav >> text=Settings")
     await page.click("nav >> text=Templates")
@@ -61,6 +63,7 @@ async def test_a_new_template_previews_as_one_types_and_is_saved(console: Consol
     await page.goto(f"{console.url}/ui/templates")
     await expect(page.locator(f"#template-{saved.id}")).to_contain_text("no account")
     await console.shot("console-templates")
+    assert not [text for text in said if "Content Security Policy" in text], said
 
 
 async def test_a_template_that_does_not_render_is_refused_next_to_its_field(
