@@ -94,6 +94,16 @@ def test_merge_objects_deep_values_replaced() -> None:
     assert merge({"a": {"b": 1}}, {"a": None}) == {"a": None}
 
 
+def test_a_patch_replaces_an_item_map_whole_so_an_entry_can_go() -> None:
+    base = {"items": {"defaults": {"status": "open", "priority": "high"}, "save_attachments": True}}
+    patched = merge(base, {"items": {"defaults": {"status": "new"}}})
+    assert patched == {"items": {"defaults": {"status": "new"}, "save_attachments": True}}
+    mapping = {"items": {"field_mapping": {"title": "subject", "fields.x": "to"}}}
+    assert merge(mapping, {"items": {"field_mapping": {"title": "body"}}}) == {
+        "items": {"field_mapping": {"title": "body"}}
+    }
+
+
 def test_copies() -> None:
     assert copy_name("Support", []) == "Support (copy)"
     assert copy_name("Support", ["Support (copy)"]) == "Support (copy 2)"

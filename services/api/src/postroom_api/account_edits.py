@@ -19,7 +19,7 @@ from postroom_api.schemas.accounts import (
 from postroom_api.schemas.oauth import OAuthIn
 from postroom_shared.models import EmailAccount
 
-__all__ = ["copy_name", "copy_of", "input_of", "merge"]
+__all__ = ["WHOLE_MAPS", "copy_name", "copy_of", "input_of", "merge"]
 
 
 def input_of(account: EmailAccount) -> dict[str, Any]:
@@ -47,12 +47,19 @@ def input_of(account: EmailAccount) -> dict[str, Any]:
     return body
 
 
-def merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """`patch` over `base`: objects merged key by key, anything else replaced."""
+#: Settings that are maps of the admin's own keys: a PATCH replaces them whole, so that an
+#: entry can be removed (a key merge could only add or change entries).
+WHOLE_MAPS = frozenset({("items", "field_mapping"), ("items", "defaults")})
+
+
+def merge(base: dict[str, Any], patch: dict[str, Any], at: tuple[str, ...] = ()) -> dict[str, Any]:
+    """`patch` over `base`: objects merged key by key (except `WHOLE_MAPS`), anything else
+    replaced."""
     merged = dict(base)
     for key, value in patch.items():
+        where = (*at, key)
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
+            merged[key] = value if where in WHOLE_MAPS else merge(merged[key], value, where)
         else:
             merged[key] = value
     return merged

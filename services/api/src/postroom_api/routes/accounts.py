@@ -137,6 +137,8 @@ async def replace_account(
 @router.patch(
     "/{account_id}",
     summary="Change some settings (merged into the stored ones, then validated as a whole)",
+    description="Objects are merged key by key, except `items.field_mapping` and"
+    " `items.defaults`, which are replaced whole (so an entry can be removed).",
     responses={**NOT_FOUND, **CONFLICT, **UNPROCESSABLE},
     dependencies=[RequireAdmin],
 )

@@ -29,7 +29,7 @@ from postroom_api.store import ApiStore
 from postroom_replier.ops import TemplateRenderer, preview_template
 from postroom_shared.models import NotificationTemplate
 
-__all__ = ["load_template", "router"]
+__all__ = ["load_template", "router", "template_users"]
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"], route_class=SafeRoute)
 
@@ -39,6 +39,15 @@ async def load_template(store: ApiStore, template_id: str) -> NotificationTempla
     if template is None:
         raise not_found(f"no template {template_id}")
     return template
+
+
+async def template_users(store: ApiStore, template_id: str) -> list[str]:
+    """The names of the accounts whose settings name the template (it cannot be deleted)."""
+    return [
+        a.name
+        for a in await store.list_accounts()
+        if template_id in {named for _, named in template_settings(a)}
+    ]
 
 
 def _template(template_id: str, body: TemplateIn) -> NotificationTemplate:
@@ -146,11 +155,7 @@ async def replace_template(store: StoreDep, template_id: PathId, body: TemplateI
 )
 async def delete_template(store: StoreDep, template_id: PathId) -> None:
     await load_template(store, template_id)
-    users = [
-        a.name
-        for a in await store.list_accounts()
-        if template_id in {named for _, named in template_settings(a)}
-    ]
+    users = await template_users(store, template_id)
     if users:
         raise conflict(f"template {template_id} is used by account(s): {', '.join(users)}")
     if not await store.delete_template(template_id):
