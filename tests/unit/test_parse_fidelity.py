@@ -373,3 +373,48 @@ def test_base64_one_character_past_a_quantum_decodes() -> None:
     assert mail.attachments[0].data == DATA[:300]
     wrapped = b"\r\n".join(encoded[i : i + 76] for i in range(0, len(encoded), 76)) + b"\r\nQ"
     assert parse_mail(_single_part(b"base64", wrapped)).attachments[0].data == DATA[:300]
+
+
+# --- found by `make fidelity` (bench/fidelity.py) against the shared corpus ----------------------
+
+
+def test_content_type_without_subtype_text_is_plain_text() -> None:
+    """CPython's msg_14: `Content-Type: text` is text/plain (RFC 2045 §5.2), a body, not a file."""
+    mail = parse_mail(_with_headers(b"From: a@example.test\r\nContent-Type: text\r\n", b"Hi there"))
+    assert mail.text == "Hi there"
+    assert mail.attachments == ()
+
+
+def test_mostly_utf8_header_with_a_broken_last_character() -> None:
+    """flanker's mailformed-headers / russian-attachment-yahoo: UTF-8 cut inside a character."""
+    name = "Юникод запрещен".encode() + b"\xd1"
+    mail = parse_mail(_with_headers(b"From: " + name + b" <u@example.test>\r\n"))
+    assert mail.sender is not None and mail.sender.name == "Юникод запрещен\ufffd"
+    cut = "Картинка с очень длинным именем.png".encode()[:-5]
+    attached = parse_mail(_attachment_mail(cut))
+    assert attached.attachments[0].filename == "Картинка с очень длинным имене\ufffd"
+
+
+def test_encoded_word_without_a_charset() -> None:
+    """mime-tools' infinite.msg: `=??Q?...?=` (the charset left out) is still decoded."""
+    mail = parse_mail(
+        _with_headers(b"From: a@example.test\r\nSubject: [l] =??Q?Re=3A_Bras=EDlia?=\r\n")
+    )
+    assert mail.subject == "[l] Re: Brasília"
+
+
+def test_obsolete_space_before_the_header_colon() -> None:
+    """mime4j's obsolete.msg: RFC 5322 §4.5.3 allows white space before the colon."""
+    raw = b"Subject :The obsolete syntax\r\nFrom  : a@example.test\r\nTo: b@x.test\r\n\r\nbody\r\n"
+    mail = parse_mail(raw)
+    assert mail.subject == "The obsolete syntax"
+    assert mail.sender is not None and mail.sender.address == "a@example.test"
+    assert mail.text == "body"
+
+
+def test_quoted_comment_name_is_unquoted() -> None:
+    """sisimai's lhost-interscanmss-02: `addr ("Name")` names Name, without the quotes."""
+    assert _sender(b'From: postmaster@nnn.example.jp ("InterScan Notification")\r\n') == (
+        "postmaster@nnn.example.jp",
+        "InterScan Notification",
+    )

@@ -114,12 +114,13 @@ def filename_of(part: Message, hints: tuple[str, ...] = ()) -> str:
 
 
 def content_type_of(part: Message) -> str:
-    """The part's type; an invalid declared type (`Content-Type: BINARY`) is
+    """The part's type; an invalid declared type (`Content-Type: BINARY`) other than `text` is
     application/octet-stream here. (The `email` package follows RFC 2045 §5.2 and says
     text/plain, which would put binary data into the body text.)"""
     declared = str(part.get("content-type", "") or "").split(";", 1)[0].strip()
     if declared and declared.count("/") != 1:
-        return "application/octet-stream"
+        # `text` alone is text/plain, as RFC 2045 §5.2 says and mail clients show it
+        return "text/plain" if declared.lower() == "text" else "application/octet-stream"
     return part.get_content_type()
 
 

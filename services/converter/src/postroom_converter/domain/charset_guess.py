@@ -4,9 +4,9 @@ Why a module of its own: RFC 5322 headers are ASCII, yet Chinese, Japanese and K
 (and some gateways) still write subjects, names and file names as raw GB2312, Big5, Shift_JIS,
 EUC-JP, EUC-KR or 7-bit ISO-2022-JP. Decoding those as cp1252 gives mojibake. The order, as
 mail clients do it (docs/decisions.md, "Parsing fidelity"): UTF-8 when the bytes are valid
-UTF-8; else the charsets the mail declares elsewhere (its parts' `charset` parameters, the
-charsets of its encoded words), in the order they appear; else a guess among the legacy CJK
-charsets; else cp1252.
+UTF-8 (or nearly: a name cut inside a character); else the charsets the mail declares
+elsewhere (its parts' `charset` parameters, the charsets of its encoded words), in the order
+they appear; else a guess among the legacy CJK charsets; else cp1252.
 
 The guess is ours, not a general detector's: subjects are a few dozen bytes, too short for
 statistical detection (charset-normalizer 3.5 reads 3 of 8 short CJK subjects wrong, EUC-JP
@@ -107,9 +107,18 @@ def guess_cjk(data: bytes) -> str | None:
     return best[1] if best else None
 
 
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 with a few broken bytes (a name cut inside a character by a length limit), as
+    UTF-8 with U+FFFD for them; None when the valid sequences are few (a legacy charset)."""
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for char in text if not char.isascii()) - bad
+    return text if good >= 2 and good >= 3 * bad else None
+
+
 def decode_header_bytes(data: bytes, hints: tuple[str, ...]) -> str:
-    """Raw header bytes → text: UTF-8, the mail's declared charsets `hints` (Python codec
-    names), a CJK guess, cp1252. Never raises."""
+    """Raw header bytes → text: UTF-8 (also with a few broken bytes), the mail's declared
+    charsets `hints` (Python codec names), a CJK guess, cp1252. Never raises."""
     if data.isascii():
         if _ISO2022_ESCAPE.search(data):
             try:
@@ -121,6 +130,9 @@ def decode_header_bytes(data: bytes, hints: tuple[str, ...]) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    mostly = _mostly_utf8(data)
+    if mostly is not None:
+        return mostly
     for codec in hints:
         try:
             return data.decode(codec)

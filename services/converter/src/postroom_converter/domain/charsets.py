@@ -68,9 +68,10 @@ _UNKNOWN = frozenset(
     {"", "x-unknown", "unknown", "unknown-8bit", "x-unknown-8bit", "default", "8bit", "charset"}
 )
 
-# The payload may hold literal blanks (`=?us-ascii?Q?ABC / 123?=`): against RFC 2047, but some
+# The charset may be missing (`=??Q?...?=`: decoded as undeclared text) and the payload may
+# hold literal blanks (`=?us-ascii?Q?ABC / 123?=`): against RFC 2047, but some
 # mailers write them and mail clients read them. Never across a line, never past 500 chars.
-_ENCODED_WORD_RE = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?\r\n]{0,500})\?=")
+_ENCODED_WORD_RE = re.compile(r"=\?([^?\s]{0,75})\?([bBqQ])\?([^?\r\n]{0,500})\?=")
 _BETWEEN_WORDS_RE = re.compile(r"^[ \t\r\n]*$")
 _QP_HEX_RE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")

@@ -6,7 +6,8 @@ and everything after it, From, Subject and Content-Type included, becomes body t
 clients read such mail as intended; Postroom does the same (docs/decisions.md, "Parsing
 fidelity"), before the parse, on the raw bytes of the top-level header block only:
 - junk lines before the first header (at most `MAX_JUNK_LINES`) are dropped;
-- a line that is no header, between two headers, continues the header above it (indented).
+- a line that is no header, between two headers, continues the header above it (indented);
+- white space between a header's name and its colon (RFC 5322's obsolete syntax) goes.
 Only a line that a well-known header follows counts: a mail whose body follows its headers
 without the blank line keeps that body a body, and text without headers stays text.
 """
@@ -21,6 +22,7 @@ _BLOCK_END_RE = re.compile(rb"\n\r?\n")
 # A line the email package would not take for a header line or a continuation.
 _BAD_LINE_RE = re.compile(rb"^(?![\x21-\x39\x3b-\x7e]+:|[ \t]|\r?$)", re.M)
 _NAME_RE = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]*:")
+_SPACED_COLON_RE = re.compile(rb"([\x21-\x39\x3b-\x7e]+)[ \t]+:")
 _KNOWN = frozenset(
     b"from to cc bcc subject date message-id in-reply-to references reply-to sender "
     b"return-path received mime-version content-type content-transfer-encoding "
@@ -37,6 +39,11 @@ def _header_name(line: bytes) -> bytes | None:
 def _known(line: bytes) -> bool:
     name = _header_name(line)
     return name is not None and (name in _KNOWN or name.startswith(_KNOWN_PREFIXES))
+
+
+def _note(defects: list[str], what: str) -> None:
+    if what not in defects:
+        defects.append(what)
 
 
 def repair_header_block(raw: bytes) -> tuple[bytes, list[str]]:
@@ -62,8 +69,10 @@ def repair_header_block(raw: bytes) -> tuple[bytes, list[str]]:
         line = lines[i]
         if i < last and _header_name(line) is None and line[:1] not in b" \t":
             line = b" " + line
-            if "unindented header continuation joined" not in defects:
-                defects.append("unindented header continuation joined")
+            _note(defects, "unindented header continuation joined")
+        elif spaced := _SPACED_COLON_RE.match(line):
+            line = spaced.group(1) + b":" + line[spaced.end() :]
+            _note(defects, "white space before a header colon removed")
         repaired.append(line)
     if not defects:
         return raw, []

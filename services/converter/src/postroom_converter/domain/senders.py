@@ -46,7 +46,14 @@ def _pairs(values: tuple[str, ...], hints: tuple[str, ...]) -> list[tuple[str, s
             pairs = email.utils.getaddresses(cleaned, strict=False)
     except Exception:  # the address parser on hostile input (deeply nested comments)
         return []
-    return [(_text(decode_header(name, hints)) if name else "", addr) for name, addr in pairs]
+    return [(_unquoted(_text(decode_header(name, hints))), addr) for name, addr in pairs]
+
+
+def _unquoted(name: str) -> str:
+    """A name quoted inside a comment (`addr ("Name")`) keeps its quotes in the address parser."""
+    if len(name) >= 2 and name[0] == name[-1] == '"':
+        return name[1:-1].strip()
+    return name
 
 
 def addresses(values: tuple[str, ...], hints: tuple[str, ...] = ()) -> tuple[Address, ...]:
