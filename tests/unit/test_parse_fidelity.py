@@ -8,6 +8,7 @@ and damaged uuencode/base64 bodies. docs/decisions.md ("Parsing fidelity") says 
 
 import base64
 import binascii
+from pathlib import Path
 
 import pytest
 
@@ -418,3 +419,40 @@ def test_quoted_comment_name_is_unquoted() -> None:
         "postmaster@nnn.example.jp",
         "InterScan Notification",
     )
+
+
+# --- the same classes in third-party mail (tests/fixtures/mail, licences in its README.md) -------
+
+MAIL = Path(__file__).parent.parent / "fixtures" / "mail"
+
+
+@pytest.mark.parametrize(
+    ("relative", "field", "expected"),
+    [
+        # junk lines before the header block (email_reply_parser's test mail)
+        ("email_reply_parser-github/email_2_2.txt", "sender", "crm-comment@example.com"),
+        ("email_reply_parser-github/email_2_2.txt", "subject", "[contact:106] John Greene"),
+        # unindented continuation lines in an Exchange header (MimeKit issue 358)
+        ("mimekit/messages/issue358.txt", "text", "Test headers"),
+        # RFC 5322 obsolete syntax: white space before the colon (mime4j)
+        ("james-mime4j/testmsgs/obsolete.msg", "subject", "The obsolete syntax allow spaces"),
+        # `Content-Type: text` without a subtype (CPython's msg_14)
+        ("cpython-test_email/msg_14.txt", "text", "Hi,\n\nI'm sorry but I'm using a"),
+        # From without an @, Return-Path instead (sisimai), display name kept
+        ("sisimai/lhost-sendmail-56.eml", "sender", "mailer-daemon@neko.nyaan.jp"),
+        ("sisimai/lhost-sendmail-56.eml", "name", "Mail Delivery Subsystem"),
+        ("sisimai/lhost-interscanmss-02.eml", "name", "InterScan Notification"),
+        # raw UTF-8 file name cut inside its last character (flanker)
+        ("flanker/russian-attachment-yahoo.eml", "attachment", "Картинка с очень, очень длинным"),
+    ],
+)
+def test_third_party_mail(relative: str, field: str, expected: str) -> None:
+    mail = parse_mail((MAIL / relative).read_bytes())
+    values = {
+        "sender": mail.sender.address if mail.sender else "",
+        "name": mail.sender.name if mail.sender else "",
+        "subject": mail.subject,
+        "text": mail.text,
+        "attachment": " | ".join(a.filename for a in mail.attachments),
+    }
+    assert values[field].startswith(expected), values[field][:200]
