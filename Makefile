@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run start stop test lint fmt sync bench-converter bench-fetcher
+.PHONY: help run start stop test lint fmt sync bench-converter bench-fetcher fidelity
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,3 +36,7 @@ bench-converter:  ## converter parse+classify+map throughput and peak memory (st
 bench-fetcher:  ## fetcher mails/s (real Dovecot + RabbitMQ, SQLite store) and APPEND-to-event delay
 	@deploy/local/bootstrap.sh >/dev/null
 	.venv/bin/python bench/bench_fetcher.py
+
+fidelity:  ## parse every mail of CORPUS (default ../shared/corpus) with Postroom and with the stdlib's policy.default; agreement per field, every unexplained disagreement
+	@deploy/local/bootstrap.sh >/dev/null
+	.venv/bin/python -m bench.fidelity $(CORPUS)

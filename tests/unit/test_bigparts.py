@@ -53,3 +53,14 @@ def test_peak_memory_stays_below_twice_the_mail() -> None:
     finally:
         tracemalloc.stop()
     assert peak < 2 * len(raw)
+
+
+def test_large_base64_one_character_past_a_quantum_decodes() -> None:
+    """As for small parts (transfer.py): the stray last character is dropped, not the file."""
+    data = random.Random(5).randbytes(HOLLOW_THRESHOLD + 3000)
+    raw = _mail_with(data, crlf=False)
+    end = raw.rindex(b"\n\n--")
+    raw = raw[:end] + b"\nQ" + raw[end:]
+    assert len(hollow(raw).spans) == 1
+    [attachment] = parse_mail(raw).attachments
+    assert attachment.data == data

@@ -28,8 +28,14 @@ from email.parser import BytesParser
 from email.policy import compat32
 from typing import Any
 
-from postroom_converter.domain.charsets import decode_bytes, decode_header, to_bytes
+from postroom_converter.domain.charsets import (
+    decode_bytes,
+    decode_header,
+    raw_header_text,
+    to_bytes,
+)
 from postroom_converter.domain.html import normalise_content_id
+from postroom_converter.domain.transfer import payload_bytes
 
 __all__ = ["Attachment", "attachments_of", "content_type_of", "filename_of", "is_attachment"]
 
@@ -60,9 +66,21 @@ class Attachment:
     data: bytes = field(default=b"", repr=False, compare=False)
 
 
-def _param(part: Message, name: str, header: str) -> str | None:
+def _readable(part: Message, header: str, hints: tuple[str, ...]) -> Message:
+    """`part`, or when its `header` holds raw 8-bit bytes, a stand-in whose header is that
+    value decoded (UTF-8, the mail's charsets, a guess: `raw_header_text`): compat32 would
+    turn each raw byte into U+FFFD before a parameter is read."""
+    for key, value in part.raw_items():
+        if key.lower() == header and not str(value).isascii():
+            readable = Message()
+            readable[header] = raw_header_text(str(value), hints)
+            return readable
+    return part
+
+
+def _param(part: Message, name: str, header: str, hints: tuple[str, ...] = ()) -> str | None:
     try:
-        value: Any = part.get_param(name, None, header)
+        value: Any = _readable(part, header, hints).get_param(name, None, header)
     except Exception:
         return None
     if value is None:
@@ -83,10 +101,11 @@ def _clean_name(name: str) -> str:
     return name[:_MAX_NAME]
 
 
-def filename_of(part: Message) -> str:
-    """Decoded file name: Content-Disposition filename, else Content-Type name, else ''."""
+def filename_of(part: Message, hints: tuple[str, ...] = ()) -> str:
+    """Decoded file name: Content-Disposition filename, else Content-Type name, else '';
+    `hints`: the charsets the mail declares, for raw 8-bit names."""
     for name, header in (("filename", "content-disposition"), ("name", "content-type")):
-        value = _param(part, name, header)
+        value = _param(part, name, header, hints)
         if value:
             cleaned = _clean_name(value)
             if cleaned:
@@ -95,12 +114,13 @@ def filename_of(part: Message) -> str:
 
 
 def content_type_of(part: Message) -> str:
-    """The part's type; an invalid declared type (`Content-Type: BINARY`) is
+    """The part's type; an invalid declared type (`Content-Type: BINARY`) other than `text` is
     application/octet-stream here. (The `email` package follows RFC 2045 §5.2 and says
     text/plain, which would put binary data into the body text.)"""
     declared = str(part.get("content-type", "") or "").split(";", 1)[0].strip()
     if declared and declared.count("/") != 1:
-        return "application/octet-stream"
+        # `text` alone is text/plain, as RFC 2045 §5.2 says and mail clients show it
+        return "text/plain" if declared.lower() == "text" else "application/octet-stream"
     return part.get_content_type()
 
 
@@ -140,12 +160,8 @@ def _make(
 
 
 def _payload_bytes(part: Message, defects: list[str]) -> bytes:
-    try:
-        data: Any = part.get_payload(decode=True)
-    except Exception as exc:
-        defects.append(f"attachment decode: {type(exc).__name__}")
-        data = None
-    if isinstance(data, bytes):
+    data = payload_bytes(part, defects, "attachment")
+    if data is not None:
         return data
     try:
         raw: Any = part.get_payload()
@@ -220,12 +236,17 @@ def _tnef_attachments(data: bytes, defects: list[str]) -> list[Attachment] | Non
 
 
 def attachments_of(
-    part: Message, defects: list[str], *, data: bytes | None = None
+    part: Message,
+    defects: list[str],
+    *,
+    data: bytes | None = None,
+    hints: tuple[str, ...] = (),
 ) -> list[Attachment]:
     """The attachment(s) a leaf part contributes (a TNEF part may contribute several);
-    `data` is the decoded body when it was kept out of the parse (see bigparts)."""
+    `data` is the decoded body when it was kept out of the parse (see bigparts), `hints` the
+    charsets the mail declares (for raw 8-bit names)."""
     ctype = content_type_of(part)
-    name = filename_of(part)
+    name = filename_of(part, hints)
     if ctype in _MESSAGE_TYPES:
         return [_message_attachment(part, name, defects)]
     if data is None:

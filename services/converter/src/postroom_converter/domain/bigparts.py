@@ -13,10 +13,12 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from postroom_converter.domain.transfer import lenient_base64
+
 __all__ = ["HOLLOW_THRESHOLD", "Hollowed", "hollow"]
 
 HOLLOW_THRESHOLD = 512 * 1024
-_B64_LINE_RE = re.compile(rb"[A-Za-z0-9+/=]{4,998}\r?\n")
+_B64_LINE_RE = re.compile(rb"[A-Za-z0-9+/=]{1,998}\r?\n")  # a last line may be short
 _CTE_B64_RE = re.compile(rb"^content-transfer-encoding:[ \t]*base64[ \t]*\r?$", re.I | re.M)
 _BLANK_LINE_RE = re.compile(rb"\n\r?\n")
 _PLACEHOLDER = "POSTROOM-HOLLOWED-BODY-{}"
@@ -40,8 +42,11 @@ class Hollowed:
         start, end = self.spans[int(match.group(1))]
         try:
             return binascii.a2b_base64(memoryview(raw)[start:end])
-        except binascii.Error:
-            return b""
+        except binascii.Error:  # a stray last character, as transfer.py reads small parts
+            try:
+                return lenient_base64(memoryview(raw)[start:end])
+            except (binascii.Error, ValueError):
+                return b""
 
 
 def _body_run_end(raw: bytes, start: int) -> int:

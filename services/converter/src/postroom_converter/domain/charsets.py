@@ -4,6 +4,8 @@ Why a module of its own: real mail declares charsets Python does not know (`iso-
 `ks_c_5601-1987`, `x-unknown`), lies about them, or sends raw 8-bit headers. Decoding follows
 one chain everywhere (bodies, RFC 2047 encoded-words, RFC 2231 parameters, raw headers):
 declared charset (through an alias table) → UTF-8 → cp1252 → cp1252 with replacement.
+Raw 8-bit header bytes, which declare nothing, go through `charset_guess.decode_header_bytes`
+with the charsets the mail declares elsewhere as hints.
 """
 
 import base64
@@ -12,6 +14,8 @@ import codecs
 import contextlib
 import re
 from functools import lru_cache
+
+from postroom_converter.domain.charset_guess import decode_header_bytes
 
 __all__ = ["decode_bytes", "decode_header", "normalise_charset", "raw_header_text", "to_bytes"]
 
@@ -64,7 +68,10 @@ _UNKNOWN = frozenset(
     {"", "x-unknown", "unknown", "unknown-8bit", "x-unknown-8bit", "default", "8bit", "charset"}
 )
 
-_ENCODED_WORD_RE = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?\s]*)\?=")
+# The charset may be missing (`=??Q?...?=`: decoded as undeclared text) and the payload may
+# hold literal blanks (`=?us-ascii?Q?ABC / 123?=`): against RFC 2047, but some
+# mailers write them and mail clients read them. Never across a line, never past 500 chars.
+_ENCODED_WORD_RE = re.compile(r"=\?([^?\s]{0,75})\?([bBqQ])\?([^?\r\n]{0,500})\?=")
 _BETWEEN_WORDS_RE = re.compile(r"^[ \t\r\n]*$")
 _QP_HEX_RE = re.compile(rb"=([0-9A-Fa-f]{2})")
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
@@ -149,14 +156,16 @@ def to_bytes(value: str) -> bytes:
         return value.encode("utf-8", "replace")
 
 
-def raw_header_text(value: str) -> str:
-    """A header value as stored by a compat32 parse of bytes (8-bit bytes as surrogates) → text."""
+def raw_header_text(value: str, hints: tuple[str, ...] = ()) -> str:
+    """A header value as stored by a compat32 parse of bytes (8-bit bytes as surrogates) → text;
+    `hints` are the charsets (Python codec names) the mail declares elsewhere."""
     try:
         value.encode("utf-8")
-        return value
     except UnicodeEncodeError:
-        pass
-    return decode_bytes(to_bytes(value), None)[0]
+        return decode_header_bytes(to_bytes(value), hints)
+    if "\x1b" in value:  # raw 7-bit ISO-2022-JP
+        return decode_header_bytes(value.encode("utf-8"), hints)
+    return value
 
 
 def _decode_word(encoding: str, payload: str) -> bytes:
@@ -171,10 +180,11 @@ def _decode_word(encoding: str, payload: str) -> bytes:
     return _QP_HEX_RE.sub(lambda m: bytes([int(m.group(1), 16)]), data)
 
 
-def decode_header(value: str) -> str:
-    """Unfold and decode a header value: raw 8-bit and RFC 2047 encoded-words (also malformed
-    ones: inside words, unknown charsets, words split in the middle of a multi-byte char)."""
-    value = _FOLD_RE.sub("", raw_header_text(value))
+def decode_header(value: str, hints: tuple[str, ...] = ()) -> str:
+    """Unfold and decode a header value: raw 8-bit (see `raw_header_text`) and RFC 2047
+    encoded-words (also malformed ones: inside words, unknown charsets, words split in the
+    middle of a multi-byte char, literal blanks in the payload)."""
+    value = _FOLD_RE.sub("", raw_header_text(value, hints))
     if "=?" not in value:
         return value
     out: list[str] = []

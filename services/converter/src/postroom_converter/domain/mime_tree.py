@@ -6,13 +6,19 @@ package cannot decode is recorded in `defects` and read through the charset fall
 (`charsets.py`).
 """
 
+import contextlib
+import re
 from collections.abc import Iterator
 from email.message import Message
 from typing import Any
 
-from postroom_converter.domain.charsets import decode_bytes, to_bytes
+from postroom_converter.domain.charsets import decode_bytes, normalise_charset, to_bytes
+from postroom_converter.domain.transfer import payload_bytes
 
-__all__ = ["all_parts", "decoded_body", "leaves"]
+__all__ = ["all_parts", "declared_charsets", "decoded_body", "leaves"]
+
+_ENCODED_WORD_CHARSET_RE = re.compile(r"=\?([^?\s*]{1,75})[^?\s]*\?[bBqQ]\?")
+_SAYS_NOTHING = frozenset({"us-ascii", "ascii", "utf-8", "utf8"})
 
 
 def all_parts(msg: Message) -> Iterator[Message]:
@@ -26,28 +32,43 @@ def all_parts(msg: Message) -> Iterator[Message]:
             stack.extend(p for p in reversed(payload) if isinstance(p, Message))
 
 
-def leaves(msg: Message) -> Iterator[tuple[Message, int | None]]:
-    """Leaf parts of the mail itself (attached messages are leaves) with the id of the
-    innermost multipart/alternative they belong to."""
-    stack: list[tuple[Message, int | None]] = [(msg, None)]
+Branch = tuple[int, int]  # (id of the outermost multipart/alternative, index of its child)
+
+
+def leaves(msg: Message) -> Iterator[tuple[Message, Branch | None]]:
+    """Leaf parts of the mail itself (attached messages are leaves), in order, each with the
+    outermost multipart/alternative it belongs to and which of its alternatives it is in."""
+    stack: list[tuple[Message, Branch | None]] = [(msg, None)]
     while stack:
-        part, group = stack.pop()
+        part, branch = stack.pop()
         if part.get_content_maintype() == "multipart" and part.is_multipart():
-            if part.get_content_subtype() == "alternative":
-                group = id(part)
             payload: Any = part.get_payload()
-            stack.extend((p, group) for p in reversed(payload) if isinstance(p, Message))
+            children = [p for p in payload if isinstance(p, Message)]
+            if branch is None and part.get_content_subtype() == "alternative":
+                stack.extend((p, (id(part), i)) for i, p in reversed(list(enumerate(children))))
+            else:
+                stack.extend((p, branch) for p in reversed(children))
         else:
-            yield part, group
+            yield part, branch
+
+
+def declared_charsets(msg: Message, header_values: list[str]) -> tuple[str, ...]:
+    """The charsets (Python codec names) a mail declares: its parts' charset parameters and
+    its encoded words', in order; the hints for its raw 8-bit headers (see charset_guess)."""
+    names: list[str] = []
+    for part in all_parts(msg):
+        with contextlib.suppress(Exception):  # a malformed parameter list
+            names.append(str(part.get_param("charset", "") or ""))
+    for value in header_values:
+        if "=?" in value:
+            names += _ENCODED_WORD_CHARSET_RE.findall(value)
+    codecs = (normalise_charset(n) for n in names if n.lower().strip('"') not in _SAYS_NOTHING)
+    return tuple(dict.fromkeys(c for c in codecs if c is not None))
 
 
 def decoded_body(part: Message, defects: list[str]) -> str:
-    try:
-        data: Any = part.get_payload(decode=True)
-    except Exception as exc:
-        defects.append(f"body decode: {type(exc).__name__}")
-        data = None
-    if not isinstance(data, bytes):
+    data = payload_bytes(part, defects, "body")
+    if data is None:
         try:
             raw: Any = part.get_payload()
         except Exception:  # 8-bit text with a charset the email package chokes on

@@ -22,13 +22,12 @@ from email.message import EmailMessage, Message
 from email.policy import Compat32
 from typing import Any
 
-from postroom_converter.domain.attachments import Attachment, attachments_of, is_attachment
+from postroom_converter.domain.attachments import Attachment
 from postroom_converter.domain.bigparts import hollow
-from postroom_converter.domain.charsets import (
-    decode_header,
-    raw_header_text,
-)
-from postroom_converter.domain.html import html_to_text, sanitise_html
+from postroom_converter.domain.bodies import contents_of
+from postroom_converter.domain.charsets import decode_header, raw_header_text
+from postroom_converter.domain.header_block import repair_header_block
+from postroom_converter.domain.html import sanitise_html
 from postroom_converter.domain.limits import (
     MAX_DEPTH,
     MAX_MAIL_BYTES,
@@ -38,8 +37,9 @@ from postroom_converter.domain.limits import (
     check_raw,
     defuse_param_headers,
 )
-from postroom_converter.domain.mime_tree import all_parts, decoded_body, leaves
+from postroom_converter.domain.mime_tree import all_parts, declared_charsets
 from postroom_converter.domain.reply_text import extract_reply
+from postroom_converter.domain.senders import Address, addresses, sender_of
 
 __all__ = [
     "MAX_MAIL_BYTES",
@@ -59,7 +59,6 @@ _MAX_TEXT = 200_000
 _MAX_HTML = 2_000_000
 _MAX_SUBJECT = 1000
 _MAX_DEFECTS = 100
-_MAX_ADDRESS_HEADER = 64 * 1024  # per address header: more is no real recipient list
 
 
 _FOLD_RE = re.compile(r"\r?\n(?=[ \t])")
@@ -76,12 +75,6 @@ class _UnfoldingCompat32(Compat32):
 
 
 _POLICY = _UnfoldingCompat32()
-
-
-@dataclass(frozen=True)
-class Address:
-    address: str
-    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,26 +109,6 @@ def _text(value: str) -> str:
     return _CONTROL_RE.sub("", value).strip()
 
 
-def _addresses(values: tuple[str, ...]) -> tuple[Address, ...]:
-    if not values:
-        return ()
-    cleaned = [_WS_RE.sub(" ", raw_header_text(v)[:_MAX_ADDRESS_HEADER]) for v in values]
-    try:
-        pairs = email.utils.getaddresses(cleaned)
-        if not any("@" in addr for _, addr in pairs):
-            # strict mode drops the whole header for one flaw (even a trailing comma)
-            pairs = email.utils.getaddresses(cleaned, strict=False)
-    except Exception:  # the address parser on hostile input (deeply nested comments)
-        return ()
-    found = []
-    for name, addr in pairs:
-        addr = _CONTROL_RE.sub("", addr).strip()
-        if "@" in addr and len(addr) <= 320:
-            display = _WS_RE.sub(" ", _text(decode_header(name))) if name else ""
-            found.append(Address(address=addr.lower(), name=display))
-    return tuple(found)
-
-
 def _date(value: str) -> datetime | None:
     try:
         parsed = email.utils.parsedate_to_datetime(value)
@@ -156,12 +129,19 @@ def _parse_tree(raw: bytes, defects: list[str]) -> EmailMessage:
     return msg
 
 
-def _header_values(msg: Message) -> dict[str, tuple[str, ...]]:
+def _header_values(msg: Message, hints: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     values: dict[str, list[str]] = {}
     for key, value in msg.raw_items():
         name = _text(raw_header_text(str(key))).lower()
-        values.setdefault(name, []).append(_text(decode_header(str(value))))
+        values.setdefault(name, []).append(_text(decode_header(str(value), hints)))
     return {k: tuple(v) for k, v in values.items()}
+
+
+def _hints(msg: Message, raw: bytes, raw_headers: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The mail's declared charsets, looked for only when some header may need them."""
+    if raw.isascii() and b"\x1b" not in raw:
+        return ()
+    return declared_charsets(msg, [v for values in raw_headers.values() for v in values])
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
@@ -171,6 +151,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
     if raw.startswith(_UTF8_BOM):  # some Windows tools save mail with one; no header then
         raw = raw[len(_UTF8_BOM) :]
         defects.append("leading UTF-8 byte order mark removed")
+    raw, repairs = repair_header_block(raw)
+    defects.extend(repairs)
     hollowed = hollow(raw)
     msg = _parse_tree(hollowed.skeleton, defects)
     for count, part in enumerate(all_parts(msg), start=1):
@@ -182,7 +164,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
     for key, value in msg.raw_items():
         raw_headers.setdefault(str(key).lower(), ())
         raw_headers[str(key).lower()] += (str(value),)
-    headers = _header_values(msg)
+    hints = _hints(msg, hollowed.skeleton, raw_headers)
+    headers = _header_values(msg, hints)
 
     def first(name: str) -> str:
         return headers.get(name, ("",))[0]
@@ -190,40 +173,14 @@ def parse_mail(raw: bytes) -> ParsedMail:
     def ids(name: str) -> tuple[str, ...]:
         return tuple(_MSGID_RE.findall(" ".join(headers.get(name, ()))))
 
-    texts: list[str] = []
-    htmls: list[str] = []
-    attachments: list[Attachment] = []
-    text_groups: set[int] = set()
-    html_groups: set[int] = set()
-    for part, group in leaves(msg):
-        ctype = part.get_content_type()
-        if ctype.startswith("multipart/"):  # no usable boundary: the email package kept text
-            ctype = "text/plain"
-        try:
-            if is_attachment(part):
-                big = hollowed.data_for(part.get_payload(), raw) if hollowed.spans else None
-                attachments.extend(attachments_of(part, defects, data=big))
-            elif ctype == "text/plain" and (group is None or group not in text_groups):
-                texts.append(decoded_body(part, defects))
-                if group is not None:
-                    text_groups.add(group)
-            elif ctype == "text/html" and (group is None or group not in html_groups):
-                htmls.append(decoded_body(part, defects))
-                if group is not None:
-                    html_groups.add(group)
-        except Exception as exc:  # last resort: one undecodable part must not cost the mail
-            defects.append(f"{ctype} part skipped: {type(exc).__name__}: {str(exc)[:100]}")
-
-    source_html = "\n".join(htmls)[:_MAX_HTML]
+    contents = contents_of(msg, defects, hollowed, raw, hints)
+    attachments = contents.attachments
+    source_html = contents.source_html[:_MAX_HTML]
     html = None
-    if htmls:
+    if source_html:
         html = sanitise_html(source_html, [a.content_id for a in attachments if a.content_id])
-    text = "\n\n".join(t.strip() for t in texts if t.strip())
-    if not text and source_html:
-        text = html_to_text(source_html)
-    text = _CONTROL_RE.sub("", text)[:_MAX_TEXT].strip()
+    text = _CONTROL_RE.sub("", contents.text)[:_MAX_TEXT].strip()
 
-    senders = _addresses(raw_headers.get("from", ()))
     mids = ids("message-id")
     try:
         report_type: Any = msg.get_param("report-type", "")
@@ -237,10 +194,10 @@ def parse_mail(raw: bytes) -> ParsedMail:
         in_reply_to=ids("in-reply-to"),
         references=ids("references"),
         subject=_WS_RE.sub(" ", first("subject")).strip()[:_MAX_SUBJECT],
-        sender=senders[0] if senders else None,
-        reply_to=_addresses(raw_headers.get("reply-to", ())),
-        to=_addresses(raw_headers.get("to", ())),
-        cc=_addresses(raw_headers.get("cc", ())),
+        sender=sender_of(raw_headers, hints),
+        reply_to=addresses(raw_headers.get("reply-to", ()), hints),
+        to=addresses(raw_headers.get("to", ()), hints),
+        cc=addresses(raw_headers.get("cc", ()), hints),
         date=_date(first("date")),
         text=text,
         return_path_null=first("return-path").replace(" ", "") == "<>",
