@@ -18,7 +18,9 @@ import re
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 
-__all__ = ["Bounce", "BouncedRecipient", "notice_text", "parse_bounce"]
+from postroom_converter.domain.bounce_address import DDA_SMTP_RE, dsn_address
+
+__all__ = ["Bounce", "BouncedRecipient", "is_reject_notice", "notice_text", "parse_bounce"]
 
 _MAX_NOTICE = 64_000
 _ADDR_RE = re.compile(
@@ -41,12 +43,21 @@ _TEMPORARY_RE = re.compile(
 # Where an MTA starts quoting the returned message inline: after a line's run of " \t|>-"
 # ("------ This is a copy of your message", "> original message follows"). The run is taken
 # whole (possessive): optional dashes inside it made the pattern cubic on a line of dashes.
+# Sendmail opens its notice with "The original message was received at <date>", before the
+# failed addresses: not a start. A MIME bounce whose outer headers lack the MIME declaration
+# reads as one text, where the returned message starts at its part's Content-Type line.
 _ORIGINAL_RE = re.compile(
     r"^[ \t|>-]*+(?:this is a copy of (?:your|the) message|below this line is a copy|"
     r"original message (?:follows|headers)|message text follows|"
-    r"(?:the )?(?:original|returned) message|unsent message below)",
+    r"(?:the )?(?:original|returned) message(?! was received at)|unsent message below|"
+    r"content-type:[ \t]*+(?:message/rfc822|text/rfc822-headers))",
     re.IGNORECASE | re.MULTILINE,
 )
+_RCPT_FIELD_RE = re.compile(r"^(?:original|final)-recipient:", re.IGNORECASE | re.MULTILINE)
+# Sieve's `reject` answers with an automatic MDN whose disposition is "deleted" (RFC 5429
+# section 2.6.2); a person's read receipt says "displayed", or was sent manually.
+_REJECT_RE = re.compile(r"^\s*+automatic-action\s*+/[^;]{0,100};\s*+deleted\b", re.IGNORECASE)
+_BLANK_LINE_RE = re.compile(r"\n[ \t]*+\n")
 _SES_RE = re.compile(r"\{\s*\"notificationType\"\s*:", re.IGNORECASE)
 _TAG_CHARS = 2_000  # a "tag" is at most this long between its < and >
 
@@ -131,7 +142,7 @@ def _status_groups(part: Message) -> list[Message]:
     if isinstance(payload, list):  # the email package parses each field group as a Message
         return [p for p in payload if isinstance(p, Message)]
     if isinstance(payload, str):
-        blocks = re.split(r"\n\s*\n", payload.replace("\r\n", "\n"))
+        blocks = _BLANK_LINE_RE.split(payload.replace("\r\n", "\n"))
         return [
             email.message_from_string(b.strip() + "\n", policy=email.policy.compat32)
             for b in blocks
@@ -144,21 +155,58 @@ def _clean_status(value: str) -> str:
     return ".".join(found.groups()) if found else ""
 
 
+def _rejects(part: Message) -> list[Message]:
+    return [g for g in _status_groups(part) if _REJECT_RE.match(str(g.get("Disposition") or ""))]
+
+
+def is_reject_notice(tree: Message | None) -> bool:
+    """A Sieve `reject`: an automatic disposition notification saying the mail was deleted."""
+    return tree is not None and any(
+        _rejects(part)
+        for part in tree.walk()
+        if part.get_content_type() == "message/disposition-notification"
+    )
+
+
 def _dsn_recipients(tree: Message) -> list[BouncedRecipient]:
     recipients: list[BouncedRecipient] = []
     for part in tree.walk():
-        if part.get_content_type() != "message/delivery-status":
-            continue
-        for group in _status_groups(part):
-            rcpt = str(group.get("Final-Recipient") or group.get("Original-Recipient") or "")
-            if not rcpt:
-                continue
-            address = rcpt.split(";", 1)[-1].strip().strip("<>").lower()
-            status = _clean_status(str(group.get("Status") or ""))
-            if not status:
-                status = _clean_status(str(group.get("Diagnostic-Code") or ""))
-            if address:
-                recipients.append(BouncedRecipient(address=address, status=status))
+        content_type = part.get_content_type()
+        if content_type == "message/delivery-status":
+            recipients += _group_recipients(_status_groups(part))
+        elif content_type == "message/disposition-notification":
+            recipients += _group_recipients(_rejects(part))
+    return recipients
+
+
+def _inline_dsn_recipients(text: str) -> list[BouncedRecipient]:
+    """Delivery-status fields written into the text, as when a MIME bounce's outer headers lack
+    the MIME declaration (old Sendmail): the field groups between the first recipient field
+    and the returned message."""
+    text = text.replace("\r\n", "\n")
+    first = _RCPT_FIELD_RE.search(text)
+    if not first:
+        return []
+    start = text.rfind("\n\n", 0, first.start()) + 1  # the group's fields before it count
+    original = _ORIGINAL_RE.search(text, first.start())
+    block = text[start : original.start() if original else len(text)]
+    groups = [
+        email.message_from_string(b.strip() + "\n", policy=email.policy.compat32)
+        for b in _BLANK_LINE_RE.split(block)
+    ]
+    return _group_recipients(groups)
+
+
+def _group_recipients(groups: list[Message]) -> list[BouncedRecipient]:
+    recipients: list[BouncedRecipient] = []
+    for group in groups:
+        final = str(group.get("Final-Recipient") or "")
+        address = dsn_address(final, str(group.get("Original-Recipient") or ""))
+        status = _clean_status(str(group.get("Status") or ""))
+        if not status:
+            status = _clean_status(str(group.get("Diagnostic-Code") or ""))
+        if address:
+            recipients.append(BouncedRecipient(address=address, status=status))
     return recipients
 
 
@@ -182,6 +230,16 @@ def _ses_recipients(text: str) -> list[BouncedRecipient] | None:
     return found
 
 
+def _line_addresses(line: str) -> list[str]:
+    """The addresses a line of a text bounce names: plain ones (not the tail of a `key=value`
+    or a path), and Exchange's `dda:SMTP=addr`, in the order written."""
+    found = [(m.start(1), m.group(1)) for m in DDA_SMTP_RE.finditer(line)]
+    for match in _ADDR_RE.finditer(line):
+        if line[max(0, match.start() - 1) : match.start()] not in ("=", "/"):
+            found.append((match.start(), match.group(0)))
+    return [address.strip(".").lower() for _, address in sorted(found)]
+
+
 def _text_recipients(text: str, exclude: set[str]) -> list[BouncedRecipient]:
     original = _ORIGINAL_RE.search(text)
     lines = (text[: original.start()] if original else text).splitlines()
@@ -189,12 +247,9 @@ def _text_recipients(text: str, exclude: set[str]) -> list[BouncedRecipient]:
     for number, line in enumerate(lines):
         if _NOT_RCPT_LINE_RE.search(line):
             continue
-        for match in _ADDR_RE.finditer(line):
-            address = match.group(0).strip(".").lower()
-            before = line[max(0, match.start() - 1) : match.start()]
-            if address in exclude or address in seen or before in ("=", "/"):
-                continue
-            seen[address] = number
+        for address in _line_addresses(line):
+            if address not in exclude and address not in seen:
+                seen[address] = number
     found: list[BouncedRecipient] = []
     statuses: dict[int, str] = {}  # by line: many addresses on one line share its window
     for address, number in seen.items():
@@ -220,6 +275,8 @@ def parse_bounce(tree: EmailMessage | None, *, text: str | None = None) -> Bounc
         ses = _ses_recipients(body)
         if ses is not None:
             recipients = ses
+        elif inline := _inline_dsn_recipients(body):
+            recipients = inline
         else:
             exclude = _addresses_of(tree, "To") | _addresses_of(tree, "From")
             exclude |= _addresses_of(tree, "Return-Path") | _addresses_of(tree, "Reply-To")

@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from postroom_converter.domain.bounce import notice_text
+from postroom_converter.domain.bounce import is_reject_notice, notice_text
 from postroom_converter.domain.bounce_patterns import (
     BOUNCE_SUBJECT_RE,
     FEEDBACK_SUBJECT_RE,
@@ -61,8 +61,10 @@ _AUTO_HEADERS = (
 _LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post")
 _AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
 _DAEMON_ADDR_RE = re.compile(
-    r"^(?:mailer[-_.]?daemon|post_?master|double-bounce)(?:@|$)", re.IGNORECASE
+    r"^(?:mailer[-_.]?daemon|post_?master|double-bounce|mdaemon)(?:@|$)", re.IGNORECASE
 )
+_DSN_STATUS_RE = re.compile(r"(?<![\d.])[245]\.\d{1,3}\.\d{1,3}(?![\d.])")
+_RETURNED_TYPES = ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers")
 _FEEDBACK_BODY_RE = re.compile(r"x-hmxmroriginalrecipient|feedback-type:", re.IGNORECASE)
 _QUOTE_PREFIX_RE = re.compile(r"^\s*(?:re|aw|sv|vs|antw|wg|fwd?|tr)\s*:", re.IGNORECASE)
 _OOO_BODY_CHARS = 2_000
@@ -124,6 +126,8 @@ def _report(mail: ParsedMail) -> list[Signal]:
     if report == "feedback-report":
         reason = "ARF feedback report (multipart/report; report-type=feedback-report)"
         return [("bounce", reason)]
+    if report == "disposition-notification" and is_reject_notice(mail.tree):
+        return [("bounce", "Sieve reject (automatic disposition notification: deleted)")]
     return [("auto_reply", f"multipart/report; report-type={report or 'missing'}")]
 
 
@@ -145,6 +149,7 @@ def _bounce_notice(mail: ParsedMail) -> list[Signal]:
     reason = (
         _dsn_part(mail)
         or _mta_notice(mail.subject, text, sender, bounce_subject=bounce_subject)
+        or _weak_notice(mail, text, sender, bounce_subject=bounce_subject)
         or _feedback_report(mail, text)
     )
     return [("bounce", reason)] if reason else []
@@ -156,6 +161,7 @@ class _Sender:
 
     machine: bool  # a daemon-like From, or no sender at all
     null_path: bool  # Return-Path <> or <MAILER-DAEMON...>
+    daemon: bool  # the From address is a mail system's own (mailer-daemon@, postmaster@, ...)
 
     @classmethod
     def of(cls, mail: ParsedMail) -> "_Sender":
@@ -165,7 +171,8 @@ class _Sender:
         null_path = mail.return_path_null or mail.header("return-path").lower().startswith(
             "<mailer-daemon"
         )
-        return cls(machine=machine, null_path=null_path)
+        daemon = bool(_DAEMON_ADDR_RE.match(address))
+        return cls(machine=machine, null_path=null_path, daemon=daemon)
 
     @property
     def who(self) -> str:
@@ -189,8 +196,25 @@ def _mta_notice(subject: str, text: str, sender: _Sender, *, bounce_subject: boo
         return f"MTA bounce text {strong.group(0).strip()[:60]!r} from a {who}"
     if bounce_subject and strong:
         return f"bounce subject and MTA bounce text {strong.group(0).strip()[:60]!r}"
-    if sender.machine and sender.null_path and WEAK_BODY_RE.search(text):
-        return "delivery error text from a machine sender with null return path"
+    return ""
+
+
+def _weak_notice(mail: ParsedMail, text: str, sender: _Sender, *, bounce_subject: bool) -> str:
+    """Generic delivery-error wording ("user unknown", "550 5.1.1"), believed only from a mail
+    system's own address, a machine sender with a null return path, or under a bounce subject
+    together with a DSN status code and the returned message (a gateway that writes its own
+    notice; a person's "Undeliverable parcel" has neither)."""
+    weak = WEAK_BODY_RE.search(text)
+    if not weak:
+        return ""
+    said = weak.group(0)[:40]
+    if sender.daemon:
+        return f"delivery error text {said!r} from a mail system's address"
+    if sender.machine and sender.null_path:
+        return f"delivery error text {said!r} from a machine sender with null return path"
+    returned = any(_has_part(mail, t) for t in _RETURNED_TYPES)
+    if bounce_subject and returned and _DSN_STATUS_RE.search(text):
+        return f"bounce subject, status code and returned message ({said!r})"
     return ""
 
 

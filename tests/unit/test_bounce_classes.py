@@ -1,0 +1,138 @@
+"""Bounce classes Postroom used to miss or misread (issue 14), one written mail each
+(tests/fixtures/bounces/README.md): classified as a bounce, with the address the customer wrote
+to, and hard or not as the report says. Plus the recipient rule of `dsn_address` alone, and no
+false positive anywhere in the third-party corpora (tests/fixtures/mail)."""
+
+from pathlib import Path
+
+import pytest
+
+from postroom_converter.domain.bounce import parse_bounce
+from postroom_converter.domain.bounce_address import dsn_address
+from postroom_converter.domain.classify import classify
+from postroom_converter.domain.parse import parse_mail
+from postroom_shared.contracts import ClassificationV1
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+BOUNCES = FIXTURES / "bounces"
+MAIL = FIXTURES / "mail"
+
+
+def _classified(raw: bytes) -> ClassificationV1:
+    return classify(parse_mail(raw), is_our_message_id=lambda _: False, loop_header="x-loop-x")
+
+
+# file, the recipients (address, status) the bounce names, permanent (False: a delay)
+CASES = [
+    # Sendmail's notice starts "The original message was received at": not the returned mail.
+    ("sendmail-received-at.eml", [("kim@example.org", "5.1.1")], True),
+    # Forwarded: Final-Recipient is the forwarding target, Original-Recipient the customer.
+    ("dsn-forwarded.eml", [("kim@example.org", "5.2.2")], True),
+    # X.400 Final-Recipient: its dda:SMTP= address, or the rfc822 Original-Recipient.
+    ("dsn-x400.eml", [("lee@example.org", "5.1.1"), ("robin@example.org", "5.1.1")], True),
+    # Exchange's text report names the recipient only as dda:SMTP=addr.
+    ("exchange-dda.eml", [("lee@example.org", "")], True),
+    # postmaster@ with generic wording and no null return path.
+    ("daemon-weak-wording.eml", [("kim@example.org", "5.1.1")], True),
+    # A gateway that is no daemon: bounce subject, status code, the returned mail attached.
+    ("gateway-subject.eml", [("kim@corp.example.net", "5.1.1")], True),
+    # Delay warnings: bounces that are not hard (no bounce mark; docs/features.md F11).
+    ("delay-exchange.eml", [("kim@example.org", "")], False),
+    ("delay-exim.eml", [("kim@example.org", "4.2.0")], False),
+    ("mdaemon-user-unknown.eml", [("kim@example.org", "")], True),
+    # Sieve reject (RFC 5429): an automatic MDN "deleted"; the text's other address is not it.
+    ("sieve-reject.eml", [("kim@example.org", "")], True),
+    ("chinese-gateway.eml", [("li.wei@example.cn", "")], True),
+]
+
+
+@pytest.mark.parametrize(("name", "recipients", "permanent"), CASES, ids=[c[0] for c in CASES])
+def test_bounce_class(name: str, recipients: list[tuple[str, str]], permanent: bool) -> None:
+    raw = (BOUNCES / name).read_bytes()
+    result = _classified(raw)
+    assert result.kind == "bounce", result.reasons
+    bounce = parse_bounce(parse_mail(raw).tree)
+    assert bounce is not None
+    assert [(r.address, r.status) for r in bounce.recipients] == recipients
+    assert bounce.permanent is permanent
+
+
+@pytest.mark.parametrize(
+    ("final", "original", "address"),
+    [
+        ("rfc822; kim@example.org", "", "kim@example.org"),
+        ("rfc822; kim.box@mailhost.example.org", "rfc822;kim@example.org", "kim@example.org"),
+        ("x400; c=US;a= ;p=Corp;o=Exchange;dda:SMTP=Lee@Example.org;", "", "lee@example.org"),
+        ("x400; /c=US/p=Corp/s=Lind/", "rfc822; <robin@example.org>", "robin@example.org"),
+        ("rfc822; @relay.example.net:kim@server", "rfc822;kim@example.net", "kim@example.net"),
+        ('rfc822; "kim..x"@example.org', "", "kim..x@example.org"),
+        ("", "<kim@example.org>", "kim@example.org"),  # untyped, no Final-Recipient (McAfee)
+        ("x400; /c=US/p=Corp/s=Lind/", "", "/c=us/p=corp/s=lind/"),  # kept as written
+        ("", "", ""),
+    ],
+)
+def test_dsn_address_rule(final: str, original: str, address: str) -> None:
+    assert dsn_address(final, original) == address
+
+
+# The bounces among the third-party corpora outside sisimai (reviewed one by one); every other
+# mail there must not be classified a bounce.
+CORPUS_BOUNCES = {
+    "cpython-test_email/msg_05.txt",  # declares report-type=delivery-status (a parser test)
+    "cpython-test_email/msg_16.txt",
+    "cpython-test_email/msg_25.txt",
+    "cpython-test_email/msg_43.txt",
+    "flanker/bounce/broken-mime.eml",
+    "flanker/bounce/delayed-broken.eml",
+    "flanker/bounce/delayed.eml",
+    "flanker/bounce/gmail-invalid-address.eml",
+    "flanker/bounce/gmail-no-dns.eml",
+    "flanker/bounce/mailbox-full.eml",
+    "flanker/bounce/no-mx.eml",
+    "flanker/bounce/office365.eml",
+    "flanker/bounce/zed.eml",
+    "flanker/complaints/aol.eml",  # ARF reports are kind bounce (classify.py)
+    "flanker/complaints/yahoo.eml",
+    "james-mime4j/mimetools-testmsgs/badbound.msg",
+    "mimekit/messages/bounce.txt",
+    "mimekit/messages/delivery-status-multiple-blank-lines.txt",
+    "mimekit/messages/delivery-status-no-blank-line.txt",
+    "mimekit/messages/delivery-status.txt",
+    "mimekit/messages/delivery-status2.txt",
+    "mimekit/messages/feedback-report.txt",
+    "spamscope-mail-parser/mail_malformed_2",
+}
+_SKIP_SUFFIXES = {".xml", ".list", ".tnef", ".md", ".json", ".py", ".out"}
+
+
+def _corpus() -> list[Path]:
+    return sorted(
+        p
+        for p in MAIL.rglob("*")
+        if p.is_file()
+        and p.parent.name != "sisimai"
+        and p.suffix not in _SKIP_SUFFIXES
+        and "LICENSE" not in p.name
+        and p.name != "README.txt"
+    )
+
+
+def _key(path: Path) -> str:
+    rel = path.relative_to(MAIL).parts
+    return "/".join(part for part in rel if part not in ("data", "tests_mails"))
+
+
+def test_corpus_bounces_are_listed_files() -> None:
+    keys = {_key(p) for p in _corpus()}
+    assert keys >= CORPUS_BOUNCES, CORPUS_BOUNCES - keys
+
+
+@pytest.mark.parametrize("path", _corpus(), ids=_key)
+def test_corpus_bounce_or_not(path: Path) -> None:
+    result = _classified(path.read_bytes())
+    assert (result.kind == "bounce") == (_key(path) in CORPUS_BOUNCES), result.reasons
+
+
+@pytest.mark.parametrize("name", ["is-not-bounce-01.eml", "is-not-bounce-02.eml"])
+def test_sisimai_not_bounces(name: str) -> None:
+    assert _classified((MAIL / "sisimai" / name).read_bytes()).kind != "bounce"
