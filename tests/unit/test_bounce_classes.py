@@ -68,11 +68,63 @@ def test_bounce_class(name: str, recipients: list[tuple[str, str]], permanent: b
         ('rfc822; "kim..x"@example.org', "", "kim..x@example.org"),
         ("", "<kim@example.org>", "kim@example.org"),  # untyped, no Final-Recipient (McAfee)
         ("x400; /c=US/p=Corp/s=Lind/", "", "/c=us/p=corp/s=lind/"),  # kept as written
+        ("xxxxxxx xxxxxxxxxxxx", "", ""),  # prose (an anonymised report), not an address
         ("", "", ""),
     ],
 )
 def test_dsn_address_rule(final: str, original: str, address: str) -> None:
     assert dsn_address(final, original) == address
+
+
+HEAD = (
+    "From: Mail Delivery System <MAILER-DAEMON@mx.example.org>\nTo: support@example.test\n"
+    "Subject: Mail delivery failed: returning message to sender\n"
+)
+COPY = "------ This is a copy of the message, including all the headers. ------\n"
+RETURNED = "From: support@example.test\nTo: kim@example.org\nSubject: Re: Printer\n\nFixed.\n"
+DSN = (
+    "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; "
+    'boundary="D"\n\n--D\nContent-Type: text/plain\n\nFailed.\n\n--D\n'
+    "Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n"
+    "Final-Recipient: rfc822; kim@example.org\nAction: failed\nStatus: 5.0.0\n"
+    "Diagnostic-Code: smtp; 550 5.7.1 <kim@example.org>: relaying denied\n\n--D--\n"
+)
+TEXT_CASES = {
+    # Exim names the address it expanded to, then the one the customer wrote to.
+    "alias": "  kim.box@mailhost.example.org\n    (ultimately generated from kim@example.org)\n"
+    "    550 5.1.1 mailbox unknown\n",
+    # Postfix's "please contact <postmaster@...>" is whom to ask, not who failed.
+    "contact": "<kim@example.org>: host mx said: 550 5.1.1 unknown\n\n"
+    "For further assistance, please contact <postmaster@mx.example.org>\n",
+    # The returned headers start at a Received line even without an announcing line.
+    "received": "The following address failed:\n  kim@example.org\n    550 5.1.1 unknown\n\n"
+    "Received: from a.example.test by mx.example.org\n\tfor <lee@example.org>; Fri\n",
+    # One recipient line, its code written before it.
+    "code before": "Could not be delivered because of\n550 5.1.1 User unknown\n"
+    "The following recipients were affected:\n    kim@example.org\n",
+    # The code many lines below the address (blank lines and prose between).
+    "code below": "Delivery to the following recipient failed permanently:\n\n  kim@example.org\n"
+    + "\nTechnical details of permanent failure:\n\nGoogle tried to deliver your message.\n" * 2
+    + "550 5.1.1 <kim@example.org>... User Unknown\n",
+    # No address in the report ("kim" is a local name): the returned mail's sole recipient.
+    "returned To": "The following address(es) failed:\n  kim\n    mailbox unknown\n\n"
+    + COPY
+    + RETURNED,
+}
+
+
+@pytest.mark.parametrize("case", TEXT_CASES)
+def test_text_bounce_recipient(case: str) -> None:
+    bounce = parse_bounce(parse_mail((HEAD + "\n" + TEXT_CASES[case]).encode()).tree)
+    assert bounce is not None
+    status = "" if case == "returned To" else "5.1.1"
+    assert [(r.address, r.status) for r in bounce.recipients] == [("kim@example.org", status)]
+
+
+def test_generic_status_yields_to_the_diagnostic_code() -> None:
+    bounce = parse_bounce(parse_mail((HEAD + DSN).encode()).tree)
+    assert bounce is not None
+    assert [(r.address, r.status) for r in bounce.recipients] == [("kim@example.org", "5.7.1")]
 
 
 # The bounces among the third-party corpora outside sisimai (reviewed one by one); every other
@@ -98,6 +150,7 @@ CORPUS_BOUNCES = {
     "mimekit/messages/delivery-status-multiple-blank-lines.txt",
     "mimekit/messages/delivery-status-no-blank-line.txt",
     "mimekit/messages/delivery-status.txt",
+    "mimekit/messages/delivery-status.anonymized.eml",  # report-type garbled, DSN part present
     "mimekit/messages/delivery-status2.txt",
     "mimekit/messages/feedback-report.txt",
     "spamscope-mail-parser/mail_malformed_2",

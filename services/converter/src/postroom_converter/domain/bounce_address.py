@@ -46,7 +46,8 @@ def dsn_address(final: str, original: str) -> str:
     Rule: an rfc822 `Original-Recipient` first (what the sender wrote: after forwarding, the
     final address is one Postroom never wrote to, and marking it would leave the customer's
     address unmarked), then an rfc822 `Final-Recipient`, then an SMTP address inside a non-rfc822
-    one (X.400 `dda:SMTP=`), and last the final value as written (an MTA's local name)."""
+    one (X.400 `dda:SMTP=`), and last the final value as written when it is one word (an MTA's
+    local name; blanks mean prose, not an address)."""
     typed = [_typed(value) for value in (original, final) if value.strip()]
     for kind, value in typed:
         if kind == "rfc822" and (address := _rfc822(value)):
@@ -54,6 +55,5 @@ def dsn_address(final: str, original: str) -> str:
     for _, value in typed:
         if dda := DDA_SMTP_RE.search(value):
             return dda.group(1).lower()
-    if final.strip():
-        return _typed(final)[1].strip("<>").lower()
-    return ""
+    written = _typed(final)[1].strip("<>").lower()
+    return written if written and not any(c.isspace() for c in written) else ""
