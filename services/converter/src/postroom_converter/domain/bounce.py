@@ -1,9 +1,12 @@
 """Delivery status notifications: who bounced, and whether for good.
 
-RFC 3464 reports (`message/delivery-status` parts) are read field by field. Non-standard bounces
-(qmail, Exim, old Sendmail, Postfix text, Domino, Exchange 2003, Japanese carriers, Amazon SES
-notifications, ...) are read from the MTA's own text: the recipient addresses it names outside
-the returned original message, with the DSN status (or SMTP reply code) written next to them.
+RFC 3464 reports are read field by field (`bounce_dsn.py`, the address rule in
+`bounce_address.py`), Amazon SES notifications as JSON (`bounce_ses.py`). Non-standard bounces
+(qmail, Exim, old Sendmail, Postfix text, Domino, Exchange 2003, Japanese carriers, ...) are read
+from the MTA's own text: the recipient addresses it names outside the returned original message
+(and not its sender), with the DSN status (or SMTP reply code) written next to them; when it
+names none, the returned mail's sole recipient (`returned.py`). docs/decisions.md says which
+address a bounce marks and when it is hard.
 
 Anyone can send a bounce-looking mail, so every step is linear in the text: no two quantifiers
 compete for the same characters (possessive `*+` where they would), and HTML tags are cut by

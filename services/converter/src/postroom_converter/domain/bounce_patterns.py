@@ -2,12 +2,13 @@
 
 Only about a third of real bounces are clean RFC 3464 reports; the rest (qmail, Exim, old
 Sendmail, Domino, Exchange 2003, Japanese carriers, Amazon SES notifications, ...) are plain text
-written by the MTA. The patterns live here, apart from the decision logic in `classify.py` and the
-recipient extraction in `bounce.py`, so both use exactly the same list and it can grow with the
-corpus (tests/fixtures/mail/sisimai) without touching the logic. All regexes are compiled once.
+written by the MTA. The patterns live here, apart from the decision logic in `bounce_notice.py`
+and the recipient extraction in `bounce.py`, so both use exactly the same list and it can grow
+with the corpus (tests/fixtures/mail/sisimai) without touching the logic. All regexes are
+compiled once.
 
 A pattern is "strong" when it is MTA boilerplate that people do not type themselves; weak
-patterns (generic error phrases) only count together with a machine sender or a null return path.
+patterns (generic error phrases) only count together with a second sign (`bounce_notice.py`).
 
 Every pattern is linear in its input (a bounce can come from anyone): no two quantifiers compete
 for the same characters; where a phrase may follow a run of dashes that the line's leading

@@ -10,7 +10,9 @@ Decisions:
 - ARF feedback reports (`multipart/report; report-type=feedback-report`, and the non-ARF
   Hotmail/JMRP complaint format) are kind `bounce`: like a DSN they are a mailbox provider's
   report about a mail we sent, to be recorded against the recipient, never answered and never
-  threaded as a customer's message. `parse_bounce` finds no delivery-status recipients in them.
+  threaded as a customer's message. `parse_bounce` finds no delivery-status fields in them; the
+  recipient is the returned mail's (the complainer), and a Sieve reject (an automatic MDN saying
+  "deleted", RFC 5429) is a bounce as well. Bounces without report structure: `bounce_notice.py`.
 - `Feedback-ID` is not a signal (bulk senders set it on newsletters and on personal mail alike).
 - A bounce forwarded by a person ("Fwd: Returned mail", quoted with ">") stays `normal`: a
   customer asking why their mail bounced needs an answer.
