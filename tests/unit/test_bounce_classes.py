@@ -3,6 +3,7 @@
 to, and hard or not as the report says. Plus the recipient rule of `dsn_address` alone, and no
 false positive anywhere in the third-party corpora (tests/fixtures/mail)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,91 @@ def test_corpus_bounce_or_not(path: Path) -> None:
 @pytest.mark.parametrize("name", ["is-not-bounce-01.eml", "is-not-bounce-02.eml"])
 def test_sisimai_not_bounces(name: str) -> None:
     assert _classified((MAIL / "sisimai" / name).read_bytes()).kind != "bounce"
+
+
+def _report(parts: str) -> bytes:
+    return (
+        HEAD + "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; "
+        'boundary="R"\n\n--R\nContent-Type: text/plain\n\nFailed.\n\n' + parts + "--R--\n"
+    ).encode()
+
+
+GROUPS_WITHOUT_BLANK_LINE = (
+    "--R\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n"
+    "Final-Recipient: rfc822; kim@example.org\nAction: failed\nStatus: 5.2.2\n"
+    "Final-Recipient: rfc822; lee@example.org\nAction: failed\nStatus: 5.1.1\n\n"
+)
+RETURNED_BOUNCE = (
+    "--R\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n"
+    "Final-Recipient: rfc822; kim@example.org\nAction: failed\nStatus: 5.1.1\n\n"
+    "--R\nContent-Type: message/rfc822\n\nFrom: MAILER-DAEMON@other.example\nContent-Type: "
+    'multipart/report; report-type=delivery-status; boundary="I"\n\n--I\nContent-Type: '
+    "message/delivery-status\n\nReporting-MTA: dns; other.example\n\n"
+    "Final-Recipient: rfc822; someone@other.example\nAction: failed\nStatus: 5.0.0\n\n--I--\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("parts", "recipients"),
+    [
+        # Two recipients' fields with no blank line between them: two recipients.
+        (GROUPS_WITHOUT_BLANK_LINE, [("kim@example.org", "5.2.2"), ("lee@example.org", "5.1.1")]),
+        # The returned mail was itself a bounce: its DSN is about someone else.
+        (RETURNED_BOUNCE, [("kim@example.org", "5.1.1")]),
+    ],
+    ids=["groups without blank line", "returned bounce"],
+)
+def test_dsn_structure(parts: str, recipients: list[tuple[str, str]]) -> None:
+    bounce = parse_bounce(parse_mail(_report(parts)).tree)
+    assert bounce is not None
+    assert [(r.address, r.status) for r in bounce.recipients] == recipients
+
+
+SES = (
+    '{"notificationType":"Bounce","bounce":{"bouncedRecipients":[{"emailAddress":"Kim@example.org",'
+    '"status":"5.1.1"}]},"mail":{"source":"team@mail.example.test","destination":["kim@example.org"'
+    '],"commonHeaders":{"from":["team@mail.example.test"]}}}'
+)  # (read as text, the sender's address would count as a recipient too)
+SES_CASES = {
+    "plain": SES,
+    # SNS delivers the SES document as a JSON string inside its own envelope.
+    "sns": '{\n  "Type" : "Notification",\n  "Message" : ' + json.dumps(SES) + "\n}",
+    # A mail system wrapped a long line inside a JSON string.
+    "wrapped": SES.replace('"from":["team', '"from":["te\n am'),
+    # A complaint names who complained.
+    "complaint": SES.replace(
+        '"Bounce","bounce":{"bouncedRecipients"', '"Complaint","complaint":{"complainedRecipients"'
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SES_CASES)
+def test_ses_notifications(case: str) -> None:
+    head = "From: SES <no-reply@sns.amazonaws.com>\nTo: support@example.test\n"
+    raw = (head + "Subject: AWS Notification Message\n\n" + SES_CASES[case] + "\n").encode()
+    assert _classified(raw).kind == "bounce"
+    bounce = parse_bounce(parse_mail(raw).tree)
+    assert bounce is not None
+    assert [r.address for r in bounce.recipients] == ["kim@example.org"]
+
+
+def test_the_returned_mails_sender_is_no_recipient() -> None:
+    body = (
+        "A message sent by\n  <team@mail.example.test>\ncould not be delivered. The following\n"
+        "address(es) failed:\n  kim@example.org\n    550 5.1.1 unknown user\n\n"
+        + COPY
+        + RETURNED.replace("From: support@example.test", "From: <team@mail.example.test>")
+    )
+    bounce = parse_bounce(parse_mail((HEAD + "\n" + body).encode()).tree)
+    assert bounce is not None
+    assert [r.address for r in bounce.recipients] == ["kim@example.org"]
+
+
+@pytest.mark.parametrize(
+    "wording", ["retry timeout exceeded", "all hosts have been failing for a long time"]
+)
+def test_giving_up_on_an_unreachable_host_is_not_hard(wording: str) -> None:
+    body = f"The following address(es) failed:\n  kim@example.org\n    {wording}\n"
+    bounce = parse_bounce(parse_mail((HEAD + "\n" + body).encode()).tree)
+    assert bounce is not None
+    assert not bounce.permanent
