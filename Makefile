@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run start stop test lint fmt sync bench-converter bench-fetcher fidelity
+.PHONY: help run start stop test lint fmt sync bench-converter bench-fetcher fidelity bounces
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,6 +32,10 @@ fmt:  ## format and autofix
 bench-converter:  ## converter parse+classify+map throughput and peak memory (store excluded)
 	@deploy/local/bootstrap.sh >/dev/null
 	.venv/bin/python bench/bench_converter.py
+
+bounces:  ## bounce fidelity against sisimai's expectations (CORPUS=dir, default the test copy)
+	@deploy/local/bootstrap.sh >/dev/null
+	.venv/bin/python bench/bounces.py $(if $(CORPUS),--corpus $(CORPUS))
 
 bench-fetcher:  ## fetcher mails/s (real Dovecot + RabbitMQ, SQLite store) and APPEND-to-event delay
 	@deploy/local/bootstrap.sh >/dev/null

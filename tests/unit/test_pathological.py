@@ -39,6 +39,8 @@ LINE_STARTS = [
     "", "x ", "mail from", "from", "on a wrote", "On Monday, Casey wrote (", "--", "sent from my x",
     "sent via", "message from ", "##- ", "---- original message", "the following addresses had",
     "|", "{\"notificationType\":", "Message-ID: <", "re", "x-foo", "5.1.1 ", "550",
+    "dda:SMTP=", "(expanded from ", "Final-Recipient: rfc822; ", "Content-Type: message/rfc822",
+    "The original message was received at", "Received: ", "please contact ", "{\"Type\" : ",
 ]  # fmt: skip
 ENDS = ["x", ":", ""]
 
@@ -187,6 +189,54 @@ def test_deeply_nested_notification_json_is_no_crash() -> None:
     body = '{"notificationType": "Bounce", "bounce": ' + "[" * 200_000 + "\n"
     result = assert_quick(mail(BOUNCE, body))
     assert result.mail is not None
+
+
+def _report(report_type: str, part_type: str, fields: str) -> bytes:
+    return (
+        BOUNCE + f'Content-Type: multipart/report; report-type={report_type}; boundary="b"'
+        "\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n"
+        f"--b\r\nContent-Type: {part_type}\r\n\r\n{fields}\r\n--b--\r\n"
+    ).encode()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    "run",
+    [
+        "dda:SMTP=", "dda:SMTP=a", "dda:SMTP=a@", "(expanded from a@b.c) ", "a@b.c ", "a@b.c\n",
+        "Final-Recipient: rfc822; a@b.c\n", "Original-Recipient: rfc822; a@b.c\nStatus: 5.0.0\n",
+        '{"Type" : "Notification", "Message" : "', '\\"', "{", "Received: x\n\tfor <a@b.c>;\n",
+    ],
+)  # fmt: skip
+def test_bounce_reading_with_runs(run: str) -> None:
+    """The paths issue 14 added: X.400 addresses, alias notes, delivery-status fields in the
+    text, SNS envelopes, the returned mail's senders, per-line status codes."""
+    filler = run * (60_000 // len(run))
+    assert_quick(mail(BOUNCE, "The following address failed:\n" + filler + "x\n"))
+    assert_quick(mail(BOUNCE, "The following address failed:\n  kim\n" + COPY + filler))
+
+
+COPY = "------ This is a copy of the message, including all the headers. ------\n"
+
+
+@pytest.mark.timeout(120)
+def test_one_field_group_naming_thousands_of_recipients() -> None:
+    # no blank line between the groups (split per recipient), every status generic (each one
+    # refined from the notice's line naming the recipient, read once for all of them)
+    group = "".join(
+        f"Final-Recipient: rfc822; u{i}@example.org\r\nStatus: 5.0.0\r\n" for i in range(3_000)
+    )
+    result = assert_quick(_report("delivery-status", "message/delivery-status", group))
+    assert result.bounce is not None
+    assert len(result.bounce.recipients) == 3_000
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("run", [" ", "x", ";", "/", "automatic-action/"])
+def test_sieve_reject_disposition_with_runs(run: str) -> None:
+    value = "automatic-action/" + run * (100_000 // len(run)) + "; deleted"
+    fields = f"Final-Recipient: rfc822; bob@example.org\r\nDisposition: {value}\r\n"
+    assert_quick(_report("disposition-notification", "message/disposition-notification", fields))
 
 
 def _growth(build: Callable[[int], bytes]) -> float:

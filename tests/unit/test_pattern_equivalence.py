@@ -62,14 +62,17 @@ OLD_SIGNATURE = re.compile(
 OLD_NOT_RCPT = re.compile(
     r"^\s*>*\s*(?:from|return-path|reply-to|sender|message-id|received|x-[\w-]+|references|"
     r"in-reply-to|envelope-from|mail from|>>> mail from|original-envelope-id|reporting-mta|"
-    r"dkim-signature|list-[\w-]+|errors-to)\s*:|\bmail from\s*:?\s*<|\bhelo\b|\behlo\b",
+    r"dkim-signature|list-[\w-]+|errors-to)\s*:|\bmail from\s*:?\s*<|\bhelo\b|\behlo\b|"
+    r"\bplease contact\b|\bfurther assistance\b",  # issue 14
     re.IGNORECASE,
 )
 OLD_ORIGINAL = re.compile(
     r"^[ \t|>-]*(?:-+ ?)?(?:this is a copy of (?:your|the) message|below this line is a copy|"
-    r"original message (?:follows|headers)|message text follows|"
-    r"(?:the )?(?:original|returned) message|unsent message below|"
-    r"-+ ?(?:original|returned) message)",
+    r"original (?:message|mail) (?:follows|headers|as follows)|message text follows|"
+    r"(?:the )?(?:original|returned) message(?! was received at)|unsent message below|"
+    r"-+ ?(?:original|returned) message(?! was received at)|"
+    # issue 14: Sendmail's opening line is no start; a part's Content-Type or a Received line is
+    r"content-type:[ \t]*(?:message/rfc822|text/rfc822-headers)|(?:received|return-path):[ \t])",
     re.IGNORECASE | re.MULTILINE,
 )
 OLD_STRONG = re.compile(
@@ -106,7 +109,12 @@ OLD_STRONG = re.compile(
     r"this is a delivery status notification|"
     r"message from .+ could not be delivered|"
     r"the following message to <[^>]+> was undeliverable|"
-    r"\{\"notificationtype\":\"(?:bounce|complaint|delivery)\""
+    r"\{\"notificationtype\":\"(?:bounce|complaint|delivery)\"|"
+    # issue 14
+    r"delivery is delayed to these recipients or groups|"
+    r"this message hasn't been delivered yet|"
+    r"a message that you sent has not yet been delivered to one or more of its|"
+    r"抱歉，您的邮件被退回|您的邮件(?:无法|未能)(?:成功)?(?:投递|送达)"
     r")",
     re.IGNORECASE | re.MULTILINE,
 )
@@ -144,6 +152,9 @@ BOUNCE_WORDS = (
     "this is a copy of your message, including all the headers", "transcript of session follows",
     "your mail sent on: x", "message from x could not be delivered", '{"notificationtype":"bounce"',
     "this is the mail system at host", "- ", "received", "sender", "list-id", "ehlo",
+    "the original message was received at", " was received at", "original mail as follows",
+    "content-type: message/rfc822", "received: ", "return-path:\t", "please contact",
+    "delivery is delayed to these recipients or groups", "您的邮件无法投递",
 )  # fmt: skip
 
 

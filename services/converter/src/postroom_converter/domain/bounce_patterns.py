@@ -2,12 +2,13 @@
 
 Only about a third of real bounces are clean RFC 3464 reports; the rest (qmail, Exim, old
 Sendmail, Domino, Exchange 2003, Japanese carriers, Amazon SES notifications, ...) are plain text
-written by the MTA. The patterns live here, apart from the decision logic in `classify.py` and the
-recipient extraction in `bounce.py`, so both use exactly the same list and it can grow with the
-corpus (tests/fixtures/mail/sisimai) without touching the logic. All regexes are compiled once.
+written by the MTA. The patterns live here, apart from the decision logic in `bounce_notice.py`
+and the recipient extraction in `bounce.py`, so both use exactly the same list and it can grow
+with the corpus (tests/fixtures/mail/sisimai) without touching the logic. All regexes are
+compiled once.
 
 A pattern is "strong" when it is MTA boilerplate that people do not type themselves; weak
-patterns (generic error phrases) only count together with a machine sender or a null return path.
+patterns (generic error phrases) only count together with a second sign (`bounce_notice.py`).
 
 Every pattern is linear in its input (a bounce can come from anyone): no two quantifiers compete
 for the same characters; where a phrase may follow a run of dashes that the line's leading
@@ -27,7 +28,7 @@ __all__ = [
 # The From header (display name and address) of bounce senders. Matched on the whole header
 # value, lower-cased, because daemons often send "MAILER-DAEMON <>" or a bare "mailer-daemon".
 MACHINE_SENDER_RE = re.compile(
-    r"(?:^|[\s<\"'(])(?:mailer[-_.]?daemon|post_?master|poostmaster|double-bounce|"
+    r"(?:^|[\s<\"'(])(?:mailer[-_.]?daemon|post_?master|poostmaster|double-bounce|mdaemon|"
     r"mail[ .]deliver(?:y)?[ .](?:system|subsystem)|mail\.delivery\.system|"
     r"[a-z0-9._-]+-(?:admin|owner|bounces?)|owner-[a-z0-9._-]+|sysadmin|"
     r"no-?reply|do-?not-?reply)(?:[@\s>\"')]|$)"
@@ -44,11 +45,15 @@ BOUNCE_SUBJECT_RE = re.compile(
     r"failure (?:notice|delivery)|failed delivery|delivery failure|permanent delivery failure|"
     r"mail system error|mail could not be delivered|message (?:could not be|not) delivered|"
     r"non[- ]?delivery|nondeliverable|delayed mail|warning: (?:could not send|delayed)|"
+    r"delivery delayed|delayed delivery|mail delivery delayed|warning: message \S{1,64} delayed|"
+    r"warning: user unknown|"
     r"there was an error sending your mail|returned to sender|undelivered mail|"
     r"postfix smtp server: errors|"
     r"unzustellbar|nicht zustellbar|non remis|non distribuable|no se puede entregar|"
     r"non recapitabile|onbestelbaar|"
     r"メッセージを配信できません|メールエラー通知|"
+    r"(?:系统)?退信|邮件(?:投递失败|退回|无法投递)|投递失败|无法投递|未能成功?送达|"
+    r"退件通知|(?:郵件)?無法投遞|傳送失敗|"
     r"aws notification message|"
     r"mail failure\b|mail failed\b|"
     r"you \S+ are not member|loop alert"
@@ -92,6 +97,10 @@ STRONG_BODY_RE = re.compile(
     r"this is a delivery status notification|"
     r"message from .+ could not be delivered|"
     r"the following message to <[^>]+> was undeliverable|"
+    r"delivery is delayed to these recipients or groups|"
+    r"this message hasn't been delivered yet|"
+    r"a message that you sent has not yet been delivered to one or more of its|"
+    r"抱歉，您的邮件被退回|您的邮件(?:无法|未能)(?:成功)?(?:投递|送达)|"
     r"\{\"notificationtype\":\"(?:bounce|complaint|delivery)\"|"
     rf"{_AFTER_DASHES}the following addresses had|"
     rf"{_AFTER_DASHES}(?:message log|failed addresses) follow|"
@@ -100,13 +109,15 @@ STRONG_BODY_RE = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 
-# Generic error phrases: only evidence together with a machine sender or null return path.
+# Generic error phrases: only evidence together with a daemon sender, a machine sender with a
+# null return path, or a bounce subject with a DSN status code.
 WEAK_BODY_RE = re.compile(
     r"\b(?:[45]\d\d[ -][45]\.\d{1,3}\.\d{1,3}|[45]\.\d\.\d{1,3}\b|"
     r"user unknown|no such user|mailbox (?:is )?(?:full|unavailable)|"
     r"recipient address rejected|could not be delivered|undeliverable|"
     r"delivery (?:failed|failure)|permanent error|host unknown|"
-    r"送信できませんでした|配信できません)",
+    r"送信できませんでした|配信できません|"
+    r"退信|收件人不存在|用户不存在|邮箱不存在|无法投递|投递失败|無法投遞)",
     re.IGNORECASE,
 )
 

@@ -10,7 +10,9 @@ Decisions:
 - ARF feedback reports (`multipart/report; report-type=feedback-report`, and the non-ARF
   Hotmail/JMRP complaint format) are kind `bounce`: like a DSN they are a mailbox provider's
   report about a mail we sent, to be recorded against the recipient, never answered and never
-  threaded as a customer's message. `parse_bounce` finds no delivery-status recipients in them.
+  threaded as a customer's message. `parse_bounce` finds no delivery-status fields in them; the
+  recipient is the returned mail's (the complainer), and a Sieve reject (an automatic MDN saying
+  "deleted", RFC 5429) is a bounce as well. Bounces without report structure: `bounce_notice.py`.
 - `Feedback-ID` is not a signal (bulk senders set it on newsletters and on personal mail alike).
 - A bounce forwarded by a person ("Fwd: Returned mail", quoted with ">") stays `normal`: a
   customer asking why their mail bounced needs an answer.
@@ -18,16 +20,9 @@ Decisions:
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from postroom_converter.domain.bounce import notice_text
-from postroom_converter.domain.bounce_patterns import (
-    BOUNCE_SUBJECT_RE,
-    FEEDBACK_SUBJECT_RE,
-    MACHINE_SENDER_RE,
-    STRONG_BODY_RE,
-    WEAK_BODY_RE,
-)
+from postroom_converter.domain.bounce_dsn import is_reject_notice
+from postroom_converter.domain.bounce_notice import DAEMON_ADDR_RE, bounce_notice, has_part
 from postroom_converter.domain.ooo import (
     AUTO_REPLY_PREFIX_RE,
     AUTOMATIC_BODY_RE,
@@ -60,10 +55,6 @@ _AUTO_HEADERS = (
 )
 _LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post")
 _AUTO_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
-_DAEMON_ADDR_RE = re.compile(
-    r"^(?:mailer[-_.]?daemon|post_?master|double-bounce)(?:@|$)", re.IGNORECASE
-)
-_FEEDBACK_BODY_RE = re.compile(r"x-hmxmroriginalrecipient|feedback-type:", re.IGNORECASE)
 _QUOTE_PREFIX_RE = re.compile(r"^\s*(?:re|aw|sv|vs|antw|wg|fwd?|tr)\s*:", re.IGNORECASE)
 _OOO_BODY_CHARS = 2_000
 
@@ -83,7 +74,8 @@ def classify(
     signals = _own_loop(mail, is_our_message_id, loop_header)
     bounce = [*_report(mail), *_failed_recipients(mail)]
     if not _has(bounce, "bounce"):
-        bounce += _bounce_notice(mail)
+        reason = bounce_notice(mail)
+        bounce += [("bounce", reason)] if reason else []
     is_bounce = _has(bounce, "bounce")
     signals += bounce
     signals += [] if is_bounce else _daemon_sender(mail)
@@ -121,9 +113,13 @@ def _report(mail: ParsedMail) -> list[Signal]:
     report = mail.report_type
     if report == "delivery-status":
         return [("bounce", "multipart/report; report-type=delivery-status")]
+    if has_part(mail, "message/delivery-status"):  # the parameter missing or garbled
+        return [("bounce", "multipart/report with a message/delivery-status part")]
     if report == "feedback-report":
         reason = "ARF feedback report (multipart/report; report-type=feedback-report)"
         return [("bounce", reason)]
+    if report == "disposition-notification" and is_reject_notice(mail.tree):
+        return [("bounce", "Sieve reject (automatic disposition notification: deleted)")]
     return [("auto_reply", f"multipart/report; report-type={report or 'missing'}")]
 
 
@@ -131,82 +127,9 @@ def _failed_recipients(mail: ParsedMail) -> list[Signal]:
     return [("bounce", "X-Failed-Recipients present")] if mail.header("x-failed-recipients") else []
 
 
-def _bounce_notice(mail: ParsedMail) -> list[Signal]:
-    """A bounce that does not say so in its structure, told by who sent it and what it says.
-
-    The body is read only when a header already hints at a machine (daemon sender, null
-    return path, bounce-like subject) or the mail has parts; ordinary mail never pays for it."""
-    sender = _Sender.of(mail)
-    bounce_subject = bool(BOUNCE_SUBJECT_RE.search(mail.subject))
-    hinted = sender.machine or sender.null_path or bounce_subject
-    if not (hinted or mail.content_type.startswith("multipart/")):
-        return []
-    text = (notice_text(mail.tree) if mail.tree is not None else mail.text) or mail.text
-    reason = (
-        _dsn_part(mail)
-        or _mta_notice(mail.subject, text, sender, bounce_subject=bounce_subject)
-        or _feedback_report(mail, text)
-    )
-    return [("bounce", reason)] if reason else []
-
-
-@dataclass(frozen=True)
-class _Sender:
-    """Who a mail claims to come from, as far as bounces care."""
-
-    machine: bool  # a daemon-like From, or no sender at all
-    null_path: bool  # Return-Path <> or <MAILER-DAEMON...>
-
-    @classmethod
-    def of(cls, mail: ParsedMail) -> "_Sender":
-        from_header = " ".join(mail.headers.get("from", ()))
-        address = mail.sender.address if mail.sender else ""
-        machine = bool(MACHINE_SENDER_RE.search(from_header)) or not address
-        null_path = mail.return_path_null or mail.header("return-path").lower().startswith(
-            "<mailer-daemon"
-        )
-        return cls(machine=machine, null_path=null_path)
-
-    @property
-    def who(self) -> str:
-        return "machine sender" if self.machine else "null return path" if self.null_path else ""
-
-
-def _dsn_part(mail: ParsedMail) -> str:
-    if mail.content_type != "multipart/report" and _has_part(mail, "message/delivery-status"):
-        return "message/delivery-status part"
-    return ""
-
-
-def _mta_notice(subject: str, text: str, sender: _Sender, *, bounce_subject: bool) -> str:
-    """A bounce subject or an MTA's bounce wording, each only believed together with a second
-    sign (a machine sender, a null return path, or the other of the two)."""
-    strong = STRONG_BODY_RE.search(text)
-    who = sender.who
-    if who and bounce_subject:
-        return f"bounce subject {subject[:60]!r} from a {who}"
-    if who and strong:
-        return f"MTA bounce text {strong.group(0).strip()[:60]!r} from a {who}"
-    if bounce_subject and strong:
-        return f"bounce subject and MTA bounce text {strong.group(0).strip()[:60]!r}"
-    if sender.machine and sender.null_path and WEAK_BODY_RE.search(text):
-        return "delivery error text from a machine sender with null return path"
-    return ""
-
-
-def _feedback_report(mail: ParsedMail, text: str) -> str:
-    """An abuse or complaint report that is not ARF (Hotmail/JMRP): subject, and the returned
-    message attached or quoted."""
-    if FEEDBACK_SUBJECT_RE.search(mail.subject) and (
-        _FEEDBACK_BODY_RE.search(text) or _has_part(mail, "message/rfc822")
-    ):
-        return "abuse/feedback report (returned message attached)"
-    return ""
-
-
 def _daemon_sender(mail: ParsedMail) -> list[Signal]:
     sender = mail.sender.address if mail.sender else ""
-    return [("auto_reply", f"From {sender}")] if _DAEMON_ADDR_RE.match(sender) else []
+    return [("auto_reply", f"From {sender}")] if DAEMON_ADDR_RE.match(sender) else []
 
 
 def _list(mail: ParsedMail) -> list[Signal]:
@@ -258,12 +181,6 @@ def _out_of_office(mail: ParsedMail) -> list[Signal]:
         return [("out_of_office", f"out-of-office subject ({ooo.group(0)!r})")]
     body = OOO_BODY_RE.search(mail.text[:_OOO_BODY_CHARS])
     return [("out_of_office", f"out-of-office text ({body.group(0)!r})")] if body else []
-
-
-def _has_part(mail: ParsedMail, content_type: str) -> bool:
-    if mail.tree is None or not mail.tree.is_multipart():
-        return False
-    return any(p.get_content_type() == content_type for p in mail.tree.walk())
 
 
 _PRIORITY: tuple[MailKind, ...] = ("own_loop", "bounce", "out_of_office", "list", "auto_reply")
