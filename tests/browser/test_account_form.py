@@ -210,6 +210,7 @@ async def test_the_seed_flow_through_the_console(
         assert time.monotonic() < deadline, "no item for the customer's mail"
         await asyncio.sleep(1)
     print(f"item listed after {time.monotonic() - started:.1f} s")
+    await desk.shot("console-account-seed-item-listed")
     await row.locator("a").first.click()
     await page.wait_for_url(re.compile(r".*/ui/items/.+"))
     answer = f"We are on our way {uuid.uuid4().hex[:6]}."
