@@ -262,16 +262,17 @@ async def test_sign_in_with_microsoft_comes_back_to_the_account(
 async def test_a_denied_sign_in_comes_back_as_a_notice(
     desk: Console, idp: IdentityProvider
 ) -> None:
-    client = idp.register_client(secret="client-secret", default_user="bob@example.test")
-    idp.deny("bob@example.test")
+    # a user of this test alone: the IdP is the session's, and a denial lasts for its life
+    declines = f"declines-{uuid.uuid4().hex[:8]}@example.test"
+    client = idp.register_client(secret="client-secret", default_user=declines)
+    idp.deny(declines)
     box = SecretBox(SECRET)
     oauth = OAuthSettings(
         client_id=client.client_id, client_secret_enc=box.encrypt("client-secret"), tenant=TENANT
     )
-    bob = "bob@example.test"
-    mailbox = MailboxSettings(host="127.0.0.1", port=143, security=Security.NONE, username=bob)
+    mailbox = MailboxSettings(host="127.0.0.1", port=143, security=Security.NONE, username=declines)
     account = EmailAccount(
-        id="acc_denied", name="Denied", address="bob@example.test", provider="microsoft",
+        id="acc_denied", name="Denied", address=declines, provider="microsoft",
         project="Support", mailbox=mailbox, oauth=oauth, active=False,
     )  # fmt: skip
     await desk.store.put_account(account)
