@@ -2,6 +2,7 @@
 
 import asyncio
 import imaplib
+import time
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -13,7 +14,7 @@ from postroom_shared.contracts import (
     deterministic_event_id,
 )
 from postroom_shared.models import LedgerEntry, NotificationTemplate
-from postroom_shared.store import Store
+from postroom_shared.store import Store, StoreUnavailableError
 from tests import factories
 from tests.integration.item_owner import ItemOwner, item_owner
 from tests.integration.replier_stack import running_replier
@@ -153,6 +154,71 @@ class _CrashAfterSend:
         await self._store.mark_done(entry, state)
 
 
+def _copies_in_inbox(stack: StackEnv, message_id: str) -> int:
+    """How many mails with `message_id` the customer's INBOX holds."""
+    with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
+        imap.login("customer", "customer")
+        imap.select("INBOX", readonly=True)
+        _, hits = imap.search(None, "HEADER", "Message-ID", message_id)
+        return len(hits[0].split())
+
+
+class _LockedAtMark:
+    """The real store, except that the first `mark_done` finds it locked (SQLite's busy
+    timeout ran out under another writer): a transient error right after SMTP accepted."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
+        if not self.refused:
+            self.refused += 1
+            raise StoreUnavailableError("SQLite stayed locked: database is locked")
+        await self._store.mark_done(entry, state)
+
+
+async def test_a_store_locked_at_the_ledger_mark_does_not_send_a_second_copy(
+    stack: StackEnv, replier: Replier
+) -> None:
+    """SMTP accepted, then the ledger write met a locked store: the replier retries the mark
+    itself, so the event is done, and a redelivery sends nothing (before, the handler failed,
+    the redelivery found the claim, waited for it to go stale and sent the mail again)."""
+    locked = _LockedAtMark(factories.whole_store(replier.store))
+    settings = replier.settings.model_copy(
+        update={"smtp_timeout_s": 0.5, "smtp_retry_deadline_s": 0.0}
+    )
+    patient = Replier(
+        store=locked,
+        broker=replier.broker,
+        signer=replier.signer,
+        secrets=replier.secrets,
+        settings=settings,
+    )
+    store = factories.whole_store(replier.store)
+    item = await factories.stored_incident(store, 16)
+    event = factories.item_created(item, 16, "customer@example.test")
+    await patient.handle(event)
+    assert locked.refused == 1
+    reason = f"auto_reply:{event.message.mail_key}"
+    held = await store.get_ledger(item.id, reason, "customer@example.test")
+    assert held is not None and held.state == "sent"
+    await patient.handle(event)  # a redelivery: nothing more
+
+    def copies() -> int:
+        return _copies_in_inbox(stack, held.message_id)
+
+    deadline = time.monotonic() + 10
+    while copies() < 1:
+        assert time.monotonic() < deadline, "the auto-reply never arrived"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # a second copy would be on its way by now
+    assert copies() == 1
+
+
 async def test_crash_after_send_before_mark_resends_once_with_the_same_message_id(
     stack: StackEnv, replier: Replier, owner: ItemOwner
 ) -> None:
@@ -188,11 +254,7 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
     assert [m.message_id for m in outbound] == [held.message_id]  # one thread entry
 
     def copies() -> int:
-        with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
-            imap.login("customer", "customer")
-            imap.select("INBOX", readonly=True)
-            _, hits = imap.search(None, "HEADER", "Message-ID", held.message_id)
-            return len(hits[0].split())
+        return _copies_in_inbox(stack, held.message_id)
 
     for _ in range(100):
         if copies() >= 2:

@@ -69,7 +69,7 @@ class Delivery:
             except PermanentError as exc:
                 await self.store.mark_done(claim, "failed")
                 return Outcome("failed", str(exc))
-            await self.store.mark_done(claim, "sent")
+            await self._mark_sent(claim)
             if automatic is not None:  # the limits and budgets count automatic mail only
                 await self._record_send(claim, content, automatic, account_id)
             log.info(f"{label(purpose)} sent", recipient=recipient, message_id=claim.message_id)
@@ -92,11 +92,33 @@ class Delivery:
             )
         )
 
+    def _patience(self) -> float:
+        # a live sender holds its claim at most this long (retries included)
+        return self.settings.smtp_retry_deadline_s + self.settings.smtp_timeout_s * 2 + 10
+
+    async def _mark_sent(self, claim: LedgerEntry) -> None:
+        """SMTP accepted the mail: record it, retrying a store that is briefly unavailable (a
+        locked SQLite, a MongoDB failover) here rather than through a redelivery, which would
+        find this claim, wait for it to go stale and send a second copy. The retries stay well
+        inside the claim's patience, so no other worker takes the claim meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._patience() / 2
+        delay = 0.1
+        while True:
+            try:
+                await self.store.mark_done(claim, "sent")
+                return
+            except TransientError as exc:
+                if loop.time() + delay > deadline:
+                    raise
+                log.warning("ledger mark after send failed; retrying", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
     async def _claim(self, claim: LedgerEntry) -> str:
         """Claim the right to send; while another worker holds a fresh claim (a concurrent copy
         of the same event), wait for it to finish instead of sending twice."""
-        # a live sender holds its claim at most this long (retries included)
-        patience = self.settings.smtp_retry_deadline_s + self.settings.smtp_timeout_s * 2 + 10
+        patience = self._patience()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + patience + 5
         while True:
