@@ -136,22 +136,39 @@ async def test_account_template_is_used_and_a_broken_one_falls_back(
     assert "This is an automatic reply." in found["broken"]  # the built-in template
 
 
-class _CrashAfterSend:
-    """The real store, except that the first `mark_done` dies: the process crashed right after
-    SMTP accepted the mail and before the ledger said so."""
+class _FirstMarkFails:
+    """The real store, except that the first `mark_done` raises `error`: a crash right after
+    SMTP accepted the mail (RuntimeError), or a store locked at that moment (a transient one)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, error: Exception) -> None:
         self._store = store
-        self.crashed = False
+        self._error: Exception | None = error
+        self.failed = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
     async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
-        if not self.crashed:
-            self.crashed = True
-            raise RuntimeError("crash between SMTP accept and ledger write")
+        if self._error is not None:
+            error, self._error = self._error, None
+            self.failed += 1
+            raise error
         await self._store.mark_done(entry, state)
+
+
+def _replier_on(store: _FirstMarkFails, replier: Replier) -> Replier:
+    """`replier` on `store`, with a short SMTP timeout and no retries, so a claim left behind
+    goes stale after 2 x 0.5 + 10 s instead of minutes."""
+    settings = replier.settings.model_copy(
+        update={"smtp_timeout_s": 0.5, "smtp_retry_deadline_s": 0.0}
+    )
+    return Replier(
+        store=store,
+        broker=replier.broker,
+        signer=replier.signer,
+        secrets=replier.secrets,
+        settings=settings,
+    )
 
 
 def _copies_in_inbox(stack: StackEnv, message_id: str) -> int:
@@ -163,46 +180,22 @@ def _copies_in_inbox(stack: StackEnv, message_id: str) -> int:
         return len(hits[0].split())
 
 
-class _LockedAtMark:
-    """The real store, except that the first `mark_done` finds it locked (SQLite's busy
-    timeout ran out under another writer): a transient error right after SMTP accepted."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self.refused = 0
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
-        if not self.refused:
-            self.refused += 1
-            raise StoreUnavailableError("SQLite stayed locked: database is locked")
-        await self._store.mark_done(entry, state)
-
-
 async def test_a_store_locked_at_the_ledger_mark_does_not_send_a_second_copy(
     stack: StackEnv, replier: Replier
 ) -> None:
     """SMTP accepted, then the ledger write met a locked store: the replier retries the mark
     itself, so the event is done, and a redelivery sends nothing (before, the handler failed,
     the redelivery found the claim, waited for it to go stale and sent the mail again)."""
-    locked = _LockedAtMark(factories.whole_store(replier.store))
-    settings = replier.settings.model_copy(
-        update={"smtp_timeout_s": 0.5, "smtp_retry_deadline_s": 0.0}
+    locked = _FirstMarkFails(
+        factories.whole_store(replier.store),
+        StoreUnavailableError("SQLite stayed locked: database is locked"),
     )
-    patient = Replier(
-        store=locked,
-        broker=replier.broker,
-        signer=replier.signer,
-        secrets=replier.secrets,
-        settings=settings,
-    )
+    patient = _replier_on(locked, replier)
     store = factories.whole_store(replier.store)
     item = await factories.stored_incident(store, 16)
     event = factories.item_created(item, 16, "customer@example.test")
     await patient.handle(event)
-    assert locked.refused == 1
+    assert locked.failed == 1
     reason = f"auto_reply:{event.message.mail_key}"
     held = await store.get_ledger(item.id, reason, "customer@example.test")
     assert held is not None and held.state == "sent"
@@ -226,17 +219,11 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
     marked the ledger, left a claim; once that claim is stale the redelivery sends again, with
     the same Message-ID, and exactly once. (Short SMTP timeout and no retries, so the claim goes
     stale after 2 x 0.5 + 10 s instead of minutes.)"""
-    crashing = _CrashAfterSend(factories.whole_store(replier.store))
-    settings = replier.settings.model_copy(
-        update={"smtp_timeout_s": 0.5, "smtp_retry_deadline_s": 0.0}
+    crashing = _FirstMarkFails(
+        factories.whole_store(replier.store),
+        RuntimeError("crash between SMTP accept and ledger write"),
     )
-    crashy = Replier(
-        store=crashing,
-        broker=replier.broker,
-        signer=replier.signer,
-        secrets=replier.secrets,
-        settings=settings,
-    )
+    crashy = _replier_on(crashing, replier)
     store = factories.whole_store(replier.store)
     item = await factories.stored_incident(store, 6)
     event = factories.item_created(item, 6, "customer@example.test")
