@@ -17,10 +17,9 @@ must sign in again), `OAuthError` (configuration or a refused sign-in), `Transie
 
 from postroom_shared.oauth.endpoints import OAuthEndpoints
 from postroom_shared.oauth.errors import OAuthError, ReauthorizationRequired
-from postroom_shared.oauth.google import GOOGLE_SCOPES
-from postroom_shared.oauth.microsoft import MICROSOFT_APP_SCOPES, MICROSOFT_SCOPES
 from postroom_shared.oauth.owners import SMTP_OWNER
 from postroom_shared.oauth.sasl import oauthbearer_payload, xoauth2_payload
+from postroom_shared.oauth.scopes import GOOGLE_SCOPES, MICROSOFT_APP_SCOPES, MICROSOFT_SCOPES
 from postroom_shared.oauth.tokens import TokenSource
 
 __all__ = [

@@ -19,6 +19,7 @@ from google.oauth2.credentials import Credentials
 from postroom_shared.errors import TransientError
 from postroom_shared.oauth.errors import OAuthError, token_error
 from postroom_shared.oauth.http import IdpSession
+from postroom_shared.oauth.scopes import GOOGLE_SCOPES
 
 __all__ = [
     "GOOGLE_SCOPES",
@@ -28,8 +29,6 @@ __all__ = [
     "https_only",
     "refresh",
 ]
-
-GOOGLE_SCOPES = ("https://mail.google.com/",)
 
 
 def https_only(url: str, what: str) -> str:

@@ -16,6 +16,7 @@ from postroom_shared.errors import TransientError
 from postroom_shared.models import OAuthSettings
 from postroom_shared.oauth.endpoints import OAuthEndpoints
 from postroom_shared.oauth.errors import OAuthError, token_error
+from postroom_shared.oauth.scopes import MICROSOFT_APP_SCOPES, MICROSOFT_SCOPES
 
 __all__ = [
     "FAILED_REQUEST",
@@ -28,14 +29,6 @@ __all__ = [
     "user_scopes",
 ]
 
-# delegated access to the signed-in user's mailbox over IMAP and SMTP AUTH (offline_access,
-# openid and profile are added by msal)
-MICROSOFT_SCOPES = (
-    "https://outlook.office.com/IMAP.AccessAsUser.All",
-    "https://outlook.office.com/SMTP.Send",
-)
-# app-only: the permissions granted to the app registration itself (IMAP.AccessAsApp)
-MICROSOFT_APP_SCOPES = ("https://outlook.office365.com/.default",)
 _RESERVED = frozenset({"openid", "profile", "offline_access"})
 
 # what msal lets through from a token request that failed on the way: the network, a 5xx

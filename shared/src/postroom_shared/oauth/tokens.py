@@ -15,18 +15,19 @@ msal and google-auth block, so their calls run in a worker thread.
 import asyncio
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from postroom_shared.errors import TransientError
 from postroom_shared.logs import get_logger
 from postroom_shared.models import OAuthSettings
-from postroom_shared.oauth import google, microsoft
 from postroom_shared.oauth.endpoints import OAuthEndpoints
 from postroom_shared.oauth.errors import OAuthError, ReauthorizationRequired
-from postroom_shared.oauth.http import IdpSession
 from postroom_shared.oauth.owners import describe, stored_oauth
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.settings import CommonSettings
+
+if TYPE_CHECKING:
+    from postroom_shared.oauth.http import IdpSession
 from postroom_shared.store.ports import TokenOwners
 
 __all__ = ["TokenSource", "client_secret"]
@@ -188,6 +189,11 @@ class TokenSource:
     def _refresh_blocking(
         self, owner: str, provider: str, oauth: OAuthSettings, enc: str
     ) -> _Grant:
+        # the providers' libraries load here, when a token is first needed: a deployment
+        # without OAuth accounts never pays their memory (docs/performance.md)
+        from postroom_shared.oauth import google, microsoft
+        from postroom_shared.oauth.http import IdpSession
+
         refresh_token = self._secrets.decrypt(enc)
         if provider == "google":
             secret = client_secret(oauth, self._secrets)
@@ -228,6 +234,8 @@ class TokenSource:
             )
         if not oauth.client_secret_enc:
             raise OAuthError(f"{describe(owner)}: app-only access needs the client secret")
+        from postroom_shared.oauth import microsoft
+
         app = self._msal_app(owner, provider, oauth)
         try:
             raw = app.acquire_token_for_client(scopes=microsoft.app_scopes(oauth))
@@ -243,6 +251,9 @@ class TokenSource:
             return entry[1]
         if entry is not None:
             entry[2].close()
+        from postroom_shared.oauth import microsoft
+        from postroom_shared.oauth.http import IdpSession
+
         session = IdpSession(self._endpoints)
         try:
             app = microsoft.new_app(

@@ -15,7 +15,7 @@ import time
 import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict
@@ -33,14 +33,15 @@ from postroom_api.oauth.state import (
 )
 from postroom_shared.errors import TransientError
 from postroom_shared.models import OAuthSettings
-from postroom_shared.oauth import google, microsoft
 from postroom_shared.oauth.endpoints import OAuthEndpoints
 from postroom_shared.oauth.errors import OAuthError, ReauthorizationRequired
-from postroom_shared.oauth.http import IdpSession
 from postroom_shared.oauth.owners import SMTP_OWNER, describe, stored_oauth
 from postroom_shared.oauth.tokens import client_secret
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store.ports import ConfigStore
+
+if TYPE_CHECKING:
+    from postroom_shared.oauth.http import IdpSession
 
 __all__ = ["AuthStart", "complete_authorization", "start_authorization"]
 
@@ -97,6 +98,10 @@ def start_authorization(
     `account_id` is the account whose refresh token the callback stores, or "smtp"; `console`
     is sealed in the state: the callback then returns the browser to the console."""
     _check_startable(provider, oauth)
+    # the providers' libraries load with the first sign-in, not with the API (about 25 MB)
+    from postroom_shared.oauth import google, microsoft
+    from postroom_shared.oauth.http import IdpSession
+
     redirect = oauth.redirect_uri or redirect_uri
     expires_at = time.time() + STATE_TTL_S
     state_id = token_source.token_urlsafe(16)
@@ -187,6 +192,9 @@ def _exchange(
     endpoints: OAuthEndpoints,
 ) -> str:
     """The refresh token for the callback's code (blocking)."""
+    from postroom_shared.oauth import google
+    from postroom_shared.oauth.http import IdpSession
+
     secret = client_secret(oauth, secrets)
     with IdpSession(endpoints) as session:
         try:
@@ -229,8 +237,10 @@ def _exchange_microsoft(
     oauth: OAuthSettings,
     secret: str | None,
     endpoints: OAuthEndpoints,
-    session: IdpSession,
+    session: "IdpSession",
 ) -> dict[str, Any]:
+    from postroom_shared.oauth import microsoft
+
     app = microsoft.new_app(oauth, secret, endpoints, session)
     flow = {
         "state": state,
