@@ -82,6 +82,8 @@ class Pop3Session:
             for message in batch:
                 outcome = await self._deliver(message)
                 (failing if outcome == "failed" else handled).append(message)
+            if handled:
+                log.info("batch published", mails=len(handled))
             crash("after_publish")
             if delete:
                 # mail the server could not hand out, or over the limit, stays there untouched
