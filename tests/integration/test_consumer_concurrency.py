@@ -8,11 +8,9 @@ per delivery, so `subscribe` handles up to `prefetch` messages concurrently, and
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from aio_pika import Message, connect_robust
-from aio_pika.abc import AbstractChannel
 from faststream.rabbit import RabbitQueue
 from pydantic import BaseModel, SecretStr
 
@@ -30,16 +28,7 @@ class Ping(BaseModel):
     n: int
 
 
-@pytest.fixture
-async def channel(stack: StackEnv) -> AsyncIterator[AbstractChannel]:
-    conn = await connect_robust(stack.amqp_url)
-    yield await conn.channel()
-    await conn.close()
-
-
-async def test_a_consumer_handles_up_to_its_prefetch_at_once(
-    stack: StackEnv, channel: AbstractChannel
-) -> None:
+async def test_a_consumer_handles_up_to_its_prefetch_at_once(stack: StackEnv) -> None:
     name = f"test.concurrency.{uuid.uuid4().hex[:8]}"
     settings = CommonSettings(
         store_url="sqlite:///unused", broker_url=stack.amqp_url, secret_key=SecretStr("c" * 40)
@@ -67,6 +56,8 @@ async def test_a_consumer_handles_up_to_its_prefetch_at_once(
     queue = RabbitQueue(name, durable=False)
     subscribe(broker, queue, None, Ping, handle, RetryPolicy(attempts=1, backoff_s=(1.0,)))
     await broker.start()
+    connection = await connect_robust(stack.amqp_url)
+    channel = await connection.channel()
     try:
         for n in range(3 * PREFETCH):
             body = f'{{"n": {n}}}'.encode()
@@ -77,3 +68,4 @@ async def test_a_consumer_handles_up_to_its_prefetch_at_once(
     finally:
         await broker.stop()
         await channel.queue_delete(name)
+        await connection.close()
