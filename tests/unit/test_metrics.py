@@ -13,6 +13,8 @@ from postroom_shared.metrics import (
     start_metrics_server,
     suppression_code,
 )
+from postroom_shared.models import Item
+from tests import factories
 from tests.conftest import free_port
 
 
@@ -70,6 +72,21 @@ def test_published_events_are_counted_with_bounded_labels() -> None:
     record_published("item.created.v1", json.dumps(item))
     assert _value("postroom_items_created_total", account="acc_m", item_type="defect") == before + 1
     assert _value("postroom_events_published_total", type="item.created.v1") >= 1
+
+
+def test_an_event_given_as_its_model_is_counted_as_its_json_is() -> None:
+    """`publish_event` hands the model over, so a mail's raw bytes are not parsed again."""
+    mail = factories.mail_received("acc_model/INBOX/1/1", b"Subject: x\r\n\r\nbody")
+    stored = Item.model_construct(id="it_9", number=9, token="INC-9", item_type="incident")
+    item = factories.item_created(stored, 1, "a@x.test")
+    item = item.model_copy(update={"item": item.item.model_copy(update={"account_id": "acc_m2"})})
+    received = ("postroom_mails_received_total", {"account": "acc_model", "source": "test"})
+    created = ("postroom_items_created_total", {"account": "acc_m2", "item_type": "incident"})
+    for event, (name, labels) in ((mail, received), (item, created)):
+        before = _value(name, **labels)
+        record_published(event.type, event)
+        record_published(event.type, event.model_dump_json())
+        assert _value(name, **labels) == before + 2, name
 
 
 def test_a_broken_body_is_logged_not_raised() -> None:

@@ -154,7 +154,13 @@ def subscribe[E: BaseModel](
     title: str | None = None,
     description: str | None = None,
 ) -> None:
-    """Consume `queue` (bound to `exchange`) with `retrying(... handle ...)`."""
+    """Consume `queue` (bound to `exchange`) with `retrying(... handle ...)`.
+
+    Up to the broker's prefetch messages are handled at once (aiormq starts a task per
+    delivery), so one mail's store writes and confirms overlap with the next one's. The
+    handler is called with the message itself (`undecoded`) on a broker made by
+    `runtime.make_broker` (no FastDepends): resolving its arguments cost more CPU than the
+    handling, with a worker-thread hop per message."""
     broker.subscriber(
         queue,
         exchange,
@@ -165,8 +171,8 @@ def subscribe[E: BaseModel](
     )(retrying(broker, queue.name, model, handle, policy))
 
 
-async def undecoded(message: StreamMessage[Any]) -> bytes:
-    """The subscriber's decoder: the body as it came. FastStream would JSON-decode it before
-    `consume` runs, and a body that is no JSON would then fail outside it, be requeued and
-    fail again, for ever; `consume` validates it instead."""
-    return bytes(message.body)
+async def undecoded(message: StreamMessage[Any]) -> StreamMessage[Any]:
+    """The subscriber's decoder: the message as it came, body undecoded. FastStream would
+    JSON-decode it before `consume` runs, and a body that is no JSON would then fail outside
+    it, be requeued and fail again, for ever; `consume` validates it instead."""
+    return message

@@ -130,7 +130,11 @@ async def publish_raw(
     body: str,
     event_id: str,
     correlation_id: str | None = None,
+    *,
+    event: EventEnvelope | None = None,
 ) -> None:
+    """Publish an event's JSON `body`; `event`, when the caller has it, is what the metrics
+    read their labels from instead of parsing the body again."""
     await confirmed_publish(
         broker,
         body.encode(),
@@ -141,7 +145,7 @@ async def publish_raw(
         correlation_id=correlation_id,
         message_type=routing_key,
     )
-    record_published(routing_key, body)
+    record_published(routing_key, event if event is not None else body)
 
 
 async def publish_event(broker: RabbitBroker, event: EventEnvelope) -> None:
@@ -151,6 +155,7 @@ async def publish_event(broker: RabbitBroker, event: EventEnvelope) -> None:
         event.model_dump_json(),
         str(event.event_id),
         event.correlation_id,
+        event=event,
     )
 
 

@@ -32,6 +32,7 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
+from pydantic import BaseModel
 
 from postroom_shared.broker_admin import BrokerAdmin
 from postroom_shared.logs import get_logger
@@ -173,20 +174,24 @@ def record_dead_lettered(queue: str) -> None:
     MESSAGES_DEAD_LETTERED.labels(queue).inc()
 
 
-def record_published(routing_key: str, body: str) -> None:
-    """Count one published event (called after the broker confirmed it). Never raises: the
-    event is out, and a metric must not turn that into a failure."""
+def record_published(routing_key: str, body: str | BaseModel) -> None:
+    """Count one published event (called after the broker confirmed it), given as its JSON or
+    as the model itself: then only the labelled fields are dumped, never a mail's raw bytes.
+    Never raises: the event is out, and a metric must not turn that into a failure."""
     try:
         _record(routing_key, body)
     except Exception as exc:
         log.warning("metrics: event not counted", routing_key=routing_key, error=repr(exc))
 
 
-def _record(routing_key: str, body: str) -> None:
+def _record(routing_key: str, body: str | BaseModel) -> None:
     EVENTS_PUBLISHED.labels(routing_key).inc()
     if routing_key not in _LABELLED:
         return
-    data = json.loads(body)
+    if isinstance(body, str):
+        data = json.loads(body)
+    else:
+        data = body.model_dump(mode="json", include=_LABEL_FIELDS)
     match routing_key:
         case "mail.received.v1":
             MAILS_RECEIVED.labels(data["account_id"], data.get("source", "")).inc()
@@ -207,6 +212,7 @@ def _record(routing_key: str, body: str) -> None:
             MAILS_IGNORED.labels(data["account_id"]).inc()
 
 
+_LABEL_FIELDS = {"account_id", "source", "item", "reason", "why"}
 _LABELLED = frozenset(
     {
         "mail.received.v1", "item.created.v1", "item.updated.v1", "reply.sent.v1",

@@ -43,6 +43,7 @@ def make_broker(settings: CommonSettings, *, prefetch: int = 8) -> RabbitBroker:
         ),
         graceful_timeout=30.0,
         logger=None,
+        apply_types=False,  # `consumer.subscribe` hands the message over as it came
     )
     set_publish_timeout(broker, settings.publish_timeout_s)
     return broker

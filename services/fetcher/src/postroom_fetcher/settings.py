@@ -26,7 +26,7 @@ class FetcherSettings(CommonSettings):
         " quarantined with its headers only.",
     )
     fetch_batch: int = Field(
-        default=20, ge=1, le=500, description="Most mails published per batch (checkpoint)."
+        default=100, ge=1, le=500, description="Most mails published per batch (checkpoint)."
     )
     fetch_batch_bytes: int = Field(
         default=16 * 1024 * 1024,

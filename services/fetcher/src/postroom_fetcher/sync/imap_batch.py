@@ -91,6 +91,10 @@ class ImapBatch:
             self.bodies.clear()
         await asyncio.gather(*(self._quarantine_unreadable(uid) for uid in self.poisoned))
         handled = [uid for uid, key in zip(uids, keys, strict=True) if key is not None]
+        if handled:
+            log.info(
+                "batch published", mails=len(handled), first_uid=handled[0], last_uid=handled[-1]
+            )
         await self._record([key for key in keys if key is not None])
         self.deps.crash("after_publish")
         await self._finish(handled)

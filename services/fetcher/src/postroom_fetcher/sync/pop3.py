@@ -3,13 +3,15 @@
 POP3 has no UIDs or checkpoints; the store's seen keys (namespace "uidl") remember which
 messages were published. Batches are cut by count and by bytes (LIST sizes), like IMAP's.
 Order per batch: download (TOP n 0 only for mail over the limit; mail over the inline limit
-streamed into the blob store as RETR delivers it) → publish, confirmed → DELE (when the
+streamed into the blob store as RETR delivers it) → publish, the batch's confirms awaited
+together while the next messages download → DELE (when the
 account deletes after reading) → record the UIDLs. DELE takes effect only at QUIT, so a
 session that dies anywhere deletes nothing; mail published and recorded but still on the
 server is deleted in the next session. After QUIT the keys of mail gone from the server are
 pruned.
 """
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -52,6 +54,9 @@ class Pop3Session:
     mailbox: Pop3Mailbox
     run: AccountThread
     strikes: dict[str, int] = field(default_factory=dict)  # by UIDL, kept up to date
+    # POP3 answers one command at a time: a RETR (or a streamed body) is read whole before
+    # the next command, while earlier messages' publishes wait for their confirms.
+    _reading: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
     def limit(self) -> int:
@@ -79,9 +84,13 @@ class Pop3Session:
             if index:
                 crash("mid_download")
             handled: list[Pop3Message] = []
-            for message in batch:
-                outcome = await self._deliver(message)
+            # The batch's publishes wait for their confirms together; the connection reads
+            # one message at a time (`_reading`).
+            outcomes = await asyncio.gather(*(self._deliver(message) for message in batch))
+            for message, outcome in zip(batch, outcomes, strict=True):
                 (failing if outcome == "failed" else handled).append(message)
+            if handled:
+                log.info("batch published", mails=len(handled))
             crash("after_publish")
             if delete:
                 # mail the server could not hand out, or over the limit, stays there untouched
@@ -117,7 +126,8 @@ class Pop3Session:
                 if message.size > self.deps.inline_max_bytes:
                     return await self._stream(origin, message)
                 async with self.deps.memory.hold(message.size):
-                    raw = await self.run(self.mailbox.retrieve, message.number)
+                    async with self._reading:
+                        raw = await self.run(self.mailbox.retrieve, message.number)
                     await publish_mail(self.deps.outlet, origin, raw)
                 return "published"
             except MailboxError as exc:
@@ -148,7 +158,8 @@ class Pop3Session:
         return "quarantined"
 
     async def _quarantine_too_large(self, origin: Origin, message: Pop3Message) -> Outcome:
-        headers = await self.run(self.mailbox.headers, message.number)
+        async with self._reading:
+            headers = await self.run(self.mailbox.headers, message.number)
         await quarantine_too_large(
             self.deps.outlet, origin, headers=headers, size=message.size, limit=self.limit
         )
@@ -159,7 +170,7 @@ class Pop3Session:
         """RETR straight into the blob store, piece by piece, then publish the blob."""
         chunk = self.deps.chunk_bytes
         what = f"POP3 message UIDL {message.uidl}"
-        async with self.deps.memory.hold(chunk):
+        async with self.deps.memory.hold(chunk), self._reading:
             body: Pop3Body = await self.run(self.mailbox.open_body, message.number, chunk)
             stored = await stream_to_blob(
                 self.deps.store, self.run, body, limit=self.limit, what=what, crash=self.deps.crash
