@@ -4,6 +4,7 @@ import asyncio
 import imaplib
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import pytest
@@ -156,19 +157,24 @@ class _FirstMarkFails:
         await self._store.mark_done(entry, state)
 
 
-def _replier_on(store: _FirstMarkFails, replier: Replier) -> Replier:
+@asynccontextmanager
+async def _replier_on(store: _FirstMarkFails, replier: Replier) -> AsyncIterator[Replier]:
     """`replier` on `store`, with a short SMTP timeout and no retries, so a claim left behind
-    goes stale after 2 x 0.5 + 10 s instead of minutes."""
+    goes stale after 2 x 0.5 + 10 s instead of minutes (closed after: its SMTP sessions)."""
     settings = replier.settings.model_copy(
         update={"smtp_timeout_s": 0.5, "smtp_retry_deadline_s": 0.0}
     )
-    return Replier(
+    other = Replier(
         store=store,
         broker=replier.broker,
         signer=replier.signer,
         secrets=replier.secrets,
         settings=settings,
     )
+    try:
+        yield other
+    finally:
+        await other.aclose()
 
 
 def _copies_in_inbox(stack: StackEnv, message_id: str) -> int:
@@ -190,26 +196,26 @@ async def test_a_store_locked_at_the_ledger_mark_does_not_send_a_second_copy(
         factories.whole_store(replier.store),
         StoreUnavailableError("SQLite stayed locked: database is locked"),
     )
-    patient = _replier_on(locked, replier)
-    store = factories.whole_store(replier.store)
-    item = await factories.stored_incident(store, 16)
-    event = factories.item_created(item, 16, "customer@example.test")
-    await patient.handle(event)
-    assert locked.failed == 1
-    reason = f"auto_reply:{event.message.mail_key}"
-    held = await store.get_ledger(item.id, reason, "customer@example.test")
-    assert held is not None and held.state == "sent"
-    await patient.handle(event)  # a redelivery: nothing more
+    async with _replier_on(locked, replier) as patient:
+        store = factories.whole_store(replier.store)
+        item = await factories.stored_incident(store, 16)
+        event = factories.item_created(item, 16, "customer@example.test")
+        await patient.handle(event)
+        assert locked.failed == 1
+        reason = f"auto_reply:{event.message.mail_key}"
+        held = await store.get_ledger(item.id, reason, "customer@example.test")
+        assert held is not None and held.state == "sent"
+        await patient.handle(event)  # a redelivery: nothing more
 
-    def copies() -> int:
-        return _copies_in_inbox(stack, held.message_id)
+        def copies() -> int:
+            return _copies_in_inbox(stack, held.message_id)
 
-    deadline = time.monotonic() + 10
-    while copies() < 1:
-        assert time.monotonic() < deadline, "the auto-reply never arrived"
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(1.0)  # a second copy would be on its way by now
-    assert copies() == 1
+        deadline = time.monotonic() + 10
+        while copies() < 1:
+            assert time.monotonic() < deadline, "the auto-reply never arrived"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # a second copy would be on its way by now
+        assert copies() == 1
 
 
 async def test_crash_after_send_before_mark_resends_once_with_the_same_message_id(
@@ -223,32 +229,32 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
         factories.whole_store(replier.store),
         RuntimeError("crash between SMTP accept and ledger write"),
     )
-    crashy = _replier_on(crashing, replier)
-    store = factories.whole_store(replier.store)
-    item = await factories.stored_incident(store, 6)
-    event = factories.item_created(item, 6, "customer@example.test")
-    with pytest.raises(RuntimeError, match="crash"):
-        await crashy.handle(event)
-    reason = f"auto_reply:{event.message.mail_key}"
-    held = await store.get_ledger(item.id, reason, "customer@example.test")
-    assert held is not None and held.state == "sending"
+    async with _replier_on(crashing, replier) as crashy:
+        store = factories.whole_store(replier.store)
+        item = await factories.stored_incident(store, 6)
+        event = factories.item_created(item, 6, "customer@example.test")
+        with pytest.raises(RuntimeError, match="crash"):
+            await crashy.handle(event)
+        reason = f"auto_reply:{event.message.mail_key}"
+        held = await store.get_ledger(item.id, reason, "customer@example.test")
+        assert held is not None and held.state == "sending"
 
-    await crashy.handle(event)  # the redelivery: waits for the stale claim, sends once more
-    await crashy.handle(event)  # a late duplicate: nothing more
-    after = await store.get_ledger(item.id, reason, "customer@example.test")
-    assert after is not None and after.state == "sent" and after.message_id == held.message_id
-    outbound = await owner.outbound(item.id, at_least=1)
-    assert [m.message_id for m in outbound] == [held.message_id]  # one thread entry
+        await crashy.handle(event)  # the redelivery: waits for the stale claim, sends once more
+        await crashy.handle(event)  # a late duplicate: nothing more
+        after = await store.get_ledger(item.id, reason, "customer@example.test")
+        assert after is not None and after.state == "sent" and after.message_id == held.message_id
+        outbound = await owner.outbound(item.id, at_least=1)
+        assert [m.message_id for m in outbound] == [held.message_id]  # one thread entry
 
-    def copies() -> int:
-        return _copies_in_inbox(stack, held.message_id)
+        def copies() -> int:
+            return _copies_in_inbox(stack, held.message_id)
 
-    for _ in range(100):
-        if copies() >= 2:
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(0.5)
-    assert copies() == 2  # the original and exactly one resend, same Message-ID
+        for _ in range(100):
+            if copies() >= 2:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        assert copies() == 2  # the original and exactly one resend, same Message-ID
 
 
 async def test_notification_list_hears_about_new_mail_but_not_its_author(

@@ -12,11 +12,12 @@ at-least-once window, documented in docs/architecture.md.
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
+from postroom_replier.adapters.smtp_pool import SmtpPool
 from postroom_replier.domain.rate_limits import fingerprint
 from postroom_replier.limits import why_held
 from postroom_replier.reports import AutoPurpose, Outcome, Purpose, label
@@ -36,6 +37,10 @@ class Delivery:
     store: ReplierStore
     settings: ReplierSettings
     target: Callable[[], Awaitable[SmtpTarget]]  # read per send: API changes apply at once
+    pool: SmtpPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pool = SmtpPool(self.settings.smtp_idle_s)
 
     async def deliver(
         self, claim: LedgerEntry, mail: EmailMessage, purpose: Purpose, account_id: str
@@ -64,7 +69,10 @@ class Delivery:
         if await self._claim(claim) == "claimed":
             try:
                 response = await send_with_retry(
-                    mail, await self.target(), deadline_s=self.settings.smtp_retry_deadline_s
+                    mail,
+                    await self.target(),
+                    deadline_s=self.settings.smtp_retry_deadline_s,
+                    send=self.pool.send,
                 )
             except PermanentError as exc:
                 await self.store.mark_done(claim, "failed")

@@ -30,7 +30,7 @@ from postroom_replier.domain.notify_rules import (
 from postroom_replier.domain.sent_mail import record_sent_mail
 from postroom_replier.domain.templates import Rendered, context
 from postroom_replier.domain.too_large import LEDGER_REASON, notice_key, plan_too_large_notice
-from postroom_replier.outbound import AccessTokens, resolve_target
+from postroom_replier.outbound import AccessTokens, RelaySettings, resolve_target
 from postroom_replier.people import actor_addresses, actor_name, bounced_addresses
 from postroom_replier.renderer import TemplateRenderer
 from postroom_replier.reports import Reports, change_key
@@ -68,8 +68,10 @@ class Replier:
     reports: Reports = field(init=False)
     delivery: Delivery = field(init=False)
     team_replies: TeamReplies = field(init=False)
+    _relay: RelaySettings = field(init=False)
 
     def __post_init__(self) -> None:
+        self._relay = self.settings.relay()  # a settings model per send cost more than the send
         self.reports = Reports(self.store, self.broker)
         self.delivery = Delivery(self.store, self.settings, self._smtp_target)
         self.team_replies = TeamReplies(
@@ -77,7 +79,9 @@ class Replier:
         )
 
     async def aclose(self) -> None:
-        """Stop the template render workers (a render in progress finishes first)."""
+        """Close the idle SMTP sessions and stop the template render workers (a render in
+        progress finishes first)."""
+        await self.delivery.pool.aclose()
         if self.renderer is not None:
             await self.renderer.aclose()
 
@@ -275,7 +279,7 @@ class Replier:
     async def _smtp_target(self) -> SmtpTarget:
         """Read per send: an SMTP change through the API applies to the next mail."""
         return await resolve_target(
-            self.store, secrets=self.secrets, relay=self.settings.relay(), tokens=self.tokens
+            self.store, secrets=self.secrets, relay=self._relay, tokens=self.tokens
         )
 
 
