@@ -14,7 +14,12 @@ from postroom_shared.contracts import (
     ItemUpdatedV1,
     deterministic_event_id,
 )
-from postroom_shared.models import LedgerEntry, NotificationTemplate
+from postroom_shared.models import (
+    LedgerEntry,
+    NotificationTemplate,
+    ProcessingLogEntry,
+    SendRecord,
+)
 from postroom_shared.store import Store, StoreUnavailableError
 from tests import factories
 from tests.integration.item_owner import ItemOwner, item_owner
@@ -138,8 +143,9 @@ async def test_account_template_is_used_and_a_broken_one_falls_back(
 
 
 class _FirstMarkFails:
-    """The real store, except that the first `mark_done` raises `error`: a crash right after
-    SMTP accepted the mail (RuntimeError), or a store locked at that moment (a transient one)."""
+    """The real store, except that the first ledger mark (`mark_done`, or `finish_send`, which
+    marks an automatic mail sent with its send record) raises `error`: a crash right after SMTP
+    accepted the mail (RuntimeError), or a store locked at that moment (a transient one)."""
 
     def __init__(self, store: Store, error: Exception) -> None:
         self._store = store
@@ -149,12 +155,21 @@ class _FirstMarkFails:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
+    def _fail_once(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             self.failed += 1
             raise error
+
+    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
+        self._fail_once()
         await self._store.mark_done(entry, state)
+
+    async def finish_send(
+        self, entry: LedgerEntry, record: SendRecord, log: ProcessingLogEntry | None
+    ) -> None:
+        self._fail_once()
+        await self._store.finish_send(entry, record, log)
 
 
 @asynccontextmanager

@@ -41,7 +41,6 @@ from postroom_replier.templating import render_for
 from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1, MailQuarantinedV1
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.messaging import publish_command
 from postroom_shared.models import EmailAccount, Item, LedgerEntry, NotifyEvent, utcnow
 from postroom_shared.secretbox import SecretBox
 
@@ -180,7 +179,13 @@ class Replier:
             claim = LedgerEntry(
                 item_id=key, reason=LEDGER_REASON, recipient=recipient, message_id=message_id
             )
-            outcome = await self.delivery.deliver(claim, mail, "too_large", account.id)
+            outcome = await self.delivery.deliver(
+                claim,
+                mail,
+                "too_large",
+                account.id,
+                lambda response: self.reports.sent_entry(event, claim, response, "too_large"),
+            )
             await self.reports.outcome(event, key, claim, outcome, "too_large")
 
     async def _send(
@@ -236,21 +241,28 @@ class Replier:
             rendered=rendered,
             auto_submitted="auto-replied" if kind == "auto_reply" else "auto-generated",
         )
-        outcome = await self.delivery.deliver(claim, mail, kind, account.id)
-        if outcome.state == "sent":  # now, or before this redelivery: asking again is harmless
-            await publish_command(
-                self.broker,
-                record_sent_mail(
-                    event=event,
-                    account=account,
-                    recipient=recipient,
-                    kind=kind,
-                    message_id=message_id,
-                    subject=str(mail["Subject"]),
-                    sent_at=utcnow(),
-                ),
+        outcome = await self.delivery.deliver(
+            claim,
+            mail,
+            kind,
+            account.id,
+            lambda response: self.reports.sent_entry(event, claim, response, kind),
+        )
+        # sent now, or before this redelivery: asking the owner again is harmless
+        command = (
+            record_sent_mail(
+                event=event,
+                account=account,
+                recipient=recipient,
+                kind=kind,
+                message_id=message_id,
+                subject=str(mail["Subject"]),
+                sent_at=utcnow(),
             )
-        await self.reports.outcome(event, ref.item_id, claim, outcome, kind)
+            if outcome.state == "sent"
+            else None
+        )
+        await self.reports.outcome(event, ref.item_id, claim, outcome, kind, command=command)
 
     async def _render_reply(
         self, account: EmailAccount, event: ItemUpdatedV1, values: dict[str, object], to: str
