@@ -159,7 +159,10 @@ async def open_session(target: SmtpTarget) -> SmtpClient:
         port=target.port,
         use_tls=target.security is Security.TLS,
         start_tls=False,  # never the library's opportunistic upgrade; see below
-        tls_context=_tls_context(target.verify_tls),
+        # loading the system trust store is the dearest step of a plain session: skipped there
+        tls_context=_tls_context(target.verify_tls)
+        if target.security is not Security.NONE
+        else None,
         timeout=target.timeout_s,
     )
     await client.connect()
