@@ -8,8 +8,9 @@ mongoeco wire server unless POSTROOM_TEST_MONGODB_URL names a real one.
 import asyncio
 from datetime import timedelta
 
-from postroom_shared.models import LedgerEntry, SendRecord, utcnow
-from postroom_shared.store.ports import ReplyStore
+from postroom_shared.models import LedgerEntry, ProcessingLogEntry, SendRecord, utcnow
+from postroom_shared.store.ports import ReplyStore, Store
+from postroom_shared.store.ports.replies import SendCheck, SendWindow
 
 
 async def test_ledger_claims_are_exclusive(store: ReplyStore) -> None:
@@ -81,3 +82,60 @@ async def test_send_counts_for_the_budgets_and_an_accounts_history(store: ReplyS
     assert [r.recipient for r in history] == ["b@victim.test", "d@other.test"]
     assert history[0].purpose == "auto_reply" and history[0].account_id == "acc1"
     assert len(await store.account_sends_since("acc1", hour, limit=1)) == 1
+
+
+async def test_check_send_reads_the_ledger_and_only_for_a_new_mail_the_window(
+    store: ReplyStore,
+) -> None:
+    now = utcnow()
+    for minutes, recipient in [(90, "a@x.test"), (30, "a@x.test"), (5, "b@x.test")]:
+        record = SendRecord(
+            recipient=recipient,
+            item_id="it_0",
+            fingerprint="f",
+            at=now - timedelta(minutes=minutes),
+        )
+        await store.record_send(record)
+    hour = now - timedelta(hours=1)
+    window = SendWindow(since=hour, budget_since=hour, budget=100, domain_budget=1)
+    new = await store.check_send("it_1", "auto_reply:k", "a@x.test", window)
+    assert new.ledger is None and [r.recipient for r in new.history] == ["a@x.test"]
+    assert (new.sent, new.sent_to_domain) == (2, 1)  # the domain's count stops at its budget
+    unlimited = SendWindow(since=hour, budget_since=hour)
+    assert (await store.check_send("it_1", "auto_reply:k", "c@y.test", unlimited)) == SendCheck(
+        None, [], 0, 0
+    )
+    assert await store.check_send("it_1", "auto_reply:k", "a@x.test", None) == SendCheck(None)
+
+    entry = LedgerEntry(
+        item_id="it_1", reason="auto_reply:k", recipient="a@x.test", message_id="<m>"
+    )
+    assert await store.claim_ledger(entry, stale_before=now) == "claimed"
+    held = await store.check_send("it_1", "auto_reply:k", "a@x.test", window)
+    assert held.ledger is not None and held.ledger.state == "sending"
+    assert held.history == [] and held.sent == 0  # a claimed mail is not limited again
+
+
+async def test_finish_send_marks_records_and_logs_once(store: Store) -> None:
+    entry = LedgerEntry(
+        item_id="it_1", reason="auto_reply:k", recipient="a@x.test", message_id="<m>"
+    )
+    assert await store.claim_ledger(entry, stale_before=utcnow()) == "claimed"
+    record = SendRecord(recipient="a@x.test", item_id="it_1", fingerprint="f", account_id="acc1")
+    log = ProcessingLogEntry(
+        id="k:replier:auto_reply_sent:a@x.test",
+        mail_key="k",
+        account_id="acc1",
+        stage="replier",
+        action="auto_reply_sent",
+        reason="a@x.test: 250 ok",
+    )
+    await store.finish_send(entry, record, log)
+    await store.finish_send(entry, record, log)  # a repeat after a failure keeps one of each
+    got = await store.get_ledger("it_1", "auto_reply:k", "a@x.test")
+    assert got is not None and got.state == "sent" and got.sent_at is not None
+    assert await store.claim_ledger(entry, stale_before=utcnow()) == "done"
+    sent = await store.sends_since("a@x.test", utcnow() - timedelta(minutes=1))
+    assert [(r.item_id, r.account_id) for r in sent] == [("it_1", "acc1")]
+    assert [e.id for e in await store.list_log(mail_key="k")] == [log.id]
+    assert await store.count_sends_since(utcnow() - timedelta(minutes=1), limit=10) == 1

@@ -441,6 +441,7 @@ async def test_replier_follows_smtp_settings_changes_without_restart(
         assert state == "sent" and len(sink.delivered) == 2
         assert message_id.encode() in sink.delivered[-1]
     finally:
+        await replier.aclose()
         await broker.stop()
 
 
@@ -494,12 +495,14 @@ async def test_auto_replies_over_xoauth2_with_tokens_from_the_identity_provider(
         stored = await store.get_smtp_settings()
         assert stored is not None and stored.oauth is not None
         idp.revoke_access_token(await tokens.access_token("smtp", "microsoft", stored.oauth))
+        await replier.delivery.pool.aclose()  # a new session logs in (a pooled one is in)
         state, _ = await _reply(replier, store, 12)
         assert state == "sent" and len(server.messages) == 2 and len(server.logins) == 2
 
         # consent withdrawn: no token, no refresh; the send fails for good (reply.failed.v1)
         # and the test mail tells the admin to sign in again
         idp.revoke_user(user, client.client_id)
+        await replier.delivery.pool.aclose()
         state, _ = await _reply(replier, store, 13)
         assert state == "failed" and len(server.messages) == 2
         result = await _test_mail(store, None, tokens)
@@ -507,4 +510,5 @@ async def test_auto_replies_over_xoauth2_with_tokens_from_the_identity_provider(
     finally:
         server.stop()
         tokens.close()
+        await replier.aclose()
         await broker.stop()

@@ -4,6 +4,7 @@ import asyncio
 import imaplib
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import pytest
@@ -13,7 +14,12 @@ from postroom_shared.contracts import (
     ItemUpdatedV1,
     deterministic_event_id,
 )
-from postroom_shared.models import LedgerEntry, NotificationTemplate
+from postroom_shared.models import (
+    LedgerEntry,
+    NotificationTemplate,
+    ProcessingLogEntry,
+    SendRecord,
+)
 from postroom_shared.store import Store, StoreUnavailableError
 from tests import factories
 from tests.integration.item_owner import ItemOwner, item_owner
@@ -137,8 +143,9 @@ async def test_account_template_is_used_and_a_broken_one_falls_back(
 
 
 class _FirstMarkFails:
-    """The real store, except that the first `mark_done` raises `error`: a crash right after
-    SMTP accepted the mail (RuntimeError), or a store locked at that moment (a transient one)."""
+    """The real store, except that the first ledger mark (`mark_done`, or `finish_send`, which
+    marks an automatic mail sent with its send record) raises `error`: a crash right after SMTP
+    accepted the mail (RuntimeError), or a store locked at that moment (a transient one)."""
 
     def __init__(self, store: Store, error: Exception) -> None:
         self._store = store
@@ -148,27 +155,41 @@ class _FirstMarkFails:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
+    def _fail_once(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             self.failed += 1
             raise error
+
+    async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
+        self._fail_once()
         await self._store.mark_done(entry, state)
 
+    async def finish_send(
+        self, entry: LedgerEntry, record: SendRecord, log: ProcessingLogEntry | None
+    ) -> None:
+        self._fail_once()
+        await self._store.finish_send(entry, record, log)
 
-def _replier_on(store: _FirstMarkFails, replier: Replier) -> Replier:
+
+@asynccontextmanager
+async def _replier_on(store: _FirstMarkFails, replier: Replier) -> AsyncIterator[Replier]:
     """`replier` on `store`, with a short SMTP timeout and no retries, so a claim left behind
-    goes stale after 2 x 0.5 + 10 s instead of minutes."""
+    goes stale after 2 x 0.5 + 10 s instead of minutes (closed after: its SMTP sessions)."""
     settings = replier.settings.model_copy(
         update={"smtp_timeout_s": 0.5, "smtp_retry_deadline_s": 0.0}
     )
-    return Replier(
+    other = Replier(
         store=store,
         broker=replier.broker,
         signer=replier.signer,
         secrets=replier.secrets,
         settings=settings,
     )
+    try:
+        yield other
+    finally:
+        await other.aclose()
 
 
 def _copies_in_inbox(stack: StackEnv, message_id: str) -> int:
@@ -190,26 +211,26 @@ async def test_a_store_locked_at_the_ledger_mark_does_not_send_a_second_copy(
         factories.whole_store(replier.store),
         StoreUnavailableError("SQLite stayed locked: database is locked"),
     )
-    patient = _replier_on(locked, replier)
-    store = factories.whole_store(replier.store)
-    item = await factories.stored_incident(store, 16)
-    event = factories.item_created(item, 16, "customer@example.test")
-    await patient.handle(event)
-    assert locked.failed == 1
-    reason = f"auto_reply:{event.message.mail_key}"
-    held = await store.get_ledger(item.id, reason, "customer@example.test")
-    assert held is not None and held.state == "sent"
-    await patient.handle(event)  # a redelivery: nothing more
+    async with _replier_on(locked, replier) as patient:
+        store = factories.whole_store(replier.store)
+        item = await factories.stored_incident(store, 16)
+        event = factories.item_created(item, 16, "customer@example.test")
+        await patient.handle(event)
+        assert locked.failed == 1
+        reason = f"auto_reply:{event.message.mail_key}"
+        held = await store.get_ledger(item.id, reason, "customer@example.test")
+        assert held is not None and held.state == "sent"
+        await patient.handle(event)  # a redelivery: nothing more
 
-    def copies() -> int:
-        return _copies_in_inbox(stack, held.message_id)
+        def copies() -> int:
+            return _copies_in_inbox(stack, held.message_id)
 
-    deadline = time.monotonic() + 10
-    while copies() < 1:
-        assert time.monotonic() < deadline, "the auto-reply never arrived"
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(1.0)  # a second copy would be on its way by now
-    assert copies() == 1
+        deadline = time.monotonic() + 10
+        while copies() < 1:
+            assert time.monotonic() < deadline, "the auto-reply never arrived"
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(1.0)  # a second copy would be on its way by now
+        assert copies() == 1
 
 
 async def test_crash_after_send_before_mark_resends_once_with_the_same_message_id(
@@ -223,32 +244,32 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
         factories.whole_store(replier.store),
         RuntimeError("crash between SMTP accept and ledger write"),
     )
-    crashy = _replier_on(crashing, replier)
-    store = factories.whole_store(replier.store)
-    item = await factories.stored_incident(store, 6)
-    event = factories.item_created(item, 6, "customer@example.test")
-    with pytest.raises(RuntimeError, match="crash"):
-        await crashy.handle(event)
-    reason = f"auto_reply:{event.message.mail_key}"
-    held = await store.get_ledger(item.id, reason, "customer@example.test")
-    assert held is not None and held.state == "sending"
+    async with _replier_on(crashing, replier) as crashy:
+        store = factories.whole_store(replier.store)
+        item = await factories.stored_incident(store, 6)
+        event = factories.item_created(item, 6, "customer@example.test")
+        with pytest.raises(RuntimeError, match="crash"):
+            await crashy.handle(event)
+        reason = f"auto_reply:{event.message.mail_key}"
+        held = await store.get_ledger(item.id, reason, "customer@example.test")
+        assert held is not None and held.state == "sending"
 
-    await crashy.handle(event)  # the redelivery: waits for the stale claim, sends once more
-    await crashy.handle(event)  # a late duplicate: nothing more
-    after = await store.get_ledger(item.id, reason, "customer@example.test")
-    assert after is not None and after.state == "sent" and after.message_id == held.message_id
-    outbound = await owner.outbound(item.id, at_least=1)
-    assert [m.message_id for m in outbound] == [held.message_id]  # one thread entry
+        await crashy.handle(event)  # the redelivery: waits for the stale claim, sends once more
+        await crashy.handle(event)  # a late duplicate: nothing more
+        after = await store.get_ledger(item.id, reason, "customer@example.test")
+        assert after is not None and after.state == "sent" and after.message_id == held.message_id
+        outbound = await owner.outbound(item.id, at_least=1)
+        assert [m.message_id for m in outbound] == [held.message_id]  # one thread entry
 
-    def copies() -> int:
-        return _copies_in_inbox(stack, held.message_id)
+        def copies() -> int:
+            return _copies_in_inbox(stack, held.message_id)
 
-    for _ in range(100):
-        if copies() >= 2:
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(0.5)
-    assert copies() == 2  # the original and exactly one resend, same Message-ID
+        for _ in range(100):
+            if copies() >= 2:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        assert copies() == 2  # the original and exactly one resend, same Message-ID
 
 
 async def test_notification_list_hears_about_new_mail_but_not_its_author(

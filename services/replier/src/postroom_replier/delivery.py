@@ -1,5 +1,9 @@
 """The one path every mail takes: ledger, limits, claim, SMTP, ledger, send history.
 
+Three store calls per new automatic mail, each a round trip (a thread hop on SQLite): the ledger
+entry with the send history the limits need (`check_send`), the claim, and the mark with the
+send record and the processing-log entry (`finish_send`).
+
 Idempotency: the ledger is keyed by (item, "<purpose>:<mail key or change>", recipient), for a
 team reply by (item, "team_reply:<thread key>", recipient), for a notice by (quarantine id,
 "too_large", recipient). A team reply is person-to-person mail: the limits and the send history
@@ -12,23 +16,26 @@ at-least-once window, documented in docs/architecture.md.
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
+from postroom_replier.adapters.smtp_pool import SmtpPool
 from postroom_replier.domain.rate_limits import fingerprint
-from postroom_replier.limits import why_held
-from postroom_replier.reports import AutoPurpose, Outcome, Purpose, label
+from postroom_replier.limits import why_held, window
+from postroom_replier.reports import Outcome, Purpose, label
 from postroom_replier.settings import ReplierSettings
 from postroom_replier.store import ReplierStore
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.logs import get_logger
-from postroom_shared.models import LedgerEntry, SendRecord, utcnow
+from postroom_shared.models import LedgerEntry, ProcessingLogEntry, SendRecord, utcnow
 
-__all__ = ["Delivery"]
+__all__ = ["Delivery", "SentLog"]
 
 log = get_logger(__name__)
+SentLog = Callable[[str], ProcessingLogEntry | None]
+"""The processing-log entry of a mail SMTP accepted with the given answer."""
 
 
 @dataclass
@@ -36,24 +43,38 @@ class Delivery:
     store: ReplierStore
     settings: ReplierSettings
     target: Callable[[], Awaitable[SmtpTarget]]  # read per send: API changes apply at once
+    pool: SmtpPool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pool = SmtpPool(self.settings.smtp_idle_s)
 
     async def deliver(
-        self, claim: LedgerEntry, mail: EmailMessage, purpose: Purpose, account_id: str
+        self,
+        claim: LedgerEntry,
+        mail: EmailMessage,
+        purpose: Purpose,
+        account_id: str,
+        sent_log: SentLog | None = None,
     ) -> Outcome:
         """Send `mail` at most once for `claim`, within the limits of automatic mail (unless
-        it is a team reply); what became of it."""
+        it is a team reply); what became of it. `sent_log` makes the processing-log entry of a
+        mail sent now, written with the ledger mark (the outcome says it is written)."""
         automatic = None if purpose == "team_reply" else purpose  # its SendRecord purpose
         recipient = claim.recipient
-        held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
+        now = utcnow()
+        limits = window(self.settings, now) if automatic is not None else None
+        check = await self.store.check_send(claim.item_id, claim.reason, recipient, limits)
+        held = check.ledger
         if held is not None and held.state != "sending":
             if held.state == "failed":
                 return Outcome("failed_before", "")
             return Outcome("sent", "already sent (ledger)")
         content = fingerprint(str(mail["Subject"]), _body(mail))
         if held is None and automatic is not None:  # new mail, not finishing a claimed one
-            limited = await why_held(
-                self.store,
+            limited = why_held(
                 self.settings,
+                check,
+                now,
                 recipient=recipient,
                 item_id=claim.item_id,
                 content=content,
@@ -64,49 +85,49 @@ class Delivery:
         if await self._claim(claim) == "claimed":
             try:
                 response = await send_with_retry(
-                    mail, await self.target(), deadline_s=self.settings.smtp_retry_deadline_s
+                    mail,
+                    await self.target(),
+                    deadline_s=self.settings.smtp_retry_deadline_s,
+                    send=self.pool.send,
                 )
             except PermanentError as exc:
                 await self.store.mark_done(claim, "failed")
                 return Outcome("failed", str(exc))
-            await self._mark_sent(claim)
-            if automatic is not None:  # the limits and budgets count automatic mail only
-                await self._record_send(claim, content, automatic, account_id)
+            entry = sent_log(response) if sent_log is not None and automatic else None
+            if automatic is None:
+                await self._mark_sent(lambda: self.store.mark_done(claim, "sent"))
+            else:  # the limits and budgets count automatic mail only
+                record = SendRecord(
+                    recipient=recipient,
+                    item_id=claim.item_id,
+                    fingerprint=content,
+                    purpose=automatic,
+                    account_id=account_id,
+                )
+                await self._mark_sent(lambda: self.store.finish_send(claim, record, entry))
             log.info(f"{label(purpose)} sent", recipient=recipient, message_id=claim.message_id)
-            return Outcome("sent", response)
+            return Outcome("sent", response, logged=entry is not None)
         held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
         if held is not None and held.state == "failed":
             return Outcome("failed_before", "")
         return Outcome("sent", "already sent (ledger)")
 
-    async def _record_send(
-        self, claim: LedgerEntry, content: str, purpose: AutoPurpose, account_id: str
-    ) -> None:
-        await self.store.record_send(
-            SendRecord(
-                recipient=claim.recipient,
-                item_id=claim.item_id,
-                fingerprint=content,
-                purpose=purpose,
-                account_id=account_id,
-            )
-        )
-
     def _patience(self) -> float:
         # a live sender holds its claim at most this long (retries included)
         return self.settings.smtp_retry_deadline_s + self.settings.smtp_timeout_s * 2 + 10
 
-    async def _mark_sent(self, claim: LedgerEntry) -> None:
-        """SMTP accepted the mail: record it, retrying a store that is briefly unavailable (a
-        locked SQLite, a MongoDB failover) here rather than through a redelivery, which would
-        find this claim, wait for it to go stale and send a second copy. The retries stay well
-        inside the claim's patience, so no other worker takes the claim meanwhile."""
+    async def _mark_sent(self, mark: Callable[[], Awaitable[None]]) -> None:
+        """SMTP accepted the mail: `mark` records it, retrying a store that is briefly
+        unavailable (a locked SQLite, a MongoDB failover) here rather than through a
+        redelivery, which would find this claim, wait for it to go stale and send a second
+        copy. The retries stay well inside the claim's patience, so no other worker takes the
+        claim meanwhile."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._patience() / 2
         delay = 0.1
         while True:
             try:
-                await self.store.mark_done(claim, "sent")
+                await mark()
                 return
             except TransientError as exc:
                 if loop.time() + delay > deadline:

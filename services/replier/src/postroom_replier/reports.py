@@ -9,6 +9,7 @@ the `reply.*` contracts have no reason for it: subscribers know of it from `item
 (`delivery.py`); `Reports.outcome` turns it into the matching event.
 """
 
+import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
@@ -16,6 +17,7 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_replier.store import ReplierStore
 from postroom_shared.contracts import (
+    CommandEnvelope,
     EventEnvelope,
     ItemCreatedV1,
     ItemUpdatedV1,
@@ -26,7 +28,7 @@ from postroom_shared.contracts import (
     deterministic_event_id,
 )
 from postroom_shared.logs import get_logger
-from postroom_shared.messaging import publish_event
+from postroom_shared.messaging import publish_command, publish_event
 from postroom_shared.models import LedgerEntry, ProcessingLogEntry
 
 __all__ = ["SOURCE", "AutoPurpose", "Outcome", "Purpose", "Reports", "change_key", "label"]
@@ -44,6 +46,7 @@ class Outcome:
 
     state: Literal["sent", "failed", "failed_before", "limited"]
     detail: str
+    logged: bool = False  # its processing-log entry was written with the ledger mark
 
 
 def label(purpose: Purpose) -> str:
@@ -95,8 +98,19 @@ class Reports:
         claim: LedgerEntry,
         outcome: Outcome,
         purpose: Purpose,
+        command: CommandEnvelope | None = None,
     ) -> None:
+        """Publish (and log) what became of one mail. `command`: for the item's owner when
+        the mail is sent (`item.record_sent_mail.v1`); it and `reply.sent.v1` are confirmed
+        together, one wait instead of two. Both are confirmed before the event is acked and a
+        redelivery repeats either with the same id, so their order does not matter."""
         recipient = claim.recipient
+        if outcome.state == "sent" and command is not None:
+            await asyncio.gather(
+                publish_command(self.broker, command),
+                self.outcome(cause, subject_id, claim, outcome, purpose),
+            )
+            return
         if outcome.state == "limited":
             await self.suppressed(cause, subject_id, purpose, recipient, outcome.detail)
         elif outcome.state == "failed":
@@ -114,8 +128,8 @@ class Reports:
                 "sent",
                 recipient,
                 purpose,
-                message_id=claim.message_id,
-                smtp_response=outcome.detail,
+                logged=outcome.logged,
+                **self._sent_fields(claim, outcome.detail),
             )
         # failed_before: reported as reply.failed.v1 when it happened
 
@@ -127,13 +141,16 @@ class Reports:
         outcome: str,
         recipient: str | None,
         purpose: Purpose,
+        logged: bool = False,
         **fields: object,
     ) -> None:
         """Publish what happened to one automatic mail, with an id a redelivery reproduces
         (auto-reply ids keep their original form; other purposes add theirs). A too-large
         notice is an auto-reply to the large mail, marked `notice: too_large`, and its
-        `item_id` is the quarantine id (there is no item)."""
-        await self._record(cause, outcome, recipient, purpose, fields)
+        `item_id` is the quarantine id (there is no item). `logged`: the processing-log entry
+        is written already (with the ledger mark)."""
+        if not logged:
+            await self._record(cause, outcome, recipient, purpose, fields)
         if purpose == "team_reply":  # no reply.* reason for it (module docstring)
             return
         if purpose != "auto_reply":
@@ -158,6 +175,18 @@ class Reports:
             ),
         )
 
+    def sent_entry(
+        self, cause: EventEnvelope, claim: LedgerEntry, response: str, purpose: Purpose
+    ) -> ProcessingLogEntry | None:
+        """The processing-log entry of a mail SMTP accepted with `response`, for the store to
+        write together with the ledger mark (`Delivery.deliver`); `outcome` then skips it."""
+        fields = self._sent_fields(claim, response)
+        return _entry(cause, "sent", claim.recipient, purpose, fields)
+
+    @staticmethod
+    def _sent_fields(claim: LedgerEntry, response: str) -> dict[str, object]:
+        return {"message_id": claim.message_id, "smtp_response": response}
+
     async def _record(
         self,
         cause: EventEnvelope,
@@ -166,30 +195,40 @@ class Reports:
         purpose: Purpose,
         fields: dict[str, object],
     ) -> None:
-        """The processing log shows what the replier did with each mail and why, next to the
-        converter's entries; one entry per mail, purpose, outcome and recipient (the id makes a
-        redelivery's entry a no-op)."""
-        if isinstance(cause, ItemCreatedV1 | ItemUpdatedV1):
-            key, account_id = change_key(cause), cause.item.account_id
-            mail_key = cause.message.mail_key if cause.message else cause.correlation_id
-            item_id: str | None = cause.item.item_id
-            token: str | None = cause.item.token
-        elif isinstance(cause, MailQuarantinedV1):
-            key = mail_key = cause.mail_key
-            account_id, item_id, token = cause.account_id, None, None
-        else:
-            return
-        action = f"{'too_large_notice' if purpose == 'too_large' else purpose}_{outcome}"
-        detail = fields.get("why") or fields.get("error") or fields.get("smtp_response") or ""
-        await self.store.put_log(
-            ProcessingLogEntry(
-                id=f"{key}:replier:{action}:{recipient or ''}",
-                mail_key=mail_key,
-                account_id=account_id,
-                stage="replier",
-                action=action,
-                reason=f"{recipient or 'nobody'}: {detail}" if detail else (recipient or ""),
-                item_id=item_id,
-                item_token=token,
-            )
-        )
+        entry = _entry(cause, outcome, recipient, purpose, fields)
+        if entry is not None:
+            await self.store.put_log(entry)
+
+
+def _entry(
+    cause: EventEnvelope,
+    outcome: str,
+    recipient: str | None,
+    purpose: Purpose,
+    fields: dict[str, object],
+) -> ProcessingLogEntry | None:
+    """The processing log shows what the replier did with each mail and why, next to the
+    converter's entries; one entry per mail, purpose, outcome and recipient (the id makes a
+    redelivery's entry a no-op)."""
+    if isinstance(cause, ItemCreatedV1 | ItemUpdatedV1):
+        key, account_id = change_key(cause), cause.item.account_id
+        mail_key = cause.message.mail_key if cause.message else cause.correlation_id
+        item_id: str | None = cause.item.item_id
+        token: str | None = cause.item.token
+    elif isinstance(cause, MailQuarantinedV1):
+        key = mail_key = cause.mail_key
+        account_id, item_id, token = cause.account_id, None, None
+    else:
+        return None
+    action = f"{'too_large_notice' if purpose == 'too_large' else purpose}_{outcome}"
+    detail = fields.get("why") or fields.get("error") or fields.get("smtp_response") or ""
+    return ProcessingLogEntry(
+        id=f"{key}:replier:{action}:{recipient or ''}",
+        mail_key=mail_key,
+        account_id=account_id,
+        stage="replier",
+        action=action,
+        reason=f"{recipient or 'nobody'}: {detail}" if detail else (recipient or ""),
+        item_id=item_id,
+        item_token=token,
+    )

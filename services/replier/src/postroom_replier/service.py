@@ -30,7 +30,7 @@ from postroom_replier.domain.notify_rules import (
 from postroom_replier.domain.sent_mail import record_sent_mail
 from postroom_replier.domain.templates import Rendered, context
 from postroom_replier.domain.too_large import LEDGER_REASON, notice_key, plan_too_large_notice
-from postroom_replier.outbound import AccessTokens, resolve_target
+from postroom_replier.outbound import AccessTokens, RelaySettings, resolve_target
 from postroom_replier.people import actor_addresses, actor_name, bounced_addresses
 from postroom_replier.renderer import TemplateRenderer
 from postroom_replier.reports import Reports, change_key
@@ -41,7 +41,6 @@ from postroom_replier.templating import render_for
 from postroom_shared.contracts import ItemCreatedV1, ItemUpdatedV1, MailQuarantinedV1
 from postroom_shared.logs import bind, get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.messaging import publish_command
 from postroom_shared.models import EmailAccount, Item, LedgerEntry, NotifyEvent, utcnow
 from postroom_shared.secretbox import SecretBox
 
@@ -68,8 +67,10 @@ class Replier:
     reports: Reports = field(init=False)
     delivery: Delivery = field(init=False)
     team_replies: TeamReplies = field(init=False)
+    _relay: RelaySettings = field(init=False)
 
     def __post_init__(self) -> None:
+        self._relay = self.settings.relay()  # a settings model per send cost more than the send
         self.reports = Reports(self.store, self.broker)
         self.delivery = Delivery(self.store, self.settings, self._smtp_target)
         self.team_replies = TeamReplies(
@@ -77,7 +78,9 @@ class Replier:
         )
 
     async def aclose(self) -> None:
-        """Stop the template render workers (a render in progress finishes first)."""
+        """Close the idle SMTP sessions and stop the template render workers (a render in
+        progress finishes first)."""
+        await self.delivery.pool.aclose()
         if self.renderer is not None:
             await self.renderer.aclose()
 
@@ -176,7 +179,13 @@ class Replier:
             claim = LedgerEntry(
                 item_id=key, reason=LEDGER_REASON, recipient=recipient, message_id=message_id
             )
-            outcome = await self.delivery.deliver(claim, mail, "too_large", account.id)
+            outcome = await self.delivery.deliver(
+                claim,
+                mail,
+                "too_large",
+                account.id,
+                lambda response: self.reports.sent_entry(event, claim, response, "too_large"),
+            )
             await self.reports.outcome(event, key, claim, outcome, "too_large")
 
     async def _send(
@@ -232,21 +241,28 @@ class Replier:
             rendered=rendered,
             auto_submitted="auto-replied" if kind == "auto_reply" else "auto-generated",
         )
-        outcome = await self.delivery.deliver(claim, mail, kind, account.id)
-        if outcome.state == "sent":  # now, or before this redelivery: asking again is harmless
-            await publish_command(
-                self.broker,
-                record_sent_mail(
-                    event=event,
-                    account=account,
-                    recipient=recipient,
-                    kind=kind,
-                    message_id=message_id,
-                    subject=str(mail["Subject"]),
-                    sent_at=utcnow(),
-                ),
+        outcome = await self.delivery.deliver(
+            claim,
+            mail,
+            kind,
+            account.id,
+            lambda response: self.reports.sent_entry(event, claim, response, kind),
+        )
+        # sent now, or before this redelivery: asking the owner again is harmless
+        command = (
+            record_sent_mail(
+                event=event,
+                account=account,
+                recipient=recipient,
+                kind=kind,
+                message_id=message_id,
+                subject=str(mail["Subject"]),
+                sent_at=utcnow(),
             )
-        await self.reports.outcome(event, ref.item_id, claim, outcome, kind)
+            if outcome.state == "sent"
+            else None
+        )
+        await self.reports.outcome(event, ref.item_id, claim, outcome, kind, command=command)
 
     async def _render_reply(
         self, account: EmailAccount, event: ItemUpdatedV1, values: dict[str, object], to: str
@@ -275,7 +291,7 @@ class Replier:
     async def _smtp_target(self) -> SmtpTarget:
         """Read per send: an SMTP change through the API applies to the next mail."""
         return await resolve_target(
-            self.store, secrets=self.secrets, relay=self.settings.relay(), tokens=self.tokens
+            self.store, secrets=self.secrets, relay=self._relay, tokens=self.tokens
         )
 
 

@@ -54,6 +54,12 @@ class ReplierSettings(ReplyRuleSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(default=30.0, gt=0)
+    smtp_idle_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="An SMTP session unused this long is closed; until then the next automatic"
+        " mail to the same server reuses it.",
+    )
     smtp_retry_deadline_s: float = Field(
         default=120.0,
         ge=0,

@@ -14,16 +14,27 @@ import asyncio
 import contextlib
 import random
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
 import aiosmtplib
+from aiosmtplib import SMTPResponse
 
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import Security, SmtpAuth
 
-__all__ = ["SmtpTarget", "TokenGetter", "send_message", "send_with_retry"]
+__all__ = [
+    "SmtpClient",
+    "SmtpTarget",
+    "TokenGetter",
+    "classified",
+    "open_session",
+    "send_message",
+    "send_with_retry",
+    "transact",
+]
 
 TokenGetter = Callable[[bool], Awaitable[str]]
 """An XOAUTH2 access token; `True` asks for a fresh one (the cached one was refused)."""
@@ -57,9 +68,11 @@ def _classify(code: int, text: str) -> Exception:
     return TransientError(detail) if 400 <= code < 500 else PermanentError(detail)
 
 
-def _tls_context(target: SmtpTarget) -> ssl.SSLContext:
+def _tls_context(verify_tls: bool) -> ssl.SSLContext:
+    # per session, not cached: a certificate the admin just installed in the system trust
+    # store counts from the next session on (sessions are pooled, so this is rare)
     context = ssl.create_default_context()
-    if not target.verify_tls:
+    if not verify_tls:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
@@ -125,16 +138,35 @@ async def _authenticate(client: aiosmtplib.SMTP, target: SmtpTarget) -> None:
         await client.auth_xoauth2(target.username, await target.token(True))
 
 
-async def _session(message: EmailMessage, target: SmtpTarget) -> str:
-    client = aiosmtplib.SMTP(
+class SmtpClient(aiosmtplib.SMTP):
+    """An aiosmtplib client that remembers whether a mail's DATA was begun on it: from then on
+    the server may have the mail, so a failure must not lead to sending it again on another
+    connection (`smtp_pool.py`)."""
+
+    data_begun = False
+    mails = 0  # transactions completed on this session
+    opened_at = 0.0  # the event loop's clock
+
+    async def data(self, message: str | bytes, /, **options: Any) -> SMTPResponse:
+        self.data_begun = True
+        return await super().data(message, **options)
+
+
+async def open_session(target: SmtpTarget) -> SmtpClient:
+    """A connected, greeted, secured and authenticated session, ready for mail."""
+    client = SmtpClient(
         hostname=target.host,
         port=target.port,
         use_tls=target.security is Security.TLS,
         start_tls=False,  # never the library's opportunistic upgrade; see below
-        tls_context=_tls_context(target),
+        # loading the system trust store is the dearest step of a plain session: skipped there
+        tls_context=_tls_context(target.verify_tls)
+        if target.security is not Security.NONE
+        else None,
         timeout=target.timeout_s,
     )
     await client.connect()
+    client.opened_at = asyncio.get_running_loop().time()
     try:
         await client.ehlo()
         if target.security is Security.STARTTLS:
@@ -147,18 +179,24 @@ async def _session(message: EmailMessage, target: SmtpTarget) -> str:
             await client.starttls()
             await client.ehlo()
         await _authenticate(client, target)
-        _, response = await client.send_message(message)
-        with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-            await client.quit()  # a polite end; the mail is accepted either way
-        return response
-    finally:
+    except BaseException:
         client.close()
+        raise
+    return client
 
 
-async def send_message(message: EmailMessage, target: SmtpTarget) -> str:
-    """Send `message`; returns the server's final answer."""
+async def transact(client: SmtpClient, message: EmailMessage) -> str:
+    """One mail transaction on an open session; the server's final answer."""
+    client.data_begun = False
+    _, response = await client.send_message(message)
+    return response
+
+
+@contextlib.contextmanager
+def classified(target: SmtpTarget) -> Iterator[None]:
+    """Library and network errors inside as `PermanentError` or `TransientError`."""
     try:
-        return await _session(message, target)
+        yield
     except (PermanentError, TransientError):
         raise
     except aiosmtplib.SMTPRecipientsRefused as exc:
@@ -173,18 +211,37 @@ async def send_message(message: EmailMessage, target: SmtpTarget) -> str:
         raise TransientError(f"SMTP connection to {target.where} failed: {exc!r}") from exc
 
 
+async def send_message(message: EmailMessage, target: SmtpTarget) -> str:
+    """Send `message` on a connection of its own; returns the server's final answer."""
+    with classified(target):
+        client = await open_session(target)
+        try:
+            response = await transact(client, message)
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await client.quit()  # a polite end; the mail is accepted either way
+            return response
+        finally:
+            client.close()
+
+
 async def send_with_retry(
-    message: EmailMessage, target: SmtpTarget, *, deadline_s: float, first_delay_s: float = 1.0
+    message: EmailMessage,
+    target: SmtpTarget,
+    *,
+    deadline_s: float,
+    first_delay_s: float = 1.0,
+    send: Callable[[EmailMessage, SmtpTarget], Awaitable[str]] = send_message,
 ) -> str:
     """`send_message`, retrying transient failures with exponential backoff and jitter until
     `deadline_s` has passed; the last TransientError is raised then (the event is requeued).
-    Permanent failures are raised at once: a 5xx never turns into a retry storm."""
+    Permanent failures are raised at once: a 5xx never turns into a retry storm. `send` is
+    `send_message` or a pool's (`smtp_pool.SmtpPool.send`)."""
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline_s
     delay = first_delay_s
     while True:
         try:
-            return await send_message(message, target)
+            return await send(message, target)
         except TransientError:
             if loop.time() + delay > end:
                 raise

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import BuiltinMethodType
 from typing import Any
 
-from jinja2 import StrictUndefined, nodes, pass_eval_context
+from jinja2 import StrictUndefined, Template, nodes, pass_eval_context
 from jinja2 import TemplateError as JinjaError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, markup_join, str_join
@@ -235,11 +235,18 @@ TEXT = LimitedSandbox(autoescape=False, keep_trailing_newline=True)
 HTML = LimitedSandbox(autoescape=True)
 
 
+@functools.lru_cache(maxsize=128)
+def _compiled(env: LimitedSandbox, source: str) -> Template:
+    # compiling costs far more than rendering (the built-in templates are compiled per mail
+    # otherwise); a compiled template holds no state of a render, so reusing it is safe
+    return env.from_string(source)
+
+
 def _render(env: LimitedSandbox, source: str, values: dict[str, Any], part: str) -> str:
     chunks: list[str] = []
     size = 0
     try:
-        stream = env.from_string(source).generate(values)
+        stream = _compiled(env, source).generate(values)
         for chunk in stream:  # streamed, so runaway output stops at the cap, not after it
             size += len(chunk)
             if size > MAX_OUTPUT:

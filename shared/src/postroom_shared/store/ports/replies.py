@@ -5,12 +5,43 @@ replicas; the send history feeds the rate limits and RFC 3834's identical-reply 
 reads the history for an account's breakers (`SendHistoryReader`).
 """
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
-from postroom_shared.models import LedgerEntry, SendRecord
+from postroom_shared.models import LedgerEntry, ProcessingLogEntry, SendRecord
 
-__all__ = ["ReplyLedger", "ReplyStore", "SendHistory", "SendHistoryReader"]
+__all__ = [
+    "ReplyLedger",
+    "ReplyStore",
+    "SendCheck",
+    "SendHistory",
+    "SendHistoryReader",
+    "SendWindow",
+]
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """The send history a new automatic mail is checked against: the recipient's own mail
+    since `since`, and all automatic mail since `budget_since` counted up to `budget` (in all)
+    and `domain_budget` (to the recipient's domain); a budget of 0 is not counted."""
+
+    since: datetime
+    budget_since: datetime
+    budget: int = 0
+    domain_budget: int = 0
+
+
+@dataclass(frozen=True)
+class SendCheck:
+    """The ledger entry of one mail and, only when there is none yet (a new mail), the send
+    history of `SendWindow`: what the replier decides on before claiming."""
+
+    ledger: LedgerEntry | None
+    history: list[SendRecord] = field(default_factory=list)
+    sent: int = 0
+    sent_to_domain: int = 0
 
 
 class ReplyLedger(Protocol):
@@ -24,6 +55,14 @@ class ReplyLedger(Protocol):
         ...
 
     async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None: ...
+
+    async def check_send(
+        self, item_id: str, reason: str, recipient: str, window: SendWindow | None
+    ) -> SendCheck:
+        """The ledger entry (item, reason, recipient) and, when there is none and `window` is
+        given, the history and counts `window` asks for, in one round trip where the store can
+        (one transaction on SQLite: one snapshot, one thread hop)."""
+        ...
 
 
 class SendHistoryReader(Protocol):
@@ -52,3 +91,12 @@ class SendHistory(SendHistoryReader, Protocol):
 
 class ReplyStore(ReplyLedger, SendHistory, Protocol):
     """The ledger and the send history: what the replier owns."""
+
+    async def finish_send(
+        self, entry: LedgerEntry, record: SendRecord, log: ProcessingLogEntry | None
+    ) -> None:
+        """SMTP accepted `entry`'s mail: mark it sent, add `record` to the send history and
+        `log` to the processing log, together (one transaction on SQLite). Safe to repeat
+        after a failure: the mark and the log entry are idempotent, and the record is kept
+        once per ledger entry."""
+        ...

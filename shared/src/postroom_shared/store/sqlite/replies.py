@@ -1,28 +1,66 @@
 """The replies port on SQLite: the reply ledger and the history of automatic mail.
 
 A ledger claim reads and writes its row in one `BEGIN IMMEDIATE` transaction, so of two
-concurrent claims (two replicas, a redelivery) exactly one wins.
+concurrent claims (two replicas, a redelivery) exactly one wins. What one automatic mail needs
+before its claim (`check_send`) and after SMTP accepted it (`finish_send`) is one call each: every
+call is a hop to the store's thread, which cost more than the queries.
 """
 
 import sqlite3
 from datetime import datetime
 from typing import Literal
 
-from postroom_shared.models import LedgerEntry, SendRecord, utcnow
+from postroom_shared.models import LedgerEntry, ProcessingLogEntry, SendRecord, utcnow
+from postroom_shared.store.ports.replies import SendCheck, SendWindow
 from postroom_shared.store.sqlite.base import SqliteBase, iso
+from postroom_shared.store.sqlite.ops import insert_log
 
 __all__ = ["SqliteReplies"]
+
+_LEDGER = "SELECT doc FROM ledger WHERE item_id=? AND reason=? AND recipient=?"
+_HISTORY = "SELECT doc FROM sends WHERE recipient=? AND at >= ? ORDER BY at"
+
+
+def _count(db: sqlite3.Connection, since: datetime, domain: str | None, limit: int) -> int:
+    # the window holds at most about the global budget of rows, so filtering the domain row by
+    # row stays cheap
+    row = db.execute(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM sends WHERE at >= ?1 AND (?2 IS NULL OR"
+        " substr(recipient, instr(recipient, '@') + 1) = ?2) LIMIT ?3)",
+        (iso(since), domain.lower() if domain else None, limit),
+    ).fetchone()
+    return int(row[0])
+
+
+def _check(
+    db: sqlite3.Connection, key: tuple[str, str, str], window: SendWindow | None
+) -> SendCheck:
+    row = db.execute(_LEDGER, key).fetchone()
+    if row is not None or window is None:
+        return SendCheck(LedgerEntry.model_validate_json(row[0]) if row else None)
+    recipient = key[2]
+    rows = db.execute(_HISTORY, (recipient, iso(window.since))).fetchall()
+    domain = recipient.rsplit("@", 1)[-1]
+    return SendCheck(
+        None,
+        [SendRecord.model_validate_json(doc) for (doc,) in rows],
+        _count(db, window.budget_since, None, window.budget) if window.budget else 0,
+        _count(db, window.budget_since, domain, window.domain_budget)
+        if window.domain_budget
+        else 0,
+    )
 
 
 class SqliteReplies(SqliteBase):
     """`ReplyStore` on SQLite."""
 
     async def get_ledger(self, item_id: str, reason: str, recipient: str) -> LedgerEntry | None:
-        return await self._one(
-            LedgerEntry,
-            "SELECT doc FROM ledger WHERE item_id=? AND reason=? AND recipient=?",
-            (item_id, reason, recipient),
-        )
+        return await self._one(LedgerEntry, _LEDGER, (item_id, reason, recipient))
+
+    async def check_send(
+        self, item_id: str, reason: str, recipient: str, window: SendWindow | None
+    ) -> SendCheck:
+        return await self._run(lambda db: _check(db, (item_id, reason, recipient), window))
 
     async def claim_ledger(
         self, entry: LedgerEntry, *, stale_before: datetime
@@ -30,9 +68,7 @@ class SqliteReplies(SqliteBase):
         key = (entry.item_id, entry.reason, entry.recipient)
 
         def body(db: sqlite3.Connection) -> Literal["claimed", "done", "busy"]:
-            row = db.execute(
-                "SELECT doc FROM ledger WHERE item_id=? AND reason=? AND recipient=?", key
-            ).fetchone()
+            row = db.execute(_LEDGER, key).fetchone()
             if row is not None:
                 held = LedgerEntry.model_validate_json(row[0])
                 if held.state != "sending":
@@ -57,35 +93,35 @@ class SqliteReplies(SqliteBase):
             )
         )
 
+    async def finish_send(
+        self, entry: LedgerEntry, record: SendRecord, log: ProcessingLogEntry | None
+    ) -> None:
+        sent = entry.model_copy(update={"state": "sent", "sent_at": entry.sent_at or utcnow()})
+
+        def body(db: sqlite3.Connection) -> None:
+            marked = db.execute(
+                "UPDATE ledger SET doc=? WHERE item_id=? AND reason=? AND recipient=?"
+                " AND json_extract(doc, '$.state') = 'sending'",
+                (sent.model_dump_json(), entry.item_id, entry.reason, entry.recipient),
+            )
+            if marked.rowcount:  # a repeat finds it sent, and its record kept already
+                _insert_send(db, record)
+            if log is not None:
+                insert_log(db, log)
+
+        await self._run(lambda db: self._tx(db, lambda: body(db)))
+
     # automatic mail history ----------------------------------------------------------------
     async def record_send(self, record: SendRecord) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "INSERT INTO sends (recipient, at, doc) VALUES (?, ?, ?)",
-                (record.recipient, iso(record.at), record.model_dump_json()),
-            )
-        )
+        await self._run(lambda db: _insert_send(db, record))
 
     async def sends_since(self, recipient: str, since: datetime) -> list[SendRecord]:
-        return await self._all(
-            SendRecord,
-            "SELECT doc FROM sends WHERE recipient=? AND at >= ? ORDER BY at",
-            (recipient, iso(since)),
-        )
+        return await self._all(SendRecord, _HISTORY, (recipient, iso(since)))
 
     async def count_sends_since(
         self, since: datetime, *, domain: str | None = None, limit: int
     ) -> int:
-        # the window holds at most about the global budget of rows, so filtering the domain
-        # row by row stays cheap
-        row = await self._run(
-            lambda db: db.execute(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM sends WHERE at >= ?1 AND (?2 IS NULL OR"
-                " substr(recipient, instr(recipient, '@') + 1) = ?2) LIMIT ?3)",
-                (iso(since), domain.lower() if domain else None, limit),
-            ).fetchone()
-        )
-        return int(row[0])
+        return await self._run(lambda db: _count(db, since, domain, limit))
 
     async def account_sends_since(
         self, account_id: str, since: datetime, *, limit: int
@@ -96,3 +132,10 @@ class SqliteReplies(SqliteBase):
             " ORDER BY at LIMIT ?",
             (iso(since), account_id, limit),
         )
+
+
+def _insert_send(db: sqlite3.Connection, record: SendRecord) -> None:
+    db.execute(
+        "INSERT INTO sends (recipient, at, doc) VALUES (?, ?, ?)",
+        (record.recipient, iso(record.at), record.model_dump_json()),
+    )
