@@ -1,0 +1,50 @@
+"""`postroom health NAME --local`, the readiness probe of the Kubernetes pods
+(deploy/kubernetes/): with several replicas sharing one store, a pod is ready only when its own
+instance (`<hostname>:<pid>`) has a fresh ready heartbeat, not when another pod's has."""
+
+import asyncio
+import socket
+
+import pytest
+
+from postroom_cli.main import run
+from postroom_shared.models import ServiceHeartbeat
+from postroom_shared.store import open_store
+
+
+async def _beat(url: str, instance: str, ready: bool) -> None:
+    store = await open_store(url)
+    detail = "" if ready else "broker connection down"
+    await store.heartbeat(
+        ServiceHeartbeat(service="converter", instance=instance, ready=ready, detail=detail)
+    )
+    await store.close()
+
+
+def _beat_now(url: str, instance: str, ready: bool) -> None:
+    asyncio.run(_beat(url, instance, ready))
+
+
+def _health(*argv: str) -> int:
+    return run(["health", *argv])
+
+
+def test_local_health_asks_about_this_pods_instance_only(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POSTROOM_STORE_URL", sqlite_url)
+    monkeypatch.setenv("POSTROOM_SECRET_KEY", "k" * 40)
+    here = socket.gethostname()
+    _beat_now(sqlite_url, "another-pod-7d9f:1", ready=True)
+    assert _health("converter") == 0  # some converter is ready...
+    assert _health("converter", "--local") == 1  # ...but not this pod's
+    assert "no fresh heartbeat" in capsys.readouterr().err
+
+    _beat_now(sqlite_url, f"{here}:41", ready=False)
+    assert _health("converter", "--local") == 1
+    assert "broker connection down" in capsys.readouterr().err
+
+    _beat_now(sqlite_url, f"{here}:42", ready=True)
+    assert _health("converter", "--local") == 0
+    assert f"{here}:42" in capsys.readouterr().out
+    assert _health("replier", "--local") == 1
