@@ -3,10 +3,13 @@
 instance (`<hostname>:<pid>`) has a fresh ready heartbeat, not when another pod's has."""
 
 import asyncio
+import http.server
 import socket
+import threading
 
 import pytest
 
+from postroom_cli.health import _api_ready, container_service
 from postroom_cli.main import run
 from postroom_shared.models import ServiceHeartbeat
 from postroom_shared.store import open_store
@@ -48,3 +51,46 @@ def test_local_health_asks_about_this_pods_instance_only(
     assert _health("converter", "--local") == 0
     assert f"{here}:42" in capsys.readouterr().out
     assert _health("replier", "--local") == 1
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "service"),
+    [
+        (b"/app/.venv/bin/python\0/app/.venv/bin/postroom-converter\0", "converter"),
+        (b"postroom-replier\0", "replier"),
+        (b"/app/.venv/bin/python\0/app/.venv/bin/postroom-api\0", "api"),
+        (b"/app/.venv/bin/python\0/app/.venv/bin/postroom\0seed-demo\0", None),
+        (b"/sbin/init\0", None),
+        (b"", None),
+    ],
+)
+def test_self_is_the_service_pid_1_runs(cmdline: bytes, service: str | None) -> None:
+    assert container_service(cmdline) == service
+
+
+def test_self_in_an_api_container_asks_its_own_readyz(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+    status = [200]
+
+    class Readyz(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(status[0])
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Readyz)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("POSTROOM_API_PORT", str(server.server_address[1]))
+        assert _api_ready() == 0
+        status[0] = 503
+        assert _api_ready() == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == ["/readyz?services=false"] * 2
+    monkeypatch.setenv("POSTROOM_API_PORT", str(server.server_address[1]))
+    assert _api_ready() == 1  # nothing listens any more
