@@ -1,6 +1,7 @@
 """`postroom health NAME --local`, the readiness probe of the Kubernetes pods
 (deploy/kubernetes/): with several replicas sharing one store, a pod is ready only when its own
-instance (`<hostname>:<pid>`) has a fresh ready heartbeat, not when another pod's has."""
+instance (`<hostname>:<pid>`) has a fresh ready heartbeat, not when another pod's has. On both
+stores, since production runs on MongoDB."""
 
 import asyncio
 import http.server
@@ -33,21 +34,21 @@ def _health(*argv: str) -> int:
 
 
 def test_local_health_asks_about_this_pods_instance_only(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    store_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("POSTROOM_STORE_URL", sqlite_url)
+    monkeypatch.setenv("POSTROOM_STORE_URL", store_url)
     monkeypatch.setenv("POSTROOM_SECRET_KEY", "k" * 40)
     here = socket.gethostname()
-    _beat_now(sqlite_url, "another-pod-7d9f:1", ready=True)
+    _beat_now(store_url, "another-pod-7d9f:1", ready=True)
     assert _health("converter") == 0  # some converter is ready...
     assert _health("converter", "--local") == 1  # ...but not this pod's
     assert "no fresh heartbeat" in capsys.readouterr().err
 
-    _beat_now(sqlite_url, f"{here}:41", ready=False)
+    _beat_now(store_url, f"{here}:41", ready=False)
     assert _health("converter", "--local") == 1
     assert "broker connection down" in capsys.readouterr().err
 
-    _beat_now(sqlite_url, f"{here}:42", ready=True)
+    _beat_now(store_url, f"{here}:42", ready=True)
     assert _health("converter", "--local") == 0
     assert f"{here}:42" in capsys.readouterr().out
     assert _health("replier", "--local") == 1
