@@ -3,10 +3,13 @@
 # run as self-contained instances under one state directory, without systemd or Docker.
 # Also the entrypoint of the mail server container (deploy/docker/mailserver.Dockerfile).
 #
-# usage: deploy/local/stack.sh install|install-browser|start|stop|status|wait|foreground
+# usage: deploy/local/stack.sh install|install-browser|install-deploy-tools|start|stop|status|wait|foreground
 #
 #   install     install the Debian packages (skipped when already installed) and the vmail user
 #   install-browser  install Debian's chromium and chromium-driver (the browser tests' browser)
+#   install-deploy-tools  install Debian's kubernetes-client (unless a kubectl is on PATH) and
+#               docker-compose (tests/integration/test_deploy_manifests.py renders and checks
+#               deploy/kubernetes/ and docker-compose.yml with them)
 #   start       write the configs and start every server; idempotent (exits 0 if already running)
 #   stop        stop everything this state directory started, by PID; idempotent
 #   status      print each component's state; exit 0 if all are running, else 3
@@ -414,17 +417,33 @@ do_install() {
   say "TIMING install: $(since "$t0")"
 }
 
+# apt-get install those of the Debian packages given that are missing; $1 labels the log lines
+install_missing() {
+  local label=$1 missing=() p
+  shift
+  for p in "$@"; do pkg_installed "$p" || missing+=("$p"); done
+  if (( ${#missing[@]} == 0 )); then
+    say "$label: all installed, apt skipped ($*)"
+  else
+    say "$label: installing ${missing[*]}"
+    apt_install "${missing[@]}"
+  fi
+}
+
 # the browser tests' browser (tests/browser/): Debian's Chromium, driven by Playwright
 do_install_browser() {
   [[ $(id -u) == 0 ]] || die "install-browser must run as root"
-  local missing=() p
-  for p in "${BROWSER_APT_PACKAGES[@]}"; do pkg_installed "$p" || missing+=("$p"); done
-  if (( ${#missing[@]} == 0 )); then
-    say "browser: all installed, apt skipped (${BROWSER_APT_PACKAGES[*]})"
-  else
-    say "browser: installing ${missing[*]}"
-    apt_install "${missing[@]}"
-  fi
+  install_missing browser "${BROWSER_APT_PACKAGES[@]}"
+}
+
+# what tests/integration/test_deploy_manifests.py runs: `kubectl kustomize` and
+# `docker-compose config`. A kubectl already on PATH (any source) is kept: Debian's package
+# would overwrite /usr/bin/kubectl.
+do_install_deploy_tools() {
+  [[ $(id -u) == 0 ]] || die "install-deploy-tools must run as root"
+  local pkgs=(docker-compose)
+  command -v kubectl >/dev/null || pkgs+=(kubernetes-client)
+  install_missing deploy-tools "${pkgs[@]}"
 }
 
 check_prerequisites() {
@@ -1348,6 +1367,7 @@ main() {
   case $cmd in
     install) do_install ;;
     install-browser) do_install_browser ;;
+    install-deploy-tools) do_install_deploy_tools ;;
     start) do_start ;;
     foreground) do_foreground ;;
     stop)
@@ -1358,7 +1378,7 @@ main() {
     wait) do_wait ;;
     -h | --help | help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
     *)
-      printf 'usage: %s install|install-browser|start|stop|status|wait|foreground\n' "$0" >&2
+      printf 'usage: %s install|install-browser|install-deploy-tools|start|stop|status|wait|foreground\n' "$0" >&2
       exit 2
       ;;
   esac
