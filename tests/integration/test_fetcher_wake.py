@@ -45,6 +45,7 @@ async def test_activation_starts_fetching_within_a_second(
         fetcher = Fetcher(store=sqlite_store, broker=broker, secrets=BOX, settings=cfg)
         task = asyncio.create_task(fetcher.supervise())
         try:
+            await asyncio.wait_for(api.components.broker_ready.wait(), timeout=10)
             await asyncio.sleep(1.0)  # its first pass is done: nothing active
             assert fetcher.owned == set()
             loop = asyncio.get_running_loop()
@@ -89,6 +90,7 @@ async def test_fetch_now_starts_fetching_within_a_second(
                 return state is not None and state.last_success is not None
 
             assert await wait_for(polled)
+            await asyncio.wait_for(api.components.broker_ready.wait(), timeout=10)
             with imap(stack, "support") as client:
                 client.append(folder, mail("fetch me now"))
             loop = asyncio.get_running_loop()

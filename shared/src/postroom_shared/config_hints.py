@@ -12,20 +12,26 @@ connection. Announcing never fails the caller's request: a failed publish is log
 
 import asyncio
 import json
+import os
+import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
 from faststream.rabbit import ExchangeType, RabbitBroker, RabbitExchange, RabbitQueue
 
 from postroom_shared.logs import get_logger
+from postroom_shared.settings import CommonSettings
+from postroom_shared.store import Store
+from postroom_shared.store.config_cache import ConfigCache
 
 __all__ = [
     "CONFIG_EXCHANGE",
     "CONFIG_ROUTING_KEY",
     "ConfigChange",
     "announce",
+    "cached_config",
     "keep_listening",
     "listen",
 ]
@@ -126,3 +132,23 @@ async def keep_listening(
         except Exception as exc:
             log.warning("not listening for configuration hints yet", error=repr(exc))
             await asyncio.sleep(retry_s)
+
+
+def cached_config(
+    broker: RabbitBroker, store: Store, settings: CommonSettings, service: str
+) -> tuple[Store, Coroutine[Any, Any, None]]:
+    """For a service's composition root: `store` with its configuration reads cached
+    (`ConfigCache`, `POSTROOM_CONFIG_CACHE_TTL_S`), and the background task that drops the
+    cache on every hint (start it once the broker is connected)."""
+    ttl_s = settings.config_cache_ttl_s
+
+    async def announce_write(what: str, ident: str | None) -> None:
+        await announce(broker, what, ident)
+
+    cache = ConfigCache(store, ttl_s=ttl_s, announce=announce_write)
+    replica = f"{service}.{socket.gethostname()}:{os.getpid()}"
+
+    def on_change(change: ConfigChange) -> None:
+        cache.invalidate()
+
+    return cache.as_store(), keep_listening(broker, replica, on_change, retry_s=ttl_s or 10.0)
