@@ -4,7 +4,9 @@ seen at once after the hint, and within the TTL without one; a write through the
 it and is announced.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import pytest
 
@@ -136,3 +138,30 @@ async def test_other_methods_are_the_stores_own(store: Store) -> None:
     await cache.put_account(factories.account())
     await cache.add_seen_keys("acc1", "ns", ["k"])
     assert await cache.seen_keys("acc1", "ns", ["k", "x"]) == {"k"}
+
+
+class _CountingReads:
+    """The store, counting its get_account calls."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def get_account(self, account_id: str) -> object:
+        self.reads += 1
+        return await self._store.get_account(account_id)
+
+
+async def test_callers_side_by_side_share_one_store_read(store: Store, writer: Store) -> None:
+    await _fill(writer)
+    counting = _CountingReads(store)
+    cache = ConfigCache(cast(Store, counting), ttl_s=3600)
+    accounts = await asyncio.gather(*(cache.get_account("acc1") for _ in range(8)))
+    assert [a.name if a else None for a in accounts] == ["Support"] * 8
+    assert counting.reads == 1
+    cache.invalidate()
+    await asyncio.gather(*(cache.get_account("acc1") for _ in range(8)))
+    assert counting.reads == 2

@@ -12,8 +12,10 @@ refresh token rotated by this service) drops it too, and is announced to the oth
 Readers must not modify what it returns: the same objects are handed to every caller.
 """
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from postroom_shared.models import EmailAccount, NotificationTemplate, SmtpSettings, Workflow
@@ -45,6 +47,7 @@ class ConfigCache(ConfigWrites):
         self._announce = announce
         self._clock = clock
         self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._loading: dict[tuple[str, ...], tuple[int, asyncio.Future[Any]]] = {}
         self._generation = 0
 
     def invalidate(self) -> None:
@@ -53,17 +56,30 @@ class ConfigCache(ConfigWrites):
         self._entries.clear()
 
     async def _cached[T](self, key: tuple[str, ...], load: Callable[[], Awaitable[T]]) -> T:
-        now = self._clock()
+        if self.ttl_s <= 0:
+            return await load()
         hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
+        if hit is not None and hit[0] > self._clock():
             value: T = hit[1]
             return value
-        generation = self._generation
-        loaded = await load()
-        # A hint that came while the store answered may concern what it answered: not kept.
-        if self.ttl_s > 0 and generation == self._generation:
-            self._entries[key] = (now + self.ttl_s, loaded)
+        # Handlers run side by side (prefetch): after a change they would all miss at once,
+        # so one store read is shared by every caller that asks while it runs.
+        loading = self._loading.get(key)
+        if loading is None or loading[0] != self._generation:
+            loading = (self._generation, asyncio.ensure_future(load()))
+            self._loading[key] = loading
+            loading[1].add_done_callback(partial(self._loaded, key, self._generation))
+        loaded: T = await asyncio.shield(loading[1])
         return loaded
+
+    def _loaded(self, key: tuple[str, ...], generation: int, task: asyncio.Future[Any]) -> None:
+        if self._loading.get(key, (None, None))[1] is task:
+            del self._loading[key]
+        if task.cancelled() or task.exception() is not None:  # every waiter got the error
+            return
+        # A hint that came while the store answered may concern what it answered: not kept.
+        if generation == self._generation:
+            self._entries[key] = (self._clock() + self.ttl_s, task.result())
 
     async def get_account(self, account_id: str) -> EmailAccount | None:
         return await self._cached(
