@@ -12,7 +12,7 @@ import asyncio
 
 from faststream.rabbit import RabbitBroker
 
-from postroom_fetcher.domain.leases import FETCH_NOW_NAMESPACE
+from postroom_fetcher.ops import FETCH_NOW_NAMESPACE
 from postroom_shared.config_hints import announce
 from postroom_shared.store import Store
 from postroom_shared.store.config_writes import ConfigWrites
