@@ -48,6 +48,14 @@ class CommonSettings(BrokerSettings):
     )
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     heartbeat_interval_s: float = Field(default=5.0, gt=0, le=60)
+    config_cache_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="Services keep configuration read for every mail (accounts, workflows, SMTP"
+        " settings, templates) this long; a change through the API reaches them at once, this"
+        " bounds staleness when that hint is lost. 0: read the store every time.",
+    )
     # OAuth 2.0 identity providers (postroom_shared.oauth); per-account settings override the
     # URLs. The defaults are the public Microsoft and Google endpoints.
     oauth_microsoft_authority: str = Field(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from faststream.rabbit import RabbitBroker
 from starlette.applications import Starlette
 
+from postroom_api.announcing_store import announcing
 from postroom_api.settings import ApiSettings
 from postroom_replier.ops import RelaySettings, TemplateRenderer
 from postroom_shared.apikeys import hash_key
@@ -65,8 +66,13 @@ async def open_components(settings: ApiSettings) -> AsyncIterator[Components]:
     """The components of an API process; everything is stopped and closed on exit."""
     relay = RelaySettings()
     async with AsyncExitStack() as stack:
-        store = await open_store(settings.store_url, settings.store_options())
-        stack.push_async_callback(store.close)
+        raw_store = await open_store(settings.store_url, settings.store_options())
+        stack.push_async_callback(raw_store.close)
+        broker = make_broker(settings, prefetch=1)
+        stack.push_async_callback(broker.stop)
+        broker_ready = asyncio.Event()
+        # Configuration writes are announced so that services see them at once.
+        store = announcing(raw_store, broker, broker_ready)
         secrets = SecretBox.from_settings(settings)
         endpoints = OAuthEndpoints.from_settings(settings)
         tokens = TokenSource(store, secrets, endpoints)
@@ -79,13 +85,11 @@ async def open_components(settings: ApiSettings) -> AsyncIterator[Components]:
         stack.push_async_callback(renderer.aclose)
         admin = BrokerAdmin(settings.broker_url)
         stack.push_async_callback(admin.close)
-        broker = make_broker(settings, prefetch=1)
-        stack.push_async_callback(broker.stop)
         yield Components(
             settings=settings,
             store=store,
             broker=broker,
-            broker_ready=asyncio.Event(),
+            broker_ready=broker_ready,
             broker_admin=admin,
             gauges=SystemGauges(
                 store,

@@ -14,6 +14,7 @@ from postroom_converter.budget import Analyser
 from postroom_converter.commands import register_commands
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
+from postroom_shared.config_hints import cached_config
 from postroom_shared.consumer import subscribe
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.logs import get_logger
@@ -43,6 +44,8 @@ def register(
     broker: RabbitBroker, store: Store, settings: ConverterSettings
 ) -> list[Coroutine[Any, Any, None]]:
     """Subscribe the converter to `mail.received.v1`; returns its background loops."""
+    # The account and its workflow are read for every mail: kept in memory, dropped on change.
+    store, config_hints = cached_config(broker, store, settings, "converter")
     signer = MessageIdSigner.checking(settings.secret_key.get_secret_value())
     analyser = Analyser(signer, budget_s=settings.parse_budget_s, workers=settings.parse_workers)
     converter = Converter(store=store, broker=broker, signer=signer, analyser=analyser)
@@ -61,4 +64,4 @@ def register(
     )
     register_commands(broker, store, RetryPolicy.from_settings(settings), signer=signer)
 
-    return [_relay_forever(converter, settings.outbox_relay_interval_s)]
+    return [_relay_forever(converter, settings.outbox_relay_interval_s), config_hints]

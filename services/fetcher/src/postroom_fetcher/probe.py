@@ -4,7 +4,8 @@ many messages activation would import, a connection test, and "fetch now" (READM
 
 Each call opens its own short connection (read-only where possible) and raises
 `MailboxError` naming the cause; "fetch now" is a flag in the store that whichever fetcher
-replica holds the account's lease picks up within `wake_check_s`.
+replica holds the account's lease picks up at once when the API's hint reaches it (see
+`postroom_api.announcing_store`), within `wake_check_s` otherwise.
 """
 
 import asyncio

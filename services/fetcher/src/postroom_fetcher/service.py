@@ -25,6 +25,7 @@ from postroom_fetcher.sync.deps import SyncDeps
 from postroom_fetcher.sync.hooks import CrashHook, no_crash
 from postroom_fetcher.sync.outlet import Outlet
 from postroom_fetcher.worker import AccountWorker, WorkerDeps, sync_mailbox
+from postroom_shared.config_hints import ConfigChange, keep_listening
 from postroom_shared.models import EmailAccount
 from postroom_shared.secretbox import SecretBox
 
@@ -81,5 +82,23 @@ class Fetcher:
     async def supervise(self) -> None:
         """Fetch every active account whose lease this replica wins, until cancelled."""
         replica = self.replica_id or self.settings.replica_id or default_replica_id()
-        self._supervisor = Supervisor(self.store, self.settings, self._new_worker, replica)
-        await self._supervisor.run()
+        supervisor = Supervisor(self.store, self.settings, self._new_worker, replica)
+        self._supervisor = supervisor
+
+        def on_change(change: ConfigChange) -> None:
+            if change.what in ("account", "fetch_now"):
+                supervisor.poke()
+
+        hints = asyncio.create_task(
+            keep_listening(
+                self.broker,
+                f"fetcher.{replica}",
+                on_change,
+                retry_s=self.settings.accounts_refresh_s,
+            )
+        )
+        try:
+            await supervisor.run()
+        finally:
+            hints.cancel()
+            await asyncio.gather(hints, return_exceptions=True)

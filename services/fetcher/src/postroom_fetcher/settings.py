@@ -10,7 +10,10 @@ __all__ = ["FetcherSettings"]
 
 class FetcherSettings(CommonSettings):
     accounts_refresh_s: float = Field(
-        default=10.0, gt=0, description="How often the list of active accounts is re-read."
+        default=10.0,
+        gt=0,
+        description="How often the list of active accounts is re-read (the fallback:"
+        " configuration hints from the API make it re-read at once).",
     )
     inline_max_bytes: int = Field(
         default=256 * 1024,
@@ -67,7 +70,10 @@ class FetcherSettings(CommonSettings):
         " not count); each account uses one connection at a time.",
     )
     wake_check_s: float = Field(
-        default=2.0, gt=0, description="How often 'fetch now' requests are looked for."
+        default=2.0,
+        gt=0,
+        description="How often 'fetch now' requests are looked for (the fallback for"
+        " the hint that wakes the fetcher at once).",
     )
     idle_reissue_s: float = Field(
         default=25 * 60.0,

@@ -7,6 +7,10 @@ worker sits in IDLE: renewal is the supervisor's job, not the worker's), release
 shutdown so another replica can take over at once, and a dead replica's leases simply expire
 after `lease_ttl_s`. Configuration changes restart the account's worker; a new OAuth
 authorisation or a "fetch now" request (see `probe.request_fetch_now`) wakes it.
+
+Changes are seen at once: `poke()` (called for every configuration hint,
+`postroom_shared.config_hints`) makes the next pass start now and reconcile. The periodic
+passes (`accounts_refresh_s`, `wake_check_s`) stay as the fallback for a hint that was lost.
 """
 
 import asyncio
@@ -69,6 +73,11 @@ class Supervisor:
     new_worker: NewWorker
     replica_id: str
     _owned: dict[str, _Owned] = field(default_factory=dict)
+    _poked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def poke(self) -> None:
+        """Reconcile and look for "fetch now" requests at once (a configuration hint came)."""
+        self._poked.set()
 
     @property
     def owned(self) -> set[str]:
@@ -82,18 +91,22 @@ class Supervisor:
         try:
             while True:
                 now = loop.time()
+                poked = self._poked.is_set()
+                self._poked.clear()
                 await self._reap()
                 try:
                     if now >= next_renew:
                         next_renew = now + s.lease_renew_s
                         await self._renew()
-                    if now >= next_refresh:
+                    if poked or now >= next_refresh:
                         next_refresh = now + s.accounts_refresh_s
                         await self._reconcile()
                     await self._check_fetch_now()
                 except Exception as exc:
                     log.warning("supervisor pass failed", error=repr(exc))
-                await asyncio.sleep(min(s.wake_check_s, s.accounts_refresh_s, s.lease_renew_s))
+                pause = min(s.wake_check_s, s.accounts_refresh_s, s.lease_renew_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._poked.wait(), timeout=pause)
         finally:
             await asyncio.shield(self._stop_all())
 

@@ -13,6 +13,7 @@ from faststream.rabbit import RabbitBroker
 
 from postroom_replier.service import Replier
 from postroom_replier.settings import ReplierSettings
+from postroom_shared.config_hints import cached_config
 from postroom_shared.consumer import subscribe
 from postroom_shared.contracts import (
     EventEnvelope,
@@ -33,6 +34,9 @@ __all__ = ["register"]
 def register(
     broker: RabbitBroker, store: Store, settings: ReplierSettings
 ) -> list[Coroutine[Any, Any, None]]:
+    # The account, every account's address, SMTP settings and templates are read for every
+    # event: kept in memory, dropped on change.
+    store, config_hints = cached_config(broker, store, settings, "replier")
     secret = settings.secret_key.get_secret_value()
     secrets = SecretBox.from_settings(settings)  # decrypts under rotated-out keys too
     replier = Replier(
@@ -74,7 +78,7 @@ def register(
         on_quarantined,
         "Tells the sender of a mail left unprocessed for its size (once, loop-safe).",
     )
-    return [_close_on_stop(replier)]
+    return [_close_on_stop(replier), config_hints]
 
 
 def _subscribe[E: EventEnvelope](
