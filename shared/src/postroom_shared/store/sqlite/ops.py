@@ -13,7 +13,17 @@ from postroom_shared.store.ports.values import (
 )
 from postroom_shared.store.sqlite.base import SqliteBase, iso
 
-__all__ = ["SqliteOps"]
+__all__ = ["SqliteOps", "insert_log"]
+
+
+def insert_log(db: sqlite3.Connection, entry: ProcessingLogEntry) -> None:
+    """Record a processing step, in the caller's transaction if it has one; the same id
+    twice keeps the first record (the items role writes an item's entry with the item)."""
+    db.execute(
+        "INSERT INTO processing_log (id, account_id, mail_key, at, doc)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
+        (entry.id, entry.account_id, entry.mail_key, iso(entry.at), entry.model_dump_json()),
+    )
 
 
 class SqliteOps(SqliteBase):
@@ -58,19 +68,7 @@ class SqliteOps(SqliteBase):
 
     # processing log ------------------------------------------------------------------------
     async def put_log(self, entry: ProcessingLogEntry) -> None:
-        await self._run(
-            lambda db: db.execute(
-                "INSERT INTO processing_log (id, account_id, mail_key, at, doc)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
-                (
-                    entry.id,
-                    entry.account_id,
-                    entry.mail_key,
-                    iso(entry.at),
-                    entry.model_dump_json(),
-                ),
-            )
-        )
+        await self._run(lambda db: insert_log(db, entry))
 
     async def list_log(
         self,
