@@ -10,8 +10,15 @@ from datetime import timedelta
 
 import pytest
 
-from postroom_shared.models import Item, ItemType, Party, ThreadMessage, utcnow
-from postroom_shared.store import ItemChanges, ItemQuery, OutboxEvent
+from postroom_shared.models import (
+    Item,
+    ItemType,
+    Party,
+    ProcessingLogEntry,
+    ThreadMessage,
+    utcnow,
+)
+from postroom_shared.store import ItemChanges, ItemQuery, OutboxEvent, Store
 from postroom_shared.store.ports import ItemStore
 
 
@@ -62,6 +69,33 @@ async def test_insert_item_is_idempotent_per_mail(store: ItemStore) -> None:
     assert found is not None and found.participants == ["cust@x.test"]
     assert [e.event_id for e in await store.pending_events()] == ["e1"]
     assert len(await store.list_messages(item.id)) == 1
+
+
+def _log(key: str, action: str) -> ProcessingLogEntry:
+    return ProcessingLogEntry(
+        id=f"{key}:converter:{action}",
+        mail_key=key,
+        account_id="acc1",
+        stage="converter",
+        action=action,
+        reason="r",
+    )
+
+
+async def test_item_writes_record_their_log_entry_once(store: Store) -> None:
+    # The converter's one write per mail: the item (or the appended message) with its log
+    # entry; a repeated write is a no-op, its log entry included.
+    item = _item("a", 1)
+    assert await store.insert_item(item, _msg("k1", item.id), [], log=_log("k1", "created"))
+    assert not await store.insert_item(item, _msg("k1", item.id), [], log=_log("k1", "again"))
+    reply = _msg("k2", item.id, "<reply@x.test>")
+    threaded = _log("k2", "threaded")
+    assert await store.append_message(item.id, reply, [], add_participants=[], log=threaded)
+    assert not await store.append_message(
+        item.id, reply, [], add_participants=[], log=_log("k2", "again")
+    )
+    logged = await store.list_log(account_id="acc1")
+    assert sorted(entry.id for entry in logged) == ["k1:converter:created", threaded.id]
 
 
 async def test_append_message_once_per_key(store: ItemStore) -> None:

@@ -13,7 +13,9 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 from faststream.rabbit import RabbitBroker
 from pydantic import SecretStr
 
+from postroom_converter.analysis import Analysis
 from postroom_converter.app import register
+from postroom_converter.budget import Analyser
 from postroom_converter.domain.outcome import Created, Duplicate
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
@@ -231,4 +233,44 @@ async def test_failing_mail_is_quarantined_not_dead_lettered_and_can_be_reproces
             "created",
         }
     finally:
+        await broker.stop()
+
+
+class _Announcing(Analyser):
+    """An analyser that says when a mail reached it."""
+
+    def __init__(self, reached: asyncio.Event) -> None:
+        super().__init__(MessageIdSigner.checking(SECRET))
+        self.reached = reached
+
+    async def analyse(
+        self, raw: bytes, *, attachment_data: bool = True, every_bounce: bool = False
+    ) -> Analysis:
+        self.reached.set()
+        return await super().analyse(
+            raw, attachment_data=attachment_data, every_bounce=every_bounce
+        )
+
+
+async def test_the_raw_mail_is_stored_while_it_is_analysed(
+    stack: StackEnv, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The blob write (disk) and the analysis (a worker process) overlap: a converter that
+    # analysed only after the blob was stored would leave this blob write waiting in vain.
+    reached = asyncio.Event()
+    stored = store.put_blob
+
+    async def put_blob_once_analysing(data: bytes) -> str:
+        await asyncio.wait_for(reached.wait(), timeout=10)
+        return await stored(data)
+
+    monkeypatch.setattr(store, "put_blob", put_blob_once_analysing)
+    analyser = _Announcing(reached)
+    broker = await _connected(stack)
+    try:
+        signer = MessageIdSigner.checking(SECRET)
+        converter = Converter(store=store, broker=broker, signer=signer, analyser=analyser)
+        assert isinstance(await converter.handle(_event(5)), Created)
+    finally:
+        analyser.close()
         await broker.stop()

@@ -8,6 +8,7 @@ under a tiny budget. No servers are needed; the workers are real processes.
 """
 
 import asyncio
+import io
 import itertools
 import json
 import os
@@ -17,11 +18,13 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from postroom_converter.budget import Analyser, TooSlow, analyse_once, shared_analyser
 from postroom_converter.domain.limits import MAX_MAIL_BYTES
+from postroom_converter.worker import read_frame, write_frame
 from postroom_converter.worker_process import AnalysisFailed
 from postroom_shared.mail.msgid import MessageIdSigner
 
@@ -204,3 +207,25 @@ def test_postroom_parse_reports_a_mail_over_the_budget() -> None:
     data = json.loads(result.stdout)
     assert data["rejected"].startswith("too_slow")
     assert time.perf_counter() - started < 30
+
+
+class _Writes(io.BytesIO):
+    """A stream that records each write call (a pipe takes each as one system call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[bytes] = []
+
+    def write(self, data: Any, /) -> int:
+        self.calls.append(bytes(data))
+        return len(data)
+
+
+def test_a_request_reaches_the_worker_in_one_write_and_a_huge_one_uncopied() -> None:
+    small, huge = _Writes(), _Writes()
+    write_frame(small, b"\x01\x00", b"mail")
+    assert small.calls == [(6).to_bytes(8, "big") + b"\x01\x00mail"]
+    big = b"x" * (2 * 1024 * 1024)
+    write_frame(huge, b"\x01\x00", big)
+    assert [len(c) for c in huge.calls] == [8, 2, len(big)]
+    assert read_frame(io.BytesIO(b"".join(small.calls))) == b"\x01\x00mail"

@@ -2,7 +2,8 @@
 
 Kept apart from the service so that the service reads as the order of its steps, and so that
 each write is visibly idempotent: ids are derived from the mail key (item, log entry, quarantine
-entry, events), and the item with its outbox event is one store write, published after it.
+entry, events), and the item with its outbox event and its processing-log entry is one store
+write, whose events are then published as written and cleared from the outbox.
 """
 
 import hashlib
@@ -43,7 +44,7 @@ from postroom_shared.contracts import (
     item_ref,
 )
 from postroom_shared.logs import get_logger
-from postroom_shared.messaging import publish_event, relay_outbox, to_outbox
+from postroom_shared.messaging import publish_event, publish_raw, relay_outbox, to_outbox
 from postroom_shared.models import (
     EmailAccount,
     Item,
@@ -53,6 +54,7 @@ from postroom_shared.models import (
     ThreadMessage,
     Workflow,
 )
+from postroom_shared.store.ports import OutboxEvent
 
 __all__ = ["SOURCE", "Placing", "Recorder"]
 
@@ -79,6 +81,27 @@ def _about(event: MailReceivedV1) -> dict[str, object]:
         "account_id": event.account_id,
         "mail_key": event.mail_key,
     }
+
+
+def _log_entry(
+    event: MailReceivedV1,
+    action: str,
+    reason: str,
+    *,
+    item: Item | None = None,
+    blob_ref: str | None = None,
+) -> ProcessingLogEntry:
+    return ProcessingLogEntry(
+        id=f"{event.mail_key}:converter:{action}",
+        mail_key=event.mail_key,
+        account_id=event.account_id,
+        stage="converter",
+        action=action,
+        reason=reason,
+        item_id=item.id if item else None,
+        item_token=item.token if item else None,
+        blob_ref=blob_ref,
+    )
 
 
 @dataclass(frozen=True)
@@ -130,22 +153,27 @@ class Recorder:
             "item": item_ref(item),
             "message": message,
         }
+        action = "created" if isinstance(decision, Create) else "threaded"
+        entry = _log_entry(event, action, decision.reason, item=item)
         outcome: Outcome
         if isinstance(decision, Create):
             out = ItemCreatedV1.model_validate(
                 {**envelope, "event_id": deterministic_event_id(event.mail_key, "item.created.v1")}
             )
-            applied = await self.store.insert_item(item, thread, [to_outbox(out)])
+            written = [to_outbox(out)]
+            applied = await self.store.insert_item(item, thread, written, log=entry)
             outcome = Created(item.token, decision.reason)
         else:
-            applied = await self._append(placing, item, thread, workflow, envelope, decision.reason)
+            applied, written = await self._append(placing, item, thread, workflow, envelope, entry)
             outcome = Threaded(item.token, decision.reason)
-        if not applied:
-            outcome = Duplicate("applied concurrently")
-        else:
-            action = "created" if isinstance(decision, Create) else "threaded"
-            await self.log(event, action, decision.reason, item=item)
-        await relay_outbox(self.broker, self.store, only=_own_event_ids(event))
+        if not applied:  # whoever applied it wrote the event: publish it if it is still there
+            await relay_outbox(self.broker, self.store, only=_own_event_ids(event))
+            return Duplicate("applied concurrently")
+        # The events just written are published as they are, without reading the outbox back;
+        # a crash before they are marked leaves them to the relay (consumers are idempotent).
+        for pending in written:
+            await publish_raw(self.broker, pending.routing_key, pending.body, pending.event_id)
+            await self.store.mark_published(pending.event_id)
         return outcome
 
     async def _new_item(
@@ -170,10 +198,10 @@ class Recorder:
         thread: ThreadMessage,
         workflow: Workflow | None,
         envelope: dict[str, object],
-        threaded_by: str,
-    ) -> bool:
+        entry: ProcessingLogEntry,
+    ) -> tuple[bool, list[OutboxEvent]]:
         """Append a reply to `item` with the changes its kind asks for (status, workflow step,
-        bounced recipients); False when this mail was appended already."""
+        bounced recipients) and its event; False when this mail was appended already."""
         kind, bounce = placing.classification.kind, placing.bounce
         changes = reply_changes(
             account=placing.account,
@@ -191,7 +219,7 @@ class Recorder:
                 "item": item_ref(item, status=changes.status),
                 "event_id": deterministic_event_id(thread.key, "item.updated.v1"),
                 "changes": tuple(what),
-                "threaded_by": threaded_by,
+                "threaded_by": entry.reason,
                 "actor": mail_actor(placing.mail),
             }
         )
@@ -200,9 +228,11 @@ class Recorder:
         await mark_bounced(
             self.store, bounce, placing.event, item_id=item.id, subject=placing.mail.subject
         )
-        return await self.store.append_message(
-            item.id, thread, [to_outbox(update)], add_participants=participants, changes=changes
+        written = [to_outbox(update)]
+        applied = await self.store.append_message(
+            item.id, thread, written, add_participants=participants, changes=changes, log=entry
         )
+        return applied, written
 
     async def ignore(self, event: MailReceivedV1, reason: str, *, blob_ref: str | None) -> Ignored:
         # The raw bytes stay reachable from the log: "why was this ignored?" needs the mail.
@@ -246,27 +276,9 @@ class Recorder:
         return Quarantined(reason)
 
     async def log(
-        self,
-        event: MailReceivedV1,
-        action: str,
-        reason: str,
-        *,
-        item: Item | None = None,
-        blob_ref: str | None = None,
+        self, event: MailReceivedV1, action: str, reason: str, *, blob_ref: str | None = None
     ) -> None:
-        await self.store.put_log(
-            ProcessingLogEntry(
-                id=f"{event.mail_key}:converter:{action}",
-                mail_key=event.mail_key,
-                account_id=event.account_id,
-                stage="converter",
-                action=action,
-                reason=reason,
-                item_id=item.id if item else None,
-                item_token=item.token if item else None,
-                blob_ref=blob_ref,
-            )
-        )
+        await self.store.put_log(_log_entry(event, action, reason, blob_ref=blob_ref))
 
     async def _save_attachments(
         self, account: EmailAccount, mail: ParsedMail
@@ -287,7 +299,8 @@ class Recorder:
         anonymous, per account (docs/architecture.md, the converter)."""
         if not account.items.map_sender or mail.sender is None:
             return None
+        if account.items.unknown_sender == "create_contact":
+            # finds the customer, user or contact owning the address first: one call, not two
+            return (await self.store.ensure_contact(contact_for(mail.sender))).id
         person = await self.store.find_person(mail.sender.address)
-        if person is None and account.items.unknown_sender == "create_contact":
-            person = await self.store.ensure_contact(contact_for(mail.sender))
         return person.id if person else None

@@ -4,15 +4,16 @@ The rules decide (`domain/rules/`, pure, in a documented order); this module gat
 stage of rules needs and hands the decision to `record.py`, which writes it. Order of effects,
 chosen so any crash point is safe on redelivery:
 1. if the mail key was already applied, only re-publish leftover events (idempotency);
-2. store the raw mail, analyse it (parse, classify, read a bounce: pure, in a worker process
-   under a time budget, see budget.py); the mail may be stopped here, before any threading
-   query (quarantined when unreadable or too slow, ignored when it is our own);
+2. store the raw mail and, meanwhile, analyse it (parse, classify, read a bounce: pure, in a
+   worker process under a time budget, see budget.py); the mail may be stopped here, before
+   any threading query (quarantined when unreadable or too slow, ignored when it is our own);
 3. look up the items it may belong to and decide: ignore, thread or create;
 4. one store write: the new item (or the appended message) together with its outbox event;
 5. publish the event (confirmed), then clear it from the outbox.
 The broker message is acked only after all of this returned (the subscriber's ack policy).
 """
 
+import asyncio
 from dataclasses import dataclass, field
 
 from faststream.rabbit import RabbitBroker
@@ -100,8 +101,11 @@ class Converter:
             return await self._stop(event, stop, blob_ref=None)
         assert account is not None  # the unknown-account rule stops the mail otherwise
         raw = await self._raw(event)
-        blob_ref = await self._keep_raw(event, raw)
-        analysis = await self._analyse(raw, account)
+        # The blob write (disk, on a thread) and the analysis (a worker process) only read
+        # `raw`, so they run side by side; nothing is decided before both are done.
+        blob_ref, analysis = await asyncio.gather(
+            self._keep_raw(event, raw), self._analyse(raw, account)
+        )
         mail, classification = analysis.mail, analysis.classification
         if stop := rules.on_content(rules.Content(classification, analysis.rejected)):
             return await self._stop(event, stop, blob_ref=blob_ref)

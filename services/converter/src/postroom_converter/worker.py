@@ -23,6 +23,7 @@ __all__ = ["READY", "main", "read_frame", "write_frame"]
 
 READY = b"ready"
 _LENGTH = 8
+_ONE_WRITE = 1024 * 1024  # frames up to this size are joined (a copy of at most 1 MB)
 
 
 def read_exactly(stream: IO[bytes], size: int) -> bytes:
@@ -43,10 +44,14 @@ def read_frame(stream: IO[bytes]) -> bytes:
 
 
 def write_frame(stream: IO[bytes], *parts: bytes) -> None:
-    """One frame made of `parts` (written one after the other: a mail is not copied)."""
-    stream.write(sum(len(p) for p in parts).to_bytes(_LENGTH, "big"))
-    for part in parts:
-        view = memoryview(part)
+    """One frame made of `parts`: up to `_ONE_WRITE` bytes in one system call; a larger frame
+    part after part, so a big mail is not copied."""
+    size = sum(len(p) for p in parts)
+    head = size.to_bytes(_LENGTH, "big")
+    # One write, not one per part: the reader wakes once per frame, not once per part.
+    chunks = [b"".join((head, *parts))] if size <= _ONE_WRITE else [head, *parts]
+    for chunk in chunks:
+        view = memoryview(chunk)
         while view:
             written = stream.write(view)
             view = view[written or 0 :]

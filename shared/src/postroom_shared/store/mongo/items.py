@@ -22,8 +22,9 @@ import re
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from postroom_shared.models import Item, ItemType, ThreadMessage
+from postroom_shared.models import Item, ItemType, ProcessingLogEntry, ThreadMessage
 from postroom_shared.store.mongo.base import Doc, MongoBase, to_doc
+from postroom_shared.store.mongo.ops import insert_log
 from postroom_shared.store.ports import ChangeResult, ItemChanges, ItemQuery, OutboxEvent
 
 __all__ = ["MongoItems"]
@@ -74,7 +75,12 @@ class MongoItems(MongoBase):
         return [event.model_dump() for event in events]
 
     async def insert_item(
-        self, item: Item, message: ThreadMessage, events: list[OutboxEvent]
+        self,
+        item: Item,
+        message: ThreadMessage,
+        events: list[OutboxEvent],
+        *,
+        log: ProcessingLogEntry | None = None,
     ) -> bool:
         if await self.item_for_mail(message.key) is not None:
             return False
@@ -90,6 +96,8 @@ class MongoItems(MongoBase):
             raise
         if not fresh:
             await self._own_message(message)
+        if log is not None:
+            await insert_log(self._db, log)
         return True
 
     async def append_message(
@@ -101,6 +109,7 @@ class MongoItems(MongoBase):
         add_participants: list[str],
         count: bool = True,
         changes: ItemChanges | None = None,
+        log: ProcessingLogEntry | None = None,
     ) -> bool:
         if await self._db.items.find_one({"_id": item_id}, {"_id": 1}) is None:
             raise KeyError(item_id)
@@ -131,6 +140,8 @@ class MongoItems(MongoBase):
             return False
         if not fresh:
             await self._own_message(message)
+        if log is not None:
+            await insert_log(self._db, log)
         return True
 
     async def change_applied(self, applied_key: str) -> bool:

@@ -5,6 +5,7 @@ import contextlib
 from datetime import datetime
 
 from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from postroom_shared.models import ProcessingLogEntry, QuarantineEntry, ServiceHeartbeat
@@ -16,7 +17,14 @@ from postroom_shared.store.ports.values import (
     activity_counts,
 )
 
-__all__ = ["MongoOps"]
+__all__ = ["MongoOps", "insert_log"]
+
+
+async def insert_log(db: AsyncDatabase[Doc], entry: ProcessingLogEntry) -> None:
+    """Record a processing step; the same id twice keeps the first record (the items role
+    writes an item's entry right after the item)."""
+    with contextlib.suppress(DuplicateKeyError):
+        await db.processing_log.insert_one(to_doc(entry, _id=entry.id))
 
 
 class MongoOps(MongoBase):
@@ -53,8 +61,7 @@ class MongoOps(MongoBase):
 
     # processing log ------------------------------------------------------------------------
     async def put_log(self, entry: ProcessingLogEntry) -> None:
-        with contextlib.suppress(DuplicateKeyError):
-            await self._db.processing_log.insert_one(to_doc(entry, _id=entry.id))
+        await insert_log(self._db, entry)
 
     async def list_log(
         self,

@@ -10,7 +10,7 @@ need only `ItemReader`; the relay needs only `Outbox`.
 
 from typing import Literal, Protocol
 
-from postroom_shared.models import Item, ItemType, ThreadMessage
+from postroom_shared.models import Item, ItemType, ProcessingLogEntry, ThreadMessage
 from postroom_shared.store.ports.values import ItemChanges, ItemQuery, OutboxEvent
 
 __all__ = [
@@ -55,9 +55,11 @@ class ThreadWriter(Protocol):
         add_participants: list[str],
         count: bool = True,
         changes: ItemChanges | None = None,
+        log: ProcessingLogEntry | None = None,
     ) -> bool:
         """Append a message to an item's thread once per message key, with its outbox events
-        and field `changes`; False if already appended (then nothing changes)."""
+        and field `changes`; False if already appended (then nothing changes). `log` is
+        recorded like `ProcessingLog.put_log`, with the append (see `insert_item`)."""
         ...
 
 
@@ -91,10 +93,19 @@ class ItemWriter(ThreadWriter, ItemChanger, Protocol):
         ...
 
     async def insert_item(
-        self, item: Item, message: ThreadMessage, events: list[OutboxEvent]
+        self,
+        item: Item,
+        message: ThreadMessage,
+        events: list[OutboxEvent],
+        *,
+        log: ProcessingLogEntry | None = None,
     ) -> bool:
         """Create `item` with its first message and outbox events; False if the mail was
-        already applied (nothing changes then)."""
+        already applied (nothing changes then, `log` included).
+
+        `log`, the processing-log entry saying so, is recorded like `ProcessingLog.put_log`
+        (first record per id wins) by the same call: in the same transaction on SQLite, so
+        the item and its log entry cannot part; right after the item on MongoDB."""
         ...
 
 

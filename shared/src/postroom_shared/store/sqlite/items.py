@@ -1,9 +1,10 @@
 """The items port on SQLite: item numbers, items, thread messages, item queries, the outbox.
 
-Creating an item with its first message and outbox events, appending a message with its
-events and field changes, or applying a command's change, is one `BEGIN IMMEDIATE`
-transaction; the message's primary key (the mail key) or the command's row in `item_commands`
-makes the second attempt a no-op, and a change is written only at the version it was read at.
+Creating an item with its first message, outbox events and processing-log entry, appending a
+message with its events, field changes and log entry, or applying a command's change, is one
+`BEGIN IMMEDIATE` transaction; the message's primary key (the mail key) or the command's row in
+`item_commands` makes the second attempt a no-op, and a change is written only at the version it
+was read at.
 Each message's blob references go to `message_blobs` in the same transaction, for the blob
 collector.
 """
@@ -11,9 +12,10 @@ collector.
 import sqlite3
 from typing import Any
 
-from postroom_shared.models import Item, ItemType, ThreadMessage
+from postroom_shared.models import Item, ItemType, ProcessingLogEntry, ThreadMessage
 from postroom_shared.store.ports import ChangeResult, ItemChanges, ItemQuery, OutboxEvent
 from postroom_shared.store.sqlite.base import SqliteBase, iso
+from postroom_shared.store.sqlite.ops import insert_log
 from postroom_shared.store.sqlite.schema import message_blob_rows
 
 __all__ = ["SqliteItems"]
@@ -74,7 +76,12 @@ class SqliteItems(SqliteBase):
             )
 
     async def insert_item(
-        self, item: Item, message: ThreadMessage, events: list[OutboxEvent]
+        self,
+        item: Item,
+        message: ThreadMessage,
+        events: list[OutboxEvent],
+        *,
+        log: ProcessingLogEntry | None = None,
     ) -> bool:
         def body(db: sqlite3.Connection) -> bool:
             if not self._insert_message(db, message):
@@ -90,6 +97,8 @@ class SqliteItems(SqliteBase):
                 ),
             )
             self._insert_events(db, events)
+            if log is not None:
+                insert_log(db, log)
             return True
 
         return await self._run(lambda db: self._tx(db, lambda: body(db)))
@@ -103,6 +112,7 @@ class SqliteItems(SqliteBase):
         add_participants: list[str],
         count: bool = True,
         changes: ItemChanges | None = None,
+        log: ProcessingLogEntry | None = None,
     ) -> bool:
         def body(db: sqlite3.Connection) -> bool:
             row = db.execute("SELECT doc FROM items WHERE id=?", (item_id,)).fetchone()
@@ -123,6 +133,8 @@ class SqliteItems(SqliteBase):
                 item.bounced += [a for a in changes.bounced if a not in item.bounced]
             db.execute("UPDATE items SET doc=? WHERE id=?", (item.model_dump_json(), item_id))
             self._insert_events(db, events)
+            if log is not None:
+                insert_log(db, log)
             return True
 
         return await self._run(lambda db: self._tx(db, lambda: body(db)))

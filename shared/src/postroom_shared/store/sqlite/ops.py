@@ -17,7 +17,9 @@ __all__ = ["SqliteOps", "insert_log"]
 
 
 def insert_log(db: sqlite3.Connection, entry: ProcessingLogEntry) -> None:
-    """One processing-log entry, once per id; also inside other roles' transactions."""
+    """Record a processing step, in the caller's transaction if it has one; the same id
+    twice keeps the first record (the items role writes an item's entry with the item, the
+    replies role a send's entry with its ledger mark)."""
     db.execute(
         "INSERT INTO processing_log (id, account_id, mail_key, at, doc)"
         " VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING",
