@@ -1,18 +1,21 @@
 """A subscriber of Postroom's events for end-to-end tests, as another service would be one:
 its own durable queue bound to `postroom.events`, read with basic.get so a synchronous test
 can poll it between steps (the queue keeps what arrives meanwhile). And an integration's
-command, published to `postroom.commands` with any AMQP client (aio-pika here)."""
+command, published to `postroom.commands` with any AMQP client (aio-pika here); and the
+configuration hint a test sends after writing configuration into the store itself."""
 
 import asyncio
 import json
 from typing import Any
 
 import aio_pika
+from faststream.rabbit import RabbitBroker
 
+from postroom_shared.config_hints import announce
 from postroom_shared.contracts import ItemCommand
 from postroom_shared.topology import COMMANDS, EVENTS
 
-__all__ = ["EventTap", "publish_raw_command"]
+__all__ = ["EventTap", "announce_config", "publish_raw_command"]
 
 
 class EventTap:
@@ -70,3 +73,15 @@ def publish_raw_command(amqp_url: str, command: ItemCommand) -> None:
             await exchange.publish(message, routing_key=command.type, mandatory=True)
 
     asyncio.run(publish())
+
+
+async def announce_config(amqp_url: str, what: str, ident: str | None = None) -> None:
+    """What the API does after every configuration write: a test that changes configuration in
+    the store directly says so too, or the services keep their cached copy until its TTL
+    (docs/architecture.md, "Configuration changes reach every replica at once")."""
+    broker = RabbitBroker(amqp_url, logger=None)
+    await broker.connect()
+    try:
+        await announce(broker, what, ident)
+    finally:
+        await broker.stop()

@@ -41,6 +41,7 @@ from postroom_shared.models import (
 )
 from postroom_shared.secretbox import SecretBox
 from postroom_shared.store import open_store
+from tests.e2e.event_tap import announce_config
 from tests.e2e.runstack import RunningStack, mailbox, running_stack, send
 from tests.stack_env import StackEnv, e2e_stack_env, short_state_dir
 
@@ -284,6 +285,7 @@ async def _add_alice(env: StackEnv) -> None:
         )
     finally:
         await store.close()
+    await announce_config(env.amqp_url, "account", ALICE_ACCOUNT_ID)
 
 
 @pytest.mark.timeout(420)
@@ -580,6 +582,7 @@ async def _set_size_limit(env: StackEnv, limit: int) -> None:
         await store.put_account(account.model_copy(update={"max_mail_bytes": limit}))
     finally:
         await store.close()
+    await announce_config(env.amqp_url, "account", DEMO_ACCOUNT_ID)
 
 
 def big_mail(sender: str, subject: str, msgid: str, size: int) -> EmailMessage:

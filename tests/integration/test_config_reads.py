@@ -109,7 +109,7 @@ async def test_configuration_is_read_once_not_per_mail(
         calls = counting.calls
         per_mail = ", ".join(f"{k} {v / MAILS:.2f}" for k, v in sorted(calls.items()))
         print(f"\n{name}: {sum(calls.values()) / MAILS:.2f} store calls per mail: {per_mail}")
-    assert replying.calls["record_send"] == MAILS  # every auto-reply went out
+    assert replying.calls["finish_send"] == MAILS  # every auto-reply went out
     for counting in (converting, replying):
         # one read per kind for the whole run (the cache), not one per mail
         assert all(counting.calls[read] <= 1 for read in CONFIG_READS), counting.calls
