@@ -1,11 +1,13 @@
 """The converter and the replier, registered as their `__main__` does, read configuration from
 the store once, not for every mail (issue 15: before the config cache, the converter read the
 account for each mail and the replier the account, every account and the SMTP settings for
-each event). Prints store calls per mail of each service, by method."""
+each event). Prints store calls per mail of each service, by method. The two run on a RabbitMQ
+vhost of their own: messages other tests left in the shared queues would be counted too."""
 
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from email.message import EmailMessage
 from typing import Any, cast
 
@@ -20,6 +22,7 @@ from postroom_shared.runtime import make_broker
 from postroom_shared.store import Store
 from postroom_shared.topology import declare_topology
 from tests import factories
+from tests.e2e.supervisor import rabbitmqctl
 from tests.integration.replier_stack import replier_settings
 from tests.stack_env import StackEnv
 
@@ -65,6 +68,18 @@ def _mail(n: int) -> bytes:
     return mail.as_bytes()
 
 
+@pytest.fixture
+def own_vhost(stack: StackEnv) -> Iterator[str]:
+    """The broker URL of a fresh vhost on the session's RabbitMQ."""
+    vhost = f"config-reads-{uuid.uuid4().hex[:8]}"
+    rabbitmqctl(stack, "add_vhost", vhost)
+    rabbitmqctl(stack, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    try:
+        yield f"{stack.amqp_url}{vhost}"
+    finally:
+        rabbitmqctl(stack, "delete_vhost", vhost)
+
+
 async def _settled(*stores: Counting) -> None:
     last: tuple[int, ...] = ()
     while True:
@@ -76,13 +91,13 @@ async def _settled(*stores: Counting) -> None:
 
 
 async def test_configuration_is_read_once_not_per_mail(
-    stack: StackEnv, sqlite_store: Store, sqlite_url: str
+    stack: StackEnv, own_vhost: str, sqlite_store: Store, sqlite_url: str
 ) -> None:
     await sqlite_store.put_account(factories.account())  # auto-replies on
     converter_settings = ConverterSettings(
-        store_url=sqlite_url, broker_url=stack.amqp_url, secret_key=SecretStr("s" * 40)
+        store_url=sqlite_url, broker_url=own_vhost, secret_key=SecretStr("s" * 40)
     )
-    settings = replier_settings(stack, sqlite_url)
+    settings = replier_settings(stack, sqlite_url, broker_url=own_vhost)
     converting, replying = Counting(sqlite_store), Counting(sqlite_store)
     brokers = (make_broker(converter_settings), make_broker(settings))
     loops = [
