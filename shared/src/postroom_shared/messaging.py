@@ -39,6 +39,7 @@ __all__ = [
     "event_type",
     "publish_command",
     "publish_event",
+    "publish_outboxed",
     "publish_raw",
     "publish_timeout",
     "relay_outbox",
@@ -185,7 +186,13 @@ async def relay_outbox(
     events = await store.pending_events(limit=limit)
     if only is not None:
         events = [event for event in events if event.event_id in only]
+    await publish_outboxed(broker, store, events)
+    return len(events)
+
+
+async def publish_outboxed(broker: RabbitBroker, store: Outbox, events: list[OutboxEvent]) -> None:
+    """Publish events that are in the outbox (just written, or left over), each cleared from it
+    once the broker confirmed it; a crash in between leaves it to the relay."""
     for event in events:
         await publish_raw(broker, event.routing_key, event.body, event.event_id)
         await store.mark_published(event.event_id)
-    return len(events)

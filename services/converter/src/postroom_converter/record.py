@@ -44,7 +44,7 @@ from postroom_shared.contracts import (
     item_ref,
 )
 from postroom_shared.logs import get_logger
-from postroom_shared.messaging import publish_event, publish_raw, relay_outbox, to_outbox
+from postroom_shared.messaging import publish_event, publish_outboxed, relay_outbox, to_outbox
 from postroom_shared.models import (
     EmailAccount,
     Item,
@@ -171,9 +171,7 @@ class Recorder:
             return Duplicate("applied concurrently")
         # The events just written are published as they are, without reading the outbox back;
         # a crash before they are marked leaves them to the relay (consumers are idempotent).
-        for pending in written:
-            await publish_raw(self.broker, pending.routing_key, pending.body, pending.event_id)
-            await self.store.mark_published(pending.event_id)
+        await publish_outboxed(self.broker, self.store, written)
         return outcome
 
     async def _new_item(
