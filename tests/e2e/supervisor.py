@@ -145,11 +145,12 @@ class QueueDepth:
         return self.ready + self.unacked
 
 
-def queue_depths(env: StackEnv) -> dict[str, QueueDepth]:
-    """Every queue of the broker's default vhost: messages ready and delivered but not acked."""
+def queue_depths(env: StackEnv, vhost: str = "/") -> dict[str, QueueDepth]:
+    """Every queue of `vhost` (the broker's default one unless named): messages ready and
+    delivered but not acked."""
     out = rabbitmqctl(
-        env, "-q", "list_queues", "name", "messages_ready", "messages_unacknowledged",
-        "--formatter", "json",
+        env, "-q", "list_queues", "-p", vhost, "name", "messages_ready",
+        "messages_unacknowledged", "--formatter", "json",
     )  # fmt: skip
     return {
         row["name"]: QueueDepth(int(row["messages_ready"]), int(row["messages_unacknowledged"]))
