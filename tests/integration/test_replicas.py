@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from imapclient import IMAPClient
 
+from bench.procstat import sample_tree
 from postroom_converter.domain.mapping import item_id_for
 from postroom_shared.mail.tokens import format_token
 from postroom_shared.models import EmailAccount, Item, ThreadMessage
@@ -98,6 +99,14 @@ class Replicas:
                     POSTROOM_REPLICA_ID=name, **SETTINGS,
                 )  # fmt: skip
                 self.procs[name] = start_service(service, name, environ, self.log_dir)
+
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds of each service's live replicas, worker processes included."""
+        used: dict[str, float] = defaultdict(float)
+        for name, proc in self.procs.items():
+            if proc.alive():
+                used[name.split("-")[0]] += sample_tree(proc.pid).cpu_s
+        return used
 
     def logs(self) -> str:
         return "\n".join(proc.tail() for proc in self.procs.values())
@@ -230,10 +239,18 @@ async def test_replicas_of_every_service_lose_and_double_nothing(replicas: Repli
                     mails.append(follow_up(run, firsts[i, k], account, "racy"))
         return mails
 
-    # 1. the first half waits in the folders; every replica starts at once
-    test.append(wave(range(ORIGINALS // 2)))
+    # 1. every replica starts at once; then the first half arrives
     test.start()
-    test.say(f"{len(test.sent)} mails waiting; started {', '.join(test.procs)}")
+
+    async def started() -> bool:
+        return all(
+            any(line.get("event") == "service started" for line in proc.log_lines())
+            for proc in test.procs.values()
+        )
+
+    await test.wait(started, f"started {', '.join(test.procs)}")
+    cpu_before = test.cpu_s()
+    test.append(wave(range(ORIGINALS // 2)))
 
     async def fetchers_hold_all() -> bool:
         return sum(map(len, test.holdings().values())) == ACCOUNTS
@@ -284,6 +301,14 @@ async def test_replicas_of_every_service_lose_and_double_nothing(replicas: Repli
 
     await test.wait(quiet, "queues empty, nothing more delivered")
     elapsed = time.monotonic() - test.t0
+    cpu_after = test.cpu_s()
+    test.say(
+        "CPU ms per mail, all replicas together: "
+        + ", ".join(
+            f"{service} {(cpu_after[service] - cpu_before[service]) * 1000 / len(test.sent):.2f}"
+            for service in ("converter", "replier")
+        )
+    )
     await check_outcome(test, takeover_s, elapsed)
 
 
@@ -354,9 +379,17 @@ async def check_outcome(test: Replicas, takeover_s: float, elapsed: float) -> No
     racy = [mail for mail in test.sent if mail.kind == "racy"]
     threaded = sum(mail.message_id not in opened for mail in racy)
     kinds = Counter(mail.kind for mail in test.sent)
+    relayed = sum(
+        int(line.get("count", 0))
+        for name, proc in test.procs.items()
+        if name.startswith("converter")
+        for line in proc.log_lines()
+        if line.get("event") == "outbox relayed leftover events"
+    )
     test.say(
         f"{len(test.sent)} mails ({dict(kinds)}) -> {len(items)} items, {len(inbound)} inbound"
         f" thread messages, {sum(map(len, delivered.values()))} auto-replies; colleagues' answers"
-        f" {threaded} threaded, {len(racy) - threaded} new items; takeover {takeover_s:.1f} s;"
+        f" {threaded} threaded, {len(racy) - threaded} new items; {relayed} events relayed"
+        f" from the outbox; takeover {takeover_s:.1f} s;"
         f" whole run {elapsed:.1f} s"
     )

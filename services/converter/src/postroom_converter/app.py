@@ -19,7 +19,7 @@ from postroom_shared.consumer import subscribe
 from postroom_shared.contracts import MailReceivedV1
 from postroom_shared.logs import get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.messaging import relay_outbox
+from postroom_shared.messaging import OutboxRelay
 from postroom_shared.retry import RetryPolicy
 from postroom_shared.store import Store
 from postroom_shared.topology import EVENTS, consumer_queue
@@ -30,9 +30,10 @@ log = get_logger(__name__)
 
 
 async def _relay_forever(converter: Converter, interval_s: float) -> None:
+    relay = OutboxRelay(converter.broker, converter.store)
     while True:
         try:
-            count = await relay_outbox(converter.broker, converter.store)
+            count = await relay.relay()
             if count:
                 log.info("outbox relayed leftover events", count=count)
         except Exception as exc:
