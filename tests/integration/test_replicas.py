@@ -20,6 +20,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
@@ -60,7 +61,7 @@ SIGNED_EACH = 3
 BY_REFERENCE = 2  # per account
 REPLICAS = {"fetcher": 2, "converter": 3, "replier": 2}
 # A killed fetcher's leases free up within seconds (production default 30 s); small batches, so
-# the kill finds the fetcher between a publish and its delete.
+# the kill is likely to fall between a publish and the delete that follows it.
 SETTINGS = {
     "POSTROOM_LEASE_TTL_S": "3",
     "POSTROOM_LEASE_RENEW_S": "1",
@@ -222,6 +223,7 @@ async def converted(test: Replicas) -> bool:
     return sum(item.message_count for item in items) >= len(test.sent) + len(items)
 
 
+@pytest.mark.timeout(600)
 async def test_replicas_of_every_service_lose_and_double_nothing(replicas: Replicas) -> None:
     test, run = replicas, replicas.run
     firsts = {
@@ -265,7 +267,7 @@ async def test_replicas_of_every_service_lose_and_double_nothing(replicas: Repli
     victim = max(held, key=lambda name: len(held[name]))
     survivor = next(name for name in test.procs if name.startswith("fetcher") and name != victim)
     test.procs[victim].kill()
-    killed_at = time.monotonic()
+    killed_at, kill_ts = time.monotonic(), datetime.now(UTC).isoformat(timespec="milliseconds")
     test.say(f"SIGKILL {victim}, holding {sorted(held[victim])}")
 
     async def taken_over() -> bool:
@@ -274,6 +276,14 @@ async def test_replicas_of_every_service_lose_and_double_nothing(replicas: Repli
     await test.wait(taken_over, f"{survivor} took over {victim}'s accounts")
     takeover_s = time.monotonic() - killed_at
     await test.wait(lambda: converted(test), "originals converted, auto-replies recorded")
+    taken = sum(
+        int(line["mails"])
+        for line in test.procs[survivor].log_lines()
+        if line.get("event") == "fetched"
+        and line["account"] in held[victim]
+        and line["ts"] > kill_ts
+    )
+    test.say(f"{survivor} fetched {taken} mails of {victim}'s accounts after the kill")
 
     # 3. answers: three at once to each of some auto-replies, and later mail naming an original
     answers = {bare(a["in-reply-to"]): a for a in test.outbound()}
@@ -296,7 +306,7 @@ async def test_replicas_of_every_service_lose_and_double_nothing(replicas: Repli
     async def quiet() -> bool:
         before = len(test.outbound())
         busy = {q: d for q, d in queue_depths(test.stack, test.vhost).items() if d.total}
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(1.5)
         return not busy and len(test.outbound()) == before
 
     await test.wait(quiet, "queues empty, nothing more delivered")
