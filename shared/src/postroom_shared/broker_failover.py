@@ -15,6 +15,7 @@ objects it makes, so a retried first connect starts where the last one gave up.
 """
 
 import asyncio
+import time
 from typing import Any
 
 from aio_pika import RobustConnection
@@ -46,7 +47,7 @@ class FailoverConnection(RobustConnection):
             self.url = URL(self.ring.advance())
             if was_up:
                 log.warning(
-                    "broker connection lost; reconnecting to the next address",
+                    "broker connection lost; reconnecting",
                     lost=redacted(lost),
                     next=redacted(self.ring.current),
                 )
@@ -64,10 +65,29 @@ class ClusterBroker(RabbitBroker):
 
     def __init__(self, addresses: tuple[str, ...], **kwargs: Any) -> None:
         self.ring = AddressRing(addresses)
+        self._renewed_at = float("-inf")
         super().__init__(addresses[0], **kwargs)
         bound = type("BoundFailoverConnection", (FailoverConnection,), {"ring": self.ring})
         # passed on to aio_pika.connect_robust(connection_class=...) by RabbitBroker._connect
         self._connection_kwargs["connection_class"] = bound
+
+    async def renew_channel(self) -> None:
+        """Close the channel publishes go through under aio-pika, which opens it again at once
+        (publisher confirms, prefetch, declarations and consumers restored); called after the
+        broker nacked a publish. Seen on RabbitMQ 3.10.8: before a channel's first publish to a
+        quorum queue, the queue client asks the first member it knows, and right after a node
+        died the queue record still names that node first; `{badrpc, nodedown}` rejects the
+        publish and leaves the client as it was, so that channel's publishes to that queue
+        are nacked for good (rabbit_fifo_client:enqueue/3, pick_server/1). A new channel
+        starts clean. Handlers running on the old one are cancelled, as on a lost connection.
+        At most once a second: the nacks of one batch arrive together."""
+        if time.monotonic() - self._renewed_at < 1.0:
+            return
+        self._renewed_at = time.monotonic()
+        channel = await self.config.channel_manager.get_channel()
+        underlay = await channel.get_underlay_channel()
+        log.warning("broker nacked a publish; renewing the channel", address=self.address)
+        await underlay.close()
 
     @property
     def address(self) -> str:

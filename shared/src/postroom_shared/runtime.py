@@ -39,7 +39,7 @@ log = get_logger(__name__)
 CONNECT_TIMEOUT_S = 10.0
 
 
-def make_broker(settings: CommonSettings, *, prefetch: int = 8) -> RabbitBroker:
+def make_broker(settings: CommonSettings, *, prefetch: int = 8) -> ClusterBroker:
     """A broker with publisher confirms, returned mandatory messages raised as errors, a
     deadline on every confirm and a bounded prefetch, over every address of
     POSTROOM_BROKER_URL (`broker_failover`); it does not connect yet."""
