@@ -190,7 +190,7 @@ do_start() {
   say "cluster: 3 nodes booted ($(since "$t0"))"
   if (( fresh )); then
     t=$(now_us)
-    # one after the other: two nodes joining at once can race in the schema (mnesia) join
+    # one after the other, as RabbitMQ's clustering guide does it
     join 2
     join 3
     touch "$CL/joined"
