@@ -1,6 +1,6 @@
 """A three-node RabbitMQ cluster for one test module, through deploy/local/rabbit-cluster.sh
 (`stack.sh cluster`), on ports of the given stack block (tests/stack_env.py): AMQP on
-base+700..702, Erlang distribution on base+710/720/730 with rabbitmqctl's nine ports above each.
+base+700..702, Erlang distribution on base+710/721/732 with rabbitmqctl's ten ports above each.
 Also what a failover test reads: the nodes' PIDs, cluster membership, quorum queue replicas,
 and which node each process is connected to."""
 
@@ -56,30 +56,19 @@ class Cluster:
         }
 
     def script(self, *args: str, timeout_s: float = 300) -> str:
-        done = subprocess.run(
-            [str(SCRIPT), *args],
-            env=self.environ(),
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"rabbit-cluster.sh {' '.join(args)}: {done.stdout}{done.stderr}")
-        return done.stdout
+        return self._run([str(SCRIPT), *args], timeout_s)
 
     def ctl(self, node: int, *args: str, tool: str = "rabbitmqctl") -> str:
         """rabbitmqctl (or rabbitmq-queues) against `node`."""
         env_sh = self.state_dir / f"stack/cluster/node{node}/env.sh"
+        return self._run(["bash", "-c", '. "$1" && shift && "$@"', tool, str(env_sh), tool, *args])
+
+    def _run(self, argv: list[str], timeout_s: float = 120) -> str:
         done = subprocess.run(
-            ["bash", "-c", '. "$1" && shift && "$@"', tool, str(env_sh), tool, *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+            argv, env=self.environ(), capture_output=True, text=True, timeout=timeout_s
         )
         if done.returncode != 0:
-            raise RuntimeError(f"{tool} {' '.join(args)}: {done.stdout}{done.stderr}")
+            raise RuntimeError(f"{' '.join(argv[-3:])}: {done.stdout}{done.stderr}")
         return done.stdout
 
     def pid(self, node: int) -> int:

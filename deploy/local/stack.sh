@@ -1397,4 +1397,5 @@ main() {
   esac
 }
 
-main "$@"
+# sourced by rabbit-cluster.sh for its helpers: run only when executed
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi
