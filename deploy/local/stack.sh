@@ -4,6 +4,7 @@
 # Also the entrypoint of the mail server container (deploy/docker/mailserver.Dockerfile).
 #
 # usage: deploy/local/stack.sh install|install-browser|install-deploy-tools|start|stop|status|wait|foreground
+#        deploy/local/stack.sh cluster start|stop|status|urls|kill N|start-node N
 #
 #   install     install the Debian packages (skipped when already installed) and the vmail user
 #   install-browser  install Debian's chromium and chromium-driver (the browser tests' browser)
@@ -17,6 +18,8 @@
 #   foreground  start, then stay in the foreground (e.g. as PID 1 of a container) until SIGTERM
 #               or SIGINT, then stop and exit 0; if a server dies meanwhile, print which one and
 #               its last log lines, stop the others and exit 1
+#   cluster ... a three-node RabbitMQ cluster beside (or instead of) the stack's single node:
+#               deploy/local/rabbit-cluster.sh, which documents its commands and settings
 #
 # Environment (all optional):
 #   POSTROOM_STATE_DIR        <repo>/.state/local  (the stack writes only under $POSTROOM_STATE_DIR/stack)
@@ -1371,6 +1374,7 @@ main() {
   load_settings
   case $cmd in
     -h | --help | help) ;;
+    cluster) shift; exec "$SCRIPT_DIR/rabbit-cluster.sh" "$@" ;;
     *) validate_mode ;;
   esac
   case $cmd in
@@ -1387,10 +1391,11 @@ main() {
     wait) do_wait ;;
     -h | --help | help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" ;;
     *)
-      printf 'usage: %s install|install-browser|install-deploy-tools|start|stop|status|wait|foreground\n' "$0" >&2
+      printf 'usage: %s install|install-browser|install-deploy-tools|start|stop|status|wait|foreground|cluster ...\n' "$0" >&2
       exit 2
       ;;
   esac
 }
 
-main "$@"
+# sourced by rabbit-cluster.sh for its helpers: run only when executed
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then main "$@"; fi

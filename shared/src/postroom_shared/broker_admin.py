@@ -2,8 +2,9 @@
 
 Opened on first use and kept: an unauthenticated `GET /metrics` must not cost the broker a new
 connection per scrape. A connection that closed or failed is dropped and opened again by the
-next call. Each operation gets a short-lived channel of its own (with publisher confirms and
-returned messages raised), because a failed passive declare closes its channel.
+next call, on the first of the broker's addresses that answers (`broker_addresses`). Each
+operation gets a short-lived channel of its own (with publisher confirms and returned messages
+raised), because a failed passive declare closes its channel.
 """
 
 import asyncio
@@ -15,6 +16,7 @@ import aio_pika.exceptions
 import aiormq.exceptions
 from aio_pika.abc import AbstractChannel, AbstractConnection
 
+from postroom_shared.broker_addresses import AddressRing, broker_addresses
 from postroom_shared.logs import get_logger
 
 __all__ = ["BrokerAdmin", "QueueDepth"]
@@ -26,7 +28,8 @@ QueueDepth = tuple[int, int]  # (ready messages, consumers)
 
 class BrokerAdmin:
     def __init__(self, amqp_url: str, *, timeout_s: float = 5.0) -> None:
-        self.amqp_url = amqp_url
+        """`amqp_url`: a POSTROOM_BROKER_URL value, one AMQP URL or several comma-separated."""
+        self.ring = AddressRing(broker_addresses(amqp_url))
         self.timeout_s = timeout_s
         self.connections_opened = 0
         self._connection: AbstractConnection | None = None
@@ -35,9 +38,19 @@ class BrokerAdmin:
     async def _connected(self) -> AbstractConnection:
         async with self._lock:
             if self._connection is None or self._connection.is_closed:
-                self._connection = await aio_pika.connect(self.amqp_url, timeout=self.timeout_s)
+                self._connection = await self._dial()
                 self.connections_opened += 1
             return self._connection
+
+    async def _dial(self) -> AbstractConnection:
+        """The first address that answers, starting with the one that answered last."""
+        for _ in range(len(self.ring) - 1):
+            try:
+                return await aio_pika.connect(self.ring.current, timeout=self.timeout_s)
+            except (OSError, ConnectionError, aiormq.exceptions.AMQPConnectionError) as exc:
+                log.warning("broker address not reachable", error=repr(exc))
+                self.ring.advance()
+        return await aio_pika.connect(self.ring.current, timeout=self.timeout_s)
 
     async def _drop(self) -> None:
         async with self._lock:

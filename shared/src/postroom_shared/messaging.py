@@ -27,6 +27,7 @@ import aiormq.abc
 import aiormq.exceptions
 from faststream.rabbit import RabbitBroker, RabbitExchange
 
+from postroom_shared.broker_failover import ClusterBroker
 from postroom_shared.contracts import CommandEnvelope, EventEnvelope
 from postroom_shared.errors import TransientError
 from postroom_shared.metrics import record_published
@@ -113,6 +114,8 @@ async def confirmed_publish(
     except aiormq.exceptions.PublishError as exc:  # Basic.Return, on_return_raises channels
         raise TransientError(_returned(exchange, routing_key, exc.frame)) from exc
     except aiormq.exceptions.DeliveryError as exc:
+        if isinstance(broker, ClusterBroker):  # a nacking channel may never recover by itself
+            await broker.renew_channel()
         raise TransientError(f"the broker refused {routing_key} (nack)") from exc
     if isinstance(result, aiormq.abc.DeliveredMessage):  # Basic.Return on other channels
         raise TransientError(_returned(exchange, routing_key, result.delivery))

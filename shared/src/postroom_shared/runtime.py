@@ -16,6 +16,8 @@ from typing import Any
 from faststream.rabbit import RabbitBroker
 from faststream.rabbit.schemas import Channel
 
+from postroom_shared.broker_addresses import broker_addresses
+from postroom_shared.broker_failover import ClusterBroker
 from postroom_shared.health import heartbeat_loop
 from postroom_shared.logs import configure_logging, get_logger
 from postroom_shared.messaging import set_publish_timeout
@@ -32,12 +34,18 @@ Setup = Callable[[RabbitBroker, Store], Awaitable[Background]]
 
 log = get_logger(__name__)
 
+# Bounds the dial of one address: an address whose host is gone (no refusal, no answer) would
+# otherwise hold the move to the next one for the kernel's TCP timeout, minutes.
+CONNECT_TIMEOUT_S = 10.0
 
-def make_broker(settings: CommonSettings, *, prefetch: int = 8) -> RabbitBroker:
+
+def make_broker(settings: CommonSettings, *, prefetch: int = 8) -> ClusterBroker:
     """A broker with publisher confirms, returned mandatory messages raised as errors, a
-    deadline on every confirm and a bounded prefetch; it does not connect yet."""
-    broker = RabbitBroker(
-        settings.broker_url,
+    deadline on every confirm and a bounded prefetch, over every address of
+    POSTROOM_BROKER_URL (`broker_failover`); it does not connect yet."""
+    broker = ClusterBroker(
+        broker_addresses(settings.broker_url),
+        timeout=CONNECT_TIMEOUT_S,
         default_channel=Channel(
             prefetch_count=prefetch, publisher_confirms=True, on_return_raises=True
         ),
@@ -50,17 +58,25 @@ def make_broker(settings: CommonSettings, *, prefetch: int = 8) -> RabbitBroker:
 
 
 async def connect_with_retry(broker: RabbitBroker, deadline_s: float = 120.0) -> None:
-    """Connect, retrying with backoff while RabbitMQ is not up yet (it starts slowly)."""
+    """Connect, retrying with backoff while RabbitMQ is not up yet (it starts slowly). A
+    `ClusterBroker` tries each of its addresses in turn, and backs off only once all failed."""
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline_s
     delay = 0.5
+    addresses = len(broker.ring) if isinstance(broker, ClusterBroker) else 1
+    failures = 0
     while True:
         try:
             await broker.connect()
+            if isinstance(broker, ClusterBroker):
+                log.info("broker connected", address=broker.address)
             return
         except (OSError, ConnectionError) as exc:
             if loop.time() > end:
                 raise
+            failures += 1
+            if failures % addresses:  # the next address, at once
+                continue
             log.warning("broker not reachable yet, retrying", error=repr(exc), retry_in_s=delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

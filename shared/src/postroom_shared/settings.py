@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from postroom_shared.broker_addresses import broker_addresses
 from postroom_shared.broker_settings import BrokerSettings
 from postroom_shared.store.ports import StoreOptions
 
@@ -29,7 +30,10 @@ class CommonSettings(BrokerSettings):
     ]
     broker_url: str = Field(
         default="amqp://guest:guest@127.0.0.1:5672/",
-        description="RabbitMQ AMQP URL.",
+        description="RabbitMQ AMQP URL, or the URLs of every node of a RabbitMQ cluster,"
+        " comma-separated: a process connects to the first that answers and moves to the next"
+        " when its node goes away, without a restart.",
+        examples=["amqp://u:p@rabbit-0:5672/,amqp://u:p@rabbit-1:5672/,amqp://u:p@rabbit-2:5672/"],
     )
     secret_key: SecretStr = Field(
         description="At least 32 characters; derives the key that encrypts stored secrets and"
@@ -171,6 +175,12 @@ class CommonSettings(BrokerSettings):
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("broker_url")
+    @classmethod
+    def _amqp_urls(cls, value: str) -> str:
+        broker_addresses(value)  # raises ValueError naming the address that is no AMQP URL
+        return value
 
     @field_validator("store_url")
     @classmethod
