@@ -18,11 +18,11 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.adapters.smtp_pool import SmtpPool
 from postroom_replier.domain.rate_limits import fingerprint
+from postroom_replier.domain.wire import OutboundMail
 from postroom_replier.limits import why_held, window
 from postroom_replier.reports import Outcome, Purpose, label
 from postroom_replier.settings import ReplierSettings
@@ -51,7 +51,7 @@ class Delivery:
     async def deliver(
         self,
         claim: LedgerEntry,
-        mail: EmailMessage,
+        mail: OutboundMail,
         purpose: Purpose,
         account_id: str,
         sent_log: SentLog | None = None,
@@ -69,7 +69,7 @@ class Delivery:
             if held.state == "failed":
                 return Outcome("failed_before", "")
             return Outcome("sent", "already sent (ledger)")
-        content = fingerprint(str(mail["Subject"]), _body(mail))
+        content = fingerprint(mail.subject, mail.body)
         if held is None and automatic is not None:  # new mail, not finishing a claimed one
             limited = why_held(
                 self.settings,
@@ -152,9 +152,3 @@ class Delivery:
             if loop.time() > deadline:
                 raise TransientError(f"send claim of {claim.recipient} still held")
             await asyncio.sleep(0.2)
-
-
-def _body(mail: EmailMessage) -> str:
-    """Text and HTML as sent: what the identical-reply rule compares."""
-    parts = [mail.get_body((kind,)) for kind in ("plain", "html")]
-    return "".join(str(part.get_content()) for part in parts if part is not None)
