@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from postroom_shared.models import LedgerEntry, ProcessingLogEntry, SendRecord, utcnow
 from postroom_shared.store.ports import ReplyStore, Store
-from postroom_shared.store.ports.replies import SendCheck, SendWindow
+from postroom_shared.store.ports.replies import FinishedSend, SendCheck, SendQuery, SendWindow
 
 
 async def test_ledger_claims_are_exclusive(store: ReplyStore) -> None:
@@ -139,3 +139,55 @@ async def test_finish_send_marks_records_and_logs_once(store: Store) -> None:
     assert [(r.item_id, r.account_id) for r in sent] == [("it_1", "acc1")]
     assert [e.id for e in await store.list_log(mail_key="k")] == [log.id]
     assert await store.count_sends_since(utcnow() - timedelta(minutes=1), limit=10) == 1
+
+
+def _entry(recipient: str, reason: str = "auto_reply:k") -> LedgerEntry:
+    return LedgerEntry(item_id="it_1", reason=reason, recipient=recipient, message_id="<m>")
+
+
+async def test_plural_calls_answer_as_the_singular_ones_one_after_the_other(store: Store) -> None:
+    """The group commit's calls (many mails in one round trip): each mail's answer is what its
+    own call would have said, in order; a key twice finds its first claim held."""
+    now = utcnow()
+    await store.record_send(
+        SendRecord(recipient="a@x.test", item_id="it_0", fingerprint="f", at=now)
+    )
+    hour = now - timedelta(hours=1)
+    window = SendWindow(since=hour, budget_since=hour, budget=100, domain_budget=100)
+    queries = [
+        SendQuery("it_1", "auto_reply:k", "a@x.test", window),
+        SendQuery("it_1", "auto_reply:k", "b@x.test", None),
+    ]
+    checks = await store.check_sends(queries)
+    singles = [await store.check_send(q.item_id, q.reason, q.recipient, q.window) for q in queries]
+    assert checks == singles and [len(c.history) for c in checks] == [1, 0]
+    assert checks[0].sent == 1 and checks[0].ledger is None
+
+    a, b, c = _entry("a@x.test"), _entry("b@x.test"), _entry("c@x.test")
+    recent = utcnow() - timedelta(minutes=1)
+    claims = await store.claim_ledgers([a, b, a, c], stale_before=recent)
+    assert claims == ["claimed", "claimed", "busy", "claimed"]
+    assert await store.claim_ledgers([], stale_before=recent) == []
+
+    def finished(entry: LedgerEntry) -> FinishedSend:
+        record = SendRecord(recipient=entry.recipient, item_id="it_1", fingerprint="f")
+        log = ProcessingLogEntry(
+            id=f"k:replier:auto_reply_sent:{entry.recipient}",
+            mail_key="k",
+            account_id="acc1",
+            stage="replier",
+            action="auto_reply_sent",
+            reason=f"{entry.recipient}: 250 ok",
+        )
+        return FinishedSend(entry, record, log)
+
+    await store.finish_sends([finished(a), finished(b)])
+    await store.finish_sends([finished(a), finished(b)])  # a repeat keeps one of each
+    assert await store.claim_ledgers([a, b, c], stale_before=recent) == ["done", "done", "busy"]
+    for entry, before in ((a, ["it_0"]), (b, [])):
+        sent = await store.sends_since(entry.recipient, now - timedelta(minutes=1))
+        assert [r.item_id for r in sent] == [*before, "it_1"], entry.recipient
+    logged = await store.list_log(mail_key="k")
+    assert sorted(e.reason for e in logged) == ["a@x.test: 250 ok", "b@x.test: 250 ok"]
+    held = await store.get_ledger("it_1", "auto_reply:k", "c@x.test")
+    assert held is not None and held.state == "sending"

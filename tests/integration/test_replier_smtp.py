@@ -3,7 +3,7 @@
 import asyncio
 import imaplib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from postroom_shared.models import (
     SendRecord,
 )
 from postroom_shared.store import Store, StoreUnavailableError
+from postroom_shared.store.ports.replies import FinishedSend
 from tests import factories
 from tests.integration.item_owner import ItemOwner, item_owner
 from tests.integration.replier_stack import running_replier
@@ -143,7 +144,7 @@ async def test_account_template_is_used_and_a_broken_one_falls_back(
 
 
 class _FirstMarkFails:
-    """The real store, except that the first ledger mark (`mark_done`, or `finish_send`, which
+    """The real store, except that the first ledger mark (`mark_done`, or `finish_send(s)`, which
     marks an automatic mail sent with its send record) raises `error`: a crash right after SMTP
     accepted the mail (RuntimeError), or a store locked at that moment (a transient one)."""
 
@@ -170,6 +171,10 @@ class _FirstMarkFails:
     ) -> None:
         self._fail_once()
         await self._store.finish_send(entry, record, log)
+
+    async def finish_sends(self, sends: Sequence[FinishedSend]) -> None:
+        self._fail_once()  # the replier's group commit marks through here
+        await self._store.finish_sends(sends)
 
 
 @asynccontextmanager

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
-from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -20,6 +19,7 @@ from aiosmtpd.smtp import Envelope, Session
 
 from postroom_replier.adapters.smtp import SmtpTarget
 from postroom_replier.adapters.smtp_pool import SmtpPool
+from postroom_replier.domain.compose import OutboundMail, compose_test_mail
 from postroom_shared.errors import TransientError
 from postroom_shared.models import Security
 from tests.stack_env import StackEnv
@@ -27,14 +27,14 @@ from tests.stack_env import StackEnv
 pytestmark = pytest.mark.stack
 
 
-def _mail(tag: str) -> tuple[EmailMessage, str]:
+def _mail(tag: str) -> tuple[OutboundMail, str]:
     message_id = f"<pool-{tag}-{uuid.uuid4().hex[:8]}@example.test>"
-    mail = EmailMessage()
-    mail["From"] = "support@example.test"
-    mail["To"] = "customer@example.test"
-    mail["Subject"] = f"pool {tag}"
-    mail["Message-ID"] = message_id
-    mail.set_content("hello")
+    mail = compose_test_mail(
+        sender="support@example.test",
+        recipient="customer@example.test",
+        message_id=message_id,
+        instance=f"pool {tag}",
+    )
     return mail, message_id
 
 

@@ -3,13 +3,13 @@
 
 import socket
 from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
+from postroom_replier.domain.compose import OutboundMail, compose_test_mail
 from postroom_replier.outbound import RelaySettings
 from postroom_replier.smtp_check import SmtpCheckResult, send_test_mail
 from postroom_shared.errors import PermanentError, TransientError
@@ -52,13 +52,10 @@ def server(request: pytest.FixtureRequest) -> Iterator[tuple[Scripted, SmtpTarge
         controller.stop()
 
 
-def _mail() -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = "support@example.test"
-    msg["To"] = "c@example.org"
-    msg["Subject"] = "x"
-    msg.set_content("x")
-    return msg
+def _mail() -> OutboundMail:
+    return compose_test_mail(
+        sender="support@example.test", recipient="c@example.org", message_id="<x@y>", instance="x"
+    )
 
 
 @pytest.mark.parametrize("server", [["451 4.3.0 try later", "421 4.7.0 busy"]], indirect=True)

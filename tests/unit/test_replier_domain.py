@@ -90,7 +90,7 @@ def test_composed_reply_carries_loop_headers_and_threading() -> None:
         instance="demo",
         rendered=rendered,
     )
-    parsed = message_from_bytes(mail.as_bytes(), policy=policy.default)
+    parsed = message_from_bytes(mail.data, policy=policy.default)
     assert parsed["From"] == "Support <support@example.test>"
     assert "[INC-7]" in parsed["Subject"] and "\n" not in parsed["Subject"]
     assert parsed["Bcc"] is None

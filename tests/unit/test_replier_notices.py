@@ -94,14 +94,14 @@ def test_notice_is_short_loop_safe_and_header_clean() -> None:
         message_id="<pr.q_1.n.sig@example.test>",
         instance="prod",
     )
-    parsed = message_from_bytes(mail.as_bytes(), policy=policy.default)
+    parsed = message_from_bytes(mail.data, policy=policy.default)
     assert parsed["Bcc"] is None  # no header injection through the subject
     assert parsed["Subject"] == "Not processed (too large): Scans Bcc: victim@example.org"
     assert parsed["Auto-Submitted"] == "auto-replied"
     assert parsed["X-Auto-Response-Suppress"] == "All"
     assert parsed["X-Postroom-Loop"] == "prod"
     assert parsed["Message-ID"] == "<pr.q_1.n.sig@example.test>"
-    text = mail.get_content()
+    text = parsed.get_content()
     assert "of 30 MB exceeds the limit of 25 MB of support@example.test" in text
     unknown_size = compose_too_large_notice(
         account=ACCOUNT,
@@ -112,4 +112,5 @@ def test_notice_is_short_loop_safe_and_header_clean() -> None:
         message_id="<m@x>",
         instance="p",
     )
-    assert "your mail '(no subject)' exceeds the limit of 1 MB" in unknown_size.get_content()
+    unknown = message_from_bytes(unknown_size.data, policy=policy.default)
+    assert "your mail '(no subject)' exceeds the limit of 1 MB" in unknown.get_content()

@@ -1,7 +1,15 @@
 """A team reply as mailed: a person's mail (no automatic-mail headers), threaded, with the item
 token, our loop header and the owner's signed Message-ID."""
 
-from postroom_replier.domain.compose import LOOP_HEADER, Attachment, compose_team_reply
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+
+from postroom_replier.domain.compose import (
+    LOOP_HEADER,
+    Attachment,
+    OutboundMail,
+    compose_team_reply,
+)
 from postroom_replier.domain.templates import Rendered
 from postroom_shared.models import Party, ThreadMessage
 from tests import factories
@@ -22,8 +30,14 @@ REPLY = ThreadMessage(
 )
 
 
+def _parsed(mail: OutboundMail) -> EmailMessage:
+    parsed = message_from_bytes(mail.data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
 def test_a_team_reply_is_person_to_person_mail_threaded_to_the_customer() -> None:
-    mail = compose_team_reply(
+    sent = compose_team_reply(
         account=factories.account(),
         item=ITEM,
         reply=REPLY,
@@ -32,6 +46,7 @@ def test_a_team_reply_is_person_to_person_mail_threaded_to_the_customer() -> Non
         rendered=Rendered("ignored", "We replaced it.\n", "<p>We replaced it.</p>"),
         attachments=(Attachment("report.pdf", "application/pdf", b"%PDF-1.4"),),
     )
+    mail = _parsed(sent)
     assert mail["From"] == "Support <support@example.test>"
     assert mail["To"] == "c@x.test"
     assert mail["Subject"] == "Re: [INC-7] Printer"
@@ -48,7 +63,7 @@ def test_a_team_reply_is_person_to_person_mail_threaded_to_the_customer() -> Non
 
 
 def test_an_odd_content_type_is_sent_as_bytes() -> None:
-    mail = compose_team_reply(
+    sent = compose_team_reply(
         account=factories.account(),
         item=ITEM,
         reply=REPLY.model_copy(update={"references": [], "in_reply_to": [], "subject": "Printer"}),
@@ -57,6 +72,7 @@ def test_an_odd_content_type_is_sent_as_bytes() -> None:
         rendered=Rendered("s", "t\n", None),
         attachments=(Attachment("x", "multipart/mixed", b"raw"),),
     )
+    mail = _parsed(sent)
     assert mail["In-Reply-To"] is None and mail["References"] is None
     assert mail["Subject"] == "Re: [INC-7] Printer"
     [attachment] = list(mail.iter_attachments())

@@ -1,5 +1,7 @@
 """Notification templates: sandboxed, strict, and never a broken mail."""
 
+from email import message_from_bytes, policy
+
 import pytest
 
 from postroom_replier.domain.compose import compose_auto_reply
@@ -62,8 +64,9 @@ def test_custom_template_with_html_part_is_escaped() -> None:
         instance="t",
         rendered=rendered,
     )
-    assert mail.get_content_type() == "multipart/alternative"
-    assert "[US-7]" in str(mail["Subject"])
+    parsed = message_from_bytes(mail.data, policy=policy.default)
+    assert parsed.get_content_type() == "multipart/alternative"
+    assert "[US-7]" in str(parsed["Subject"])
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """The one path every mail takes: ledger, limits, claim, SMTP, ledger, send history.
 
-Three store calls per new automatic mail, each a round trip (a thread hop on SQLite): the ledger
-entry with the send history the limits need (`check_send`), the claim, and the mark with the
-send record and the processing-log entry (`finish_send`).
+Three store calls per new automatic mail: the ledger entry with the send history the limits need
+(`check_send`), the claim, and the mark with the send record and the processing-log entry
+(`finish_send`); each shared with the other handlers at the same step (`group_commit.py`: one
+round trip, one transaction on SQLite, for all of them).
 
 Idempotency: the ledger is keyed by (item, "<purpose>:<mail key or change>", recipient), for a
 team reply by (item, "team_reply:<thread key>", recipient), for a notice by (quarantine id,
@@ -18,11 +19,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
 
 from postroom_replier.adapters.smtp import SmtpTarget, send_with_retry
 from postroom_replier.adapters.smtp_pool import SmtpPool
 from postroom_replier.domain.rate_limits import fingerprint
+from postroom_replier.domain.wire import OutboundMail
+from postroom_replier.group_commit import GroupCommit
 from postroom_replier.limits import why_held, window
 from postroom_replier.reports import Outcome, Purpose, label
 from postroom_replier.settings import ReplierSettings
@@ -44,14 +46,16 @@ class Delivery:
     settings: ReplierSettings
     target: Callable[[], Awaitable[SmtpTarget]]  # read per send: API changes apply at once
     pool: SmtpPool = field(init=False)
+    ledger: GroupCommit = field(init=False)
 
     def __post_init__(self) -> None:
         self.pool = SmtpPool(self.settings.smtp_idle_s)
+        self.ledger = GroupCommit(self.store)
 
     async def deliver(
         self,
         claim: LedgerEntry,
-        mail: EmailMessage,
+        mail: OutboundMail,
         purpose: Purpose,
         account_id: str,
         sent_log: SentLog | None = None,
@@ -63,13 +67,13 @@ class Delivery:
         recipient = claim.recipient
         now = utcnow()
         limits = window(self.settings, now) if automatic is not None else None
-        check = await self.store.check_send(claim.item_id, claim.reason, recipient, limits)
+        check = await self.ledger.check_send(claim.item_id, claim.reason, recipient, limits)
         held = check.ledger
         if held is not None and held.state != "sending":
             if held.state == "failed":
                 return Outcome("failed_before", "")
             return Outcome("sent", "already sent (ledger)")
-        content = fingerprint(str(mail["Subject"]), _body(mail))
+        content = fingerprint(mail.subject, mail.body)
         if held is None and automatic is not None:  # new mail, not finishing a claimed one
             limited = why_held(
                 self.settings,
@@ -104,7 +108,7 @@ class Delivery:
                     purpose=automatic,
                     account_id=account_id,
                 )
-                await self._mark_sent(lambda: self.store.finish_send(claim, record, entry))
+                await self._mark_sent(lambda: self.ledger.finish_send(claim, record, entry))
             log.info(f"{label(purpose)} sent", recipient=recipient, message_id=claim.message_id)
             return Outcome("sent", response, logged=entry is not None)
         held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
@@ -144,7 +148,7 @@ class Delivery:
         deadline = loop.time() + patience + 5
         while True:
             stale_before = utcnow() - timedelta(seconds=patience)
-            outcome = await self.store.claim_ledger(
+            outcome = await self.ledger.claim_ledger(
                 claim.model_copy(update={"claimed_at": utcnow()}), stale_before=stale_before
             )
             if outcome != "busy":
@@ -152,9 +156,3 @@ class Delivery:
             if loop.time() > deadline:
                 raise TransientError(f"send claim of {claim.recipient} still held")
             await asyncio.sleep(0.2)
-
-
-def _body(mail: EmailMessage) -> str:
-    """Text and HTML as sent: what the identical-reply rule compares."""
-    parts = [mail.get_body((kind,)) for kind in ("plain", "html")]
-    return "".join(str(part.get_content()) for part in parts if part is not None)

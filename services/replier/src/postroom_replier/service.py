@@ -256,7 +256,7 @@ class Replier:
                 recipient=recipient,
                 kind=kind,
                 message_id=message_id,
-                subject=str(mail["Subject"]),
+                subject=mail.subject,
                 sent_at=utcnow(),
             )
             if outcome.state == "sent"

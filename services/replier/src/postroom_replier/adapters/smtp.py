@@ -16,12 +16,12 @@ import random
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
+from postroom_replier.domain.wire import OutboundMail
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import Security, SmtpAuth
 
@@ -185,10 +185,23 @@ async def open_session(target: SmtpTarget) -> SmtpClient:
     return client
 
 
-async def transact(client: SmtpClient, message: EmailMessage) -> str:
-    """One mail transaction on an open session; the server's final answer."""
+async def transact(client: SmtpClient, message: OutboundMail) -> str:
+    """One mail transaction on an open session; the server's final answer. The message is
+    7-bit clean unless an address is not ASCII: then the server must offer SMTPUTF8."""
     client.data_begun = False
-    _, response = await client.send_message(message)
+    options = []
+    if message.utf8:
+        if not client.supports_extension("smtputf8"):
+            raise aiosmtplib.SMTPNotSupported(
+                f"{message.recipient}: a non-ASCII address needs SMTPUTF8, which the server"
+                " does not offer"
+            )
+        options.append("SMTPUTF8")
+    if client.supports_extension("8bitmime"):
+        options.append("BODY=8BITMIME")
+    _, response = await client.sendmail(
+        message.sender, [message.recipient], message.data, mail_options=options
+    )
     return response
 
 
@@ -211,7 +224,7 @@ def classified(target: SmtpTarget) -> Iterator[None]:
         raise TransientError(f"SMTP connection to {target.where} failed: {exc!r}") from exc
 
 
-async def send_message(message: EmailMessage, target: SmtpTarget) -> str:
+async def send_message(message: OutboundMail, target: SmtpTarget) -> str:
     """Send `message` on a connection of its own; returns the server's final answer."""
     with classified(target):
         client = await open_session(target)
@@ -225,12 +238,12 @@ async def send_message(message: EmailMessage, target: SmtpTarget) -> str:
 
 
 async def send_with_retry(
-    message: EmailMessage,
+    message: OutboundMail,
     target: SmtpTarget,
     *,
     deadline_s: float,
     first_delay_s: float = 1.0,
-    send: Callable[[EmailMessage, SmtpTarget], Awaitable[str]] = send_message,
+    send: Callable[[OutboundMail, SmtpTarget], Awaitable[str]] = send_message,
 ) -> str:
     """`send_message`, retrying transient failures with exponential backoff and jitter until
     `deadline_s` has passed; the last TransientError is raised then (the event is requeued).

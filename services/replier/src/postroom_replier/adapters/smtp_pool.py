@@ -15,7 +15,6 @@ once more on a fresh session. A failure once DATA was begun is raised as it is (
 import asyncio
 import contextlib
 import dataclasses
-from email.message import EmailMessage
 
 import aiosmtplib
 
@@ -26,6 +25,7 @@ from postroom_replier.adapters.smtp import (
     open_session,
     transact,
 )
+from postroom_replier.domain.wire import OutboundMail
 from postroom_shared.logs import get_logger
 
 __all__ = ["SmtpPool"]
@@ -60,7 +60,7 @@ class SmtpPool:
         self._reaper: asyncio.Task[None] | None = None
         self._quitting: set[asyncio.Task[None]] = set()
 
-    async def send(self, message: EmailMessage, target: SmtpTarget) -> str:
+    async def send(self, message: OutboundMail, target: SmtpTarget) -> str:
         """Send `message` through `target` on a pooled session; the server's final answer."""
         key = _key(target)
         client = self._take(key)

@@ -4,12 +4,13 @@ A ledger claim is an insert (first claim) or one conditional update that takes o
 claim, so of two concurrent claims exactly one wins. Each send record carries its recipient's
 domain, for the per-domain budget's index; one recorded by `finish_send` is keyed by its ledger
 entry, so repeating that call keeps it once. The reads of `check_send` after the ledger's run
-concurrently: one round trip's wait instead of three.
+concurrently: one round trip's wait instead of three. The plural calls run their mails' calls
+side by side (MongoDB has no transaction here to share: each stays single-document atomic).
 """
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -18,7 +19,13 @@ from pymongo.errors import DuplicateKeyError
 
 from postroom_shared.models import LedgerEntry, ProcessingLogEntry, SendRecord, utcnow
 from postroom_shared.store.mongo.base import MongoBase, to_doc
-from postroom_shared.store.ports.replies import SendCheck, SendWindow
+from postroom_shared.store.ports.replies import (
+    Claim,
+    FinishedSend,
+    SendCheck,
+    SendQuery,
+    SendWindow,
+)
 
 __all__ = ["MongoReplies"]
 
@@ -35,9 +42,7 @@ class MongoReplies(MongoBase):
             LedgerEntry, "ledger", {"_id": self._ledger_id(item_id, reason, recipient)}
         )
 
-    async def claim_ledger(
-        self, entry: LedgerEntry, *, stale_before: datetime
-    ) -> Literal["claimed", "done", "busy"]:
+    async def claim_ledger(self, entry: LedgerEntry, *, stale_before: datetime) -> Claim:
         key = self._ledger_id(entry.item_id, entry.reason, entry.recipient)
         try:
             await self._db.ledger.insert_one(to_doc(entry, _id=key))
@@ -52,6 +57,34 @@ class MongoReplies(MongoBase):
             return "claimed"
         held = await self._db.ledger.find_one({"_id": key}, {"state": 1})
         return "done" if held is not None and held.get("state") != "sending" else "busy"
+
+    async def claim_ledgers(
+        self, entries: Sequence[LedgerEntry], *, stale_before: datetime
+    ) -> list[Claim]:
+        firsts: list[int] = []
+        repeats: list[int] = []  # an entry whose key came before: claimed after that one
+        seen: set[str] = set()
+        for index, entry in enumerate(entries):
+            key = self._ledger_id(entry.item_id, entry.reason, entry.recipient)
+            (repeats if key in seen else firsts).append(index)
+            seen.add(key)
+        claims: dict[int, Claim] = {}
+        for wave in (firsts, repeats):
+            outcomes = await asyncio.gather(
+                *(self.claim_ledger(entries[i], stale_before=stale_before) for i in wave)
+            )
+            claims.update(zip(wave, outcomes, strict=True))
+        return [claims[index] for index in range(len(entries))]
+
+    async def check_sends(self, queries: Sequence[SendQuery]) -> list[SendCheck]:
+        return list(
+            await asyncio.gather(
+                *(self.check_send(q.item_id, q.reason, q.recipient, q.window) for q in queries)
+            )
+        )
+
+    async def finish_sends(self, sends: Sequence[FinishedSend]) -> None:
+        await asyncio.gather(*(self.finish_send(s.entry, s.record, s.log) for s in sends))
 
     async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
         await self._db.ledger.update_one(

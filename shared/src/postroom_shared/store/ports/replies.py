@@ -3,8 +3,14 @@
 The ledger makes one reply per (item, reason, recipient) happen once across redeliveries and
 replicas; the send history feeds the rate limits and RFC 3834's identical-reply rule. The API
 reads the history for an account's breakers (`SendHistoryReader`).
+
+The plural calls (`check_sends`, `claim_ledgers`, `finish_sends`) do for many mails what the
+singular ones do for one, in one round trip (one thread hop and one transaction on SQLite): the
+replier gathers the calls its concurrent handlers make at the same moment (group commit). Each
+mail's answer is what its own call would have said had the calls run one after the other.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
@@ -12,11 +18,14 @@ from typing import Literal, Protocol
 from postroom_shared.models import LedgerEntry, ProcessingLogEntry, SendRecord
 
 __all__ = [
+    "Claim",
+    "FinishedSend",
     "ReplyLedger",
     "ReplyStore",
     "SendCheck",
     "SendHistory",
     "SendHistoryReader",
+    "SendQuery",
     "SendWindow",
 ]
 
@@ -44,11 +53,31 @@ class SendCheck:
     sent_to_domain: int = 0
 
 
+@dataclass(frozen=True)
+class SendQuery:
+    """What `check_send` is asked for one mail."""
+
+    item_id: str
+    reason: str
+    recipient: str
+    window: SendWindow | None
+
+
+@dataclass(frozen=True)
+class FinishedSend:
+    """What `finish_send` is given for one mail SMTP accepted."""
+
+    entry: LedgerEntry
+    record: SendRecord
+    log: ProcessingLogEntry | None
+
+
+Claim = Literal["claimed", "done", "busy"]
+
+
 class ReplyLedger(Protocol):
     async def get_ledger(self, item_id: str, reason: str, recipient: str) -> LedgerEntry | None: ...
-    async def claim_ledger(
-        self, entry: LedgerEntry, *, stale_before: datetime
-    ) -> Literal["claimed", "done", "busy"]:
+    async def claim_ledger(self, entry: LedgerEntry, *, stale_before: datetime) -> Claim:
         """Atomically claim the right to send `entry`: "claimed" when nobody has (or the last
         claim is older than `stale_before`: its sender died), "done" when it was sent (or failed
         for good) already, "busy" while another claim is fresh."""
@@ -62,6 +91,17 @@ class ReplyLedger(Protocol):
         """The ledger entry (item, reason, recipient) and, when there is none and `window` is
         given, the history and counts `window` asks for, in one round trip where the store can
         (one transaction on SQLite: one snapshot, one thread hop)."""
+        ...
+
+    async def check_sends(self, queries: Sequence[SendQuery]) -> list[SendCheck]:
+        """`check_send` for each query, in order, in one round trip."""
+        ...
+
+    async def claim_ledgers(
+        self, entries: Sequence[LedgerEntry], *, stale_before: datetime
+    ) -> list[Claim]:
+        """`claim_ledger` for each entry, in order, in one round trip (one transaction on
+        SQLite); an entry twice in `entries` finds the first claim held ("busy")."""
         ...
 
 
@@ -99,4 +139,8 @@ class ReplyStore(ReplyLedger, SendHistory, Protocol):
         `log` to the processing log, together (one transaction on SQLite). Safe to repeat
         after a failure: the mark and the log entry are idempotent, and the record is kept
         once per ledger entry."""
+        ...
+
+    async def finish_sends(self, sends: Sequence[FinishedSend]) -> None:
+        """`finish_send` for each, in one round trip (one transaction on SQLite: all or none)."""
         ...

@@ -3,15 +3,23 @@
 A ledger claim reads and writes its row in one `BEGIN IMMEDIATE` transaction, so of two
 concurrent claims (two replicas, a redelivery) exactly one wins. What one automatic mail needs
 before its claim (`check_send`) and after SMTP accepted it (`finish_send`) is one call each: every
-call is a hop to the store's thread, which cost more than the queries.
+call is a hop to the store's thread, which cost more than the queries. The plural calls run
+many mails' steps on one hop, claims and finishes in one transaction (group commit).
 """
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
 from postroom_shared.models import LedgerEntry, ProcessingLogEntry, SendRecord, utcnow
-from postroom_shared.store.ports.replies import SendCheck, SendWindow
+from postroom_shared.store.ports.replies import (
+    Claim,
+    FinishedSend,
+    SendCheck,
+    SendQuery,
+    SendWindow,
+)
 from postroom_shared.store.sqlite.base import SqliteBase, iso
 from postroom_shared.store.sqlite.ops import insert_log
 
@@ -62,27 +70,22 @@ class SqliteReplies(SqliteBase):
     ) -> SendCheck:
         return await self._run(lambda db: _check(db, (item_id, reason, recipient), window))
 
-    async def claim_ledger(
-        self, entry: LedgerEntry, *, stale_before: datetime
-    ) -> Literal["claimed", "done", "busy"]:
-        key = (entry.item_id, entry.reason, entry.recipient)
+    async def claim_ledger(self, entry: LedgerEntry, *, stale_before: datetime) -> Claim:
+        [claim] = await self.claim_ledgers([entry], stale_before=stale_before)
+        return claim
 
-        def body(db: sqlite3.Connection) -> Literal["claimed", "done", "busy"]:
-            row = db.execute(_LEDGER, key).fetchone()
-            if row is not None:
-                held = LedgerEntry.model_validate_json(row[0])
-                if held.state != "sending":
-                    return "done"
-                if held.claimed_at >= stale_before:
-                    return "busy"
-            db.execute(
-                "INSERT INTO ledger (item_id, reason, recipient, doc) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT(item_id, reason, recipient) DO UPDATE SET doc=excluded.doc",
-                (*key, entry.model_dump_json()),
-            )
-            return "claimed"
+    async def claim_ledgers(
+        self, entries: Sequence[LedgerEntry], *, stale_before: datetime
+    ) -> list[Claim]:
+        def body(db: sqlite3.Connection) -> list[Claim]:
+            return [_claim(db, entry, stale_before) for entry in entries]
 
         return await self._run(lambda db: self._tx(db, lambda: body(db)))
+
+    async def check_sends(self, queries: Sequence[SendQuery]) -> list[SendCheck]:
+        return await self._run(
+            lambda db: [_check(db, (q.item_id, q.reason, q.recipient), q.window) for q in queries]
+        )
 
     async def mark_done(self, entry: LedgerEntry, state: Literal["sent", "failed"]) -> None:
         sent = entry.model_copy(update={"state": state, "sent_at": entry.sent_at or utcnow()})
@@ -96,18 +99,12 @@ class SqliteReplies(SqliteBase):
     async def finish_send(
         self, entry: LedgerEntry, record: SendRecord, log: ProcessingLogEntry | None
     ) -> None:
-        sent = entry.model_copy(update={"state": "sent", "sent_at": entry.sent_at or utcnow()})
+        await self.finish_sends([FinishedSend(entry, record, log)])
 
+    async def finish_sends(self, sends: Sequence[FinishedSend]) -> None:
         def body(db: sqlite3.Connection) -> None:
-            marked = db.execute(
-                "UPDATE ledger SET doc=? WHERE item_id=? AND reason=? AND recipient=?"
-                " AND json_extract(doc, '$.state') = 'sending'",
-                (sent.model_dump_json(), entry.item_id, entry.reason, entry.recipient),
-            )
-            if marked.rowcount:  # a repeat finds it sent, and its record kept already
-                _insert_send(db, record)
-            if log is not None:
-                insert_log(db, log)
+            for send in sends:
+                _finish(db, send)
 
         await self._run(lambda db: self._tx(db, lambda: body(db)))
 
@@ -132,6 +129,37 @@ class SqliteReplies(SqliteBase):
             " ORDER BY at LIMIT ?",
             (iso(since), account_id, limit),
         )
+
+
+def _claim(db: sqlite3.Connection, entry: LedgerEntry, stale_before: datetime) -> Claim:
+    key = (entry.item_id, entry.reason, entry.recipient)
+    row = db.execute(_LEDGER, key).fetchone()
+    if row is not None:
+        held = LedgerEntry.model_validate_json(row[0])
+        if held.state != "sending":
+            return "done"
+        if held.claimed_at >= stale_before:
+            return "busy"
+    db.execute(
+        "INSERT INTO ledger (item_id, reason, recipient, doc) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(item_id, reason, recipient) DO UPDATE SET doc=excluded.doc",
+        (*key, entry.model_dump_json()),
+    )
+    return "claimed"
+
+
+def _finish(db: sqlite3.Connection, send: FinishedSend) -> None:
+    entry = send.entry
+    sent = entry.model_copy(update={"state": "sent", "sent_at": entry.sent_at or utcnow()})
+    marked = db.execute(
+        "UPDATE ledger SET doc=? WHERE item_id=? AND reason=? AND recipient=?"
+        " AND json_extract(doc, '$.state') = 'sending'",
+        (sent.model_dump_json(), entry.item_id, entry.reason, entry.recipient),
+    )
+    if marked.rowcount:  # a repeat finds it sent, and its record kept already
+        _insert_send(db, send.record)
+    if send.log is not None:
+        insert_log(db, send.log)
 
 
 def _insert_send(db: sqlite3.Connection, record: SendRecord) -> None:
