@@ -277,6 +277,51 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
         assert copies() == 2  # the original and exactly one resend, same Message-ID
 
 
+async def test_a_handler_cancelled_while_sending_still_marks_the_ledger(
+    stack: StackEnv, replier: Replier
+) -> None:
+    """A broker connection that drops cancels the handlers in flight (aiormq cancels a closed
+    channel's consumer tasks). Cut off between the claim and the mark, the redelivery used to
+    wait for the stale claim and send a second copy; the send and its mark now finish anyway."""
+    store = factories.whole_store(replier.store)
+    item = await factories.stored_incident(store, 26)
+    event = factories.item_created(item, 26, "customer@example.test")
+    reason = f"auto_reply:{event.message.mail_key}"
+    target = replier.delivery.target
+    reached = asyncio.Event()
+
+    async def slow_target() -> Any:
+        reached.set()
+        await asyncio.sleep(0.3)  # the handler is cancelled meanwhile
+        return await target()
+
+    replier.delivery.target = slow_target
+    try:
+        handling = asyncio.create_task(replier.handle(event))
+        await asyncio.wait_for(reached.wait(), 10)
+        handling.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await handling
+        deadline = time.monotonic() + 10
+        while True:
+            held = await store.get_ledger(item.id, reason, "customer@example.test")
+            assert held is not None
+            if held.state == "sent":
+                break
+            assert time.monotonic() < deadline, f"the claim stayed {held.state!r}"
+            await asyncio.sleep(0.1)
+    finally:
+        replier.delivery.target = target
+    await replier.handle(event)  # the redelivery: nothing more
+
+    deadline = time.monotonic() + 10
+    while _copies_in_inbox(stack, held.message_id) < 1:
+        assert time.monotonic() < deadline, "the auto-reply never arrived"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # a second copy would be on its way by now
+    assert _copies_in_inbox(stack, held.message_id) == 1
+
+
 async def test_notification_list_hears_about_new_mail_but_not_its_author(
     stack: StackEnv, replier: Replier, owner: ItemOwner
 ) -> None:

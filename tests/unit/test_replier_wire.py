@@ -215,6 +215,8 @@ def test_the_new_auto_reply_reads_as_the_old_one(
     assert sender.addr_spec == account.address
     assert _display_name(new) == clean_header_value(name, max_length=100).strip()
     assert parsedate_to_datetime(str(new["Date"])).tzinfo is not None
+    # RFC 5322 3.3: a numeric zone; "GMT" is obsolete syntax a receiver may take as unknown
+    assert str(new["Date"]).endswith(" +0000")
     # the content reads the same, and so does what the identical-reply rule compares
     for kind in ("plain", "html"):
         part, old_part = new.get_body((kind,)), before.get_body((kind,))

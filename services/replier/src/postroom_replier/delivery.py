@@ -47,6 +47,7 @@ class Delivery:
     target: Callable[[], Awaitable[SmtpTarget]]  # read per send: API changes apply at once
     pool: SmtpPool = field(init=False)
     ledger: GroupCommit = field(init=False)
+    _sending: set["asyncio.Future[Outcome]"] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         self.pool = SmtpPool(self.settings.smtp_idle_s)
@@ -87,34 +88,55 @@ class Delivery:
             if limited is not None:
                 return Outcome("limited", limited)
         if await self._claim(claim) == "claimed":
-            try:
-                response = await send_with_retry(
-                    mail,
-                    await self.target(),
-                    deadline_s=self.settings.smtp_retry_deadline_s,
-                    send=self.pool.send,
-                )
-            except PermanentError as exc:
-                await self.store.mark_done(claim, "failed")
-                return Outcome("failed", str(exc))
-            entry = sent_log(response) if sent_log is not None and automatic else None
-            if automatic is None:
-                await self._mark_sent(lambda: self.store.mark_done(claim, "sent"))
-            else:  # the limits and budgets count automatic mail only
-                record = SendRecord(
-                    recipient=recipient,
-                    item_id=claim.item_id,
-                    fingerprint=content,
-                    purpose=automatic,
-                    account_id=account_id,
-                )
-                await self._mark_sent(lambda: self.ledger.finish_send(claim, record, entry))
-            log.info(f"{label(purpose)} sent", recipient=recipient, message_id=claim.message_id)
-            return Outcome("sent", response, logged=entry is not None)
+            # Shielded: a broker connection that drops cancels the handlers in flight (aiormq
+            # cancels a closed channel's consumer tasks); cut off between SMTP's answer and the
+            # mark, the redelivery would wait for the stale claim and send a second copy.
+            sending = asyncio.ensure_future(
+                self._send_and_mark(claim, mail, purpose, account_id, content, sent_log)
+            )
+            self._sending.add(sending)
+            sending.add_done_callback(self._sending.discard)
+            return await asyncio.shield(sending)
         held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
         if held is not None and held.state == "failed":
             return Outcome("failed_before", "")
         return Outcome("sent", "already sent (ledger)")
+
+    async def _send_and_mark(
+        self,
+        claim: LedgerEntry,
+        mail: OutboundMail,
+        purpose: Purpose,
+        account_id: str,
+        content: str,
+        sent_log: SentLog | None,
+    ) -> Outcome:
+        """Send the claimed mail and mark the claim: sent, or failed for good."""
+        automatic = None if purpose == "team_reply" else purpose
+        try:
+            response = await send_with_retry(
+                mail,
+                await self.target(),
+                deadline_s=self.settings.smtp_retry_deadline_s,
+                send=self.pool.send,
+            )
+        except PermanentError as exc:
+            await self.store.mark_done(claim, "failed")
+            return Outcome("failed", str(exc))
+        entry = sent_log(response) if sent_log is not None and automatic else None
+        if automatic is None:
+            await self._mark_sent(lambda: self.store.mark_done(claim, "sent"))
+        else:  # the limits and budgets count automatic mail only
+            record = SendRecord(
+                recipient=claim.recipient,
+                item_id=claim.item_id,
+                fingerprint=content,
+                purpose=automatic,
+                account_id=account_id,
+            )
+            await self._mark_sent(lambda: self.ledger.finish_send(claim, record, entry))
+        log.info(f"{label(purpose)} sent", recipient=claim.recipient, message_id=claim.message_id)
+        return Outcome("sent", response, logged=entry is not None)
 
     def _patience(self) -> float:
         # a live sender holds its claim at most this long (retries included)

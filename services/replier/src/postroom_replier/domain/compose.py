@@ -8,7 +8,8 @@ always set, on auto-replies, notifications, too-large notices and test mail alik
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.utils import formatdate
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from postroom_replier.domain.templates import Rendered
 from postroom_replier.domain.wire import (
@@ -91,7 +92,7 @@ def _mail(
             address_header("From", sender, sender_name),
             address_header("To", recipient),
             header("Subject", subject),
-            header("Date", formatdate(localtime=False, usegmt=True)),
+            header("Date", format_datetime(datetime.now(UTC))),  # RFC 5322 zone: +0000, not GMT
             ids_header("Message-ID", [message_id]),
             *threading,
             *extra,
