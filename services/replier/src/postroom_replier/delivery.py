@@ -87,22 +87,18 @@ class Delivery:
             )
             if limited is not None:
                 return Outcome("limited", limited)
-        if await self._claim(claim) == "claimed":
-            # Shielded: a broker connection that drops cancels the handlers in flight (aiormq
-            # cancels a closed channel's consumer tasks); cut off between SMTP's answer and the
-            # mark, the redelivery would wait for the stale claim and send a second copy.
-            sending = asyncio.ensure_future(
-                self._send_and_mark(claim, mail, purpose, account_id, content, sent_log)
-            )
-            self._sending.add(sending)
-            sending.add_done_callback(self._sending.discard)
-            return await asyncio.shield(sending)
-        held = await self.store.get_ledger(claim.item_id, claim.reason, recipient)
-        if held is not None and held.state == "failed":
-            return Outcome("failed_before", "")
-        return Outcome("sent", "already sent (ledger)")
+        # Shielded from here on: a broker connection that drops cancels the handlers in flight
+        # (aiormq cancels a closed channel's consumer tasks). Cut off between the claim and the
+        # mark, the redelivery would wait for the claim to go stale and send it then; cut off
+        # after SMTP's answer, it would send a second copy.
+        sending = asyncio.ensure_future(
+            self._claim_and_send(claim, mail, purpose, account_id, content, sent_log)
+        )
+        self._sending.add(sending)
+        sending.add_done_callback(self._sending.discard)
+        return await asyncio.shield(sending)
 
-    async def _send_and_mark(
+    async def _claim_and_send(
         self,
         claim: LedgerEntry,
         mail: OutboundMail,
@@ -111,8 +107,15 @@ class Delivery:
         content: str,
         sent_log: SentLog | None,
     ) -> Outcome:
-        """Send the claimed mail and mark the claim: sent, or failed for good."""
+        """Claim the mail, send it and mark the claim: sent, or failed for good; or what
+        another worker that held the claim made of it."""
         automatic = None if purpose == "team_reply" else purpose
+        if await self._claim(claim) != "claimed":
+            held = await self.store.get_ledger(claim.item_id, claim.reason, claim.recipient)
+            if held is not None and held.state == "failed":
+                return Outcome("failed_before", "")
+            return Outcome("sent", "already sent (ledger)")
+
         try:
             response = await send_with_retry(
                 mail,
