@@ -2,7 +2,8 @@
 requests: about 25 MB of resident memory) and the MongoDB driver load when an account signs in
 with OAuth or the store URL says mongodb, cryptography (about 6 MB) with the first stored
 secret a service encrypts or decrypts, Jinja (about 4 MB) in the replier with the first mail it
-renders, not when the service starts (docs/performance.md)."""
+renders, nh3 (about 1.5 MB) in the converter's main process and the API with the first HTML they
+clean, not when the service starts (docs/performance.md)."""
 
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 
 HEAVY = ("msal", "google.auth", "requests", "pymongo", "cryptography")
 # The API's console renders its own pages with Jinja from the start.
-HEAVY_FOR = {"replier": ("jinja2",)}
+HEAVY_FOR = {"replier": ("jinja2",), "converter": ("nh3",), "api": ("nh3",)}
 
 
 def _run(probe: str) -> list[str]:
