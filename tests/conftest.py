@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from postroom_shared.store import Store, open_store
+from postroom_shared.store import Store, StoreOptions, open_store
 from tests.idp import IdentityProvider, idp_running
 from tests.stack_env import REPO, StackEnv, session_stack_env, short_state_dir
 
@@ -109,8 +109,8 @@ def store_url(request: pytest.FixtureRequest) -> str:
 
 
 @contextlib.asynccontextmanager
-async def opened_store(url: str) -> AsyncIterator[Store]:
-    opened = await open_store(url)
+async def opened_store(url: str, options: StoreOptions | None = None) -> AsyncIterator[Store]:
+    opened = await open_store(url, options)
     try:
         yield opened
     finally:

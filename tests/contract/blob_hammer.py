@@ -12,13 +12,20 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.uri_parser import parse_uri
 
 from postroom_shared.store import open_store
 from postroom_shared.store.ports import BlobStore
 
-__all__ = ["Hammered", "hammer", "hammer_url", "round_data"]
+__all__ = ["Hammered", "hammer", "hammer_url", "mongo_db", "round_data"]
 
 
 @dataclass
@@ -98,6 +105,16 @@ async def hammer_url(
     finally:
         await store.close()
     return total
+
+
+@asynccontextmanager
+async def mongo_db(store_url: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """The MongoDB database of a store URL, for looking behind the store's back."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(store_url)
+    try:
+        yield client[parse_uri(store_url)["database"] or "postroom"]
+    finally:
+        await client.close()
 
 
 def main() -> None:

@@ -12,24 +12,18 @@ import json
 import random
 import sys
 import time
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from pathlib import Path
 from subprocess import PIPE
-from typing import Any
 
 import pytest
 from bson import Binary
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.uri_parser import parse_uri
 
 from postroom_shared.store import BlobCorrupted, Store
 from postroom_shared.store.mongo.grid import PENDING_PREFIX
 from postroom_shared.store.ports import BlobStore
 from postroom_shared.store.sqlite.files import TEMP_PREFIX
-from tests.contract.blob_hammer import Hammered, hammer, hammer_url, round_data
+from tests.contract.blob_hammer import Hammered, hammer, hammer_url, mongo_db, round_data
 from tests.stack_env import REPO
 
 DATA = random.Random(10).randbytes(400_000)  # two GridFS chunks and a bit
@@ -51,20 +45,11 @@ def _blob_dir(store_url: str) -> Path:
     return Path(store_url.removeprefix("sqlite:///")).parent / "blobs"
 
 
-@asynccontextmanager
-async def _mongo_db(store_url: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(store_url)
-    try:
-        yield client[parse_uri(store_url)["database"] or "postroom"]
-    finally:
-        await client.close()
-
-
 async def _leftovers(store_url: str) -> list[str]:
     """Unfinished writes still lying around (temporary files, pending GridFS files)."""
     if store_url.startswith("sqlite"):
         return sorted(p.name for p in _blob_dir(store_url).glob(f"{TEMP_PREFIX}*"))
-    async with _mongo_db(store_url) as db:
+    async with mongo_db(store_url) as db:
         found = db["blobs.files"].find({"filename": {"$regex": f"^{PENDING_PREFIX}"}})
         return [doc["filename"] async for doc in found]
 
@@ -98,12 +83,16 @@ async def test_concurrent_puts_from_threads(store_url: str) -> None:
     print(f"threads: {sum(r.puts for r in results)} puts, {sum(r.reads for r in results)} reads")
 
 
-async def test_concurrent_puts_from_two_processes(store_url: str, tmp_path: Path) -> None:
+# Small blobs are rows or documents of the database (upserts racing), others files or GridFS.
+@pytest.mark.parametrize("data", [DATA, DATA[:20_000]], ids=["outside", "in the database"])
+async def test_concurrent_puts_from_two_processes(
+    store_url: str, tmp_path: Path, data: bytes
+) -> None:
     """Two processes and this one put the same new bytes at the same moments, round after
     round, while reading them."""
     rounds = 3
     data_file = tmp_path / "data"
-    data_file.write_bytes(DATA)
+    data_file.write_bytes(data)
     start_at = time.time() + 4.0  # both processes are up by then
     args = [str(PUTS // 2), str(rounds), str(start_at)]
     command = ["-m", "tests.contract.blob_hammer", store_url, str(data_file), *args]
@@ -113,8 +102,8 @@ async def test_concurrent_puts_from_two_processes(store_url: str, tmp_path: Path
         )
         for _ in range(2)
     ]
-    ours = await hammer_url(store_url, DATA, PUTS // 2, rounds=rounds, start_at=start_at)
-    refs = {_ref(round_data(DATA, index)) for index in range(rounds)}
+    ours = await hammer_url(store_url, data, PUTS // 2, rounds=rounds, start_at=start_at)
+    refs = {_ref(round_data(data, index)) for index in range(rounds)}
     for proc in procs:
         out, err = await asyncio.wait_for(proc.communicate(), timeout=240)
         assert proc.returncode == 0, err.decode()[-2000:]
@@ -163,7 +152,7 @@ async def test_a_damaged_blob_is_reported_never_returned(store: Store, store_url
         damaged[123_456] ^= 0x01  # one bit, same size
         path.write_bytes(bytes(damaged))
     else:
-        async with _mongo_db(store_url) as db:
+        async with mongo_db(store_url) as db:
             files = await db["blobs.files"].find_one({"filename": ref})
             assert files is not None
             chunk = await db["blobs.chunks"].find_one({"files_id": files["_id"], "n": 1})

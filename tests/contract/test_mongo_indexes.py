@@ -34,7 +34,7 @@ from postroom_shared.models import (
     ThreadMessage,
     utcnow,
 )
-from postroom_shared.store import ItemQuery, OutboxEvent, Store
+from postroom_shared.store import ItemQuery, OutboxEvent, Store, StoreOptions
 from tests.conftest import opened_store
 from tests.factories import console_session
 
@@ -43,7 +43,7 @@ Doc = dict[str, Any]
 GROWING = {
     "items", "messages", "processing_log", "quarantine", "ledger", "sends", "seen_keys",
     "heartbeats", "leases", "blobs.files", "blobs.chunks", "api_keys", "people",
-    "console_sessions",
+    "console_sessions", "small_blobs",
 }  # fmt: skip
 
 
@@ -129,9 +129,11 @@ def _workload(store: Store) -> list[tuple[str, Callable[[], Awaitable[object]]]]
     msgid = {"namespace_prefix": "msgid:"}
 
     async def blobs() -> None:
-        ref = await store.put_blob(b"blob")
-        await store.put_blob(b"blob")
-        await store.get_blob(ref)
+        # Small blobs are documents of `small_blobs`, larger ones GridFS files: both kinds.
+        for data in (b"blob", b"b" * (StoreOptions().small_blob_max_bytes + 1)):
+            ref = await store.put_blob(data)
+            await store.put_blob(data)
+            await store.get_blob(ref)
 
     return [
         ("insert_item", lambda: store.insert_item(item, first, [event])),

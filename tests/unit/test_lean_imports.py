@@ -1,25 +1,36 @@
 """A service loads only what it runs: the OAuth providers' libraries (msal, google-auth,
 requests: about 25 MB of resident memory) and the MongoDB driver load when an account signs in
-with OAuth or the store URL says mongodb, not when the service starts (docs/performance.md)."""
+with OAuth or the store URL says mongodb, cryptography (about 6 MB) with the first stored
+secret a service encrypts or decrypts, Jinja (about 4 MB) in the replier with the first mail it
+renders, nh3 (about 1.5 MB) in the converter's main process and the API with the first HTML they
+clean, not when the service starts (docs/performance.md)."""
 
 import subprocess
 import sys
 
 import pytest
 
-HEAVY = ("msal", "google.auth", "requests", "pymongo")
+HEAVY = ("msal", "google.auth", "requests", "pymongo", "cryptography")
+# The API's console renders its own pages with Jinja from the start.
+HEAVY_FOR = {"replier": ("jinja2",), "converter": ("nh3",), "api": ("nh3",)}
+
+
+def _run(probe: str) -> list[str]:
+    """What `probe` prints, word by word, run in a fresh interpreter (nothing imported yet)."""
+    return subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
 
 
 @pytest.mark.parametrize("service", ["fetcher", "converter", "replier", "api"])
 def test_starting_a_service_loads_no_oauth_library_nor_mongodb_driver(service: str) -> None:
+    heavy = HEAVY + HEAVY_FOR.get(service, ())
     probe = (
         "import sys\n"
         f"import postroom_{service}.__main__\n"
-        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"print(' '.join(m for m in {heavy!r} if m in sys.modules))\n"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.split()
+    loaded = _run(probe)
     assert loaded == [], f"postroom-{service} loads {loaded} at start"
 
 
@@ -31,7 +42,32 @@ def test_the_token_source_loads_the_providers_when_it_refreshes() -> None:
         "from postroom_shared.oauth import google, microsoft\n"
         "print(google.GOOGLE_SCOPES == GOOGLE_SCOPES, 'msal' in sys.modules)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    ).stdout.split()
+    out = _run(probe)
+    assert out == ["False", "True", "True"]
+
+
+def test_the_secret_box_loads_cryptography_with_the_first_secret() -> None:
+    probe = (
+        "import sys\n"
+        "from postroom_shared.secretbox import SecretBox\n"
+        "box = SecretBox('k' * 32, ['o' * 32])\n"
+        "print('cryptography' in sys.modules)\n"
+        "token = box.encrypt('pw')\n"
+        "print('cryptography' in sys.modules, box.decrypt(token) == 'pw')\n"
+        "print(box.is_current(token))\n"
+    )
+    out = _run(probe)
+    assert out == ["False", "True", "True", "True"]
+
+
+def test_the_replier_loads_jinja_with_the_first_render() -> None:
+    probe = (
+        "import sys\n"
+        "from postroom_replier.domain.templates import render\n"
+        "from postroom_shared.models import NotificationTemplate\n"
+        "print('jinja2' in sys.modules)\n"
+        "hello = NotificationTemplate(id='t', name='t', subject='Hi {{ x }}', text='{{ x }}')\n"
+        "print(render(hello, {'x': 'you'}).subject == 'Hi you', 'jinja2' in sys.modules)\n"
+    )
+    out = _run(probe)
     assert out == ["False", "True", "True"]

@@ -12,15 +12,14 @@ current key first, then each old one (MultiFernet); encryption always uses the c
 
 import base64
 from collections.abc import Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING
-
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from postroom_shared.errors import ConfigError
 
 if TYPE_CHECKING:
+    from cryptography.fernet import Fernet, MultiFernet
+
     from postroom_shared.settings import CommonSettings
 
 __all__ = ["SecretBox"]
@@ -28,7 +27,14 @@ __all__ = ["SecretBox"]
 _PREFIX = "v1:"
 
 
-def _fernet(secret_key: str) -> Fernet:
+def _fernet(secret_key: str) -> "Fernet":
+    # cryptography (about 6 MB resident) loads with the first secret a service encrypts or
+    # decrypts, not at start: an idle service, or one whose accounts need no password, never
+    # pays for it (tests/unit/test_lean_imports.py).
+    from cryptography.fernet import Fernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     derived = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"postroom secretbox v1"
     ).derive(secret_key.encode())
@@ -40,8 +46,17 @@ class SecretBox:
     any of the previous ones."""
 
     def __init__(self, secret_key: str, old_keys: Sequence[str] = ()) -> None:
-        self._current = _fernet(secret_key)
-        self._all = MultiFernet([self._current, *(_fernet(key) for key in old_keys)])
+        self._keys = (secret_key, *old_keys)
+
+    @cached_property
+    def _current(self) -> "Fernet":
+        return _fernet(self._keys[0])
+
+    @cached_property
+    def _all(self) -> "MultiFernet":
+        from cryptography.fernet import MultiFernet
+
+        return MultiFernet([self._current, *(_fernet(key) for key in self._keys[1:])])
 
     @classmethod
     def from_settings(cls, settings: "CommonSettings") -> "SecretBox":
@@ -53,6 +68,8 @@ class SecretBox:
 
     def decrypt(self, token: str) -> str:
         body = self._body(token)
+        from cryptography.fernet import InvalidToken
+
         try:
             return self._all.decrypt(body).decode()
         except InvalidToken as exc:
@@ -63,6 +80,8 @@ class SecretBox:
 
     def is_current(self, token: str) -> bool:
         """Whether `token` is already encrypted with the current key (rotation skips it)."""
+        from cryptography.fernet import InvalidToken
+
         try:
             self._current.decrypt(self._body(token))
         except InvalidToken:

@@ -109,6 +109,13 @@ class CommonSettings(BrokerSettings):
     store_blob_timeout_s: float = Field(
         default=120.0, gt=0, le=3600, description="Longest one blob upload or download may take."
     )
+    store_small_blob_max_bytes: int = Field(
+        default=262_144,
+        ge=0,
+        le=8_388_608,
+        description="Raw mail and attachments up to this size are kept inside the database"
+        " (one row or document) rather than as a file or in GridFS; 0: every blob outside.",
+    )
     store_connect_timeout_s: float = Field(
         default=5.0, gt=0, le=300, description="MongoDB connection handshake bound."
     )
@@ -155,6 +162,7 @@ class CommonSettings(BrokerSettings):
         return StoreOptions(
             timeout_s=self.store_timeout_s,
             blob_timeout_s=self.store_blob_timeout_s,
+            small_blob_max_bytes=self.store_small_blob_max_bytes,
             connect_timeout_s=self.store_connect_timeout_s,
             server_selection_timeout_s=self.store_server_selection_timeout_s,
         )

@@ -67,6 +67,8 @@ def main(analyse: Callable[..., Any] | None = None) -> None:
     sys.stdout = sys.stderr  # a stray print must not corrupt the answers
 
     if analyse is None:
+        import nh3  # noqa: F401  # HTML mail needs it: loaded before the first one, not with it
+
         from postroom_converter import analysis  # the slow part of starting
 
         analyse = analysis.analyse

@@ -16,8 +16,6 @@ import re
 from collections.abc import Collection, Iterator
 from urllib.parse import unquote
 
-import nh3
-
 __all__ = [
     "CID_PREFIX",
     "MAX_DEPTH",
@@ -122,6 +120,10 @@ def sanitise_html(source: str, content_ids: Collection[str]) -> str:
             return None
         return value
 
+    # nh3 (about 1.5 MB resident) loads with the first HTML cleaned, not with the converter
+    # or the API (tests/unit/test_lean_imports.py); analysis workers load it at their start.
+    import nh3
+
     return nh3.clean(source, url_schemes=_URL_SCHEMES, attribute_filter=attribute_filter)
 
 
@@ -132,6 +134,8 @@ def html_to_text(source: str) -> str:
     tags without attributes, scripts, styles or comments; regular expressions on raw HTML
     (unclosed `<style>`, `<!--`) can take quadratic time.
     """
+    import nh3  # see sanitise_html
+
     text = nh3.clean(
         _shallow(source),
         tags=_TEXT_TAGS,

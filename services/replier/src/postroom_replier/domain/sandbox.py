@@ -27,6 +27,7 @@ from jinja2.visitor import NodeTransformer
 
 from postroom_replier.domain.template_limits import (
     MAX_LOOP_STEPS,
+    MAX_OUTPUT,
     MAX_WIDTH,
     TemplateBudgetError,
     TemplateError,
@@ -46,7 +47,6 @@ from postroom_replier.domain.template_limits import (
 
 __all__ = ["HTML", "MAX_OUTPUT", "TEXT", "LimitedSandbox", "render_parts"]
 
-MAX_OUTPUT = 200_000  # characters of one rendered part (subject, text, html)
 
 _LOOP = "_postroom_loop"
 _CONCAT = "_postroom_concat"

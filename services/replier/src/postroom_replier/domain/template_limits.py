@@ -31,6 +31,7 @@ __all__ = [
     "MAX_CALLS",
     "MAX_INT_BITS",
     "MAX_LOOP_STEPS",
+    "MAX_OUTPUT",
     "MAX_VALUE",
     "MAX_WIDTH",
     "MAX_WORK",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 MAX_VALUE = 100_000  # characters of one string, elements of one sequence
+MAX_OUTPUT = 200_000  # characters of one rendered part (subject, text, html)
 MAX_INT_BITS = 4_096  # ~1,233 decimal digits
 MAX_WIDTH = 1_000  # a width or precision in a format spec or a padding method
 MAX_LOOP_STEPS = 100_000  # loop iterations + range elements per render

@@ -18,8 +18,7 @@ from postroom_replier.domain.builtin_templates import (
     BUILTIN_NOTIFICATIONS,
     BUILTIN_TEAM_REPLY,
 )
-from postroom_replier.domain.sandbox import MAX_OUTPUT, render_parts
-from postroom_replier.domain.template_limits import TemplateBudgetError, TemplateError
+from postroom_replier.domain.template_limits import MAX_OUTPUT, TemplateBudgetError, TemplateError
 from postroom_shared.contracts import ItemRefV1, MessageRefV1
 from postroom_shared.mail.tokens import format_token
 from postroom_shared.models import EmailAccount, ItemType, NotificationTemplate, NotifyEvent
@@ -97,6 +96,10 @@ def context(
 def render(template: NotificationTemplate, values: dict[str, Any]) -> Rendered:
     """Subject, text and (optional) HTML of `template`, in this process; raises TemplateError.
     For the built-in templates and tests: admin-written templates go through `renderer.py`."""
+    # Jinja (about 4 MB resident) loads with the first mail rendered, not at the replier's
+    # start (tests/unit/test_lean_imports.py).
+    from postroom_replier.domain.sandbox import render_parts
+
     return Rendered(*render_parts(template.subject, template.text, template.html, values))
 
 

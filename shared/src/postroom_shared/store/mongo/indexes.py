@@ -72,6 +72,7 @@ async def _retention_indexes(db: AsyncDatabase[Doc]) -> None:
     await db.processing_log.create_index("blob_ref", partialFilterExpression=has_ref)
     await db.quarantine.create_index("blob_ref")
     await db["blobs.files"].create_index("uploadDate")
+    await db.small_blobs.create_index("stored_at")
 
 
 async def _unique_applied_index(db: AsyncDatabase[Doc]) -> None:

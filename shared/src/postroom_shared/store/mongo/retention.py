@@ -5,11 +5,12 @@ Each purge deletes what is older than its cutoff in batches of `BATCH` documents
 query and one bounded delete each), so a first run over years of history never becomes one
 operation that outlives the store timeout, and re-running it is harmless.
 
-Blobs are content-addressed and shared: the same attachment (a logo) is stored once and may be
-referenced again at any moment. `put_blob` touches an existing blob (`metadata.touched_at`)
-before it reports it stored, and the collector deletes a files document only with a filter that
-still requires it to be old: a blob touched after the reference check survives, and one
-collected before the touch is uploaded again by the touching `put_blob`.
+Blobs (documents of `small_blobs` and GridFS files alike) are content-addressed and shared:
+the same attachment (a logo) is stored once and may be referenced again at any moment.
+`put_blob` touches an existing blob (`stored_at`, `metadata.touched_at`) before it reports it
+stored, and the collector deletes only with a filter that still requires it to be old: a blob
+touched after the reference check survives, and one collected before the touch is uploaded
+again by the touching `put_blob`.
 """
 
 import re
@@ -22,6 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from postroom_shared.models import utcnow
 from postroom_shared.store.mongo.base import Doc, MongoBase
+from postroom_shared.store.mongo.blobs import SMALL_BLOBS
 
 __all__ = ["BATCH", "MongoRetention"]
 
@@ -102,6 +104,30 @@ class MongoRetention(MongoBase):
         return found
 
     async def purge_blobs(self, before: datetime) -> int:
+        return (
+            await self._purge_small_blobs(before)
+            + await self._purge_grid_blobs(before)
+            + await self._purge_orphan_chunks(before)
+        )
+
+    async def _purge_small_blobs(self, before: datetime) -> int:
+        small = self._db[SMALL_BLOBS]
+        deleted = 0
+        after = ""
+        while True:
+            query: Doc = {"stored_at": {"$lt": before}, "_id": {"$gt": after}}
+            cursor = small.find(query, {"_id": 1}).sort("_id", ASCENDING).limit(BATCH)
+            page = [doc["_id"] async for doc in cursor]
+            if not page:
+                return deleted
+            after = page[-1]
+            referenced = await self._referenced(page)
+            if doomed := [ref for ref in page if ref not in referenced]:
+                # Still old: a blob stored again after the reference check stays.
+                still_old = {"_id": {"$in": doomed}, "stored_at": {"$lt": before}}
+                deleted += (await small.delete_many(still_old)).deleted_count
+
+    async def _purge_grid_blobs(self, before: datetime) -> int:
         files, chunks = self._db["blobs.files"], self._db["blobs.chunks"]
         deleted = 0
         after: Any = None
@@ -126,7 +152,7 @@ class MongoRetention(MongoBase):
                 if gone.deleted_count:
                     await chunks.delete_many({"files_id": doc["_id"]})
                     deleted += 1
-        return deleted + await self._purge_orphan_chunks(before)
+        return deleted
 
     async def _purge_orphan_chunks(self, before: datetime) -> int:
         """Chunks of uploads that died before their files document was written (GridFS

@@ -36,7 +36,7 @@ class StoreUnavailableError(TransientError):
 class StoreOptions(BaseModel):
     """Time bounds of every store call, so a hung or vanished server fails a call instead of
     stalling the service (docs/security.md, "Bounded waits"). A MongoDB URL that sets one of
-    these itself (`timeoutMS=…`) wins over the option."""
+    these itself (`timeoutMS=…`) wins over the option. Also where small blobs live."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -45,6 +45,12 @@ class StoreOptions(BaseModel):
     )
     blob_timeout_s: float = Field(
         default=120.0, gt=0, description="Bound of one blob upload or download (large mail)."
+    )
+    small_blob_max_bytes: int = Field(
+        default=262_144,
+        ge=0,
+        description="`put_blob` keeps bytes up to this size inside the database (a SQLite"
+        " table, a MongoDB collection) instead of a file or GridFS; 0: never.",
     )
     connect_timeout_s: float = Field(default=5.0, gt=0, description="MongoDB connectTimeoutMS.")
     server_selection_timeout_s: float = Field(

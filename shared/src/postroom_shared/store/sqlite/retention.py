@@ -1,5 +1,5 @@
 """The retention port on SQLite: the purges `postroom_shared.retention` runs, and the blob
-collector.
+collector (rows of `small_blobs`, then files).
 
 Every purge deletes in batches of `BATCH` rows, one short transaction each, so the write lock
 the four processes share is never held for a long delete (a converter waiting on it would hit
@@ -97,8 +97,39 @@ class SqliteRetention(SqliteBase):
         )
         return {row[0] for sql in queries for row in db.execute(sql, refs)}
 
+    def _collect_rows(
+        self, db: sqlite3.Connection, *, cutoff: float, after: tuple[float, str]
+    ) -> tuple[int, tuple[float, str] | None]:
+        """One page of old rows of `small_blobs`: the unreferenced ones deleted, in one
+        transaction with the reference check, so no reference can appear in between (and a
+        blob stored again meanwhile is recent, never a candidate). Returns how many went and
+        where the next page starts (None: done)."""
+
+        def page() -> tuple[int, tuple[float, str] | None]:
+            rows = db.execute(
+                "SELECT stored_at, ref FROM small_blobs WHERE stored_at < ?"
+                " AND (stored_at, ref) > (?, ?) ORDER BY stored_at, ref LIMIT ?",
+                (cutoff, *after, BATCH),
+            ).fetchall()
+            if not rows:
+                return 0, None
+            referenced = self._referenced(db, [ref for _, ref in rows])
+            doomed = [(ref,) for _, ref in rows if ref not in referenced]
+            db.executemany("DELETE FROM small_blobs WHERE ref = ?", doomed)
+            return len(doomed), rows[-1]
+
+        return self._tx(db, page)
+
     async def purge_blobs(self, before: datetime) -> int:
         cutoff = before.timestamp()
+        deleted = 0
+        after: tuple[float, str] | None = (float("-inf"), "")
+        while after is not None:
+            count, after = await self._run(partial(self._collect_rows, cutoff=cutoff, after=after))
+            deleted += count
+        return deleted + await self._purge_files(cutoff)
+
+    async def _purge_files(self, cutoff: float) -> int:
         candidates = self._blobs.refs_before(cutoff)  # walked a batch at a time, off the loop
         deleted = 0
         while batch := await asyncio.to_thread(lambda: list(islice(candidates, BATCH))):

@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS seen_keys (account_id TEXT NOT NULL, namespace TEXT N
 CREATE TABLE IF NOT EXISTS console_sessions (id TEXT PRIMARY KEY, expires_at TEXT NOT NULL,
     doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS console_sessions_expires ON console_sessions (expires_at);
+CREATE TABLE IF NOT EXISTS small_blobs (ref TEXT PRIMARY KEY, stored_at REAL NOT NULL,
+    data BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS small_blobs_stored ON small_blobs (stored_at, ref);
 """
 
 # Blob references live in JSON documents; `message_blobs` (written with each thread message, in
