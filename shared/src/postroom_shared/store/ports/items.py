@@ -8,9 +8,11 @@ item's `version`, which a command's change checks (`ItemChanger`). Readers (the 
 need only `ItemReader`; the relay needs only `Outbox`.
 """
 
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from postroom_shared.models import Item, ItemType, ProcessingLogEntry, ThreadMessage
+from postroom_shared.store.ports.items_batch import ItemBatches
 from postroom_shared.store.ports.values import ItemChanges, ItemQuery, OutboxEvent
 
 __all__ = [
@@ -114,7 +116,10 @@ class Outbox(Protocol):
 
     async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]: ...
     async def mark_published(self, event_id: str) -> None: ...
+    async def mark_all_published(self, event_ids: Sequence[str]) -> None:
+        """`mark_published` for many events in one call."""
+        ...
 
 
-class ItemStore(ItemReader, ItemWriter, Outbox, Protocol):
+class ItemStore(ItemReader, ItemWriter, ItemBatches, Outbox, Protocol):
     """Items, threads and their outbox: what the converter owns."""
