@@ -42,7 +42,7 @@ async def test_a_batch_writes_new_items_and_replies_once(store: Store) -> None:
     }
 
 
-async def test_one_failing_write_leaves_the_others_written(store: ItemStore) -> None:
+async def test_one_failing_write_leaves_the_others_written(store: Store) -> None:
     item = _item("a", 1)
     batch: list[MailWrite] = [
         NewItem(item, _msg("k1", item.id), [_event("e1")]),

@@ -127,6 +127,7 @@ class Store(
     Lifecycle,
     ConfigStore,
     ItemStore,
+    ItemBatches,
     FetchStore,
     ReplyStore,
     OpsStore,

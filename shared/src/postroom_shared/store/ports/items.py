@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from postroom_shared.models import Item, ItemType, ProcessingLogEntry, ThreadMessage
-from postroom_shared.store.ports.items_batch import ItemBatches
 from postroom_shared.store.ports.values import ItemChanges, ItemQuery, OutboxEvent
 
 __all__ = [
@@ -94,6 +93,11 @@ class ItemWriter(ThreadWriter, ItemChanger, Protocol):
         """Allocate the next number of `item_type` (gaps possible after crashes, never reuse)."""
         ...
 
+    async def next_item_numbers(self, item_type: ItemType, count: int) -> list[int]:
+        """Allocate `count` consecutive numbers of `item_type` at once (never handed out twice,
+        like `next_item_number`); none for a count below 1."""
+        ...
+
     async def insert_item(
         self,
         item: Item,
@@ -121,5 +125,5 @@ class Outbox(Protocol):
         ...
 
 
-class ItemStore(ItemReader, ItemWriter, ItemBatches, Outbox, Protocol):
+class ItemStore(ItemReader, ItemWriter, Outbox, Protocol):
     """Items, threads and their outbox: what the converter owns."""

@@ -1,4 +1,4 @@
-"""Many mails in one store call: what the converter's group commit needs of the items port.
+"""Many mails in one store call: the items role's batch port, for the converter's group commit.
 
 Handlers that convert mails side by side hand their writes to one batch
 (`postroom_converter/batching.py`), so what a call costs beyond its rows (a thread hop and a
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from postroom_shared.models import Item, ItemType, ProcessingLogEntry, ThreadMessage
+from postroom_shared.models import Item, ProcessingLogEntry, ThreadMessage
 from postroom_shared.store.ports.values import ItemChanges, OutboxEvent
 
 __all__ = ["AppendedMessage", "ItemBatches", "MailWrite", "NewItem", "WriteResult"]
@@ -56,9 +56,4 @@ class ItemBatches(Protocol):
 
     async def items_for_mails(self, mail_keys: Sequence[str]) -> dict[str, Item]:
         """`item_for_mail` for many keys at once: the keys already applied, with their item."""
-        ...
-
-    async def next_item_numbers(self, item_type: ItemType, count: int) -> list[int]:
-        """Allocate `count` consecutive numbers of `item_type` at once (never handed out
-        twice, like `next_item_number`)."""
         ...
