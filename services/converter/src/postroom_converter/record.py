@@ -2,8 +2,10 @@
 
 Kept apart from the service so that the service reads as the order of its steps, and so that
 each write is visibly idempotent: ids are derived from the mail key (item, log entry, quarantine
-entry, events), and the item with its outbox event and its processing-log entry is one store
-write, whose events are then published as written and cleared from the outbox.
+entry, events), and the item with its outbox event and its processing-log entry is one write,
+whose events are then published as written and cleared from the outbox. Item numbers and
+those writes go through the group commit (`group_commit.py`): with the other mails converted
+at the same time, in one store call and one round of confirms.
 """
 
 import hashlib
@@ -32,6 +34,7 @@ from postroom_converter.domain.outcome import (
     Threaded,
 )
 from postroom_converter.domain.parse import ParsedMail
+from postroom_converter.group_commit import GroupCommit, Numbered
 from postroom_converter.store import ConverterStore
 from postroom_shared.contracts import (
     ClassificationV1,
@@ -44,7 +47,7 @@ from postroom_shared.contracts import (
     item_ref,
 )
 from postroom_shared.logs import get_logger
-from postroom_shared.messaging import publish_event, publish_outboxed, relay_outbox, to_outbox
+from postroom_shared.messaging import publish_event, relay_outbox, to_outbox
 from postroom_shared.models import (
     EmailAccount,
     Item,
@@ -54,7 +57,7 @@ from postroom_shared.models import (
     ThreadMessage,
     Workflow,
 )
-from postroom_shared.store.ports import OutboxEvent
+from postroom_shared.store.ports import AppendedMessage, MailWrite, NewItem
 
 __all__ = ["SOURCE", "Placing", "Recorder"]
 
@@ -104,6 +107,30 @@ def _log_entry(
     )
 
 
+def _envelope(placing: "Placing", item: Item) -> dict[str, object]:
+    """What the item event of a placed mail says besides its kind and changes."""
+    event = placing.event
+    return {
+        "source": SOURCE,
+        "correlation_id": event.correlation_id,
+        "causation_id": event.event_id,
+        "item": item_ref(item),
+        "message": message_ref(placing.mail, event.mail_key, placing.classification),
+    }
+
+
+def _thread(placing: "Placing", item_id: str, attachments: list[StoredAttachment]) -> ThreadMessage:
+    return thread_message(
+        item_id=item_id,
+        account=placing.account,
+        mail=placing.mail,
+        mail_key=placing.event.mail_key,
+        kind=placing.classification.kind,
+        blob_ref=placing.blob_ref,
+        attachments=attachments,
+    )
+
+
 @dataclass(frozen=True)
 class Placing:
     """A readable mail on its way onto an item: what creating or threading needs."""
@@ -120,6 +147,8 @@ class Placing:
 class Recorder:
     store: ConverterStore
     broker: RabbitBroker
+    # the item numbers and writes of mails converted side by side go together
+    commit: GroupCommit
 
     async def already_applied(self, event: MailReceivedV1) -> Duplicate:
         """A redelivered mail: only its leftover events are published again."""
@@ -128,66 +157,55 @@ class Recorder:
 
     async def place(self, placing: Placing, decision: Create | Thread) -> Outcome:
         """Open the item or append to its thread, then publish the event stored with it."""
-        event, account, mail = placing.event, placing.account, placing.mail
+        account, mail = placing.account, placing.mail
         workflow = (
             await self.store.get_workflow(account.workflow_id) if account.workflow_id else None
         )
-        message = message_ref(mail, event.mail_key, placing.classification)
+        attachments = await self._save_attachments(account, mail)
+        outcome: Outcome
         if isinstance(decision, Thread):
             item = decision.item
-        else:
-            item = await self._new_item(account, mail, event.mail_key, workflow)
-        thread = thread_message(
-            item_id=item.id,
-            account=account,
-            mail=mail,
-            mail_key=event.mail_key,
-            kind=placing.classification.kind,
-            blob_ref=placing.blob_ref,
-            attachments=await self._save_attachments(account, mail),
-        )
-        envelope: dict[str, object] = {
-            "source": SOURCE,
-            "correlation_id": event.correlation_id,
-            "causation_id": event.event_id,
-            "item": item_ref(item),
-            "message": message,
-        }
-        action = "created" if isinstance(decision, Create) else "threaded"
-        entry = _log_entry(event, action, decision.reason, item=item)
-        outcome: Outcome
-        if isinstance(decision, Create):
-            out = ItemCreatedV1.model_validate(
-                {**envelope, "event_id": deterministic_event_id(event.mail_key, "item.created.v1")}
+            thread = _thread(placing, item.id, attachments)
+            write: MailWrite | Numbered = await self._append(
+                placing, item, thread, workflow, decision.reason
             )
-            written = [to_outbox(out)]
-            applied = await self.store.insert_item(item, thread, written, log=entry)
-            outcome = Created(item.token, decision.reason)
-        else:
-            applied, written = await self._append(placing, item, thread, workflow, envelope, entry)
             outcome = Threaded(item.token, decision.reason)
-        if not applied:  # whoever applied it wrote the event: publish it if it is still there
-            await relay_outbox(self.broker, self.store, only=_own_event_ids(event))
-            return Duplicate("applied concurrently")
-        # The events just written are published as they are, without reading the outbox back;
-        # a crash before they are marked leaves them to the relay (consumers are idempotent).
-        await publish_outboxed(self.broker, self.store, written)
-        return outcome
+        else:
+            requester_id = await self._requester_id(account, mail)
+            made: list[Item] = []
 
-    async def _new_item(
-        self, account: EmailAccount, mail: ParsedMail, mail_key: str, workflow: Workflow | None
-    ) -> Item:
-        number = await self.store.next_item_number(account.item_type)
-        item = new_item(
-            account,
-            mail,
-            number=number,
-            mail_key=mail_key,
-            requester_id=await self._requester_id(account, mail),
-        )
-        item.workflow_id = workflow.id if workflow else None
-        item.workflow_step = starting_step(workflow)
-        return item
+            def build(number: int) -> NewItem:
+                # called by the group commit with the number it allocated for this batch
+                item = new_item(
+                    account,
+                    mail,
+                    number=number,
+                    mail_key=placing.event.mail_key,
+                    requester_id=requester_id,
+                )
+                item.workflow_id = workflow.id if workflow else None
+                item.workflow_step = starting_step(workflow)
+                made.append(item)
+                created = ItemCreatedV1.model_validate(
+                    {
+                        **_envelope(placing, item),
+                        "event_id": deterministic_event_id(
+                            placing.event.mail_key, "item.created.v1"
+                        ),
+                    }
+                )
+                entry = _log_entry(placing.event, "created", decision.reason, item=item)
+                thread = _thread(placing, item.id, attachments)
+                return NewItem(item, thread, [to_outbox(created)], entry)
+
+            write = Numbered(account.item_type, build)
+        # Returns once the write is committed and its event confirmed (with the other mails of
+        # its batch); a crash before the event is cleared leaves it to the relay.
+        if not await self.commit.write(write):
+            # whoever applied it wrote the event: publish it if it is still there
+            await relay_outbox(self.broker, self.store, only=_own_event_ids(placing.event))
+            return Duplicate("applied concurrently")
+        return outcome if isinstance(decision, Thread) else Created(made[0].token, decision.reason)
 
     async def _append(
         self,
@@ -195,11 +213,10 @@ class Recorder:
         item: Item,
         thread: ThreadMessage,
         workflow: Workflow | None,
-        envelope: dict[str, object],
-        entry: ProcessingLogEntry,
-    ) -> tuple[bool, list[OutboxEvent]]:
+        reason: str,
+    ) -> AppendedMessage:
         """Append a reply to `item` with the changes its kind asks for (status, workflow step,
-        bounced recipients) and its event; False when this mail was appended already."""
+        bounced recipients) and its event, as a write for the group commit."""
         kind, bounce = placing.classification.kind, placing.bounce
         changes = reply_changes(
             account=placing.account,
@@ -211,9 +228,10 @@ class Recorder:
         what: list[str] = ["message_appended"]
         what += ["status"] if changes.status else []
         what += ["workflow_step"] if changes.workflow_step else []
+        entry = _log_entry(placing.event, "threaded", reason, item=item)
         update = ItemUpdatedV1.model_validate(
             {
-                **envelope,
+                **_envelope(placing, item),
                 "item": item_ref(item, status=changes.status),
                 "event_id": deterministic_event_id(thread.key, "item.updated.v1"),
                 "changes": tuple(what),
@@ -226,11 +244,9 @@ class Recorder:
         await mark_bounced(
             self.store, bounce, placing.event, item_id=item.id, subject=placing.mail.subject
         )
-        written = [to_outbox(update)]
-        applied = await self.store.append_message(
-            item.id, thread, written, add_participants=participants, changes=changes, log=entry
+        return AppendedMessage(
+            item.id, thread, [to_outbox(update)], participants, True, changes, entry
         )
-        return applied, written
 
     async def ignore(self, event: MailReceivedV1, reason: str, *, blob_ref: str | None) -> Ignored:
         # The raw bytes stay reachable from the log: "why was this ignored?" needs the mail.
