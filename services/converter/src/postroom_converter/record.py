@@ -1,4 +1,5 @@
-"""Applying a decision: every store write and event the converter makes for one mail.
+"""Applying a decision: every store write and event the converter makes for a mail it places
+on an item (what becomes of the rest: `stops.py`).
 
 Kept apart from the service so that the service reads as the order of its steps, and so that
 each write is visibly idempotent: ids are derived from the mail key (item, log entry, quarantine
@@ -8,10 +9,7 @@ those writes go through the group commit (`group_commit.py`): with the other mai
 at the same time, in one store call and one round of confirms.
 """
 
-import hashlib
 from dataclasses import dataclass
-
-from faststream.rabbit import RabbitBroker
 
 from postroom_converter.bounces import mark_bounced
 from postroom_converter.domain.bounce import Bounce
@@ -28,41 +26,32 @@ from postroom_converter.domain.mapping import (
 from postroom_converter.domain.outcome import (
     Created,
     Duplicate,
-    Ignored,
     Outcome,
-    Quarantined,
     Threaded,
 )
 from postroom_converter.domain.parse import ParsedMail
 from postroom_converter.group_commit import GroupCommit, Numbered
-from postroom_converter.store import ConverterStore
+from postroom_converter.stops import SOURCE, Stops, log_entry
 from postroom_shared.contracts import (
     ClassificationV1,
     ItemCreatedV1,
     ItemUpdatedV1,
-    MailIgnoredV1,
-    MailQuarantinedV1,
     MailReceivedV1,
     deterministic_event_id,
     item_ref,
 )
-from postroom_shared.logs import get_logger
-from postroom_shared.messaging import publish_event, relay_outbox, to_outbox
+from postroom_shared.messaging import relay_outbox, to_outbox
 from postroom_shared.models import (
     EmailAccount,
     Item,
-    ProcessingLogEntry,
-    QuarantineEntry,
     StoredAttachment,
     ThreadMessage,
     Workflow,
 )
 from postroom_shared.store.ports import AppendedMessage, MailWrite, NewItem
 
-__all__ = ["SOURCE", "Placing", "Recorder"]
+__all__ = ["Placing", "Recorder"]
 
-SOURCE = "converter"
-log = get_logger(__name__)
 # what a parsed attachment tells about itself, kept with its blob
 _ATTACHMENT_FIELDS = ("filename", "content_type", "size", "sha256", "content_id", "inline")
 
@@ -73,38 +62,6 @@ def _own_event_ids(event: MailReceivedV1) -> set[str]:
         str(deterministic_event_id(event.mail_key, kind))
         for kind in ("item.created.v1", "item.updated.v1")
     }
-
-
-def _about(event: MailReceivedV1) -> dict[str, object]:
-    """The fields every event the converter publishes about a mail carries."""
-    return {
-        "source": SOURCE,
-        "correlation_id": event.correlation_id,
-        "causation_id": event.event_id,
-        "account_id": event.account_id,
-        "mail_key": event.mail_key,
-    }
-
-
-def _log_entry(
-    event: MailReceivedV1,
-    action: str,
-    reason: str,
-    *,
-    item: Item | None = None,
-    blob_ref: str | None = None,
-) -> ProcessingLogEntry:
-    return ProcessingLogEntry(
-        id=f"{event.mail_key}:converter:{action}",
-        mail_key=event.mail_key,
-        account_id=event.account_id,
-        stage="converter",
-        action=action,
-        reason=reason,
-        item_id=item.id if item else None,
-        item_token=item.token if item else None,
-        blob_ref=blob_ref,
-    )
 
 
 def _envelope(placing: "Placing", item: Item) -> dict[str, object]:
@@ -144,9 +101,9 @@ class Placing:
 
 
 @dataclass
-class Recorder:
-    store: ConverterStore
-    broker: RabbitBroker
+class Recorder(Stops):
+    """Places readable mail on items (`Stops`: what becomes of the rest)."""
+
     # the item numbers and writes of mails converted side by side go together
     commit: GroupCommit
 
@@ -194,7 +151,7 @@ class Recorder:
                         ),
                     }
                 )
-                entry = _log_entry(placing.event, "created", decision.reason, item=item)
+                entry = log_entry(placing.event, "created", decision.reason, item=item)
                 thread = _thread(placing, item.id, attachments)
                 return NewItem(item, thread, [to_outbox(created)], entry)
 
@@ -228,7 +185,7 @@ class Recorder:
         what: list[str] = ["message_appended"]
         what += ["status"] if changes.status else []
         what += ["workflow_step"] if changes.workflow_step else []
-        entry = _log_entry(placing.event, "threaded", reason, item=item)
+        entry = log_entry(placing.event, "threaded", reason, item=item)
         update = ItemUpdatedV1.model_validate(
             {
                 **_envelope(placing, item),
@@ -247,52 +204,6 @@ class Recorder:
         return AppendedMessage(
             item.id, thread, [to_outbox(update)], participants, True, changes, entry
         )
-
-    async def ignore(self, event: MailReceivedV1, reason: str, *, blob_ref: str | None) -> Ignored:
-        # The raw bytes stay reachable from the log: "why was this ignored?" needs the mail.
-        await self.log(event, "ignored", reason, blob_ref=blob_ref or event.blob_ref)
-        event_id = deterministic_event_id(event.mail_key, "mail.ignored.v1")
-        ignored = {**_about(event), "event_id": event_id, "reason": reason}
-        await publish_event(self.broker, MailIgnoredV1.model_validate(ignored))
-        return Ignored(reason)
-
-    async def quarantine(
-        self, event: MailReceivedV1, reason: str, *, blob_ref: str | None = None
-    ) -> Quarantined:
-        """Keep the mail for a human; the raw bytes go to the blob store if they are not
-        there yet (a mail that failed before it was stored)."""
-        if blob_ref is None and event.raw_inline is not None:
-            blob_ref = await self.store.put_blob(event.raw_inline)
-        blob_ref = blob_ref or event.blob_ref or ""
-        quarantine_id = "q_" + hashlib.sha256(event.mail_key.encode()).hexdigest()[:20]
-        await self.store.put_quarantine(
-            QuarantineEntry(
-                id=quarantine_id,
-                account_id=event.account_id,
-                mail_key=event.mail_key,
-                reason=reason,
-                blob_ref=blob_ref,
-                # the raw bytes live in the blob store; the event keeps only the reference
-                event=event.model_copy(
-                    update={"raw_inline": None, "blob_ref": blob_ref}
-                ).model_dump_json(),
-            )
-        )
-        await self.log(event, "quarantined", reason)
-        quarantined = {
-            **_about(event),
-            "event_id": deterministic_event_id(event.mail_key, "mail.quarantined.v1", reason),
-            "quarantine_id": quarantine_id,
-            "reason": reason,
-        }
-        await publish_event(self.broker, MailQuarantinedV1.model_validate(quarantined))
-        log.warning("mail quarantined", reason=reason, quarantine_id=quarantine_id)
-        return Quarantined(reason)
-
-    async def log(
-        self, event: MailReceivedV1, action: str, reason: str, *, blob_ref: str | None = None
-    ) -> None:
-        await self.store.put_log(_log_entry(event, action, reason, blob_ref=blob_ref))
 
     async def _save_attachments(
         self, account: EmailAccount, mail: ParsedMail
