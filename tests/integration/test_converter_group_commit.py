@@ -4,30 +4,28 @@ after its own mail is stored and its event confirmed, and one failing write (or 
 that fails as a whole) does not fail the other mails."""
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from typing import Any, cast
 
 import pytest
-from aio_pika import ExchangeType, connect_robust
 from aio_pika.abc import AbstractChannel, AbstractQueue
 from faststream.rabbit import RabbitBroker
-from pydantic import SecretStr
 
 from postroom_converter.domain.outcome import Created
 from postroom_converter.group_commit import GroupCommit
 from postroom_converter.service import Converter
-from postroom_converter.settings import ConverterSettings
 from postroom_converter.store import ConverterStore
 from postroom_shared.mail.msgid import MessageIdSigner
-from postroom_shared.models import EmailAccount, Item, ItemType, MailboxSettings, ThreadMessage
-from postroom_shared.runtime import make_broker
-from postroom_shared.store import OutboxEvent, Store, open_store
+from postroom_shared.store import OutboxEvent, Store
 from postroom_shared.store.ports import AppendedMessage, MailWrite, NewItem, StoreUnavailableError
-from postroom_shared.topology import EVENTS, declare_topology
 from tests import factories
+from tests.contract.test_store_items import _item, _msg
+from tests.integration import test_converter_broker as converter_broker
 from tests.integration.test_config_reads import Counting
+from tests.integration.test_converter_broker import _connected, _drain, _tap
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
@@ -35,52 +33,26 @@ SECRET = "g" * 40
 MAILS = 12
 
 
-@pytest.fixture
-async def store(store_url: str) -> AsyncIterator[Store]:
-    opened = await open_store(store_url)
-    await opened.put_account(
-        EmailAccount(
-            id="acc1",
-            name="Support",
-            address="support@example.test",
-            project="Support",
-            mailbox=MailboxSettings(host="h", port=1, username="support@example.test"),
-        )
-    )
-    yield opened
-    await opened.close()
+# the converter's tests' own: a store with account acc1 (both adapters), a channel
+store = converter_broker.store
+channel = converter_broker.channel
 
 
 @pytest.fixture
 async def broker(stack: StackEnv) -> AsyncIterator[RabbitBroker]:
-    settings = ConverterSettings(
-        store_url="sqlite:///unused", broker_url=stack.amqp_url, secret_key=SecretStr(SECRET)
-    )
-    connected = make_broker(settings)
-    await connected.connect()
-    await declare_topology(connected)
+    connected = await _connected(stack)
     yield connected
     await connected.stop()
 
 
 @pytest.fixture
-async def tap(stack: StackEnv) -> AsyncIterator[AbstractQueue]:
+async def tap(channel: AbstractChannel) -> AbstractQueue:
     """Every item event published from now on."""
-    conn = await connect_robust(stack.amqp_url)
-    channel: AbstractChannel = await conn.channel()
-    exchange = await channel.declare_exchange(EVENTS.name, ExchangeType.TOPIC, durable=True)
-    queue = await channel.declare_queue(exclusive=True)
-    await queue.bind(exchange, routing_key="item.#")
-    yield queue
-    await conn.close()
+    return await _tap(channel, "item.#")
 
 
 async def _event_ids(queue: AbstractQueue) -> list[str]:
-    ids = []
-    while (message := await queue.get(timeout=2, fail=False)) is not None:
-        await message.ack()
-        ids.append(str(message.message_id))
-    return ids
+    return [json.loads(body)["event_id"] for body in await _drain(queue)]
 
 
 def _mail(n: int) -> bytes:
@@ -120,37 +92,14 @@ async def test_mails_converted_side_by_side_share_their_writes(
     assert len(await factories.all_items(store)) == MAILS
 
 
-def _item(n: int) -> Item:
-    return Item(
-        id=f"it_g{n}",
-        item_type=ItemType.INCIDENT,
-        number=100 + n,
-        project="Support",
-        account_id="acc1",
-        title=f"t{n}",
-        message_count=1,
-    )
-
-
-def _message(key: str, item_id: str) -> ThreadMessage:
-    return ThreadMessage(
-        key=key,
-        item_id=item_id,
-        account_id="acc1",
-        direction="in",
-        message_id=f"<{key}@x.test>",
-        subject="s",
-        text="t",
-    )
-
-
 def _created(n: int) -> OutboxEvent:
-    body = f'{{"n": {n}}}'
-    return OutboxEvent(event_id=f"ev-{uuid.uuid4().hex}", routing_key="item.created.v1", body=body)
+    event_id = f"ev-{uuid.uuid4().hex}"
+    body = json.dumps({"event_id": event_id, "n": n})
+    return OutboxEvent(event_id=event_id, routing_key="item.created.v1", body=body)
 
 
 def _new(n: int) -> NewItem:
-    return NewItem(_item(n), _message(f"g/{n}", f"it_g{n}"), [_created(n)])
+    return NewItem(_item(f"g{n}", 100 + n), _msg(f"g/{n}", f"it_g{n}"), [_created(n)])
 
 
 async def test_one_failing_write_fails_only_its_mail(
@@ -159,7 +108,7 @@ async def test_one_failing_write_fails_only_its_mail(
     commit = GroupCommit(store, broker)
     writes: list[MailWrite] = [
         _new(1),
-        AppendedMessage("it_gone", _message("g/2", "it_gone"), [_created(2)]),
+        AppendedMessage("it_gone", _msg("g/2", "it_gone"), [_created(2)]),
         _new(3),
     ]
     results = await asyncio.gather(*(commit.write(w) for w in writes), return_exceptions=True)

@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from postroom_shared.models import Item, ProcessingLogEntry
 from postroom_shared.store.mongo.base import Doc, to_doc
@@ -40,9 +40,10 @@ async def _insert_many(collection: AsyncCollection[Doc], docs: list[Doc]) -> dic
 
 
 def _error(err: Doc) -> Exception:
+    message = str(err.get("errmsg", err))
     if err.get("code") == _DUPLICATE_KEY:
-        return KeyError("duplicate key")
-    return RuntimeError(f"MongoDB refused the write: {err.get('errmsg', err)}")
+        return DuplicateKeyError(message, _DUPLICATE_KEY, err)
+    return OperationFailure(f"MongoDB refused the write: {message}", err.get("code"), err)
 
 
 def _without_log(write: MailWrite) -> AppendedMessage:
@@ -52,7 +53,7 @@ def _without_log(write: MailWrite) -> AppendedMessage:
 
 
 def _is_duplicate(exc: Exception | None) -> bool:
-    return isinstance(exc, KeyError)
+    return isinstance(exc, DuplicateKeyError)
 
 
 class MongoItemBatches(MongoItems):
@@ -69,13 +70,20 @@ class MongoItemBatches(MongoItems):
         return found
 
     async def write_mails(self, writes: Sequence[MailWrite]) -> list[WriteResult]:
+        if not writes:
+            return []
         results: list[WriteResult | None] = [None] * len(writes)
-        applied = await self.items_for_mails([w.message.key for w in writes])
+        keys = list({w.message.key for w in writes})
+        applied = {
+            key
+            async for doc in self._db.items.find({"applied": {"$in": keys}}, {"applied": 1})
+            for key in doc["applied"]
+        }
         targets = {w.item_id for w in writes if isinstance(w, AppendedMessage)}
-        existing = {
-            doc["_id"]
-            async for doc in self._db.items.find({"_id": {"$in": list(targets)}}, {"_id": 1})
-        } | {w.item.id for w in writes if isinstance(w, NewItem)}  # a reply to a new item
+        existing = {w.item.id for w in writes if isinstance(w, NewItem)}  # a reply to a new item
+        if targets - existing:
+            found = self._db.items.find({"_id": {"$in": list(targets - existing)}}, {"_id": 1})
+            existing |= {doc["_id"] async for doc in found}
         for n, w in enumerate(writes):
             if w.message.key in applied:
                 results[n] = False
