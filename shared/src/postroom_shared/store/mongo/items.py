@@ -297,6 +297,9 @@ class MongoItems(MongoBase):
     async def mark_all_published(self, event_ids: Sequence[str]) -> None:
         if event_ids:
             ids = list(event_ids)
+            # `$exists` spelled out: the partial index `outbox_pending` serves queries that
+            # contain its filter
+            pending = {"$exists": True, "$in": ids}
             await self._db.items.update_many(
-                {"outbox.event_id": {"$in": ids}}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}}
+                {"outbox.event_id": pending}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}}
             )
