@@ -16,6 +16,7 @@ from postroom_shared.store.mongo import blobs as mongo_blobs
 from postroom_shared.store.mongo import config as mongo_config
 from postroom_shared.store.mongo import fetch as mongo_fetch
 from postroom_shared.store.mongo import items as mongo_items
+from postroom_shared.store.mongo import items_batch as mongo_items_batch
 from postroom_shared.store.mongo import ops as mongo_ops
 from postroom_shared.store.mongo import replies as mongo_replies
 from postroom_shared.store.mongo import retention as mongo_retention
@@ -26,6 +27,7 @@ from postroom_shared.store.sqlite import blobs as sqlite_blobs
 from postroom_shared.store.sqlite import config as sqlite_config
 from postroom_shared.store.sqlite import fetch as sqlite_fetch
 from postroom_shared.store.sqlite import items as sqlite_items
+from postroom_shared.store.sqlite import items_batch as sqlite_items_batch
 from postroom_shared.store.sqlite import ops as sqlite_ops
 from postroom_shared.store.sqlite import replies as sqlite_replies
 from postroom_shared.store.sqlite import retention as sqlite_retention
@@ -37,6 +39,7 @@ ROLES: dict[str, type] = {
     "lifecycle": ports.Lifecycle,
     "config": ports.ConfigStore,
     "items": ports.ItemStore,
+    "item_batches": ports.ItemBatches,
     "fetch": ports.FetchStore,
     "replies": ports.ReplyStore,
     "ops": ports.OpsStore,
@@ -47,6 +50,7 @@ ROLES: dict[str, type] = {
 ADAPTERS: dict[str, tuple[type, type]] = {
     "config": (sqlite_config.SqliteConfig, mongo_config.MongoConfig),
     "items": (sqlite_items.SqliteItems, mongo_items.MongoItems),
+    "item_batches": (sqlite_items_batch.SqliteItemBatches, mongo_items_batch.MongoItemBatches),
     "fetch": (sqlite_fetch.SqliteFetch, mongo_fetch.MongoFetch),
     "replies": (sqlite_replies.SqliteReplies, mongo_replies.MongoReplies),
     "ops": (sqlite_ops.SqliteOps, mongo_ops.MongoOps),

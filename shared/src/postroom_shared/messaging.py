@@ -19,7 +19,7 @@ service needs metric calls of its own.
 """
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -44,6 +44,7 @@ __all__ = [
     "publish_outboxed",
     "publish_raw",
     "publish_timeout",
+    "publish_together",
     "relay_outbox",
     "set_publish_timeout",
     "to_outbox",
@@ -218,9 +219,33 @@ class OutboxRelay:
         return len(leftovers)
 
 
-async def publish_outboxed(broker: RabbitBroker, store: Outbox, events: list[OutboxEvent]) -> None:
-    """Publish events that are in the outbox (just written, or left over), each cleared from it
-    once the broker confirmed it; a crash in between leaves it to the relay."""
-    for event in events:
-        await publish_raw(broker, event.routing_key, event.body, event.event_id)
-        await store.mark_published(event.event_id)
+async def publish_outboxed(
+    broker: RabbitBroker, store: Outbox, events: Sequence[OutboxEvent]
+) -> None:
+    """Publish events that are in the outbox (just written, or left over), side by side, then
+    clear those the broker confirmed from it in one call; a crash in between leaves them to
+    the relay. Raises the first failure after clearing the others."""
+    failures = await publish_together(broker, events)
+    await store.mark_all_published(
+        [event.event_id for event, failed in zip(events, failures, strict=True) if failed is None]
+    )
+    for failed in failures:
+        if failed is not None:
+            raise failed
+
+
+async def publish_together(
+    broker: RabbitBroker, events: Sequence[OutboxEvent]
+) -> list[Exception | None]:
+    """Publish stored events at once, their confirms awaited together (one round instead of
+    one per event); for each, None when confirmed, else why not."""
+    outcomes = await asyncio.gather(
+        *(publish_raw(broker, e.routing_key, e.body, e.event_id) for e in events),
+        return_exceptions=True,
+    )
+    failures: list[Exception | None] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+            raise outcome  # cancelled: no answer to give
+        failures.append(outcome)
+    return failures

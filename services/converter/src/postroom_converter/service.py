@@ -10,6 +10,8 @@ chosen so any crash point is safe on redelivery:
 3. look up the items it may belong to and decide: ignore, thread or create;
 4. one store write: the new item (or the appended message) together with its outbox event;
 5. publish the event (confirmed), then clear it from the outbox.
+Steps 1, 4 and 5 (and the item number) are shared with the mails converted at the same time
+(`group_commit.py`): one store call and one round of confirms for all of them.
 The broker message is acked only after all of this returned (the subscriber's ack policy).
 """
 
@@ -25,6 +27,7 @@ from postroom_converter.domain.decision import Ignore, Quarantine
 from postroom_converter.domain.outcome import Ignored, Outcome, Quarantined
 from postroom_converter.domain.parse import ParsedMail
 from postroom_converter.domain.threading import Candidates
+from postroom_converter.group_commit import GroupCommit
 from postroom_converter.record import Placing, Recorder
 from postroom_converter.store import ConverterStore
 from postroom_shared.contracts import MailReceivedV1
@@ -50,10 +53,12 @@ class Converter:
     signer: MessageIdSigner
     # None: this process's shared one-worker analyser (a converter made to reprocess one mail)
     analyser: Analyser | None = None
+    _commit: GroupCommit = field(init=False, repr=False)
     _record: Recorder = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._record = Recorder(self.store, self.broker)
+        self._commit = GroupCommit(self.store, self.broker)
+        self._record = Recorder(self.store, self.broker, self._commit)
 
     async def handle(self, event: MailReceivedV1, *, final_attempt: bool = False) -> Outcome:
         """Apply one received mail; returns what happened, for logs and tests.
@@ -94,7 +99,8 @@ class Converter:
         return outcome
 
     async def _handle(self, event: MailReceivedV1) -> Outcome:
-        if await self.store.item_for_mail(event.mail_key) is not None:
+        # asked together with the other mails arriving now (one store call for all of them)
+        if await self._commit.applied(event.mail_key) is not None:
             return await self._record.already_applied(event)
         account = await self.store.get_account(event.account_id)
         if stop := rules.on_arrival(rules.Arrival(event.account_id, account)):
@@ -166,5 +172,9 @@ class Converter:
         by_token = (
             await self.store.find_item_by_number(account.item_type, number) if number else None
         )
-        by_reference = await self.store.find_item_by_message_ids(account.id, referenced)
+        by_reference = (
+            await self.store.find_item_by_message_ids(account.id, referenced)
+            if referenced  # a mail that answers nothing (most new mail): no lookup
+            else None
+        )
         return Candidates(signed=signed, by_token=by_token, by_reference=by_reference)

@@ -2,7 +2,8 @@
 
 The converter owns items, their threads and their outbox; it reads the configuration (the
 account, its workflow, known people), records unknown senders as contacts, reads and writes
-blobs (raw mail, attachments), and writes the processing log and the quarantine.
+blobs (raw mail, attachments), and writes the processing log and the quarantine; mails
+converted side by side are written in batches (`ItemBatches`, `batching.py`).
 """
 
 from typing import Protocol
@@ -11,6 +12,7 @@ from postroom_shared.store.ports import (
     BlobStore,
     ConfigReader,
     Contacts,
+    ItemBatches,
     ItemStore,
     ProcessingLog,
     Quarantine,
@@ -20,6 +22,6 @@ __all__ = ["ConverterStore"]
 
 
 class ConverterStore(
-    ConfigReader, Contacts, ItemStore, BlobStore, ProcessingLog, Quarantine, Protocol
+    ConfigReader, Contacts, ItemStore, ItemBatches, BlobStore, ProcessingLog, Quarantine, Protocol
 ):
     """Everything the converter's service and its quarantine commands touch."""

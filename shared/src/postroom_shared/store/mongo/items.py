@@ -18,6 +18,7 @@ write makes that message its own.
 
 import contextlib
 import re
+from collections.abc import Sequence
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -25,7 +26,13 @@ from pymongo.errors import DuplicateKeyError
 from postroom_shared.models import Item, ItemType, ProcessingLogEntry, ThreadMessage
 from postroom_shared.store.mongo.base import Doc, MongoBase, to_doc
 from postroom_shared.store.mongo.ops import insert_log
-from postroom_shared.store.ports import ChangeResult, ItemChanges, ItemQuery, OutboxEvent
+from postroom_shared.store.ports import (
+    AppendedMessage,
+    ChangeResult,
+    ItemChanges,
+    ItemQuery,
+    OutboxEvent,
+)
 
 __all__ = ["MongoItems"]
 
@@ -38,14 +45,20 @@ class MongoItems(MongoBase):
     """`ItemStore` on MongoDB."""
 
     async def next_item_number(self, item_type: ItemType) -> int:
+        return (await self.next_item_numbers(item_type, 1))[0]
+
+    async def next_item_numbers(self, item_type: ItemType, count: int) -> list[int]:
+        if count < 1:
+            return []
         doc = await self._db.counters.find_one_and_update(
             {"_id": f"item:{item_type.value}"},
-            {"$inc": {"value": 1}},
+            {"$inc": {"value": count}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
         assert doc is not None
-        return int(doc["value"])
+        last = int(doc["value"])
+        return list(range(last - count + 1, last + 1))
 
     async def item_for_mail(self, mail_key: str) -> Item | None:
         return _item_from(await self._db.items.find_one({"applied": mail_key}, {"outbox": 0}))
@@ -113,14 +126,20 @@ class MongoItems(MongoBase):
     ) -> bool:
         if await self._db.items.find_one({"_id": item_id}, {"_id": 1}) is None:
             raise KeyError(item_id)
-        fresh = await self._insert_message(message)
+        write = AppendedMessage(item_id, message, events, add_participants, count, changes, log)
+        return await self._appended(write, fresh=await self._insert_message(message))
+
+    async def _appended(self, write: AppendedMessage, *, fresh: bool) -> bool:
+        """The item's side of `append_message`, its thread message written (`fresh`: by this
+        call) and the item known to exist."""
+        message, changes = write.message, write.changes
         update: Doc = {
             "$addToSet": {"applied": message.key},
             "$set": {"updated_at": message.created_at},
-            "$inc": {"message_count": 1 if count else 0, "version": 1},
+            "$inc": {"message_count": 1 if write.count else 0, "version": 1},
         }
-        if add_participants:
-            update["$addToSet"]["participants"] = {"$each": add_participants}
+        if write.add_participants:
+            update["$addToSet"]["participants"] = {"$each": write.add_participants}
         if changes is not None:
             if changes.status:
                 update["$set"]["status"] = changes.status
@@ -128,11 +147,11 @@ class MongoItems(MongoBase):
                 update["$set"]["workflow_step"] = changes.workflow_step
             if changes.bounced:
                 update["$addToSet"]["bounced"] = {"$each": list(changes.bounced)}
-        if events:
-            update["$push"] = {"outbox": {"$each": self._outbox(events)}}
+        if write.events:
+            update["$push"] = {"outbox": {"$each": self._outbox(write.events)}}
         try:
             result = await self._db.items.update_one(
-                {"_id": item_id, "applied": {"$ne": message.key}}, update
+                {"_id": write.item_id, "applied": {"$ne": message.key}}, update
             )
         except DuplicateKeyError:  # applied to another item first (unique `applied`)
             return False
@@ -140,8 +159,8 @@ class MongoItems(MongoBase):
             return False
         if not fresh:
             await self._own_message(message)
-        if log is not None:
-            await insert_log(self._db, log)
+        if write.log is not None:
+            await insert_log(self._db, write.log)
         return True
 
     async def change_applied(self, applied_key: str) -> bool:
@@ -274,3 +293,13 @@ class MongoItems(MongoBase):
         await self._db.items.update_one(
             {"outbox.event_id": event_id}, {"$pull": {"outbox": {"event_id": event_id}}}
         )
+
+    async def mark_all_published(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            ids = list(event_ids)
+            # `$exists` spelled out: the partial index `outbox_pending` serves queries that
+            # contain its filter
+            pending = {"$exists": True, "$in": ids}
+            await self._db.items.update_many(
+                {"outbox.event_id": pending}, {"$pull": {"outbox": {"event_id": {"$in": ids}}}}
+            )

@@ -9,7 +9,7 @@ from postroom_shared.store.mongo.blobs import MongoBlobs
 from postroom_shared.store.mongo.bounds import bounded_calls
 from postroom_shared.store.mongo.config import MongoConfig
 from postroom_shared.store.mongo.fetch import MongoFetch
-from postroom_shared.store.mongo.items import MongoItems
+from postroom_shared.store.mongo.items_batch import MongoItemBatches
 from postroom_shared.store.mongo.ops import MongoOps
 from postroom_shared.store.mongo.replies import MongoReplies
 from postroom_shared.store.mongo.retention import MongoRetention
@@ -21,7 +21,7 @@ __all__ = ["MongoStore"]
 @bounded_calls
 class MongoStore(
     MongoConfig,
-    MongoItems,
+    MongoItemBatches,
     MongoFetch,
     MongoReplies,
     MongoOps,

@@ -34,6 +34,13 @@ from postroom_shared.store.ports.items import (
     Outbox,
     ThreadWriter,
 )
+from postroom_shared.store.ports.items_batch import (
+    AppendedMessage,
+    ItemBatches,
+    MailWrite,
+    NewItem,
+    WriteResult,
+)
 from postroom_shared.store.ports.lifecycle import Lifecycle, Pingable
 from postroom_shared.store.ports.ops import (
     Heartbeats,
@@ -67,6 +74,7 @@ __all__ = [
     "ActivityBucket",
     "ActivityCount",
     "ActivityKind",
+    "AppendedMessage",
     "BlobCorrupted",
     "BlobStore",
     "BlobWriter",
@@ -79,6 +87,7 @@ __all__ = [
     "Contacts",
     "FetchStore",
     "Heartbeats",
+    "ItemBatches",
     "ItemChanger",
     "ItemChanges",
     "ItemQuery",
@@ -87,6 +96,8 @@ __all__ = [
     "ItemWriter",
     "Leases",
     "Lifecycle",
+    "MailWrite",
+    "NewItem",
     "OpsReader",
     "OpsStore",
     "Outbox",
@@ -108,6 +119,7 @@ __all__ = [
     "StoredBlob",
     "ThreadWriter",
     "TokenOwners",
+    "WriteResult",
 ]
 
 
@@ -115,6 +127,7 @@ class Store(
     Lifecycle,
     ConfigStore,
     ItemStore,
+    ItemBatches,
     FetchStore,
     ReplyStore,
     OpsStore,

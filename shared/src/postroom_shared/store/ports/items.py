@@ -8,6 +8,7 @@ item's `version`, which a command's change checks (`ItemChanger`). Readers (the 
 need only `ItemReader`; the relay needs only `Outbox`.
 """
 
+from collections.abc import Sequence
 from typing import Literal, Protocol
 
 from postroom_shared.models import Item, ItemType, ProcessingLogEntry, ThreadMessage
@@ -92,6 +93,11 @@ class ItemWriter(ThreadWriter, ItemChanger, Protocol):
         """Allocate the next number of `item_type` (gaps possible after crashes, never reuse)."""
         ...
 
+    async def next_item_numbers(self, item_type: ItemType, count: int) -> list[int]:
+        """Allocate `count` consecutive numbers of `item_type` at once (never handed out twice,
+        like `next_item_number`); none for a count below 1."""
+        ...
+
     async def insert_item(
         self,
         item: Item,
@@ -114,6 +120,9 @@ class Outbox(Protocol):
 
     async def pending_events(self, *, limit: int = 100) -> list[OutboxEvent]: ...
     async def mark_published(self, event_id: str) -> None: ...
+    async def mark_all_published(self, event_ids: Sequence[str]) -> None:
+        """`mark_published` for many events in one call."""
+        ...
 
 
 class ItemStore(ItemReader, ItemWriter, Outbox, Protocol):

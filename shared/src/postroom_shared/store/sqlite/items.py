@@ -10,10 +10,18 @@ collector.
 """
 
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from postroom_shared.models import Item, ItemType, ProcessingLogEntry, ThreadMessage
-from postroom_shared.store.ports import ChangeResult, ItemChanges, ItemQuery, OutboxEvent
+from postroom_shared.store.ports import (
+    AppendedMessage,
+    ChangeResult,
+    ItemChanges,
+    ItemQuery,
+    NewItem,
+    OutboxEvent,
+)
 from postroom_shared.store.sqlite.base import SqliteBase, iso
 from postroom_shared.store.sqlite.ops import insert_log
 from postroom_shared.store.sqlite.schema import message_blob_rows
@@ -25,15 +33,22 @@ class SqliteItems(SqliteBase):
     """`ItemStore` on SQLite."""
 
     async def next_item_number(self, item_type: ItemType) -> int:
+        return (await self.next_item_numbers(item_type, 1))[0]
+
+    async def next_item_numbers(self, item_type: ItemType, count: int) -> list[int]:
+        if count < 1:
+            return []
+
         def bump(db: sqlite3.Connection) -> int:
             row = db.execute(
-                "INSERT INTO counters (name, value) VALUES (?, 1)"
-                " ON CONFLICT(name) DO UPDATE SET value=value+1 RETURNING value",
-                (f"item:{item_type.value}",),
+                "INSERT INTO counters (name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value=value+excluded.value RETURNING value",
+                (f"item:{item_type.value}", count),
             ).fetchone()
             return int(row[0])
 
-        return await self._run(bump)
+        last = await self._run(bump)
+        return list(range(last - count + 1, last + 1))
 
     async def item_for_mail(self, mail_key: str) -> Item | None:
         return await self._one(
@@ -75,6 +90,53 @@ class SqliteItems(SqliteBase):
                 (event.event_id, event.routing_key, event.body),
             )
 
+    @classmethod
+    def _write_new(cls, db: sqlite3.Connection, write: NewItem) -> bool:
+        """`insert_item` in the caller's transaction."""
+        item = write.item
+        if not cls._insert_message(db, write.message):
+            return False
+        db.execute(
+            "INSERT INTO items (id, item_type, number, created_at, doc) VALUES (?, ?, ?, ?, ?)",
+            (
+                item.id,
+                item.item_type.value,
+                item.number,
+                iso(item.created_at),
+                item.model_dump_json(),
+            ),
+        )
+        cls._insert_events(db, write.events)
+        if write.log is not None:
+            insert_log(db, write.log)
+        return True
+
+    @classmethod
+    def _write_appended(cls, db: sqlite3.Connection, write: AppendedMessage) -> bool:
+        """`append_message` in the caller's transaction."""
+        message, changes = write.message, write.changes
+        row = db.execute("SELECT doc FROM items WHERE id=?", (write.item_id,)).fetchone()
+        if row is None:
+            raise KeyError(write.item_id)
+        if not cls._insert_message(db, message):
+            return False
+        item = Item.model_validate_json(row[0])
+        for address in write.add_participants:
+            if address not in item.participants:
+                item.participants.append(address)
+        item.message_count += 1 if write.count else 0
+        item.version += 1
+        item.updated_at = message.created_at
+        if changes is not None:
+            item.status = changes.status or item.status
+            item.workflow_step = changes.workflow_step or item.workflow_step
+            item.bounced += [a for a in changes.bounced if a not in item.bounced]
+        db.execute("UPDATE items SET doc=? WHERE id=?", (item.model_dump_json(), write.item_id))
+        cls._insert_events(db, write.events)
+        if write.log is not None:
+            insert_log(db, write.log)
+        return True
+
     async def insert_item(
         self,
         item: Item,
@@ -83,25 +145,8 @@ class SqliteItems(SqliteBase):
         *,
         log: ProcessingLogEntry | None = None,
     ) -> bool:
-        def body(db: sqlite3.Connection) -> bool:
-            if not self._insert_message(db, message):
-                return False
-            db.execute(
-                "INSERT INTO items (id, item_type, number, created_at, doc) VALUES (?, ?, ?, ?, ?)",
-                (
-                    item.id,
-                    item.item_type.value,
-                    item.number,
-                    iso(item.created_at),
-                    item.model_dump_json(),
-                ),
-            )
-            self._insert_events(db, events)
-            if log is not None:
-                insert_log(db, log)
-            return True
-
-        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+        write = NewItem(item, message, events, log)
+        return await self._run(lambda db: self._tx(db, lambda: self._write_new(db, write)))
 
     async def append_message(
         self,
@@ -114,30 +159,8 @@ class SqliteItems(SqliteBase):
         changes: ItemChanges | None = None,
         log: ProcessingLogEntry | None = None,
     ) -> bool:
-        def body(db: sqlite3.Connection) -> bool:
-            row = db.execute("SELECT doc FROM items WHERE id=?", (item_id,)).fetchone()
-            if row is None:
-                raise KeyError(item_id)
-            if not self._insert_message(db, message):
-                return False
-            item = Item.model_validate_json(row[0])
-            for address in add_participants:
-                if address not in item.participants:
-                    item.participants.append(address)
-            item.message_count += 1 if count else 0
-            item.version += 1
-            item.updated_at = message.created_at
-            if changes is not None:
-                item.status = changes.status or item.status
-                item.workflow_step = changes.workflow_step or item.workflow_step
-                item.bounced += [a for a in changes.bounced if a not in item.bounced]
-            db.execute("UPDATE items SET doc=? WHERE id=?", (item.model_dump_json(), item_id))
-            self._insert_events(db, events)
-            if log is not None:
-                insert_log(db, log)
-            return True
-
-        return await self._run(lambda db: self._tx(db, lambda: body(db)))
+        write = AppendedMessage(item_id, message, events, add_participants, count, changes, log)
+        return await self._run(lambda db: self._tx(db, lambda: self._write_appended(db, write)))
 
     async def change_applied(self, applied_key: str) -> bool:
         row = await self._run(
@@ -253,3 +276,10 @@ class SqliteItems(SqliteBase):
 
     async def mark_published(self, event_id: str) -> None:
         await self._run(lambda db: db.execute("DELETE FROM outbox WHERE event_id=?", (event_id,)))
+
+    async def mark_all_published(self, event_ids: Sequence[str]) -> None:
+        def delete(db: sqlite3.Connection) -> None:
+            db.executemany("DELETE FROM outbox WHERE event_id=?", [(e,) for e in event_ids])
+
+        if event_ids:
+            await self._run(delete)

@@ -8,7 +8,7 @@ works as on any other store and a role can be read (and changed) on its own.
 from postroom_shared.store.sqlite.blobs import SqliteBlobs
 from postroom_shared.store.sqlite.config import SqliteConfig
 from postroom_shared.store.sqlite.fetch import SqliteFetch
-from postroom_shared.store.sqlite.items import SqliteItems
+from postroom_shared.store.sqlite.items_batch import SqliteItemBatches
 from postroom_shared.store.sqlite.ops import SqliteOps
 from postroom_shared.store.sqlite.replies import SqliteReplies
 from postroom_shared.store.sqlite.retention import SqliteRetention
@@ -19,7 +19,7 @@ __all__ = ["SqliteStore"]
 
 class SqliteStore(
     SqliteConfig,
-    SqliteItems,
+    SqliteItemBatches,
     SqliteFetch,
     SqliteReplies,
     SqliteOps,
