@@ -97,7 +97,7 @@ async def test_a_store_outage_of_seconds_is_ridden_out_by_backoff(
     down_until = time.monotonic() + 3600.0
     flaky = FlakyStore(
         store,
-        "item_for_mail",
+        "items_for_mails",  # the converter's first store call per mail (group commit)
         sqlite3.OperationalError("unable to open database file"),
         lambda: time.monotonic() < down_until,
     )
