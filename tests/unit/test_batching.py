@@ -1,13 +1,14 @@
-"""The converter's coalescing (`batching.Coalescer`): calls made side by side become one batch
-call; calls that come while a batch runs form the next; a lone call waits no timer; a failure
-of one call, or of the whole batch, reaches only the callers it concerns."""
+"""The coalescing the converter and the replier share (`postroom_shared.coalescing.Coalescer`):
+calls made side by side become one batch call; calls that come while a batch runs form the
+next; a lone call waits no timer; a failure of one call, or of the whole batch, reaches only
+the callers it concerns."""
 
 import asyncio
 from collections.abc import Sequence
 
 import pytest
 
-from postroom_converter.batching import Coalescer
+from postroom_shared.coalescing import Coalescer
 
 
 class Doubler:

@@ -9,8 +9,9 @@ from typing import Any, cast
 
 import pytest
 
-from postroom_replier.group_commit import Batcher, GroupCommit
+from postroom_replier.group_commit import GroupCommit
 from postroom_replier.store import ReplierStore
+from postroom_shared.coalescing import Coalescer, each_alone_on_failure
 from postroom_shared.models import LedgerEntry, SendRecord, utcnow
 from postroom_shared.store import Store
 from postroom_shared.store.ports.replies import FinishedSend
@@ -32,7 +33,7 @@ class _Calls:
 
 async def test_calls_of_one_moment_share_one_plural_call_in_order() -> None:
     calls = _Calls()
-    batcher = Batcher(calls)
+    batcher = Coalescer(each_alone_on_failure(calls))
     answers = await asyncio.gather(*(batcher(item) for item in ["a", "b", "c"]))
     assert answers == ["A", "B", "C"]
     assert calls.batches == [["a", "b", "c"]] and batcher.batches == 1
@@ -40,7 +41,7 @@ async def test_calls_of_one_moment_share_one_plural_call_in_order() -> None:
 
 async def test_a_lone_call_runs_on_the_next_turn() -> None:
     calls = _Calls()
-    batcher = Batcher(calls)
+    batcher = Coalescer(each_alone_on_failure(calls))
     assert await asyncio.wait_for(batcher("a"), timeout=0.05) == "A"
     assert await batcher("b") == "B"  # later calls are batches of their own
     assert calls.batches == [["a"], ["b"]]
@@ -48,7 +49,7 @@ async def test_a_lone_call_runs_on_the_next_turn() -> None:
 
 async def test_a_failing_call_fails_alone() -> None:
     calls = _Calls()
-    batcher = Batcher(calls)
+    batcher = Coalescer(each_alone_on_failure(calls))
     answers = await asyncio.gather(*(batcher(i) for i in ["a", "bad", "c"]), return_exceptions=True)
     assert answers[0] == "A" and answers[2] == "C"
     assert isinstance(answers[1], ValueError)
@@ -57,7 +58,7 @@ async def test_a_failing_call_fails_alone() -> None:
 
 async def test_a_full_batch_goes_at_once() -> None:
     calls = _Calls()
-    batcher = Batcher(calls, max_size=2)
+    batcher = Coalescer(each_alone_on_failure(calls), max_batch=2)
     assert await asyncio.gather(*(batcher(i) for i in "abcde")) == list("ABCDE")
     assert calls.batches == [["a", "b"], ["c", "d"], ["e"]]
 

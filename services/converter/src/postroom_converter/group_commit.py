@@ -2,12 +2,12 @@
 
 Per mail the converter asks whether the mail was applied, allocates an item number, writes the
 item (or the appended message) with its outbox event and log entry, publishes that event and
-clears it from the outbox. Made one by one, each is a store call of its own (on SQLite a hop
-to the database thread, and the write a transaction) and each publish a confirm awaited on its
-own. Here the handlers' calls are coalesced (`batching.Coalescer`): one `items_for_mails` for
-the mails arriving together; and for the mails ready to be written, one `next_item_numbers`
-per item type (a new item gets its number with its batch, `Numbered`), one `write_mails` (one
-transaction), their events published together, one `mark_all_published`.
+clears it from the outbox. Made one by one, each is a store call of its own (on SQLite a hop to
+the database thread, and the write a transaction) and each publish a confirm awaited on its own.
+Here the handlers' calls are coalesced (`postroom_shared.coalescing.Coalescer`): one
+`items_for_mails` for the mails arriving together; and for the mails ready to be written, one
+`next_item_numbers` per item type (a new item gets its number with its batch, `Numbered`), one
+`write_mails` (one transaction), their events published together, one `mark_all_published`.
 
 The ack policy is unchanged: a handler gets its answer only after its mail is committed and
 its events confirmed, so its message is acked after both. A write that fails fails only its
@@ -26,8 +26,8 @@ from typing import cast
 
 from faststream.rabbit import RabbitBroker
 
-from postroom_converter.batching import Coalescer
 from postroom_converter.store import ConverterStore
+from postroom_shared.coalescing import Coalescer
 from postroom_shared.logs import get_logger
 from postroom_shared.messaging import publish_together
 from postroom_shared.models import Item, ItemType

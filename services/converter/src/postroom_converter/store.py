@@ -3,7 +3,7 @@
 The converter owns items, their threads and their outbox; it reads the configuration (the
 account, its workflow, known people), records unknown senders as contacts, reads and writes
 blobs (raw mail, attachments), and writes the processing log and the quarantine; mails
-converted side by side are written in batches (`ItemBatches`, `batching.py`).
+converted side by side are written in batches (`ItemBatches`, `postroom_shared.coalescing`).
 """
 
 from typing import Protocol

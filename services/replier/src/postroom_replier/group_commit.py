@@ -3,21 +3,22 @@
 The replier handles up to its prefetch of events at once (docs/architecture.md, consuming), and
 each automatic mail makes the same three ledger calls (check, claim, finish). Every call was a
 round trip of its own (on SQLite a hop to the store's thread and, for the claim and the finish,
-a transaction each). Here a call waits for the event loop's next turn: every handler that
-reaches the same step meanwhile joins it, and the store gets them all as one plural call
-(`check_sends`, `claim_ledgers`, `finish_sends`). A lone mail waits no longer than that turn.
+a transaction each). Here the calls are coalesced (`postroom_shared.coalescing`, as the
+converter's writes are): every handler that reaches the same step within the event loop's next
+turn, or while the previous plural call runs, joins one plural call (`check_sends`,
+`claim_ledgers`, `finish_sends`). A lone mail waits for no timer.
 
 Nothing is acked earlier: each handler still awaits its own answer, which is the one its own
 call would have given. When a plural call fails, each call in it is tried alone, so one mail's
 failure (a bad row, a store error) is that mail's alone.
 """
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from postroom_replier.store import ReplierStore
+from postroom_shared.coalescing import Coalescer, each_alone_on_failure
 from postroom_shared.models import LedgerEntry, ProcessingLogEntry, SendRecord
 from postroom_shared.store.ports.replies import (
     Claim,
@@ -27,65 +28,7 @@ from postroom_shared.store.ports.replies import (
     SendWindow,
 )
 
-__all__ = ["Batcher", "GroupCommit"]
-
-MAX_BATCH = 64  # above the prefetch of any sane setting; bounds one transaction
-
-
-@dataclass
-class Batcher[In, Out]:
-    """Calls made until the event loop's next turn, run as one `run_many` (in order)."""
-
-    run_many: Callable[[list[In]], Awaitable[list[Out]]]
-    max_size: int = MAX_BATCH
-    batches: int = 0  # how many plural calls ran, for tests and curiosity
-    _waiting: list[tuple[In, asyncio.Future[Out]]] = field(default_factory=list)
-    _running: set[asyncio.Task[None]] = field(default_factory=set)
-
-    async def __call__(self, item: In) -> Out:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Out] = loop.create_future()
-        self._waiting.append((item, future))
-        if len(self._waiting) >= self.max_size:
-            self._flush()
-        elif len(self._waiting) == 1:
-            loop.call_soon(self._flush)
-        return await future
-
-    def _flush(self) -> None:
-        batch, self._waiting = self._waiting, []
-        if batch:
-            self.batches += 1
-            task = asyncio.get_running_loop().create_task(self._run(batch))
-            self._running.add(task)  # the loop keeps only a weak reference
-            task.add_done_callback(self._running.discard)
-
-    async def _run(self, batch: list[tuple[In, asyncio.Future[Out]]]) -> None:
-        try:
-            results = await self.run_many([item for item, _ in batch])
-        except Exception as exc:
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
-                return
-            for item, future in batch:  # alone: one call's failure is its own
-                try:
-                    [result] = await self.run_many([item])
-                except Exception as alone:
-                    _settle(future, alone)
-                else:
-                    _settle(future, result)
-            return
-        for (_, future), result in zip(batch, results, strict=True):
-            _settle(future, result)
-
-
-def _settle[Out](future: asyncio.Future[Out], outcome: Out | Exception) -> None:
-    if future.done():  # its handler was cancelled meanwhile
-        return
-    if isinstance(outcome, Exception):
-        future.set_exception(outcome)
-    else:
-        future.set_result(outcome)
+__all__ = ["GroupCommit"]
 
 
 @dataclass(frozen=True)
@@ -99,9 +42,9 @@ class GroupCommit:
 
     def __init__(self, store: ReplierStore) -> None:
         self.store = store
-        self.checks = Batcher[SendQuery, SendCheck](store.check_sends)
-        self.claims = Batcher[_Claim, Claim](self._claim_many)
-        self.finishes = Batcher[FinishedSend, None](self._finish_many)
+        self.checks = Coalescer[SendQuery, SendCheck](each_alone_on_failure(store.check_sends))
+        self.claims = Coalescer[_Claim, Claim](each_alone_on_failure(self._claim_many))
+        self.finishes = Coalescer[FinishedSend, None](each_alone_on_failure(self._finish_many))
 
     async def check_send(
         self, item_id: str, reason: str, recipient: str, window: SendWindow | None

@@ -1,7 +1,7 @@
 """Many mails in one store call: the items role's batch port, for the converter's group commit.
 
 Handlers that convert mails side by side hand their writes to one batch
-(`postroom_converter/batching.py`), so what a call costs beyond its rows (a thread hop and a
+(`postroom_shared/coalescing.py`), so what a call costs beyond its rows (a thread hop and a
 commit on SQLite, a round trip on MongoDB) is paid once per batch instead of once per mail
 (docs/architecture.md, "Message flow and ack policy"). Each write means exactly what the
 single call means (`ItemWriter.insert_item`, `ThreadWriter.append_message`): keyed by the mail

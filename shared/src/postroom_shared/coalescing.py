@@ -1,19 +1,20 @@
 """Coalescing: calls that handlers make side by side become one call for all of them.
 
-The converter handles up to its prefetch of mails at once (`postroom_shared.consumer`); each
-store call costs, beyond its rows, a hop to the database thread and a commit (SQLite) or a
-round trip (MongoDB), and each publish a confirm. Coalesced, that cost is paid once per batch
-(group commit): the first caller of an idle `Coalescer` starts a flush that runs after the
-event loop had one more turn, so every handler that is ready in that turn joins it; callers
-that come while a flush is running wait for it to end and then go together in the next one.
-A mail on its own (a trickle) waits one turn of the loop, never a timer. A batch holds at
-most `max_batch` calls.
+The converter and the replier handle up to their prefetch of messages at once
+(`postroom_shared.consumer`); each store call costs, beyond its rows, a hop to the database
+thread and a commit (SQLite) or a round trip (MongoDB), and each publish a confirm. Coalesced,
+that cost is paid once per batch (group commit: the converter's `group_commit.py` for its item
+writes, the replier's for its ledger calls): the first caller of an idle `Coalescer` starts a
+flush that runs after the event loop had one more turn, so every handler that is ready in that
+turn joins it; callers that come while a flush is running wait for it to end and then go
+together in the next one. A mail on its own (a trickle) waits one turn of the loop, never a
+timer. A batch holds at most `max_batch` calls.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
-__all__ = ["Coalescer"]
+__all__ = ["Coalescer", "each_alone_on_failure"]
 
 
 class Coalescer[K, R]:
@@ -30,6 +31,7 @@ class Coalescer[K, R]:
         self._max_batch = max_batch
         self._waiting: list[tuple[K, asyncio.Future[R]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self.batches = 0  # how many batch calls ran, for tests and curiosity
 
     async def __call__(self, key: K) -> R:
         loop = asyncio.get_running_loop()
@@ -53,6 +55,7 @@ class Coalescer[K, R]:
             self._waiting.clear()
 
     async def _answer(self, batch: list[tuple[K, asyncio.Future[R]]]) -> None:
+        self.batches += 1
         try:
             results: Sequence[R | Exception] = await self._run([key for key, _ in batch])
         except Exception as exc:
@@ -68,3 +71,28 @@ class Coalescer[K, R]:
                 answer.set_exception(result)
             else:
                 answer.set_result(result)
+
+
+def each_alone_on_failure[K, R](
+    run: Callable[[list[K]], Awaitable[Sequence[R]]],
+) -> Callable[[list[K]], Awaitable[Sequence[R | Exception]]]:
+    """`run`, and when it fails for a whole batch, run again for each key alone (one after the
+    other), so one key's failure (a bad row, a store error) is that caller's alone."""
+
+    async def run_each_alone(keys: list[K]) -> Sequence[R | Exception]:
+        try:
+            return await run(keys)
+        except Exception:
+            if len(keys) == 1:
+                raise
+        results: list[R | Exception] = []
+        for key in keys:
+            try:
+                [result] = await run([key])
+            except Exception as alone:
+                results.append(alone)
+            else:
+                results.append(result)
+        return results
+
+    return run_each_alone
