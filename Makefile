@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run start stop test lint fmt sync bench-converter bench-fetcher bench-e2e fidelity bounces
+.PHONY: help run start stop test lint fmt sync bench-converter bench-fetcher bench-e2e bench-floor fidelity bounces
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +44,10 @@ bench-fetcher:  ## fetcher mails/s (real Dovecot + RabbitMQ, SQLite store) and A
 bench-e2e:  ## the whole pipeline on the real stack: mails/s, CPU ms per mail per process, broker messages, RSS, trickle latency (N=2000)
 	@deploy/local/bootstrap.sh >/dev/null
 	.venv/bin/python bench/bench_e2e.py $(if $(N),--mails $(N))
+
+bench-floor:  ## what the chosen libraries alone cost per mail (IMAP, publish+confirm, deliver+ack, parse, SQLite, SMTP), no Postroom code
+	@deploy/local/bootstrap.sh >/dev/null
+	.venv/bin/python bench/bench_floor.py
 
 fidelity:  ## parse every mail of CORPUS (default ../shared/corpus) with Postroom and with the stdlib's policy.default; agreement per field, every unexplained disagreement
 	@deploy/local/bootstrap.sh >/dev/null
