@@ -1,7 +1,7 @@
 """A service loads only what it runs: the OAuth providers' libraries (msal, google-auth,
 requests: about 25 MB of resident memory) and the MongoDB driver load when an account signs in
-with OAuth or the store URL says mongodb, cryptography (about 6 MB) with the first stored
-secret a service encrypts or decrypts, Jinja (about 4 MB) in the replier with the first mail it
+with OAuth or the store URL says mongodb, cryptography (about 9 MB) with the first stored
+secret a service encrypts (decrypting needs none of it: postroom_shared/fernet_open.py), Jinja (about 4 MB) in the replier with the first mail it
 renders, nh3 (about 1.5 MB) in the converter's main process and the API with the first HTML they
 clean, not when the service starts (docs/performance.md)."""
 
@@ -58,6 +58,21 @@ def test_the_secret_box_loads_cryptography_with_the_first_secret() -> None:
     )
     out = _run(probe)
     assert out == ["False", "True", "True", "True"]
+
+
+def test_decrypting_a_stored_secret_loads_no_cryptography() -> None:
+    # the fetcher and the replier only decrypt (mailbox and SMTP passwords): fernet_open does it
+    # with the stdlib and the interpreter's OpenSSL, about 9 MB less than cryptography
+    from postroom_shared.secretbox import SecretBox
+
+    token = SecretBox("o" * 32).encrypt("pw")
+    probe = (
+        "import sys\n"
+        "from postroom_shared.secretbox import SecretBox\n"
+        "box = SecretBox('k' * 32, ['o' * 32])\n"
+        f"print(box.decrypt({token!r}) == 'pw', 'cryptography' in sys.modules)\n"
+    )
+    assert _run(probe) == ["True", "False"]
 
 
 def test_the_replier_loads_jinja_with_the_first_render() -> None:
