@@ -1,9 +1,10 @@
 """A service loads only what it runs: the OAuth providers' libraries (msal, google-auth,
 requests: about 25 MB of resident memory) and the MongoDB driver load when an account signs in
 with OAuth or the store URL says mongodb, cryptography (about 9 MB) with the first stored
-secret a service encrypts (decrypting needs none of it: postroom_shared/fernet_open.py), Jinja (about 4 MB) in the replier with the first mail it
-renders, nh3 (about 1.5 MB) in the converter's main process and the API with the first HTML they
-clean, not when the service starts (docs/performance.md)."""
+secret a service encrypts (decrypting needs none of it: postroom_shared/fernet_open.py), Jinja
+(about 4 MB) in the replier with the first mail it renders, nh3 (about 1.5 MB) in the
+converter's main process and the API with the first HTML they clean, not when the service
+starts (docs/performance.md)."""
 
 import subprocess
 import sys
