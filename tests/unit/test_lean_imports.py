@@ -12,8 +12,16 @@ import sys
 import pytest
 
 HEAVY = ("msal", "google.auth", "requests", "pymongo", "cryptography")
+# FastStream imports uvicorn (and click) when installed; only the API serves HTTP, the other
+# services start without them (postroom_shared/optional_imports.py).
+NO_HTTP = ("uvicorn", "click")
 # The API's console renders its own pages with Jinja from the start.
-HEAVY_FOR = {"replier": ("jinja2",), "converter": ("nh3",), "api": ("nh3",)}
+HEAVY_FOR = {
+    "fetcher": NO_HTTP,
+    "replier": ("jinja2", *NO_HTTP),
+    "converter": ("nh3", *NO_HTTP),
+    "api": ("nh3",),
+}
 
 
 def _run(probe: str) -> list[str]:
@@ -28,7 +36,8 @@ def test_starting_a_service_loads_no_oauth_library_nor_mongodb_driver(service: s
     heavy = HEAVY + HEAVY_FOR.get(service, ())
     probe = (
         "import sys\n"
-        f"import postroom_{service}.__main__\n"
+        f"import postroom_{service}.__main__ as entry\n"
+        "entry.load()\n"
         f"print(' '.join(m for m in {heavy!r} if m in sys.modules))\n"
     )
     loaded = _run(probe)
