@@ -15,12 +15,13 @@ HEAVY = ("msal", "google.auth", "requests", "pymongo", "cryptography")
 # FastStream imports uvicorn (and click) when installed; only the API serves HTTP, the other
 # services start without them (postroom_shared/optional_imports.py).
 NO_HTTP = ("uvicorn", "click")
-# The API's console renders its own pages with Jinja from the start.
+# The API's console pages (and Jinja) load with the first request under /ui, the mailbox
+# adapters (imapclient, poplib) with the first mailbox probe.
 HEAVY_FOR = {
     "fetcher": NO_HTTP,
     "replier": ("jinja2", *NO_HTTP),
     "converter": ("nh3", *NO_HTTP),
-    "api": ("nh3",),
+    "api": ("nh3", "jinja2", "postroom_api.console.pages", "imapclient", "poplib"),
 }
 
 
@@ -83,6 +84,37 @@ def test_decrypting_a_stored_secret_loads_no_cryptography() -> None:
         f"print(box.decrypt({token!r}) == 'pw', 'cryptography' in sys.modules)\n"
     )
     assert _run(probe) == ["True", "False"]
+
+
+def test_the_api_loads_its_console_with_the_first_page() -> None:
+    probe = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from postroom_api.app import create_app\n"
+        "from postroom_api.settings import ApiSettings\n"
+        "app = create_app(ApiSettings(secret_key='k' * 32, store_url='sqlite:///:memory:',"
+        " admin_api_key='a' * 32))\n"
+        "print('jinja2' in sys.modules)\n"
+        "client = TestClient(app)\n"
+        "print(client.get('/healthz').status_code, 'jinja2' in sys.modules)\n"
+        "page = client.get('/ui/login')\n"
+        "print(page.status_code, page.headers['X-Frame-Options'], 'jinja2' in sys.modules)\n"
+        "missing = client.get('/ui/nowhere')\n"
+        "print(missing.status_code, missing.headers['content-type'].split(';')[0])\n"
+        "print(client.get('/v1/nowhere').headers['content-type'])\n"
+    )
+    out = _run(probe)
+    assert out == [
+        "False",
+        "200",
+        "False",
+        "200",
+        "DENY",
+        "True",
+        "404",
+        "text/html",
+        "application/json",
+    ]
 
 
 def test_the_replier_loads_jinja_with_the_first_render() -> None:
