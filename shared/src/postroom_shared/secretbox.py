@@ -25,20 +25,17 @@ if TYPE_CHECKING:
 __all__ = ["SecretBox"]
 
 _PREFIX = "v1:"
+_INFO = b"postroom secretbox v1"
 
 
 def _fernet(secret_key: str) -> "Fernet":
-    # cryptography (about 6 MB resident) loads with the first secret a service encrypts or
-    # decrypts, not at start: an idle service, or one whose accounts need no password, never
-    # pays for it (tests/unit/test_lean_imports.py).
+    # cryptography (about 9 MB resident) loads with the first secret a service encrypts, not
+    # at start; decrypting does without it where fernet_open can (tests/unit/test_lean_imports.py)
     from cryptography.fernet import Fernet
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    derived = HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"postroom secretbox v1"
-    ).derive(secret_key.encode())
-    return Fernet(base64.urlsafe_b64encode(derived))
+    from postroom_shared import fernet_open
+
+    return Fernet(base64.urlsafe_b64encode(fernet_open.derive_key(secret_key.encode(), _INFO)))
 
 
 class SecretBox:
@@ -58,6 +55,12 @@ class SecretBox:
 
         return MultiFernet([self._current, *(_fernet(key) for key in self._keys[1:])])
 
+    @cached_property
+    def _derived(self) -> tuple[bytes, ...]:
+        from postroom_shared import fernet_open
+
+        return tuple(fernet_open.derive_key(key.encode(), _INFO) for key in self._keys)
+
     @classmethod
     def from_settings(cls, settings: "CommonSettings") -> "SecretBox":
         """The box of a running service: POSTROOM_SECRET_KEY plus POSTROOM_SECRET_KEYS_OLD."""
@@ -68,15 +71,29 @@ class SecretBox:
 
     def decrypt(self, token: str) -> str:
         body = self._body(token)
+        from postroom_shared import fernet_open  # ctypes, with the first secret
+
+        if fernet_open.available():
+            # the fetcher and the replier only ever decrypt: without loading cryptography
+            for key in self._derived:  # the current key first, then the old ones (MultiFernet)
+                try:
+                    return fernet_open.open_token(key, body).decode()
+                except fernet_open.InvalidToken:
+                    continue
+            raise self._undecryptable()
         from cryptography.fernet import InvalidToken
 
         try:
             return self._all.decrypt(body).decode()
         except InvalidToken as exc:
-            raise ConfigError(
-                "stored secret cannot be decrypted: POSTROOM_SECRET_KEY changed? (previous keys"
-                " belong in POSTROOM_SECRET_KEYS_OLD)"
-            ) from exc
+            raise self._undecryptable() from exc
+
+    @staticmethod
+    def _undecryptable() -> ConfigError:
+        return ConfigError(
+            "stored secret cannot be decrypted: POSTROOM_SECRET_KEY changed? (previous keys"
+            " belong in POSTROOM_SECRET_KEYS_OLD)"
+        )
 
     def is_current(self, token: str) -> bool:
         """Whether `token` is already encrypted with the current key (rotation skips it)."""

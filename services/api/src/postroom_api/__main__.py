@@ -7,6 +7,10 @@ from postroom_api.settings import ApiSettings
 from postroom_shared.logs import configure_logging
 
 
+def load() -> None:
+    """Import what the service runs: all of it above (the API serves HTTP with uvicorn)."""
+
+
 def main() -> None:
     settings = ApiSettings()  # type: ignore[call-arg]  # values come from the environment
     configure_logging("api", settings.log_level)

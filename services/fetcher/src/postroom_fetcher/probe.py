@@ -10,17 +10,19 @@ replica holds the account's lease picks up at once when the API's hint reaches i
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from postroom_fetcher.adapters.credentials import AccessTokens
-from postroom_fetcher.adapters.mailbox import Mailbox, MailboxAccess
-from postroom_fetcher.adapters.pop3 import Pop3Mailbox
-from postroom_fetcher.adapters.threads import AccountThread
 from postroom_fetcher.domain.errors import mailbox_error
 from postroom_fetcher.domain.leases import FETCH_NOW_KEY, FETCH_NOW_NAMESPACE
 from postroom_fetcher.domain.plan import UIDL_NAMESPACE, scan_from
 from postroom_fetcher.store import ProbeStore
 from postroom_shared.models import EmailAccount
 from postroom_shared.secretbox import SecretBox
+
+if TYPE_CHECKING:
+    from postroom_fetcher.adapters.credentials import AccessTokens
+    from postroom_fetcher.adapters.mailbox import Mailbox
+    from postroom_fetcher.adapters.threads import AccountThread
 
 __all__ = ["count_waiting", "list_folders", "request_fetch_now", "test_connection"]
 
@@ -29,11 +31,16 @@ async def _with_mailbox[T](
     account: EmailAccount,
     *,
     secrets: SecretBox,
-    tokens: AccessTokens | None,
+    tokens: "AccessTokens | None",
     timeout_s: float,
     ca_file: str | None,
-    use: Callable[[Mailbox, AccountThread], Awaitable[T]],
+    use: Callable[["Mailbox", "AccountThread"], Awaitable[T]],
 ) -> T:
+    # The mailbox adapters (imapclient, poplib: about 1.3 MB) load with the first probe: the
+    # API imports this module through ops.py and most API processes never probe a mailbox.
+    from postroom_fetcher.adapters.mailbox import MailboxAccess
+    from postroom_fetcher.adapters.threads import AccountThread
+
     if account.provider == "push":
         raise mailbox_error(
             f"account {account.name!r} receives pushed mail; it has no mailbox to read",
@@ -67,13 +74,15 @@ async def list_folders(
     account: EmailAccount,
     *,
     secrets: SecretBox,
-    tokens: AccessTokens | None,
+    tokens: "AccessTokens | None",
     timeout_s: float = 30.0,
     ca_file: str | None = None,
 ) -> list[str]:
     """The account's selectable folders, decoded (POP3 has only the INBOX)."""
 
-    async def use(mailbox: Mailbox, run: AccountThread) -> list[str]:
+    async def use(mailbox: "Mailbox", run: "AccountThread") -> list[str]:
+        from postroom_fetcher.adapters.pop3 import Pop3Mailbox  # loaded: _with_mailbox did
+
         if isinstance(mailbox, Pop3Mailbox):
             return ["INBOX"]
         return await run(mailbox.list_folders)
@@ -88,13 +97,15 @@ async def count_waiting(
     *,
     store: ProbeStore,
     secrets: SecretBox,
-    tokens: AccessTokens | None,
+    tokens: "AccessTokens | None",
     timeout_s: float = 30.0,
     ca_file: str | None = None,
 ) -> int:
     """How many messages the fetcher would import now (all of them before the first fetch)."""
 
-    async def use(mailbox: Mailbox, run: AccountThread) -> int:
+    async def use(mailbox: "Mailbox", run: "AccountThread") -> int:
+        from postroom_fetcher.adapters.pop3 import Pop3Mailbox  # loaded: _with_mailbox did
+
         if isinstance(mailbox, Pop3Mailbox):
             listing = await run(mailbox.listing)
             uidls = [m.uidl for m in listing]
@@ -113,13 +124,15 @@ async def test_connection(
     account: EmailAccount,
     *,
     secrets: SecretBox,
-    tokens: AccessTokens | None,
+    tokens: "AccessTokens | None",
     timeout_s: float = 30.0,  # noqa: PT028
     ca_file: str | None = None,  # noqa: PT028
 ) -> None:
     """Connect, log in and open the folder; raises `MailboxError` naming what failed."""
 
-    async def use(mailbox: Mailbox, run: AccountThread) -> None:
+    async def use(mailbox: "Mailbox", run: "AccountThread") -> None:
+        from postroom_fetcher.adapters.pop3 import Pop3Mailbox  # loaded: _with_mailbox did
+
         if isinstance(mailbox, Pop3Mailbox):
             await run(mailbox.count)
         else:
