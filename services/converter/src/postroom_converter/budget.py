@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 DEFAULT_BUDGET_S: float = AnalysisSettings.model_fields["parse_budget_s"].default
-_LARGE = 1024 * 1024  # mail bigger than this is handed over off the event loop
+_FRAMING = 10  # a request's length and option bytes
 
 
 class TooSlow(PermanentError):
@@ -137,8 +137,10 @@ class Analyser:
 
         fd = worker.answers.fileno()
         loop.add_reader(fd, ready)
+        # A frame larger than the pipe would block until the worker has read the first part.
+        large = len(raw) + _FRAMING > worker.pipe_bytes
         try:
-            if len(raw) > _LARGE:  # a pipe takes ~64 KB at a time: megabytes would block
+            if large:
                 await _off_loop(worker.send, options, raw)
             else:
                 worker.send(options, raw)
@@ -148,7 +150,7 @@ class Analyser:
             raise TooSlow(self.budget_s) from None
         finally:
             loop.remove_reader(fd)
-        return await _off_loop(worker.answer) if len(raw) > _LARGE else worker.answer()
+        return await _off_loop(worker.answer) if large else worker.answer()
 
     async def _acquire(self) -> WorkerProcess:
         if self._closed:
