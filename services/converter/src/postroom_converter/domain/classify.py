@@ -25,9 +25,9 @@ from postroom_converter.domain.bounce_dsn import is_reject_notice
 from postroom_converter.domain.bounce_notice import DAEMON_ADDR_RE, bounce_notice, has_part
 from postroom_converter.domain.ooo import (
     AUTO_REPLY_PREFIX_RE,
-    AUTOMATIC_BODY_RE,
     OOO_BODY_RE,
     OOO_WORDS_RE,
+    automatic_body,
 )
 from postroom_converter.domain.parse import ParsedMail
 from postroom_shared.contracts import ClassificationV1, MailKind
@@ -168,7 +168,7 @@ def _automatic_text(mail: ParsedMail) -> list[Signal]:
     """No header says so, yet the text does (auto-responders with a fresh subject)."""
     if _QUOTE_PREFIX_RE.match(mail.subject):
         return []
-    said = AUTOMATIC_BODY_RE.search(mail.text[:_OOO_BODY_CHARS])
+    said = automatic_body(mail.text[:_OOO_BODY_CHARS])
     return [("auto_reply", f"automatic-answer text ({said.group(0)!r})")] if said else []
 
 
