@@ -9,8 +9,10 @@ standard streams until stdin closes (the service stopped or died):
     service -> worker   frame(pickled signer), once; then per mail frame(2 option bytes + mail)
     worker -> service   frame(b"ready"), once;    then per mail frame(pickled (ok, answer))
 
-A frame is an 8-byte big-endian length and that many bytes. `answer` is an `Analysis` or, when
-the analysis raised (a bug on some input), the error's text.
+A frame is an 8-byte big-endian length and that many bytes. `answer` is what
+`analysis.analyse_apart` returns, (`Analysis`, (kind, reasons)), or, when the analysis raised (a
+bug on some input), the error's text. The worker imports neither pydantic nor the models: the
+service builds the classification's model (`worker_process.py`), and the worker starts faster.
 
 Per mail this hop is two system calls each way and no copy of the mail: a frame goes out in one
 `writev` of its parts, and is read as its length, then its body in one `read` (the parent
@@ -90,7 +92,7 @@ def main(analyse: Callable[..., Any] | None = None) -> None:
 
         from postroom_converter import analysis  # the slow part of starting
 
-        analyse = analysis.analyse
+        analyse = analysis.analyse_apart
 
     try:
         signer = pickle.loads(read_frame(requests))  # noqa: S301  # from the service that started us

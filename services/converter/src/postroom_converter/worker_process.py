@@ -1,7 +1,8 @@
 """One analysis worker process, seen from the process that started it.
 
 Starts the worker program (`worker.py`) as a new program, hands it the signer, then speaks its
-frames: a request is the raw mail, the answer a pickled `Analysis`. `budget.py` puts deadlines
+frames: a request is the raw mail, the answer a pickled `Analysis` (its classification's model
+made here, so the worker needs no pydantic). `budget.py` puts deadlines
 and a pool around these; this module only knows how to start, ask, and stop one process.
 
 Both pipes are widened from the kernel's 64 KB to 1 MB (Linux; elsewhere, or over the user's
@@ -19,7 +20,7 @@ import sys
 import threading
 from typing import IO
 
-from postroom_converter.analysis import Analysis
+from postroom_converter.analysis import Analysis, classified
 from postroom_converter.worker import READY, read_frame, write_frame
 from postroom_shared.mail.msgid import MessageIdSigner
 
@@ -99,9 +100,10 @@ class WorkerProcess:
             raise AnalysisFailed(
                 f"the analysis worker died (exit code {self.process.poll()})"
             ) from exc
-        if not ok or not isinstance(value, Analysis):
+        if not ok or not isinstance(value, tuple) or not isinstance(value[0], Analysis):
             raise AnalysisFailed(f"the analysis failed: {value}")
-        return value
+        analysis, kind = value
+        return classified(analysis, kind)
 
     def kill(self) -> None:
         """Stop at once (SIGKILL) and reap it in the background."""

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from postroom_shared.errors import PermanentError
-from postroom_shared.models import MAIL_BYTES_CEILING
+from postroom_shared.mail.ceiling import MAIL_BYTES_CEILING
 
 __all__ = [
     "MAX_DEPTH",
