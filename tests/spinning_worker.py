@@ -6,16 +6,17 @@ the replacement of a worker are thereby tested on a runaway that no real mail pr
 from typing import Any
 
 from postroom_converter import worker
-from postroom_converter.analysis import Analysis, analyse
+from postroom_converter.analysis import Analysis, analyse_apart
+from postroom_converter.domain.classify import Kind
 
 SPIN = b"\r\nSubject: spin\r\n"
 
 
-def spinning(raw: bytes, **options: Any) -> Analysis:
+def spinning(raw: bytes, **options: Any) -> tuple[Analysis, Kind | None]:
     if SPIN in raw[:4096]:
         while True:  # pure CPU, holding the GIL: nothing but a kill stops it
             pass
-    return analyse(raw, **options)
+    return analyse_apart(raw, **options)
 
 
 if __name__ == "__main__":

@@ -8,23 +8,22 @@ under a tiny budget. No servers are needed; the workers are real processes.
 """
 
 import asyncio
-import io
 import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from postroom_converter.budget import Analyser, TooSlow, analyse_once, shared_analyser
 from postroom_converter.domain.limits import MAX_MAIL_BYTES
-from postroom_converter.worker import read_frame, write_frame
+from postroom_converter.worker import read_frame, read_request, write_frame
 from postroom_converter.worker_process import AnalysisFailed
 from postroom_shared.mail.msgid import MessageIdSigner
 
@@ -209,23 +208,22 @@ def test_postroom_parse_reports_a_mail_over_the_budget() -> None:
     assert time.perf_counter() - started < 30
 
 
-class _Writes(io.BytesIO):
-    """A stream that records each write call (a pipe takes each as one system call)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[bytes] = []
-
-    def write(self, data: Any, /) -> int:
-        self.calls.append(bytes(data))
-        return len(data)
-
-
-def test_a_request_reaches_the_worker_in_one_write_and_a_huge_one_uncopied() -> None:
-    small, huge = _Writes(), _Writes()
-    write_frame(small, b"\x01\x00", b"mail")
-    assert small.calls == [(6).to_bytes(8, "big") + b"\x01\x00mail"]
-    big = b"x" * (2 * 1024 * 1024)
-    write_frame(huge, b"\x01\x00", big)
-    assert [len(c) for c in huge.calls] == [8, 2, len(big)]
-    assert read_frame(io.BytesIO(b"".join(small.calls))) == b"\x01\x00mail"
+def test_a_frame_crosses_a_real_pipe_whole_and_a_request_keeps_its_parts_apart() -> None:
+    reading, writing = os.pipe()
+    with open(reading, "rb", buffering=0) as source, open(writing, "wb", buffering=0) as sink:
+        write_frame(sink, b"\x01\x00", b"mail")
+        assert os.read(reading, 100) == (6).to_bytes(8, "big") + b"\x01\x00mail"  # one frame
+        write_frame(sink, b"\x01\x00", b"mail")
+        assert read_request(source) == (b"\x01\x00", b"mail")
+        write_frame(sink, b"ready")
+        assert read_frame(source) == b"ready"
+        # More than a pipe holds: the writer waits for the reader, part after part.
+        big = os.urandom(3 * 1024 * 1024)
+        writer = threading.Thread(target=write_frame, args=(sink, b"\x00\x01", big))
+        writer.start()
+        assert read_request(source) == (b"\x00\x01", big)
+        writer.join()
+    reading, writing = os.pipe()
+    os.close(writing)  # the worker (or the service) is gone
+    with open(reading, "rb", buffering=0) as ended, pytest.raises(EOFError):
+        read_frame(ended)

@@ -2,11 +2,13 @@
 headers, recognised by what their text says of itself (issue 10, point 19), in common languages;
 mail from people that merely talks about automatic replies stays normal."""
 
+import re
 from email.message import EmailMessage
 
 import pytest
 
 from postroom_converter.domain.classify import classify
+from postroom_converter.domain.ooo import AUTOMATIC_BODY_RE, AUTOMATIC_BODY_WORDS, automatic_body
 from postroom_converter.domain.parse import parse_mail
 
 
@@ -79,3 +81,56 @@ def test_self_described_automatic_answers_in_common_languages(body: str) -> None
 def test_people_talking_about_automatic_answers_stay_normal(subject: str, body: str) -> None:
     kind, reasons = _kind(_mail(body, subject))
     assert kind == "normal", reasons
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of a pattern's source (it has no `|` inside a class)."""
+    parts, depth, start, escaped = [], 0, 0, False
+    for at, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:at])
+            start = at + 1
+    return [*parts, pattern[start:]]
+
+
+def test_every_automatic_answer_pattern_holds_a_word_the_prefilter_looks_for() -> None:
+    # The search is skipped when none of the words is in the text: a new alternative without
+    # one would never be tried.
+    alternatives = _alternatives(AUTOMATIC_BODY_RE.pattern)
+    assert len(alternatives) > 10
+    for alternative in alternatives:
+        assert any(w in alternative.casefold() for w in AUTOMATIC_BODY_WORDS), alternative
+
+
+def test_the_prefilter_folds_every_character_the_pattern_takes_for_a_letter_of_its_words() -> None:
+    every = "".join(map(chr, range(0x110000)))
+    for letter in set("".join(AUTOMATIC_BODY_WORDS)):
+        for found in re.finditer(re.escape(letter), every, re.IGNORECASE):
+            assert found.group().casefold() == letter, hex(ord(found.group()))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "THIS IS AN AUTOMATIC REPLY.",
+        "Это аᲀтᲂматический ответ.",  # rounded ve and narrow o: Cyrillic case variants
+        "This is an Automatic reply",
+        "This is an autom\u0430tic reply",  # a Cyrillic a: neither matches
+        "Dies ist eine automatische Antwort.",
+        "Nothing automatic here at all",
+        "plain text about printers",
+        "",
+    ],
+)
+def test_the_prefilter_changes_no_answer_of_the_pattern(text: str) -> None:
+    expected = AUTOMATIC_BODY_RE.search(text)
+    found = automatic_body(text)
+    assert (found and found.span()) == (expected and expected.span())

@@ -4,6 +4,8 @@ defects; never a hang (pytest-timeout) and never an unexpected exception."""
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from postroom_converter.domain import limits
 from postroom_converter.domain.parse import MailRejected, MailTooLarge, ParsedMail, parse_mail
@@ -75,6 +77,37 @@ def test_many_sibling_containers_are_not_mistaken_for_depth() -> None:
     mail = parse_mail(raw)
     assert len(mail.attachments) == 300
     assert mail.attachments[299].filename == "m299.eml"
+
+
+_PIECES = [
+    b"\n",
+    b"\r\n",
+    b"\r",
+    b" ",
+    b"\t",
+    b";",
+    b"x",
+    b":",
+    b"Content-Type:",
+    b"content-type:",
+    b"CONTENT-DISPOSITION:",
+    b"Content-Disposition:",
+    b"Content-",
+    b"content-length:",
+    b" multipart/",
+    b"message/",
+    b"Multipart/mixed",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+def test_the_scans_without_patterns_find_what_the_patterns_find(pieces: list[bytes]) -> None:
+    # The caps look for header lines with str.find and try their patterns only there.
+    raw = b"".join(pieces)
+    every = [m.span() for m in limits._PARAM_FIELD_RE.finditer(raw)]
+    assert [m.span() for m in limits._param_fields(raw)] == every
+    assert len(limits._CONTAINER_CT_RE.findall(raw)) <= limits._content_type_lines(raw)
 
 
 @pytest.mark.timeout(10)

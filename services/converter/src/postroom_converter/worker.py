@@ -9,53 +9,74 @@ standard streams until stdin closes (the service stopped or died):
     service -> worker   frame(pickled signer), once; then per mail frame(2 option bytes + mail)
     worker -> service   frame(b"ready"), once;    then per mail frame(pickled (ok, answer))
 
-A frame is an 8-byte big-endian length and that many bytes. `answer` is an `Analysis` or, when
-the analysis raised (a bug on some input), the error's text.
+A frame is an 8-byte big-endian length and that many bytes. `answer` is what
+`analysis.analyse_apart` returns, (`Analysis`, (kind, reasons)), or, when the analysis raised (a
+bug on some input), the error's text. The worker imports neither pydantic nor the models: the
+service builds the classification's model (`worker_process.py`), and the worker starts faster.
+
+Per mail this hop is two system calls each way and no copy of the mail: a frame goes out in one
+`writev` of its parts, and is read as its length, then its body in one `read` (the parent
+widens both pipes, `worker_process.py`, so a whole mail or answer fits). The worker reads a
+request's option bytes with its length, so the mail itself is never sliced out of a frame.
 """
 
+import os
 import pickle
 import signal
 import sys
 from collections.abc import Callable
 from typing import IO, Any
 
-__all__ = ["READY", "main", "read_frame", "write_frame"]
+__all__ = ["READY", "main", "read_frame", "read_request", "write_frame"]
 
 READY = b"ready"
 _LENGTH = 8
-_ONE_WRITE = 1024 * 1024  # frames up to this size are joined (a copy of at most 1 MB)
+_OPTIONS = 2  # a request's option bytes, read together with its length
 
 
 def read_exactly(stream: IO[bytes], size: int) -> bytes:
-    """`size` bytes from an unbuffered stream; EOFError when it ends first."""
-    buffer = bytearray(size)
-    view = memoryview(buffer)
-    got = 0
+    """`size` bytes from a stream's descriptor (no buffering of its own); EOFError when it
+    ends first. One `read` when they are all there: then the bytes are not copied again."""
+    fd = stream.fileno()
+    chunk = os.read(fd, size)
+    if len(chunk) == size:
+        return chunk
+    chunks, got = [chunk], len(chunk)
     while got < size:
-        count = stream.readinto(view[got:])  # type: ignore[attr-defined]  # raw streams have it
-        if not count:
+        if not chunk:
             raise EOFError(f"stream ended after {got} of {size} bytes")
-        got += count
-    return bytes(buffer)
+        chunk = os.read(fd, size - got)
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
 
 
 def read_frame(stream: IO[bytes]) -> bytes:
     return read_exactly(stream, int.from_bytes(read_exactly(stream, _LENGTH), "big"))
 
 
+def read_request(stream: IO[bytes]) -> tuple[bytes, bytes]:
+    """A request frame as (option bytes, mail), the mail read on its own (not sliced out)."""
+    head = read_exactly(stream, _LENGTH + _OPTIONS)
+    size = int.from_bytes(head[:_LENGTH], "big") - _OPTIONS
+    if size < 0:
+        raise EOFError("a request without its option bytes")
+    return head[_LENGTH:], read_exactly(stream, size)
+
+
 def write_frame(stream: IO[bytes], *parts: bytes) -> None:
-    """One frame made of `parts`: up to `_ONE_WRITE` bytes in one system call; a larger frame
-    part after part, so a big mail is not copied."""
-    size = sum(len(p) for p in parts)
-    head = size.to_bytes(_LENGTH, "big")
-    # One write, not one per part: the reader wakes once per frame, not once per part.
-    chunks = [b"".join((head, *parts))] if size <= _ONE_WRITE else [head, *parts]
-    for chunk in chunks:
-        view = memoryview(chunk)
-        while view:
-            written = stream.write(view)
-            view = view[written or 0 :]
-    stream.flush()
+    """One frame made of `parts`, written to the stream's descriptor with `writev`: one system
+    call (the reader wakes once per frame) and no copy of the parts into one buffer."""
+    head = sum(len(p) for p in parts).to_bytes(_LENGTH, "big")
+    chunks = [memoryview(c) for c in (head, *parts) if c]
+    fd = stream.fileno()
+    while chunks:
+        written = os.writev(fd, chunks)  # all of it unless the pipe is full: then the rest
+        while chunks and written >= len(chunks[0]):
+            written -= len(chunks[0])
+            chunks.pop(0)
+        if chunks:
+            chunks[0] = chunks[0][written:]
 
 
 def main(analyse: Callable[..., Any] | None = None) -> None:
@@ -71,19 +92,19 @@ def main(analyse: Callable[..., Any] | None = None) -> None:
 
         from postroom_converter import analysis  # the slow part of starting
 
-        analyse = analysis.analyse
+        analyse = analysis.analyse_apart
 
     try:
         signer = pickle.loads(read_frame(requests))  # noqa: S301  # from the service that started us
         write_frame(answers, READY)
         while True:
-            frame = read_frame(requests)
+            options, raw = read_request(requests)
             try:
                 result = analyse(
-                    frame[2:],
+                    raw,
                     signer=signer,
-                    attachment_data=frame[0] == 1,
-                    every_bounce=frame[1] == 1,
+                    attachment_data=options[0] == 1,
+                    every_bounce=options[1] == 1,
                 )
                 answer = pickle.dumps((True, result), protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # the service retries, then quarantines the mail

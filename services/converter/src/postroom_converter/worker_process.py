@@ -1,10 +1,18 @@
 """One analysis worker process, seen from the process that started it.
 
 Starts the worker program (`worker.py`) as a new program, hands it the signer, then speaks its
-frames: a request is the raw mail, the answer a pickled `Analysis`. `budget.py` puts deadlines
+frames: a request is the raw mail, the answer a pickled `Analysis` (its classification's model
+made here, so the worker needs no pydantic). `budget.py` puts deadlines
 and a pool around these; this module only knows how to start, ask, and stop one process.
+
+Both pipes are widened from the kernel's 64 KB to 1 MB (Linux; elsewhere, or over the user's
+pipe quota, they stay as they are): a mail with a 100 KB attachment then goes to the worker in
+one write that never waits for the worker to read, and its answer comes back in one read. Writes
+only block when a frame is larger than the pipe, so `budget.py` sends those from a thread.
 """
 
+import contextlib
+import fcntl
 import pickle
 import select
 import subprocess
@@ -12,7 +20,7 @@ import sys
 import threading
 from typing import IO
 
-from postroom_converter.analysis import Analysis
+from postroom_converter.analysis import Analysis, classified
 from postroom_converter.worker import READY, read_frame, write_frame
 from postroom_shared.mail.msgid import MessageIdSigner
 
@@ -20,6 +28,7 @@ __all__ = ["WORKER_MODULE", "AnalysisFailed", "WorkerProcess", "options"]
 
 WORKER_MODULE = "postroom_converter.worker"
 _START_S = 120.0  # a worker imports the analysis before it is ready (~0.5 s; slow machines)
+_PIPE_BYTES = 1024 * 1024  # the default most for a user's pipe (/proc/sys/fs/pipe-max-size)
 
 
 class AnalysisFailed(RuntimeError):
@@ -28,6 +37,17 @@ class AnalysisFailed(RuntimeError):
 
 def options(attachment_data: bool, every_bounce: bool) -> bytes:
     return bytes((int(attachment_data), int(every_bounce)))
+
+
+def _widen(pipe: IO[bytes]) -> int:
+    """Makes `pipe` hold up to 1 MB if the system lets it; returns what it holds."""
+    fd = pipe.fileno()
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or over the pipe quota
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+    try:
+        return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
+    except (OSError, AttributeError):
+        return 64 * 1024  # what a pipe holds on Linux by default, and more than elsewhere
 
 
 class WorkerProcess:
@@ -44,6 +64,9 @@ class WorkerProcess:
         assert self.process.stdout is not None
         self.requests: IO[bytes] = self.process.stdin
         self.answers: IO[bytes] = self.process.stdout
+        # Bytes a frame may have and still be written without waiting for the reader (the
+        # pipe is empty between mails: the worker reads a request whole before it answers).
+        self.pipe_bytes = min(_widen(self.requests), _widen(self.answers))
         try:
             write_frame(self.requests, pickle.dumps(signer))  # never on the command line
             if not self.wait(_START_S) or read_frame(self.answers) != READY:
@@ -77,9 +100,10 @@ class WorkerProcess:
             raise AnalysisFailed(
                 f"the analysis worker died (exit code {self.process.poll()})"
             ) from exc
-        if not ok or not isinstance(value, Analysis):
+        if not ok or not isinstance(value, tuple) or not isinstance(value[0], Analysis):
             raise AnalysisFailed(f"the analysis failed: {value}")
-        return value
+        analysis, kind = value
+        return classified(analysis, kind)
 
     def kill(self) -> None:
         """Stop at once (SIGKILL) and reap it in the background."""

@@ -39,7 +39,9 @@ def _raw_from_wire(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     try:
-        return base64.b64decode(value, validate=True)
+        # What base64.b64decode(value, validate=True) does, without its copy of the text as
+        # bytes first (binascii reads an ASCII str as it is; anything else: ValueError, as there)
+        return binascii.a2b_base64(value, strict_mode=True)
     except binascii.Error:
         return value.encode()
 

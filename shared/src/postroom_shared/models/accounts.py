@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from postroom_shared.mail.ceiling import MAIL_BYTES_CEILING
 from postroom_shared.models.base import AfterRead, ItemType, Security, _Model, utcnow
 from postroom_shared.models.notifications import NotificationSettings
 
@@ -48,10 +49,6 @@ class MailboxSettings(_Model):
 Provider = Literal["imap", "pop3", "microsoft", "google", "push"]
 # Bounds of account settings, shared by the stored model and the API's input shapes.
 PollIntervalS = Annotated[float, Field(ge=1.0, le=86_400.0)]
-#: The largest mail Postroom takes in, however it comes: fetched, pushed over HTTP or piped to
-#: `postroom deliver`. The converter parses mail up to this size; POSTROOM_MAX_MAIL_BYTES and an
-#: account's max_mail_bytes may only lower it, so mail let in is never too large to convert.
-MAIL_BYTES_CEILING = 25 * 1024 * 1024
 MailBytesLimit = Annotated[int, Field(ge=1024, le=MAIL_BYTES_CEILING)]
 
 

@@ -20,19 +20,22 @@ Decisions:
 
 import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from postroom_converter.domain.bounce_dsn import is_reject_notice
 from postroom_converter.domain.bounce_notice import DAEMON_ADDR_RE, bounce_notice, has_part
 from postroom_converter.domain.ooo import (
     AUTO_REPLY_PREFIX_RE,
-    AUTOMATIC_BODY_RE,
     OOO_BODY_RE,
     OOO_WORDS_RE,
+    automatic_body,
 )
 from postroom_converter.domain.parse import ParsedMail
-from postroom_shared.contracts import ClassificationV1, MailKind
 
-__all__ = ["classify"]
+if TYPE_CHECKING:  # not at run time: the analysis worker does without pydantic (`classify_kind`)
+    from postroom_shared.contracts import ClassificationV1, MailKind
+
+__all__ = ["Kind", "classification_v1", "classify", "classify_kind"]
 
 # Headers whose mere presence marks an automatic mail (vendor variants included).
 _AUTO_HEADERS = (
@@ -60,13 +63,30 @@ _OOO_BODY_CHARS = 2_000
 
 
 # One signal: the kind it points to and why, as the processing log shows it.
-Signal = tuple[MailKind, str]
+Signal = tuple["MailKind", str]
+# A classification's kind and reasons: `ClassificationV1` without its model.
+Kind = tuple["MailKind", tuple[str, ...]]
 
 
 def classify(
     mail: ParsedMail, *, is_our_message_id: Callable[[str], bool], loop_header: str
-) -> ClassificationV1:
-    """The kind of `mail` and the signals that decided it.
+) -> "ClassificationV1":
+    """The kind of `mail` and the signals that decided it."""
+    kind = classify_kind(mail, is_our_message_id=is_our_message_id, loop_header=loop_header)
+    return classification_v1(kind)
+
+
+def classification_v1(kind: Kind) -> "ClassificationV1":
+    """The contract's classification of a kind and its reasons."""
+    from postroom_shared.contracts import ClassificationV1  # see TYPE_CHECKING
+
+    return ClassificationV1(kind=kind[0], auto_submitted=kind[0] != "normal", reasons=kind[1])
+
+
+def classify_kind(
+    mail: ParsedMail, *, is_our_message_id: Callable[[str], bool], loop_header: str
+) -> Kind:
+    """`classify` as a plain (kind, reasons), for the analysis worker: it never loads pydantic.
 
     The steps run in this order and each adds its signals; the reasons keep that order. A
     bounce, once seen, silences the weaker signals that every bounce also carries (a daemon
@@ -83,13 +103,10 @@ def classify(
     signals += _automatic_headers(mail, is_bounce=is_bounce)
     signals += [] if signals else _automatic_text(mail)
     signals += _out_of_office(mail) if _has(signals, "auto_reply") else []
-    kind = _most_specific([k for k, _ in signals])
-    return ClassificationV1(
-        kind=kind, auto_submitted=kind != "normal", reasons=tuple(r for _, r in signals)
-    )
+    return _most_specific([k for k, _ in signals]), tuple(r for _, r in signals)
 
 
-def _has(signals: list[Signal], kind: MailKind) -> bool:
+def _has(signals: list[Signal], kind: "MailKind") -> bool:
     return any(k == kind for k, _ in signals)
 
 
@@ -168,7 +185,7 @@ def _automatic_text(mail: ParsedMail) -> list[Signal]:
     """No header says so, yet the text does (auto-responders with a fresh subject)."""
     if _QUOTE_PREFIX_RE.match(mail.subject):
         return []
-    said = AUTOMATIC_BODY_RE.search(mail.text[:_OOO_BODY_CHARS])
+    said = automatic_body(mail.text[:_OOO_BODY_CHARS])
     return [("auto_reply", f"automatic-answer text ({said.group(0)!r})")] if said else []
 
 
@@ -183,10 +200,10 @@ def _out_of_office(mail: ParsedMail) -> list[Signal]:
     return [("out_of_office", f"out-of-office text ({body.group(0)!r})")] if body else []
 
 
-_PRIORITY: tuple[MailKind, ...] = ("own_loop", "bounce", "out_of_office", "list", "auto_reply")
+_PRIORITY: "tuple[MailKind, ...]" = ("own_loop", "bounce", "out_of_office", "list", "auto_reply")
 
 
-def _most_specific(kinds: list[MailKind]) -> MailKind:
+def _most_specific(kinds: "list[MailKind]") -> "MailKind":
     for kind in _PRIORITY:
         if kind in kinds:
             return kind

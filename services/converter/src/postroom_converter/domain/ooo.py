@@ -9,7 +9,14 @@ auto-reply. Kept apart from `classify.py` so translations can be added without t
 
 import re
 
-__all__ = ["AUTOMATIC_BODY_RE", "AUTO_REPLY_PREFIX_RE", "OOO_BODY_RE", "OOO_WORDS_RE"]
+__all__ = [
+    "AUTOMATIC_BODY_RE",
+    "AUTOMATIC_BODY_WORDS",
+    "AUTO_REPLY_PREFIX_RE",
+    "OOO_BODY_RE",
+    "OOO_WORDS_RE",
+    "automatic_body",
+]
 
 _OOO = (
     r"out of (?:the )?office|ooo\b|away (?:until|till|from|through)|on (?:vacation|holiday|leave)|"
@@ -86,3 +93,18 @@ AUTOMATIC_BODY_RE = re.compile(
     r"这是(?:一封)?自动(?:回复|发送|生成)|此邮件(?:为|是)(?:系统)?自动(?:发送|回复|生成)",
     re.IGNORECASE,
 )
+# Every alternative of AUTOMATIC_BODY_RE holds one of these words (auto-reply, automatic,
+# automatisch, automatique, automático ..., автоматический, 自動, 自动), so a text without any of
+# them cannot match: most mail, and the pattern's search, which tries every alternative at every
+# position, costs ~0.2 ms on a 2,000-character text where the look for the words costs ~1 µs.
+# `casefold()` turns every character the pattern's IGNORECASE takes for a letter of these words
+# into that letter (tests/unit/test_automatic_answers.py checks every code point).
+AUTOMATIC_BODY_WORDS = ("auto", "автомат", "自動", "自动")
+
+
+def automatic_body(text: str) -> re.Match[str] | None:
+    """`AUTOMATIC_BODY_RE.search(text)`, without the search when no word of it is in `text`."""
+    folded = text.casefold()
+    if not any(word in folded for word in AUTOMATIC_BODY_WORDS):
+        return None
+    return AUTOMATIC_BODY_RE.search(text)

@@ -37,6 +37,8 @@ def _text(value: str) -> str:
 
 
 def _pairs(values: tuple[str, ...], hints: tuple[str, ...]) -> list[tuple[str, str]]:
+    if not values:  # a header the mail does not have (Cc, Reply-To): no need to parse nothing
+        return []  # (twice: strict, then lenient, ~15 µs each)
     cleaned = [_WS_RE.sub(" ", raw_header_text(v, hints)[:_MAX_ADDRESS_HEADER]) for v in values]
     cleaned = [_BARE_RE.sub(r"\1\2 <\3>", v) if "@" in v else v for v in cleaned]
     try:
