@@ -107,7 +107,12 @@ async def test_a_new_items_contact_is_stored_with_it_once(store: Store) -> None:
         NewItem(second, _msg("k2", second.id), [], contact=contact),
     ]
     assert await store.write_mails(batch) == [True, True]
-    assert await store.find_person("NEW@x.test") == contact
+    found = await store.find_person("NEW@x.test")
+    assert found is not None and (found.id, found.kind, found.emails) == (
+        "ct_new",
+        "contact",
+        ["new@x.test"],
+    )
     assert await store.write_mails(batch) == [False, False]
     assert [p.id for p in await store.list_people(kind="contact")] == ["ct_new"]
 
@@ -133,5 +138,6 @@ async def test_a_contact_whose_address_found_another_owner_fails_its_mail_alone(
     assert set(await store.items_for_mails(["k1", "k2"])) == {"k2"}
     assert await store.get_item(clashing.id) is None
     assert [e.event_id for e in await store.pending_events()] == ["e2"]
-    assert await store.find_person("taken@x.test") == customer
+    owner = await store.find_person("taken@x.test")
+    assert owner is not None and owner.id == customer.id
     assert await store.get_person("ct_t") is None
