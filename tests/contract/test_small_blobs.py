@@ -18,8 +18,10 @@ from pydantic import SecretStr
 from postroom_shared.models import Item, ItemType, ThreadMessage, utcnow
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import BlobCorrupted, Store, StoreOptions
+from postroom_shared.store.ports import AppendedMessage, MailWrite, NewItem
 from tests.conftest import opened_store
 from tests.contract.blob_hammer import hammer, mongo_db
+from tests.contract.test_store_items import _item, _msg
 
 LIMIT = StoreOptions().small_blob_max_bytes
 RAW = random.Random(20).randbytes(12_000)  # a typical raw mail
@@ -87,6 +89,34 @@ async def test_blobs_stored_outside_before_are_read_and_collected(store_url: str
             with pytest.raises(KeyError):
                 await store.get_blob(gone)
             assert await _where(store_url, gone) == set()
+
+
+async def test_a_batch_stores_its_raw_mails_with_their_writes(store: Store, store_url: str) -> None:
+    """`write_mails` with the raw mail of each write (the converter's inline mail): stored
+    with the write, where `put_blob` keeps it, under the reference the message names; a write
+    applied before, or one that fails, leaves no dangling reference either way."""
+    small, large = b"raw mail of k1", LARGE
+    refs = ["sha256:" + hashlib.sha256(data).hexdigest() for data in (small, large)]
+    item = _item("a", 1)
+    batch: list[MailWrite] = [
+        NewItem(item, _msg_with("k1", item.id, refs[0]), [], blobs=(small,)),
+        AppendedMessage(item.id, _msg_with("k2", item.id, refs[1]), [], blobs=(large,)),
+        AppendedMessage("it_gone", _msg_with("k3", "it_gone", refs[0]), [], blobs=(small,)),
+    ]
+    results = await store.write_mails(batch)
+    assert results[:2] == [True, True] and isinstance(results[2], KeyError)
+    assert await store.get_blob(refs[0]) == small and await store.get_blob(refs[1]) == large
+    assert await _where(store_url, refs[0]) == {"database"}
+    assert await _where(store_url, refs[1]) == {"outside"}
+    assert [m.blob_ref for m in await store.list_messages(item.id)] == refs
+    assert await store.write_mails(batch[:2]) == [False, False]
+    # referenced: the collector keeps both
+    await store.purge_blobs(utcnow() + timedelta(seconds=1))
+    assert await store.get_blob(refs[0]) == small and await store.get_blob(refs[1]) == large
+
+
+def _msg_with(key: str, item_id: str, blob_ref: str) -> ThreadMessage:
+    return _msg(key, item_id).model_copy(update={"blob_ref": blob_ref})
 
 
 async def test_a_damaged_row_is_reported_never_returned_and_repaired(

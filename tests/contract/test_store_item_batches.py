@@ -4,9 +4,15 @@ one, and one failing write does not fail the others."""
 
 import asyncio
 
-from postroom_shared.models import ItemType
+from postroom_shared.models import ItemType, Person
 from postroom_shared.store import ItemChanges, Store
-from postroom_shared.store.ports import AppendedMessage, ItemStore, MailWrite, NewItem
+from postroom_shared.store.ports import (
+    AppendedMessage,
+    ContactClash,
+    ItemStore,
+    MailWrite,
+    NewItem,
+)
 from tests.contract.test_store_items import _event, _item, _log, _msg
 
 
@@ -86,3 +92,52 @@ async def test_mark_all_published_clears_only_those(store: ItemStore) -> None:
     await store.mark_all_published(["e1", "e3", "e9"])
     await store.mark_all_published([])
     assert [e.event_id for e in await store.pending_events()] == ["e2"]
+
+
+def _contact(person_id: str, address: str) -> Person:
+    return Person(id=person_id, kind="contact", emails=[address])
+
+
+async def test_a_new_items_contact_is_stored_with_it_once(store: Store) -> None:
+    contact = _contact("ct_new", "new@x.test")
+    first, second = _item("a", 1), _item("b", 2)
+    # two mails of the same unknown sender in one batch: one contact, both items
+    batch: list[MailWrite] = [
+        NewItem(first, _msg("k1", first.id), [], contact=contact),
+        NewItem(second, _msg("k2", second.id), [], contact=contact),
+    ]
+    assert await store.write_mails(batch) == [True, True]
+    found = await store.find_person("NEW@x.test")
+    assert found is not None and (found.id, found.kind, found.emails) == (
+        "ct_new",
+        "contact",
+        ["new@x.test"],
+    )
+    assert await store.write_mails(batch) == [False, False]
+    assert [p.id for p in await store.list_people(kind="contact")] == ["ct_new"]
+
+
+async def test_a_contact_whose_address_found_another_owner_fails_its_mail_alone(
+    store: Store,
+) -> None:
+    customer = Person(id="cu_1", kind="customer", emails=["taken@x.test"])
+    await store.put_person(customer)
+    clashing, fine = _item("a", 1), _item("b", 2)
+    batch: list[MailWrite] = [
+        NewItem(
+            clashing,
+            _msg("k1", clashing.id),
+            [_event("e1")],
+            contact=_contact("ct_t", "taken@x.test"),
+        ),
+        NewItem(fine, _msg("k2", fine.id), [_event("e2")], contact=_contact("ct_f", "free@x.test")),
+    ]
+    results = await store.write_mails(batch)
+    assert isinstance(results[0], ContactClash) and results[1] is True
+    # nothing of the failed mail is stored: tried again, it finds the customer
+    assert set(await store.items_for_mails(["k1", "k2"])) == {"k2"}
+    assert await store.get_item(clashing.id) is None
+    assert [e.event_id for e in await store.pending_events()] == ["e2"]
+    owner = await store.find_person("taken@x.test")
+    assert owner is not None and owner.id == customer.id
+    assert await store.get_person("ct_t") is None

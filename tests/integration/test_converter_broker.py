@@ -4,7 +4,7 @@ import asyncio
 import hashlib
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from email.message import EmailMessage
 
 import pytest
@@ -13,9 +13,7 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 from faststream.rabbit import RabbitBroker
 from pydantic import SecretStr
 
-from postroom_converter.analysis import Analysis
 from postroom_converter.app import register
-from postroom_converter.budget import Analyser
 from postroom_converter.domain.outcome import Created, Duplicate
 from postroom_converter.service import Converter
 from postroom_converter.settings import ConverterSettings
@@ -24,6 +22,7 @@ from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.models import EmailAccount, MailboxSettings, QuarantineEntry
 from postroom_shared.runtime import make_broker
 from postroom_shared.store import Store, open_store
+from postroom_shared.store.ports import MailWrite, WriteResult
 from postroom_shared.topology import DELIVERY_LIMIT, EVENTS, declare_topology
 from tests import factories
 from tests.stack_env import StackEnv
@@ -236,41 +235,38 @@ async def test_failing_mail_is_quarantined_not_dead_lettered_and_can_be_reproces
         await broker.stop()
 
 
-class _Announcing(Analyser):
-    """An analyser that says when a mail reached it."""
-
-    def __init__(self, reached: asyncio.Event) -> None:
-        super().__init__(MessageIdSigner.checking(SECRET))
-        self.reached = reached
-
-    async def analyse(
-        self, raw: bytes, *, attachment_data: bool = True, every_bounce: bool = False
-    ) -> Analysis:
-        self.reached.set()
-        return await super().analyse(
-            raw, attachment_data=attachment_data, every_bounce=every_bounce
-        )
-
-
-async def test_the_raw_mail_is_stored_while_it_is_analysed(
+async def test_the_raw_mail_is_stored_with_its_item(
     stack: StackEnv, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The blob write (disk) and the analysis (a worker process) overlap: a converter that
-    # analysed only after the blob was stored would leave this blob write waiting in vain.
-    reached = asyncio.Event()
-    stored = store.put_blob
+    # An inline mail's bytes go with the item's write (one transaction on SQLite), not in a
+    # store call of their own before it; the thread message names them.
+    calls: list[bytes] = []  # put_blob called by the converter itself, not by write_mails
+    writing = False
+    stored, write_mails = store.put_blob, store.write_mails
 
-    async def put_blob_once_analysing(data: bytes) -> str:
-        await asyncio.wait_for(reached.wait(), timeout=10)
+    async def counted(data: bytes) -> str:
+        calls.extend([] if writing else [data])
         return await stored(data)
 
-    monkeypatch.setattr(store, "put_blob", put_blob_once_analysing)
-    analyser = _Announcing(reached)
+    async def marked(writes: Sequence[MailWrite]) -> list[WriteResult]:
+        nonlocal writing
+        writing = True
+        try:
+            return await write_mails(writes)
+        finally:
+            writing = False
+
+    monkeypatch.setattr(store, "put_blob", counted)
+    monkeypatch.setattr(store, "write_mails", marked)
     broker = await _connected(stack)
     try:
-        signer = MessageIdSigner.checking(SECRET)
-        converter = Converter(store=store, broker=broker, signer=signer, analyser=analyser)
-        assert isinstance(await converter.handle(_event(5)), Created)
+        converter = Converter(store=store, broker=broker, signer=MessageIdSigner.checking(SECRET))
+        event = _event(5)
+        outcome = await converter.handle(event)
     finally:
-        analyser.close()
         await broker.stop()
+    assert isinstance(outcome, Created) and calls == []
+    [item] = await factories.all_items(store)
+    [message] = await store.list_messages(item.id)
+    assert event.raw_inline is not None and message.blob_ref is not None
+    assert await store.get_blob(message.blob_ref) == event.raw_inline

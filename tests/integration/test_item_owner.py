@@ -4,9 +4,9 @@ however often the command arrives, and parks a command it can never apply."""
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from faststream.rabbit import RabbitBroker
@@ -18,12 +18,15 @@ from postroom_shared.models import Item, ItemType
 from postroom_shared.retry import ERROR_HEADER, dead_letter_queue, retry_queue
 from postroom_shared.settings import CommonSettings
 from postroom_shared.store import Store
+from postroom_shared.store.ports import MailWrite, WriteResult
 from tests import factories
 from tests.integration.item_owner import QUEUE, caller_broker, item_owner, owner_settings
+from tests.integration.test_config_reads import Counting
 from tests.stack_env import StackEnv
 
 pytestmark = pytest.mark.stack
 SENT_AT = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+COMMANDS = 16
 
 
 @pytest.fixture
@@ -59,8 +62,8 @@ def _command(item_id: str, n: int = 1) -> RecordSentMailV1:
 
 
 class _WriteThenCrash:
-    """The real store, except that the first append is stored and then the process dies before
-    it could ack: the broker hands the command over once more."""
+    """The real store, except that the first batch of appends is stored and then the process
+    dies before it could ack: the broker hands the command over once more."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -69,11 +72,16 @@ class _WriteThenCrash:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    async def append_message(self, *args: Any, **kwargs: Any) -> bool:
-        appended: bool = await self._store.append_message(*args, **kwargs)
+    async def write_mails(self, writes: Sequence[MailWrite]) -> list[WriteResult]:
+        written: list[WriteResult] = await self._store.write_mails(writes)
         if not self.crashed:
             self.crashed = True
             raise RuntimeError("crash between the thread write and the ack")
+        return written
+
+    async def append_message(self, *args: Any, **kwargs: Any) -> bool:
+        # the group commit's retry of a failed batch, one append at a time
+        appended: bool = await self._store.append_message(*args, **kwargs)
         return appended
 
 
@@ -103,6 +111,29 @@ async def test_a_redelivered_command_appends_once(
     after = await store.get_item(item.id)
     assert after is not None and after.message_count == before.message_count + 1
     print(f"3 copies + 1 redelivery after a crash: 1 thread entry, settled in {took:.2f} s")
+
+
+async def test_commands_handled_side_by_side_share_their_writes(
+    settings: CommonSettings, store: Store, broker: RabbitBroker
+) -> None:
+    """One command per auto-reply: the appends of commands in flight together go to the store
+    in one call (the group commit), each to its own item, each once."""
+    items = [await factories.stored_incident(store, n) for n in range(1, COMMANDS + 1)]
+    counting = Counting(store)
+    async with item_owner(settings, cast(Store, counting)) as owner:
+        await asyncio.gather(
+            *(publish_command(broker, _command(item.id, n)) for n, item in enumerate(items, 1))
+        )
+        for n, item in enumerate(items, 1):
+            [out] = await owner.outbound(item.id, at_least=1)
+            assert out.key == f"out:<sent-{n}@example.test>"
+    calls = counting.calls
+    print(f"\nstore calls for {COMMANDS} commands: {dict(sorted(calls.items()))}")
+    assert calls["append_message"] == 0
+    assert 1 <= calls["write_mails"] < COMMANDS
+    for item in items:
+        after = await store.get_item(item.id)
+        assert after is not None and after.message_count == item.message_count + 1
 
 
 async def test_a_command_for_a_missing_item_is_parked_in_the_dlq(

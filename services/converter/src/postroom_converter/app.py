@@ -63,6 +63,13 @@ def register(
         RetryPolicy.from_settings(settings),
         description="Turns each received mail into an item or a thread message.",
     )
-    register_commands(broker, store, RetryPolicy.from_settings(settings), signer=signer)
+    # the sent mails' appends join the mails' group commit: one store call for both
+    register_commands(
+        broker,
+        store,
+        RetryPolicy.from_settings(settings),
+        signer=signer,
+        commit=converter.commit,
+    )
 
     return [_relay_forever(converter, settings.outbox_relay_interval_s), config_hints]

@@ -8,6 +8,8 @@ Here the handlers' calls are coalesced (`postroom_shared.coalescing.Coalescer`):
 `items_for_mails` for the mails arriving together; and for the mails ready to be written, one
 `next_item_numbers` per item type (a new item gets its number with its batch, `Numbered`), one
 `write_mails` (one transaction), their events published together, one `mark_all_published`.
+The sent mails the replier asks to put on threads (`commands/sent_mail.py`, one command per
+auto-reply) are appends without events and join the same batches.
 
 The ack policy is unchanged: a handler gets its answer only after its mail is committed and
 its events confirmed, so its message is acked after both. A write that fails fails only its
@@ -31,7 +33,13 @@ from postroom_shared.coalescing import Coalescer
 from postroom_shared.logs import get_logger
 from postroom_shared.messaging import publish_together
 from postroom_shared.models import Item, ItemType
-from postroom_shared.store.ports import AppendedMessage, MailWrite, NewItem, WriteResult
+from postroom_shared.store.ports import (
+    AppendedMessage,
+    ContactClash,
+    MailWrite,
+    NewItem,
+    WriteResult,
+)
 
 __all__ = ["GroupCommit", "Numbered"]
 
@@ -120,7 +128,14 @@ class GroupCommit:
         return results
 
     async def _one(self, write: MailWrite) -> bool:
+        """The write with the single calls: what the batch does in one transaction, in turn."""
+        for data in write.blobs:
+            await self.store.put_blob(data)
         if isinstance(write, NewItem):
+            if write.contact is not None:  # what the batch does in the item's transaction
+                owner = await self.store.ensure_contact(write.contact)
+                if owner.id != write.contact.id:
+                    raise ContactClash(f"{write.contact.emails[0]} belongs to {owner.id} now")
             return await self.store.insert_item(
                 write.item, write.message, write.events, log=write.log
             )

@@ -44,6 +44,7 @@ from postroom_shared.messaging import relay_outbox, to_outbox
 from postroom_shared.models import (
     EmailAccount,
     Item,
+    Person,
     StoredAttachment,
     ThreadMessage,
     Workflow,
@@ -88,6 +89,10 @@ def _thread(placing: "Placing", item_id: str, attachments: list[StoredAttachment
     )
 
 
+def _blobs(placing: "Placing") -> tuple[bytes, ...]:
+    return () if placing.raw is None else (placing.raw,)
+
+
 @dataclass(frozen=True)
 class Placing:
     """A readable mail on its way onto an item: what creating or threading needs."""
@@ -98,6 +103,8 @@ class Placing:
     classification: ClassificationV1
     bounce: Bounce | None
     blob_ref: str
+    # the raw mail's bytes when they came inline: stored with the write (`MailWrite.blobs`)
+    raw: bytes | None = None
 
 
 @dataclass
@@ -128,7 +135,7 @@ class Recorder(Stops):
             )
             outcome = Threaded(item.token, decision.reason)
         else:
-            requester_id = await self._requester_id(account, mail)
+            requester_id, contact = await self._requester(account, mail)
             made: list[Item] = []
 
             def build(number: int) -> NewItem:
@@ -153,7 +160,7 @@ class Recorder(Stops):
                 )
                 entry = log_entry(placing.event, "created", decision.reason, item=item)
                 thread = _thread(placing, item.id, attachments)
-                return NewItem(item, thread, [to_outbox(created)], entry)
+                return NewItem(item, thread, [to_outbox(created)], entry, contact, _blobs(placing))
 
             write = Numbered(account.item_type, build)
         # Returns once the write is committed and its event confirmed (with the other mails of
@@ -202,7 +209,14 @@ class Recorder(Stops):
             self.store, bounce, placing.event, item_id=item.id, subject=placing.mail.subject
         )
         return AppendedMessage(
-            item.id, thread, [to_outbox(update)], participants, True, changes, entry
+            item.id,
+            thread,
+            [to_outbox(update)],
+            participants,
+            True,
+            changes,
+            entry,
+            _blobs(placing),
         )
 
     async def _save_attachments(
@@ -219,13 +233,21 @@ class Recorder(Stops):
             stored.append(StoredAttachment(**described, blob_ref=blob_ref))
         return stored
 
-    async def _requester_id(self, account: EmailAccount, mail: ParsedMail) -> str | None:
+    async def _requester(
+        self, account: EmailAccount, mail: ParsedMail
+    ) -> tuple[str | None, Person | None]:
         """Relate the sender to a customer or user; unknown senders become contacts or stay
-        anonymous, per account (docs/architecture.md, the converter)."""
+        anonymous, per account (docs/architecture.md, the converter). Returns the requester
+        id and, for a sender who becomes a contact, that contact: it is stored with the item,
+        in the item's transaction (`NewItem.contact`), not in one of its own. Should somebody
+        else own the address by then, that write fails (ContactClash) and the mail is tried
+        again, which finds them here."""
         if not account.items.map_sender or mail.sender is None:
-            return None
-        if account.items.unknown_sender == "create_contact":
-            # finds the customer, user or contact owning the address first: one call, not two
-            return (await self.store.ensure_contact(contact_for(mail.sender))).id
+            return None, None
         person = await self.store.find_person(mail.sender.address)
-        return person.id if person else None
+        if person is not None:
+            return person.id, None
+        if account.items.unknown_sender == "create_contact":
+            contact = contact_for(mail.sender)
+            return contact.id, contact
+        return None, None

@@ -4,18 +4,20 @@ The rules decide (`domain/rules/`, pure, in a documented order); this module gat
 stage of rules needs and hands the decision to `record.py`, which writes it. Order of effects,
 chosen so any crash point is safe on redelivery:
 1. if the mail key was already applied, only re-publish leftover events (idempotency);
-2. store the raw mail and, meanwhile, analyse it (parse, classify, read a bounce: pure, in a
-   worker process under a time budget, see budget.py); the mail may be stopped here, before
-   any threading query (quarantined when unreadable or too slow, ignored when it is our own);
+2. analyse the raw mail (parse, classify, read a bounce: pure, in a worker process under a
+   time budget, see budget.py); the mail may be stopped here, before any threading query
+   (quarantined when unreadable or too slow, ignored when it is our own);
 3. look up the items it may belong to and decide: ignore, thread or create;
-4. one store write: the new item (or the appended message) together with its outbox event;
+4. one store write: the new item (or the appended message) together with its outbox event,
+   the raw mail's bytes when they came inline (a stopped mail's go with its log or quarantine
+   entry) and the sender's new contact;
 5. publish the event (confirmed), then clear it from the outbox.
 Steps 1, 4 and 5 (and the item number) are shared with the mails converted at the same time
 (`group_commit.py`): one store call and one round of confirms for all of them.
 The broker message is acked only after all of this returned (the subscriber's ack policy).
 """
 
-import asyncio
+import hashlib
 from dataclasses import dataclass, field
 
 from faststream.rabbit import RabbitBroker
@@ -36,6 +38,7 @@ from postroom_shared.logs import bind, get_logger
 from postroom_shared.mail.msgid import MessageIdSigner
 from postroom_shared.mail.tokens import find_token
 from postroom_shared.models import EmailAccount
+from postroom_shared.store.ports import blobs
 
 __all__ = ["LOOP_HEADER", "Converter", "HeadersOnlyError"]
 
@@ -53,12 +56,13 @@ class Converter:
     signer: MessageIdSigner
     # None: this process's shared one-worker analyser (a converter made to reprocess one mail)
     analyser: Analyser | None = None
-    _commit: GroupCommit = field(init=False, repr=False)
+    # the group commit of its writes, shared with the sent mails' appends (commands/)
+    commit: GroupCommit = field(init=False, repr=False)
     _record: Recorder = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._commit = GroupCommit(self.store, self.broker)
-        self._record = Recorder(self.store, self.broker, self._commit)
+        self.commit = GroupCommit(self.store, self.broker)
+        self._record = Recorder(self.store, self.broker, self.commit)
 
     async def handle(self, event: MailReceivedV1, *, final_attempt: bool = False) -> Outcome:
         """Apply one received mail; returns what happened, for logs and tests.
@@ -100,21 +104,21 @@ class Converter:
 
     async def _handle(self, event: MailReceivedV1) -> Outcome:
         # asked together with the other mails arriving now (one store call for all of them)
-        if await self._commit.applied(event.mail_key) is not None:
+        if await self.commit.applied(event.mail_key) is not None:
             return await self._record.already_applied(event)
         account = await self.store.get_account(event.account_id)
         if stop := rules.on_arrival(rules.Arrival(event.account_id, account)):
             return await self._stop(event, stop, blob_ref=None)
         assert account is not None  # the unknown-account rule stops the mail otherwise
         raw = await self._raw(event)
-        # The blob write (disk, on a thread) and the analysis (a worker process) only read
-        # `raw`, so they run side by side; nothing is decided before both are done.
-        blob_ref, analysis = await asyncio.gather(
-            self._keep_raw(event, raw), self._analyse(raw, account)
-        )
+        # Bytes that came inline are stored with what records the mail (its item's write, or
+        # a stop's entry), not in a call of their own: their reference is their digest.
+        unstored = None if event.blob_ref else raw
+        blob_ref = event.blob_ref or blobs.blob_ref(hashlib.sha256(raw).hexdigest())
+        analysis = await self._analyse(raw, account)
         mail, classification = analysis.mail, analysis.classification
         if stop := rules.on_content(rules.Content(classification, analysis.rejected)):
-            return await self._stop(event, stop, blob_ref=blob_ref)
+            return await self._stop(event, stop, blob_ref=blob_ref, unstored=unstored)
         # (the unreadable rule stopped a mail without these)
         assert mail is not None
         assert classification is not None
@@ -122,13 +126,20 @@ class Converter:
         sender = mail.sender.address if mail.sender else None
         decision = rules.on_placement(rules.Placement(classification, sender, candidates))
         if isinstance(decision, Ignore):
-            return await self._stop(event, decision, blob_ref=blob_ref)
-        placing = Placing(event, account, mail, classification, analysis.bounce, blob_ref)
+            return await self._stop(event, decision, blob_ref=blob_ref, unstored=unstored)
+        placing = Placing(event, account, mail, classification, analysis.bounce, blob_ref, unstored)
         return await self._record.place(placing, decision)
 
     async def _stop(
-        self, event: MailReceivedV1, stop: Ignore | Quarantine, *, blob_ref: str | None
+        self,
+        event: MailReceivedV1,
+        stop: Ignore | Quarantine,
+        *,
+        blob_ref: str | None,
+        unstored: bytes | None = None,
     ) -> Ignored | Quarantined:
+        if unstored is not None:  # an ignored or quarantined mail stays reachable from its entry
+            blob_ref = await self.store.put_blob(unstored)
         if isinstance(stop, Ignore):
             return await self._record.ignore(event, stop.reason, blob_ref=blob_ref)
         return await self._record.quarantine(event, stop.reason, blob_ref=blob_ref)
@@ -139,13 +150,6 @@ class Converter:
         if event.blob_ref is None:
             raise PermanentError("mail.received.v1 carries neither raw_inline nor blob_ref")
         return await self.store.get_blob(event.blob_ref)
-
-    async def _keep_raw(self, event: MailReceivedV1, raw: bytes) -> str:
-        """The mail's blob, stored before anything is decided: an ignored or quarantined mail
-        stays reachable from its log entry or quarantine entry."""
-        if event.blob_ref:
-            return event.blob_ref
-        return await self.store.put_blob(raw)
 
     async def _analyse(self, raw: bytes, account: EmailAccount) -> Analysis:
         analyser = self.analyser or shared_analyser(self.signer)

@@ -3,12 +3,15 @@
 Single-document atomicity stays all it takes (docs/decisions.md, "Storage"): a batch runs the
 steps `insert_item` and `append_message` run, in the same order, each as one bulk operation
 over the batch instead of one operation per mail: which mail keys are applied already (one
-query), the thread message documents (one unordered `insert_many`), the new items (one
+query), the new items' contacts (one unordered `insert_many`, what `ensure_contact` inserts; a
+clash is looked up: the contact itself is fine, another owner of the address fails that mail
+with `ContactClash` before anything of it is written), the writes' blobs (`put_blob` each, side
+by side), the thread message documents (one unordered `insert_many`), the new items (one
 unordered `insert_many`: a duplicate key is that mail's "already applied"), the appends (one
 conditional `update_one` per mail, side by side: a bulk write reports only how many matched,
-not which, and "False when already appended" needs which), then the log entries (one
-unordered `insert_many`, first record per id wins). A write that fails is reported as its
-result and does not stop the others.
+not which, and "False when already appended" needs which), then the log entries (one unordered
+`insert_many`, first record per id wins). A write that fails is reported as its result and does
+not stop the others.
 """
 
 import asyncio
@@ -18,10 +21,17 @@ from collections.abc import Sequence
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from postroom_shared.models import Item, ProcessingLogEntry
+from postroom_shared.models import Item, Person, ProcessingLogEntry
 from postroom_shared.store.mongo.base import Doc, to_doc
+from postroom_shared.store.mongo.blobs import MongoBlobs
 from postroom_shared.store.mongo.items import MongoItems
-from postroom_shared.store.ports import AppendedMessage, MailWrite, NewItem, WriteResult
+from postroom_shared.store.ports import (
+    AppendedMessage,
+    ContactClash,
+    MailWrite,
+    NewItem,
+    WriteResult,
+)
 
 __all__ = ["MongoItemBatches"]
 
@@ -56,7 +66,7 @@ def _is_duplicate(exc: Exception | None) -> bool:
     return isinstance(exc, DuplicateKeyError)
 
 
-class MongoItemBatches(MongoItems):
+class MongoItemBatches(MongoItems, MongoBlobs):
     """`ItemBatches` on MongoDB."""
 
     async def items_for_mails(self, mail_keys: Sequence[str]) -> dict[str, Item]:
@@ -89,6 +99,8 @@ class MongoItemBatches(MongoItems):
                 results[n] = False
             elif isinstance(w, AppendedMessage) and w.item_id not in existing:
                 results[n] = KeyError(w.item_id)
+        await self._ensure_contacts(writes, results)
+        await self._store_blobs(writes, results)
         todo = [n for n, r in enumerate(results) if r is None]
         # thread messages first (the order `insert_item` keeps: a crash leaves an orphan
         # message the retry adopts, never an item without its first message)
@@ -102,6 +114,50 @@ class MongoItemBatches(MongoItems):
         await self._write_items(writes, results, fresh)
         await self._write_logs(writes, results)
         return [r if r is not None else False for r in results]
+
+    async def _ensure_contacts(
+        self, writes: Sequence[MailWrite], results: list[WriteResult | None]
+    ) -> None:
+        """The contacts of the new items still to write, in one insert; a mail whose contact
+        clashed with another owner of its address gets that as its result."""
+        wanting = [
+            (n, w.contact)
+            for n, w in enumerate(writes)
+            if results[n] is None and isinstance(w, NewItem) and w.contact is not None
+        ]
+        failed = await _insert_many(
+            self._db.people, [to_doc(contact, _id=contact.id) for _, contact in wanting]
+        )
+        for i, exc in failed.items():
+            n, contact = wanting[i]
+            if not _is_duplicate(exc):
+                results[n] = exc
+            elif (owner := await self._owner(contact)) != contact.id:
+                results[n] = ContactClash(
+                    f"{contact.emails[0]} belongs to {owner} now, not to {contact.id}"
+                )
+
+    async def _store_blobs(
+        self, writes: Sequence[MailWrite], results: list[WriteResult | None]
+    ) -> None:
+        """The blobs of the writes still to make, before their messages reference them; a
+        write whose blob failed gets that as its result."""
+        pending = [
+            (n, data) for n, w in enumerate(writes) if results[n] is None for data in w.blobs
+        ]
+        done = await asyncio.gather(
+            *(self.put_blob(data) for _, data in pending), return_exceptions=True
+        )
+        for (n, _), outcome in zip(pending, done, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome  # cancelled: not a result
+                results[n] = outcome
+
+    async def _owner(self, contact: Person) -> str | None:
+        """The id of the person owning the contact's address (`find_person`'s query)."""
+        doc = await self._db.people.find_one({"emails": contact.emails[0].lower()}, {"_id": 1})
+        return None if doc is None else str(doc["_id"])
 
     async def _write_items(
         self, writes: Sequence[MailWrite], results: list[WriteResult | None], fresh: dict[int, bool]

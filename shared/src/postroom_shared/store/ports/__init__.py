@@ -36,6 +36,7 @@ from postroom_shared.store.ports.items import (
 )
 from postroom_shared.store.ports.items_batch import (
     AppendedMessage,
+    ContactClash,
     ItemBatches,
     MailWrite,
     NewItem,
@@ -84,6 +85,7 @@ __all__ = [
     "ConfigStore",
     "ConsoleSession",
     "ConsoleSessions",
+    "ContactClash",
     "Contacts",
     "FetchStore",
     "Heartbeats",

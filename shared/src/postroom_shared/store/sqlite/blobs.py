@@ -23,7 +23,7 @@ from postroom_shared.store.ports.blobs import blob_digest, blob_ref, verified
 from postroom_shared.store.sqlite.base import SqliteBase
 from postroom_shared.store.sqlite.files import ThreadedBlobWriter
 
-__all__ = ["SqliteBlobs"]
+__all__ = ["SqliteBlobs", "put_blob_row"]
 
 # Storing bytes again renews the row (the collector keeps blobs stored recently) and rewrites
 # the bytes, which also repairs a damaged row, as a file's rename over a damaged file does.
@@ -33,9 +33,11 @@ _PUT_ROW = (
 )
 
 
-def _put_row(db: sqlite3.Connection, *, data: bytes, now: float) -> str:
+def put_blob_row(db: sqlite3.Connection, *, data: bytes, now: float) -> str:
+    """A small blob's row; outside a transaction the statement is one of its own, inside one
+    (`write_mails`: the raw mail with its item) it commits with the rest."""
     ref = blob_ref(hashlib.sha256(data).hexdigest())
-    db.execute(_PUT_ROW, (ref, now, data))  # one statement: its own transaction
+    db.execute(_PUT_ROW, (ref, now, data))
     return ref
 
 
@@ -49,7 +51,7 @@ class SqliteBlobs(SqliteBase):
 
     async def put_blob(self, data: bytes) -> str:
         if len(data) <= self._options.small_blob_max_bytes:
-            return await self._run(partial(_put_row, data=data, now=time.time()))
+            return await self._run(partial(put_blob_row, data=data, now=time.time()))
 
         def put() -> str:
             # `touch` renews a blob that was there already, so the collector keeps it; it
