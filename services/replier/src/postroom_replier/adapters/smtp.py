@@ -39,6 +39,7 @@ __all__ = [
     "classified",
     "open_session",
     "send_message",
+    "send_pipelined",
     "send_with_retry",
     "transact",
 ]
@@ -205,7 +206,7 @@ async def open_session(target: SmtpTarget) -> SmtpClient:
 async def transact(client: SmtpClient, message: OutboundMail) -> str:
     """One mail transaction on an open session; the server's final answer. The message is
     7-bit clean unless an address is not ASCII: then the server must offer SMTPUTF8. With a
-    server that offers PIPELINING the envelope and DATA go out in one write (`_pipelined`);
+    server that offers PIPELINING the envelope and DATA go out in one write (`send_pipelined`);
     otherwise one command at a time, as aiosmtplib sends them."""
     client.data_begun = False
     options = []
@@ -220,7 +221,7 @@ async def transact(client: SmtpClient, message: OutboundMail) -> str:
         options.append("BODY=8BITMIME")
     client.ready = False  # until the transaction is over, or reset
     if client.supports_extension("pipelining") and isinstance(client.protocol, PipeliningProtocol):
-        _, response = await _pipelined(
+        _, response = await send_pipelined(
             client, message.sender, [message.recipient], message.data, options, utf8=message.utf8
         )
         return response
@@ -231,7 +232,7 @@ async def transact(client: SmtpClient, message: OutboundMail) -> str:
     return response
 
 
-async def _pipelined(
+async def send_pipelined(
     client: SmtpClient,
     sender: str,
     recipients: list[str],
