@@ -19,8 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiosmtplib
-from aiosmtplib import SMTPResponse
+from aiosmtplib import SMTPResponse, SMTPStatus
+from aiosmtplib.email import quote_address
+from aiosmtplib.protocol import SMTPProtocol
 
+from postroom_replier.adapters.smtp_pipelining import (
+    PipeliningProtocol,
+    command_line,
+    message_payload,
+)
 from postroom_replier.domain.wire import OutboundMail
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import Security, SmtpAuth
@@ -32,6 +39,7 @@ __all__ = [
     "classified",
     "open_session",
     "send_message",
+    "send_pipelined",
     "send_with_retry",
     "transact",
 ]
@@ -141,11 +149,21 @@ async def _authenticate(client: aiosmtplib.SMTP, target: SmtpTarget) -> None:
 class SmtpClient(aiosmtplib.SMTP):
     """An aiosmtplib client that remembers whether a mail's DATA was begun on it: from then on
     the server may have the mail, so a failure must not lead to sending it again on another
-    connection (`smtp_pool.py`)."""
+    connection (`smtp_pool.py`); and whether the server is ready for the next mail, so that a
+    pooled session needs no RSET before it (RFC 5321 4.1.1.4: the end of the data resets the
+    server's state). It speaks pipelined commands (`smtp_pipelining.py`)."""
 
     data_begun = False
+    ready = False  # no transaction open: the last one ended, or was reset
     mails = 0  # transactions completed on this session
     opened_at = 0.0  # the event loop's clock
+
+    async def connect(self, *args: Any, **kwargs: Any) -> SMTPResponse:
+        response = await super().connect(*args, **kwargs)
+        if type(self.protocol) is SMTPProtocol:  # same state, one method more
+            self.protocol.__class__ = PipeliningProtocol
+        self.ready = True
+        return response
 
     async def data(self, message: str | bytes, /, **options: Any) -> SMTPResponse:
         self.data_begun = True
@@ -187,7 +205,9 @@ async def open_session(target: SmtpTarget) -> SmtpClient:
 
 async def transact(client: SmtpClient, message: OutboundMail) -> str:
     """One mail transaction on an open session; the server's final answer. The message is
-    7-bit clean unless an address is not ASCII: then the server must offer SMTPUTF8."""
+    7-bit clean unless an address is not ASCII: then the server must offer SMTPUTF8. With a
+    server that offers PIPELINING the envelope and DATA go out in one write (`send_pipelined`);
+    otherwise one command at a time, as aiosmtplib sends them."""
     client.data_begun = False
     options = []
     if message.utf8:
@@ -199,10 +219,98 @@ async def transact(client: SmtpClient, message: OutboundMail) -> str:
         options.append("SMTPUTF8")
     if client.supports_extension("8bitmime"):
         options.append("BODY=8BITMIME")
+    client.ready = False  # until the transaction is over, or reset
+    if client.supports_extension("pipelining") and isinstance(client.protocol, PipeliningProtocol):
+        _, response = await send_pipelined(
+            client, message.sender, [message.recipient], message.data, options, utf8=message.utf8
+        )
+        return response
     _, response = await client.sendmail(
         message.sender, [message.recipient], message.data, mail_options=options
     )
+    client.ready = True
     return response
+
+
+async def send_pipelined(
+    client: SmtpClient,
+    sender: str,
+    recipients: list[str],
+    data: bytes,
+    options: list[str],
+    *,
+    utf8: bool,
+) -> tuple[dict[str, SMTPResponse], str]:
+    """MAIL FROM, every RCPT TO and DATA in one write, their replies, then the message and its
+    answer (RFC 2920); the refused recipients and the final answer, like aiosmtplib's
+    `sendmail`, which raises the same errors for the same answers.
+
+    The message follows only a 354 to DATA after an accepted sender and at least one accepted
+    recipient. A server that says 354 without them would take the message for no one (or for
+    whom it likes): the connection is closed instead, which ends the transaction without a
+    mail. A refusal before the message leaves the session ready for the next mail after an
+    RSET (when MAIL was accepted, the transaction is still open); after the message, the
+    server's state is reset whatever it answered."""
+    encoding = "utf-8" if utf8 else "ascii"
+    payload, size = message_payload(data)
+    if client.supports_extension("size"):
+        options = [f"SIZE={size}", *options]
+    lines = [
+        command_line(
+            b"MAIL",
+            b"FROM:" + quote_address(sender).encode(encoding),
+            *(option.encode("ascii") for option in options),
+        ),
+        *(command_line(b"RCPT", b"TO:" + quote_address(to).encode(encoding)) for to in recipients),
+        b"DATA\r\n",
+    ]
+    mail, *rcpts, begin = await _exchange(client, b"".join(lines), len(lines))
+    for reply in (mail, *rcpts, begin):
+        if reply.code == SMTPStatus.domain_unavailable:  # 421: the server is closing the session
+            client.close()
+            raise aiosmtplib.SMTPResponseException(reply.code, reply.message)
+    refused = {
+        to: reply
+        for to, reply in zip(recipients, rcpts, strict=True)
+        if reply.code not in (SMTPStatus.completed, SMTPStatus.will_forward)
+    }
+    accepted = mail.code == SMTPStatus.completed and len(refused) < len(recipients)
+    if begin.code != SMTPStatus.start_input or not accepted:
+        if begin.code == SMTPStatus.start_input:
+            client.close()  # waiting for a message that must not be sent
+        elif mail.code == SMTPStatus.completed:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.rset()
+                client.ready = True
+        else:
+            client.ready = True  # no transaction was opened
+        if mail.code != SMTPStatus.completed:
+            raise aiosmtplib.SMTPSenderRefused(mail.code, mail.message, sender)
+        if not accepted:
+            raise aiosmtplib.SMTPRecipientsRefused(
+                [
+                    aiosmtplib.SMTPRecipientRefused(r.code, r.message, to)
+                    for to, r in refused.items()
+                ]
+            )
+        raise aiosmtplib.SMTPDataError(begin.code, begin.message)
+    client.data_begun = True
+    [done] = await _exchange(client, payload, 1)
+    client.ready = True
+    if done.code != SMTPStatus.completed:
+        raise aiosmtplib.SMTPDataError(done.code, done.message)
+    return refused, done.message
+
+
+async def _exchange(client: SmtpClient, commands: bytes, replies: int) -> list[SMTPResponse]:
+    protocol = client.protocol
+    if not isinstance(protocol, PipeliningProtocol):
+        raise aiosmtplib.SMTPServerDisconnected("Server not connected")
+    try:
+        return await protocol.exchange(commands, replies, client.timeout)
+    except BaseException:
+        client.close()  # lost, too slow or cancelled midway: out of step with the server
+        raise
 
 
 @contextlib.contextmanager

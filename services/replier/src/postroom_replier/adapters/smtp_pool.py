@@ -3,12 +3,15 @@
 A new session per mail (TCP, greeting, EHLO, STARTTLS, EHLO, AUTH, QUIT) cost the replier more
 CPU and round trips than the mail itself. A session is reused for the next mail to the same
 target (host, port, security, credentials: a changed SMTP configuration is another target and
-gets sessions of its own), after an RSET, which is what MTAs expect between transactions and
-also tells whether the server still has us. Sessions idle longer than `idle_s` are closed.
+gets sessions of its own). No RSET before it: the end of the last mail's data reset the
+server's state (RFC 5321 4.1.1.4), and the next MAIL tells as well as an RSET would whether the
+server still has us. A session is reused after a refused mail too, once an RSET closed the
+transaction the refusal left open (`transact` says so: `SmtpClient.ready`); any other failure
+closes it. Sessions idle longer than `idle_s` are closed.
 
 Never two copies: when a reused session turns out dead (the server timed it out, restarted, or
-answers 421) before the mail's DATA was begun, the server cannot have the mail, and it is sent
-once more on a fresh session. A failure once DATA was begun is raised as it is (a
+answers 421) before the mail's data was begun, the server cannot have the mail, and it is sent
+once more on a fresh session. A failure once the data was begun is raised as it is (a
 `TransientError` for network trouble: the ledger's claim then decides, docs/architecture.md).
 """
 
@@ -65,15 +68,14 @@ class SmtpPool:
         key = _key(target)
         client = self._take(key)
         if client is not None:
-            client.data_begun = False  # of this mail, not the last one
             try:
-                await client.rset()
                 response = await transact(client, message)
             except Exception as exc:
-                client.close()
                 if client.data_begun or not _dead(exc):
+                    self._settle(key, client)
                     with classified(target):
                         raise
+                client.close()
                 log.info("pooled SMTP session was gone, sending on a new one", where=target.where)
             else:
                 self._give_back(key, client)
@@ -84,10 +86,18 @@ class SmtpPool:
             try:
                 response = await transact(client, message)
             except BaseException:
-                client.close()
+                self._settle(key, client)
                 raise
         self._give_back(key, client)
         return response
+
+    def _settle(self, key: SmtpTarget, client: SmtpClient) -> None:
+        """After a failed mail: a session ready for the next one (the server refused the mail)
+        goes back to the pool, any other is closed."""
+        if client.ready and client.is_connected:
+            self._give_back(key, client)
+        else:
+            client.close()
 
     async def aclose(self) -> None:
         """Say goodbye on every idle session (at shutdown)."""

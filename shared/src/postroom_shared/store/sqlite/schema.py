@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS person_emails (email TEXT PRIMARY KEY, person_id TEXT
 CREATE TABLE IF NOT EXISTS sends (recipient TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS sends_recipient_at ON sends (recipient, at);
 CREATE INDEX IF NOT EXISTS sends_at ON sends (at);
+CREATE INDEX IF NOT EXISTS sends_domain_at ON sends (substr(recipient, instr(recipient, '@') + 1),
+    at);
 CREATE TABLE IF NOT EXISTS heartbeats (service TEXT NOT NULL, instance TEXT NOT NULL,
     seen_at TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (service, instance));
 CREATE TABLE IF NOT EXISTS api_keys (id TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE,
