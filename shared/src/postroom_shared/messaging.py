@@ -114,11 +114,9 @@ async def confirmed_publish(
         app_id=broker.config.app_id,
     )
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout):  # one deadline for all of it: no second timer
             target = await broker.declare_exchange(exchange)  # cached after the first call
-            result = await target.publish(
-                message, routing_key, mandatory=mandatory, timeout=timeout
-            )
+            result = await target.publish(message, routing_key, mandatory=mandatory)
     except TimeoutError as exc:
         raise TransientError(
             f"the broker did not confirm {routing_key} within {timeout:g} s"
