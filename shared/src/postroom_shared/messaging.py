@@ -20,8 +20,8 @@ service needs metric calls of its own.
 A publish goes to aio-pika's exchange object (FastStream's own, from `broker.declare_exchange`,
 which caches it and is the one its producer uses) with the message built here, not through
 `RabbitBroker.publish`: that builds a publish command, validates the exchange, wraps the call
-in its publisher middlewares and encodes the body through a codec for each message, about a
-third of the CPU of a publish, for bytes that are already encoded.
+in its publisher middlewares and encodes the body through a codec for each message, for bytes
+that are already encoded. Most of a publish's CPU stays in aiormq (framing, confirms).
 """
 
 import asyncio
