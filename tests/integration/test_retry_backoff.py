@@ -200,7 +200,7 @@ async def test_our_header_ends_retries_where_the_broker_counts_nothing(
     )
     async def observed(message: RabbitMessage) -> None:
         seen.append({**(message.raw_message.headers or {}), "_body": message.raw_message.body})
-        await consume(message)
+        await consume(message.raw_message)
 
     await broker.connect()
     await declare_retry_path(broker, name, policy)

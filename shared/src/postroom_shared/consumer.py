@@ -8,17 +8,28 @@ queue of the next backoff step, or after the last try to `<queue>.dlq` (with the
 the copy cannot be published the original is nacked back to its queue after a short pause (the
 broker's delivery limit stays the backstop). A message that is no valid event goes to the DLQ
 at once: no retry can fix it. The decisions themselves are pure (`retry.py`);
-docs/architecture.md has the drawing."""
+docs/architecture.md has the drawing.
+
+The subscriber is FastStream's own (`broker.subscriber`: its queue declaration, AsyncAPI entry,
+consumer restored by aio-pika after a reconnect, graceful stop), with one method replaced
+(`_DirectSubscriber.consume`): FastStream runs every delivery through a context scope, a
+middleware stack built per message (acknowledgement, critical-log), a parser making a
+`RabbitMessage`, a decoder and a call wrapper, which cost about as much CPU as our whole
+`retrying` body. `retrying` needs none of it: it takes the aio-pika message, and the
+replacement does what `AckPolicy.NACK_ON_ERROR` did: ack on return, nack (requeue) on an
+exception, neither when cancelled (the channel is gone; the broker redelivers)."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from aio_pika import IncomingMessage
 from aio_pika.abc import AbstractIncomingMessage
 from faststream import AckPolicy
 from faststream.message import StreamMessage
-from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitMessage, RabbitQueue
+from faststream.rabbit import RabbitBroker, RabbitExchange, RabbitQueue
+from faststream.rabbit.subscriber import RabbitSubscriber
 from pydantic import BaseModel, ValidationError
 
 from postroom_shared.errors import TransientError
@@ -42,11 +53,11 @@ from postroom_shared.retry import (
 )
 from postroom_shared.topology import DLX, RETRY, declare_retry_path
 
-__all__ = ["Consume", "retrying", "subscribe", "undecoded"]
+__all__ = ["Consume", "direct", "retrying", "subscribe", "undecoded"]
 
 log = get_logger(__name__)
 
-Consume = Callable[[RabbitMessage], Awaitable[None]]
+Consume = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 
 def retrying[E: BaseModel](
@@ -60,7 +71,7 @@ def retrying[E: BaseModel](
 ) -> Consume:
     """The subscriber function for consumer queue `queue`: `handle(event, final_attempt)`.
 
-    Register it with `AckPolicy.NACK_ON_ERROR`: it returns (ack) once the message is handled,
+    Ack with `AckPolicy.NACK_ON_ERROR` semantics: it returns (ack) once the message is handled,
     or a retry or dead-letter copy of it is confirmed, and raises (nack, requeue) only when
     that copy could not be published, after waiting `hold_s` so a broker that refuses
     publishes is not hammered.
@@ -122,8 +133,7 @@ def retrying[E: BaseModel](
                 dead_letter_queue=dead_letter_queue(queue),
             )
 
-    async def consume(message: RabbitMessage) -> None:
-        raw = message.raw_message
+    async def consume(raw: AbstractIncomingMessage) -> None:
         attempt = attempt_of(raw.headers)
         with bind(queue=queue, attempt=attempt, message_id=raw.message_id):
             try:
@@ -157,18 +167,62 @@ def subscribe[E: BaseModel](
     """Consume `queue` (bound to `exchange`) with `retrying(... handle ...)`.
 
     Up to the broker's prefetch messages are handled at once (aiormq starts a task per
-    delivery), so one mail's store writes and confirms overlap with the next one's. The
-    handler is called with the message itself (`undecoded`) on a broker made by
-    `runtime.make_broker` (no FastDepends): resolving its arguments cost more CPU than the
-    handling, with a worker-thread hop per message."""
-    broker.subscriber(
+    delivery), so one mail's store writes and confirms overlap with the next one's. Each
+    delivery goes straight from aio-pika to `retrying` (`_DirectSubscriber`)."""
+    body = retrying(broker, queue.name, model, handle, policy)
+    subscriber = broker.subscriber(
         queue,
         exchange,
-        ack_policy=AckPolicy.NACK_ON_ERROR,  # only when a retry copy could not be published
+        ack_policy=AckPolicy.NACK_ON_ERROR,  # what `_DirectSubscriber.consume` does itself
         decoder=undecoded,
         title=title or queue.name,
         description=description,
-    )(retrying(broker, queue.name, model, handle, policy))
+    )
+    subscriber(body)  # the handler FastStream documents (AsyncAPI); deliveries skip it
+    direct(subscriber, body)
+
+
+def direct(subscriber: RabbitSubscriber, body: Consume) -> None:
+    """Hand `subscriber`'s deliveries to `body` itself, acked as `AckPolicy.NACK_ON_ERROR`
+    would; call it before the broker starts."""
+    subscriber.__class__ = _DirectSubscriber  # same slots: a subclass that adds a method only
+    subscriber.__dict__["direct_body"] = body
+
+
+class _DirectSubscriber(RabbitSubscriber):
+    """A `RabbitSubscriber` whose per-delivery path is just `direct_body` and the ack.
+
+    `RabbitSubscriber.start` gives aio-pika `self.consume` as the queue's callback (and
+    aio-pika gives it again to the queue it restores after a reconnect), so replacing that one
+    method keeps everything else: `running` (no new work once stopping) and `lock`, which
+    `stop` waits on, up to the broker's graceful timeout, for the messages in flight."""
+
+    __slots__ = ()
+    direct_body: Consume
+
+    async def consume(self, msg: IncomingMessage) -> None:
+        if not self.running:
+            return  # stopping: left unacked, the broker redelivers it
+        with self.lock:
+            try:
+                await self.direct_body(msg)
+            except Exception:
+                await _settle(msg, ack=False)
+                return
+            await _settle(msg, ack=True)
+
+
+async def _settle(message: AbstractIncomingMessage, *, ack: bool) -> None:
+    """Ack or nack (requeue); an error here means the channel is gone, and with it the
+    delivery: the broker redelivers the message, which the consumers' idempotency drops if its
+    effect was stored."""
+    try:
+        if ack:
+            await message.ack()
+        else:
+            await message.nack(requeue=True)
+    except Exception as exc:
+        log.warning("could not settle message", ack=ack, error=repr(exc))
 
 
 async def undecoded(message: StreamMessage[Any]) -> StreamMessage[Any]:

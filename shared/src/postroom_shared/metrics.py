@@ -167,7 +167,7 @@ def suppression_code(why: str) -> str:
 
 
 def record_retried(queue: str) -> None:
-    MESSAGES_RETRIED.labels(queue).inc()
+    _count(MESSAGES_RETRIED, queue)
 
 
 def record_dead_lettered(queue: str) -> None:
@@ -185,7 +185,7 @@ def record_published(routing_key: str, body: str | BaseModel) -> None:
 
 
 def _record(routing_key: str, body: str | BaseModel) -> None:
-    EVENTS_PUBLISHED.labels(routing_key).inc()
+    _count(EVENTS_PUBLISHED, routing_key)
     if routing_key not in _LABELLED:
         return
     if isinstance(body, str):
@@ -194,22 +194,36 @@ def _record(routing_key: str, body: str | BaseModel) -> None:
         data = body.model_dump(mode="json", include=_LABEL_FIELDS)
     match routing_key:
         case "mail.received.v1":
-            MAILS_RECEIVED.labels(data["account_id"], data.get("source", "")).inc()
+            _count(MAILS_RECEIVED, data["account_id"], data.get("source", ""))
         case "item.created.v1":
             item = data["item"]
-            ITEMS_CREATED.labels(item["account_id"], item["item_type"]).inc()
+            _count(ITEMS_CREATED, item["account_id"], item["item_type"])
         case "item.updated.v1":
-            ITEMS_UPDATED.labels(data["item"]["account_id"]).inc()
+            _count(ITEMS_UPDATED, data["item"]["account_id"])
         case "reply.sent.v1":
-            REPLIES_SENT.labels(data["reason"]).inc()
+            _count(REPLIES_SENT, data["reason"])
         case "reply.suppressed.v1":
-            REPLIES_SUPPRESSED.labels(data["reason"], suppression_code(data["why"])).inc()
+            _count(REPLIES_SUPPRESSED, data["reason"], suppression_code(data["why"]))
         case "reply.failed.v1":
-            REPLIES_FAILED.labels(data["reason"]).inc()
+            _count(REPLIES_FAILED, data["reason"])
         case "mail.quarantined.v1":
-            MAILS_QUARANTINED.labels(data["account_id"]).inc()
+            _count(MAILS_QUARANTINED, data["account_id"])
         case "mail.ignored.v1":
-            MAILS_IGNORED.labels(data["account_id"]).inc()
+            _count(MAILS_IGNORED, data["account_id"])
+
+
+# The labelled children, kept: `Counter.labels` validates the values and takes the metric's
+# lock on every call, and it is called for every event published. The label values are the
+# metrics' own (bounded) ones, so this holds no more than the registry does.
+_CHILDREN: dict[tuple[Counter, tuple[str, ...]], Counter] = {}
+
+
+def _count(counter: Counter, *labels: str) -> None:
+    key = (counter, labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = counter.labels(*labels)
+    child.inc()
 
 
 _LABEL_FIELDS = {"account_id", "source", "item", "reason", "why"}
