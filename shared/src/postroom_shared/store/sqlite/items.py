@@ -279,7 +279,13 @@ class SqliteItems(SqliteBase):
 
     async def mark_all_published(self, event_ids: Sequence[str]) -> None:
         def delete(db: sqlite3.Connection) -> None:
-            db.executemany("DELETE FROM outbox WHERE event_id=?", [(e,) for e in event_ids])
+            # one transaction: on this autocommit connection each DELETE would be one of its own
+            self._tx(
+                db,
+                lambda: db.executemany(
+                    "DELETE FROM outbox WHERE event_id=?", [(e,) for e in event_ids]
+                ),
+            )
 
         if event_ids:
             await self._run(delete)

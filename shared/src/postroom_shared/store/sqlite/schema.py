@@ -41,6 +41,7 @@ CREATE INDEX IF NOT EXISTS processing_log_at ON processing_log (at DESC);
 CREATE INDEX IF NOT EXISTS processing_log_mail ON processing_log (mail_key);
 CREATE TABLE IF NOT EXISTS people (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS person_emails (email TEXT PRIMARY KEY, person_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS person_emails_person ON person_emails (person_id);
 CREATE TABLE IF NOT EXISTS sends (recipient TEXT NOT NULL, at TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS sends_recipient_at ON sends (recipient, at);
 CREATE INDEX IF NOT EXISTS sends_at ON sends (at);
