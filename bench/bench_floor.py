@@ -3,11 +3,11 @@
     .venv/bin/python bench/bench_floor.py [--n 4000]
 
 Issue 15 asks for at most 1.5 ms of Postroom CPU per mail end to end. This measures, on the real
-servers of `deploy/local/stack.sh` (RabbitMQ, Dovecot, Postfix; a port block of its own,
-POSTROOM_BENCH_PORT_BASE, default 20000 + POSTROOM_TEST_PORT_OFFSET), the CPU this process spends
-per operation that any implementation of the pipeline with the libraries the architecture fixes
-must do per mail, each in the cheapest way those libraries offer, with no Postroom code in the
-loop:
+servers of `deploy/local/stack.sh` (RabbitMQ, Dovecot, Postfix; bench/servers.py: a port block
+of its own, POSTROOM_BENCH_PORT_BASE, default 20000 + POSTROOM_TEST_PORT_OFFSET), the CPU this
+process spends per operation that any implementation of the pipeline with the libraries the
+architecture fixes must do per mail, each in the cheapest way those libraries offer, with no
+Postroom code in the loop:
 
 - IMAP: imapclient fetching the bench corpus (bench/e2e_corpus.py) in batches of 100, as the
   fetcher does;
@@ -29,9 +29,7 @@ run, never a pass/fail.
 
 import argparse
 import asyncio
-import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,18 +49,12 @@ from imapclient import IMAPClient  # noqa: E402
 
 from bench.bench_converter import convert  # noqa: E402
 from bench.e2e_corpus import corpus  # noqa: E402
-from tests.stack_env import PORT_OFFSET, StackEnv  # noqa: E402
+from bench.servers import servers  # noqa: E402
+from tests.stack_env import StackEnv  # noqa: E402
 
-STACK_SH = REPO / "deploy/local/stack.sh"
 USER = "floor"
 IN_FLIGHT = 32
 BODY = b'{"event": "' + b"x" * 1200 + b'"}'
-
-
-def stack_env() -> StackEnv:
-    base = int(os.environ.get("POSTROOM_BENCH_PORT_BASE", str(20000 + PORT_OFFSET)))
-    state = Path(tempfile.gettempdir()) / f"pr-floor-{base}"
-    return StackEnv(state_dir=state, base=base, node=f"rabbit-floor{base}@localhost", users=USER)
 
 
 def cpu_us(n: int, started: float) -> float:
@@ -213,11 +205,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4000, help="messages per broker figure")
     parser.add_argument("--mails", type=int, default=2000, help="corpus mails (IMAP, parse, SQL)")
     args = parser.parse_args()
-    env = stack_env()
-    environ = env.environ()
-    print(f"starting RabbitMQ, Dovecot and Postfix (stack.sh) in {env.state_dir}", flush=True)
-    subprocess.run([STACK_SH, "start"], env=environ, check=True, stdout=subprocess.DEVNULL)
-    try:
+    with servers("floor", users=USER, default_base=20000) as env:
         mails = [m.raw for m in corpus("floor", args.mails, f"{USER}@example.test")]
         figures: dict[str, float] = {}
         figures["IMAP fetch, batches of 100"] = imap_figure(env, mails)
@@ -231,8 +219,6 @@ def main() -> None:
                 mails, Path(where)
             )
         figures["SMTP send, one open session"] = asyncio.run(smtp_figure(env, min(args.n, 1000)))
-    finally:
-        subprocess.run([STACK_SH, "stop"], env=environ, check=False, stdout=subprocess.DEVNULL)
 
     print(f"\nCPU µs per operation ({args.mails} corpus mails, {args.n} broker messages):")
     for name, value in figures.items():

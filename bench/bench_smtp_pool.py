@@ -12,30 +12,21 @@ versions of `adapters/smtp*.py` can be compared run against run.
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.servers import servers  # noqa: E402
 from postroom_replier.adapters.smtp import SmtpTarget  # noqa: E402
 from postroom_replier.adapters.smtp_pool import SmtpPool  # noqa: E402
 from postroom_replier.domain.compose import compose_test_mail  # noqa: E402
 from postroom_shared.models import Security  # noqa: E402
-from tests.stack_env import PORT_OFFSET, StackEnv  # noqa: E402
+from tests.stack_env import StackEnv  # noqa: E402
 
-STACK_SH = REPO / "deploy/local/stack.sh"
 USER = "smtpbench"
-
-
-def stack_env() -> StackEnv:
-    base = int(os.environ.get("POSTROOM_BENCH_PORT_BASE", str(21000 + PORT_OFFSET)))
-    state = Path(tempfile.gettempdir()) / f"pr-smtpbench-{base}"
-    return StackEnv(state_dir=state, base=base, node=f"rabbit-smtpb{base}@localhost", users=USER)
 
 
 async def send_all(env: StackEnv, mails: int, in_flight: int) -> tuple[float, int]:
@@ -69,11 +60,7 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=8, help="concurrent sends")
     parser.add_argument("--rounds", type=int, default=3, help="figures, one per round")
     args = parser.parse_args()
-    env = stack_env()
-    environ = env.environ()
-    print(f"starting RabbitMQ, Dovecot and Postfix (stack.sh) in {env.state_dir}", flush=True)
-    subprocess.run([STACK_SH, "start"], env=environ, check=True, stdout=subprocess.DEVNULL)
-    try:
+    with servers("smtpbench", users=USER, default_base=21000) as env:
         for _ in range(args.rounds):
             cpu, opened = asyncio.run(send_all(env, args.mails, args.in_flight))
             print(
@@ -81,8 +68,6 @@ def main() -> None:
                 f" {args.in_flight} in flight, {opened} sessions)",
                 flush=True,
             )
-    finally:
-        subprocess.run([STACK_SH, "stop"], env=environ, check=False, stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":
