@@ -7,6 +7,7 @@ and it survives a broker restart without losing what was published meanwhile.
 """
 
 import asyncio
+import imaplib
 import inspect
 import signal
 import subprocess
@@ -261,3 +262,13 @@ class MailTap:
         while seen != len(self.events):
             seen = len(self.events)
             await asyncio.sleep(quiet_s)
+
+
+def copies_in_inbox(stack: StackEnv, message_id: str) -> int:
+    """How many mails with `message_id` the customer's INBOX holds (what reached the customer
+    through the stack's Postfix, counted once per copy)."""
+    with imaplib.IMAP4("127.0.0.1", stack.imap_port) as client:
+        client.login("customer", "customer")
+        client.select("INBOX", readonly=True)
+        _, hits = client.search(None, "HEADER", "Message-ID", message_id)
+        return len(hits[0].split())

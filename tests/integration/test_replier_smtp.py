@@ -23,6 +23,7 @@ from postroom_shared.models import (
 from postroom_shared.store import Store, StoreUnavailableError
 from postroom_shared.store.ports.replies import FinishedSend
 from tests import factories
+from tests.fetcher_proc import copies_in_inbox
 from tests.integration.item_owner import ItemOwner, item_owner
 from tests.integration.replier_stack import running_replier
 from tests.stack_env import StackEnv
@@ -197,15 +198,6 @@ async def _replier_on(store: _FirstMarkFails, replier: Replier) -> AsyncIterator
         await other.aclose()
 
 
-def _copies_in_inbox(stack: StackEnv, message_id: str) -> int:
-    """How many mails with `message_id` the customer's INBOX holds."""
-    with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
-        imap.login("customer", "customer")
-        imap.select("INBOX", readonly=True)
-        _, hits = imap.search(None, "HEADER", "Message-ID", message_id)
-        return len(hits[0].split())
-
-
 async def test_a_store_locked_at_the_ledger_mark_does_not_send_a_second_copy(
     stack: StackEnv, replier: Replier
 ) -> None:
@@ -228,7 +220,7 @@ async def test_a_store_locked_at_the_ledger_mark_does_not_send_a_second_copy(
         await patient.handle(event)  # a redelivery: nothing more
 
         def copies() -> int:
-            return _copies_in_inbox(stack, held.message_id)
+            return copies_in_inbox(stack, held.message_id)
 
         deadline = time.monotonic() + 10
         while copies() < 1:
@@ -267,7 +259,7 @@ async def test_crash_after_send_before_mark_resends_once_with_the_same_message_i
         assert [m.message_id for m in outbound] == [held.message_id]  # one thread entry
 
         def copies() -> int:
-            return _copies_in_inbox(stack, held.message_id)
+            return copies_in_inbox(stack, held.message_id)
 
         for _ in range(100):
             if copies() >= 2:
@@ -315,11 +307,11 @@ async def test_a_handler_cancelled_while_sending_still_marks_the_ledger(
     await replier.handle(event)  # the redelivery: nothing more
 
     deadline = time.monotonic() + 10
-    while _copies_in_inbox(stack, held.message_id) < 1:
+    while copies_in_inbox(stack, held.message_id) < 1:
         assert time.monotonic() < deadline, "the auto-reply never arrived"
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)  # a second copy would be on its way by now
-    assert _copies_in_inbox(stack, held.message_id) == 1
+    assert copies_in_inbox(stack, held.message_id) == 1
 
 
 async def test_notification_list_hears_about_new_mail_but_not_its_author(

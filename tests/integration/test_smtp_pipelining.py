@@ -5,7 +5,6 @@ chosen step). Each case checks what the server received: a mail once, or no mess
 
 import asyncio
 import contextlib
-import imaplib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from postroom_replier.adapters.smtp_pool import SmtpPool
 from postroom_replier.domain.compose import OutboundMail, compose_test_mail
 from postroom_shared.errors import PermanentError, TransientError
 from postroom_shared.models import Security
+from tests.fetcher_proc import copies_in_inbox
 from tests.stack_env import StackEnv
 
 _OK = "250 2.1.0 Ok"
@@ -260,21 +260,13 @@ def _target(stack: StackEnv) -> SmtpTarget:
     return SmtpTarget(host="127.0.0.1", port=stack.smtp_port, security=Security.NONE, timeout_s=5)
 
 
-def _copies(stack: StackEnv, message_id: str) -> int:
-    with imaplib.IMAP4("127.0.0.1", stack.imap_port) as imap:
-        imap.login("customer", "customer")
-        imap.select("INBOX", readonly=True)
-        _, hits = imap.search(None, "HEADER", "Message-ID", message_id)
-        return len(hits[0].split())
-
-
 async def _arrived(stack: StackEnv, message_id: str) -> int:
     for _ in range(100):
-        if _copies(stack, message_id):
+        if copies_in_inbox(stack, message_id):
             break
         await asyncio.sleep(0.1)
     await asyncio.sleep(0.3)  # a second copy would be on its way by now
-    return _copies(stack, message_id)
+    return copies_in_inbox(stack, message_id)
 
 
 @pytest.mark.stack
